@@ -1,0 +1,106 @@
+"""The ``bench`` command line: a thin layer over functions scripts can call.
+
+User errors print one line (``error: ...``) and exit with status 2.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from rendering import BUILTIN_IMAGES, InputError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="String art: solvers, learned models and the benchmark that compares them.")
+
+# shared option types
+Pins = Annotated[int, typer.Option("--pins", help="Number of pins around the frame.")]
+Lines = Annotated[int, typer.Option("--lines", help="Number of lines (chords) to draw.")]
+Canvas = Annotated[int, typer.Option("--canvas", help="Canvas side in pixels.")]
+MinGap = Annotated[Optional[int], typer.Option("--min-gap", help="Min pin distance of a chord [default: 20 at 288 pins, scaled].")]
+Seed = Annotated[int, typer.Option("--seed", help="Random seed; the same seed gives the same result.")]
+
+
+def fail(message: str) -> None:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(2)
+
+
+def user_errors(fn):
+    """Turn InputError (and other ValueErrors from checks) into one line and exit 2."""
+    import functools
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except (InputError, ValueError) as e:
+            if os.environ.get("STRINGART_DEBUG"):
+                raise
+            fail(str(e).splitlines()[0] if str(e) else type(e).__name__)
+
+    return wrapper
+
+
+@app.command("solve")
+@user_errors
+def solve_cmd(
+    image: Annotated[str, typer.Argument(help="Image file, or a built-in name (see `bench images`).")],
+    solver: Annotated[str, typer.Option("--solver", "-s", help="Solver name (see `bench solvers`).")] = "random",
+    pins: Pins = 288, lines: Lines = 4000, canvas: Canvas = 512, min_gap: MinGap = None, seed: Seed = 0,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")] = Path("out"),
+    shape: Annotated[str, typer.Option(help="Frame shape: circle or rect.")] = "circle",
+    jitter: Annotated[float, typer.Option(help="Angular pin jitter, fraction of the pin spacing.")] = 0.0,
+    frame_mm: Annotated[float, typer.Option("--frame-mm", help="Frame diameter (or side) in mm.")] = 600.0,
+    thread_mm: Annotated[float, typer.Option("--thread-mm", help="Thread diameter in mm.")] = 0.2,
+    opacity: Annotated[float, typer.Option(help="Darkening of one full-coverage pass, (0, 1].")] = 1.0,
+    contrast: Annotated[bool, typer.Option(help="Stretch the target's contrast first.")] = False,
+    gamma: Annotated[float, typer.Option(help="Gamma applied to the target (>1 darkens mid-tones).")] = 1.0,
+):
+    """Turn one image into string art; write preview PNG, pins TXT/CSV/JSON and SVG."""
+    from solvers import get_entry
+
+    from .solve import solve
+
+    get_entry(solver)  # unknown names fail before any work
+    res = solve(image, solver=solver, pins=pins, lines=lines, canvas=canvas, min_gap=min_gap, seed=seed,
+                shape=shape, jitter=jitter, frame_mm=frame_mm, thread_mm=thread_mm, opacity=opacity,
+                contrast=contrast, gamma=gamma, out=out, progress=lambda m: typer.echo(f"... {m}", err=True))
+    sol = res.solution
+    typer.echo(f"{solver}: {sol.n_lines} lines, {pins} pins, {canvas} px, {sol.seconds:.3f} s, "
+               f"thread {sol.thread_length_m():.1f} m")
+    typer.echo(f"{'':10s} {'SSIM':>7s} {'L1':>7s} {'PSNR':>7s}   (viewing scale; full resolution: SSIM L1)")
+    rows = [(solver, res.metrics), ("blank", res.references["blank"]), ("flat", res.references["flat"])]
+    for name, m in rows:
+        typer.echo(f"{name:10s} {m['ssim']:7.4f} {m['l1']:7.4f} {m['psnr']:7.2f}   "
+                   f"{m['ssim_full']:.4f} {m['l1_full']:.4f}")
+    for path in res.files.values():
+        typer.echo(f"wrote {path}")
+
+
+@app.command("images")
+def images_cmd():
+    """List the built-in images (shipped inside installed packages)."""
+    for name, (_, desc) in BUILTIN_IMAGES.items():
+        typer.echo(f"{name:14s} {desc}")
+
+
+@app.command("solvers")
+def solvers_cmd():
+    """List the registered solvers."""
+    from solvers import get_entry, solver_names
+
+    for name in solver_names():
+        typer.echo(f"{name:14s} {get_entry(name).description}")
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

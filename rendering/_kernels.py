@@ -1,0 +1,175 @@
+"""Numba CPU kernels. Private: they take contiguous arrays and trust their inputs.
+
+The public wrappers live in :mod:`rendering.chords` and :mod:`rendering.render`.
+
+Coverage model
+--------------
+A thread of width ``w`` is the strip of points within ``w/2`` of the chord's
+centre line. The exact area of a unit pixel inside an infinitely long strip is
+``F(d + w/2) - F(d - w/2)``, where ``d`` is the signed distance from the pixel
+centre to the line and ``F`` the CDF of the pixel's projection on the line's
+normal: the sum ``a*U1 + b*U2`` of two uniforms with ``a = max(|nx|, |ny|)``,
+``b = min(|nx|, |ny|)`` (a trapezoid of area 1). Summed over pixels, coverage
+equals ``w * length`` at every angle. Near the two pins, the pixel's share of
+the segment's extent along the line (the same CDF, on the tangent) scales it.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit, prange
+
+_EPS_COVERAGE = 1e-5
+
+
+@njit(cache=True, inline="always")
+def _trap_cdf(t, a, b):
+    """CDF of a*U1 + b*U2 (U uniform on [-1/2, 1/2], a >= b >= 0, a > 0)."""
+    h = 0.5 * (a + b)
+    g = 0.5 * (a - b)
+    if t <= -h:
+        return 0.0
+    if t >= h:
+        return 1.0
+    if t <= -g:
+        u = t + h
+        return u * u / (2.0 * a * b)
+    if t < g:
+        return b / (2.0 * a) + (t + g) / a
+    u = h - t
+    return 1.0 - u * u / (2.0 * a * b)
+
+
+@njit(cache=True)
+def _chord_pixels(px, py, qx, qy, width, W, H, out_pix, out_cov, write):
+    """Enumerate the pixels a chord covers; write them if ``write``; return the count."""
+    dx = qx - px
+    dy = qy - py
+    length = math.sqrt(dx * dx + dy * dy)
+    if length <= 0.0:
+        return 0
+    tx = dx / length
+    ty = dy / length
+    nx = -ty
+    ny = tx
+    a = max(abs(nx), abs(ny))
+    b = min(abs(nx), abs(ny))
+    half_w = 0.5 * width
+    reach = half_w + 0.5 * (a + b)  # largest |d| with non-zero coverage
+    count = 0
+    if abs(dx) >= abs(dy):
+        # x-major: walk columns, a short run of rows in each
+        x0 = int(math.floor(min(px, qx) - reach - 1.0))
+        x1 = int(math.floor(max(px, qx) + reach + 1.0))
+        if x0 < 0:
+            x0 = 0
+        if x1 > W - 1:
+            x1 = W - 1
+        slope = dy / dx
+        span = reach / abs(tx)
+        for x in range(x0, x1 + 1):
+            cx = x + 0.5
+            yl = py + (cx - px) * slope
+            y0 = int(math.floor(yl - span))
+            y1 = int(math.floor(yl + span))
+            if y0 < 0:
+                y0 = 0
+            if y1 > H - 1:
+                y1 = H - 1
+            for y in range(y0, y1 + 1):
+                cy = y + 0.5
+                rx = cx - px
+                ry = cy - py
+                d = rx * nx + ry * ny
+                cov = _trap_cdf(d + half_w, a, b) - _trap_cdf(d - half_w, a, b)
+                if cov <= _EPS_COVERAGE:
+                    continue
+                u = rx * tx + ry * ty
+                cov *= _trap_cdf(length - u, a, b) - _trap_cdf(-u, a, b)
+                if cov <= _EPS_COVERAGE:
+                    continue
+                if write:
+                    out_pix[count] = y * W + x
+                    out_cov[count] = min(cov, 1.0)
+                count += 1
+    else:
+        y0 = int(math.floor(min(py, qy) - reach - 1.0))
+        y1 = int(math.floor(max(py, qy) + reach + 1.0))
+        if y0 < 0:
+            y0 = 0
+        if y1 > H - 1:
+            y1 = H - 1
+        slope = dx / dy
+        span = reach / abs(ty)
+        for y in range(y0, y1 + 1):
+            cy = y + 0.5
+            xl = px + (cy - py) * slope
+            x0 = int(math.floor(xl - span))
+            x1 = int(math.floor(xl + span))
+            if x0 < 0:
+                x0 = 0
+            if x1 > W - 1:
+                x1 = W - 1
+            for x in range(x0, x1 + 1):
+                cx = x + 0.5
+                rx = cx - px
+                ry = cy - py
+                d = rx * nx + ry * ny
+                cov = _trap_cdf(d + half_w, a, b) - _trap_cdf(d - half_w, a, b)
+                if cov <= _EPS_COVERAGE:
+                    continue
+                u = rx * tx + ry * ty
+                cov *= _trap_cdf(length - u, a, b) - _trap_cdf(-u, a, b)
+                if cov <= _EPS_COVERAGE:
+                    continue
+                if write:
+                    out_pix[count] = y * W + x
+                    out_cov[count] = min(cov, 1.0)
+                count += 1
+    return count
+
+
+@njit(cache=True, parallel=True)
+def _count_chord_pixels(pos, pin_a, pin_b, width, W, H):
+    n = pin_a.shape[0]
+    counts = np.empty(n, dtype=np.int64)
+    dummy_p = np.empty(0, dtype=np.int32)
+    dummy_c = np.empty(0, dtype=np.float32)
+    for c in prange(n):
+        i = pin_a[c]
+        j = pin_b[c]
+        counts[c] = _chord_pixels(pos[i, 0], pos[i, 1], pos[j, 0], pos[j, 1], width, W, H,
+                                  dummy_p, dummy_c, False)
+    return counts
+
+
+@njit(cache=True, parallel=True)
+def _fill_chord_pixels(pos, pin_a, pin_b, width, W, H, indptr, pixel, coverage):
+    n = pin_a.shape[0]
+    for c in prange(n):
+        i = pin_a[c]
+        j = pin_b[c]
+        s = indptr[c]
+        e = indptr[c + 1]
+        _chord_pixels(pos[i, 0], pos[i, 1], pos[j, 0], pos[j, 1], width, W, H,
+                      pixel[s:e], coverage[s:e], True)
+
+
+@njit(cache=True)
+def _render_multiplicative(indptr, pixel, coverage, chords, opacity, out):
+    """out (flat, float32, start at 1) *= (1 - opacity * coverage) for each chord pass."""
+    for k in range(chords.shape[0]):
+        c = chords[k]
+        for t in range(indptr[c], indptr[c + 1]):
+            out[pixel[t]] *= 1.0 - opacity * coverage[t]
+
+
+@njit(cache=True)
+def _accumulate_coverage(indptr, pixel, coverage, chords, out):
+    """out (flat, float32, start at 0) += coverage for each chord pass."""
+    for k in range(chords.shape[0]):
+        c = chords[k]
+        for t in range(indptr[c], indptr[c + 1]):
+            out[pixel[t]] += coverage[t]

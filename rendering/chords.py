@@ -1,0 +1,305 @@
+"""Chords and the shared chord table.
+
+A chord is an unordered pin pair ``(i, j)``, ``i < j``, whose circular index
+distance is at least ``min_gap``. Chord ids are dense ``0..n_chords-1`` and map
+to pins and back in O(1) through two lookup arrays.
+
+The :class:`ChordTable` stores, for every allowed chord, the pixels it covers
+and the anti-aliased coverage, CSR-style. It is built by a Numba kernel once per
+parameter set, cached on disk (see :func:`cache_dir`) and in memory, and reused
+by every solver, loss and metric.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from . import _kernels
+from .errors import InputError, check_float, check_int
+from .layout import PinLayout
+
+#: Bumped whenever the kernel's output changes, so stale caches are not reused.
+TABLE_VERSION = 1
+_MEMORY_CACHE_SIZE = 4
+
+
+@dataclass(frozen=True, eq=False)
+class ChordSet:
+    """The allowed chords of a layout and their ids.
+
+    Attributes
+    ----------
+    pin_a, pin_b : (n_chords,) int32, ``pin_a < pin_b``
+    id_of : (n_pins, n_pins) int32, chord id of ``(i, j)`` (symmetric), -1 if not allowed
+
+    Examples
+    --------
+    >>> cs = ChordSet.build(PinLayout(n_pins=6, canvas=32), min_gap=2)
+    >>> cs.n_chords, cs.pins(0), cs.chord_id(3, 0)
+    (9, (0, 2), 1)
+    """
+
+    n_pins: int
+    min_gap: int
+    pin_a: np.ndarray
+    pin_b: np.ndarray
+    id_of: np.ndarray
+
+    @classmethod
+    def build(cls, layout: PinLayout, min_gap: int) -> "ChordSet":
+        n = layout.n_pins
+        check_min_gap(min_gap, n)
+        i, j = np.triu_indices(n, k=1)
+        allowed = layout.circular_distance(i, j) >= min_gap
+        allowed &= ~layout.on_same_side()[i, j]
+        pin_a = i[allowed].astype(np.int32)
+        pin_b = j[allowed].astype(np.int32)
+        if pin_a.size == 0:
+            raise InputError(f"no chords are allowed for {n} pins with min_gap {min_gap} on a {layout.shape} "
+                             f"frame; lower min_gap or add pins")
+        id_of = np.full((n, n), -1, dtype=np.int32)
+        ids = np.arange(pin_a.size, dtype=np.int32)
+        id_of[pin_a, pin_b] = ids
+        id_of[pin_b, pin_a] = ids
+        for arr in (pin_a, pin_b, id_of):
+            arr.setflags(write=False)
+        return cls(n, int(min_gap), pin_a, pin_b, id_of)
+
+    @property
+    def n_chords(self) -> int:
+        return int(self.pin_a.size)
+
+    def chord_id(self, i: int, j: int) -> int:
+        """Id of the chord between pins ``i`` and ``j`` (either order), -1 if not allowed."""
+        return int(self.id_of[i, j])
+
+    def pins(self, chord: int) -> tuple[int, int]:
+        """The pins ``(i, j)``, ``i < j``, of a chord id."""
+        return int(self.pin_a[chord]), int(self.pin_b[chord])
+
+    def path_to_chords(self, path) -> np.ndarray:
+        """Chord ids along a pin path; raises :class:`InputError` on a disallowed step."""
+        path = np.asarray(path, dtype=np.int64)
+        if path.ndim != 1 or path.size < 2:
+            raise InputError(f"a pin path needs at least 2 pins, got shape {path.shape}")
+        if path.min() < 0 or path.max() >= self.n_pins:
+            raise InputError(f"pin indices must be in [0, {self.n_pins - 1}], got [{path.min()}, {path.max()}]")
+        chords = self.id_of[path[:-1], path[1:]]
+        bad = np.flatnonzero(chords < 0)
+        if bad.size:
+            k = int(bad[0])
+            raise InputError(f"step {k} of the path joins pins {path[k]} and {path[k + 1]}, which is not an "
+                             f"allowed chord (min_gap {self.min_gap}); fix the path")
+        return chords.astype(np.int32)
+
+
+def check_min_gap(min_gap, n_pins: int) -> int:
+    """Validate ``min_gap`` for ``n_pins``: 1 <= min_gap <= n_pins // 2."""
+    return check_int("min_gap", min_gap, low=1, high=max(1, n_pins // 2),
+                     hint=f"with {n_pins} pins use 1..{max(1, n_pins // 2)}, e.g. --min-gap {max(1, min(20, n_pins // 4))}")
+
+
+@dataclass(frozen=True, eq=False)
+class ChordTable:
+    """Pixels and coverage of every allowed chord (CSR).
+
+    Attributes
+    ----------
+    layout : PinLayout
+    chords : ChordSet
+    width_px : float, thread width in pixels
+    indptr : (n_chords + 1,) int64
+    pixel : (nnz,) int32, flat index ``row * canvas + col``, in drawing order
+    coverage : (nnz,) float32 in (0, 1]
+    """
+
+    layout: PinLayout
+    chords: ChordSet
+    width_px: float
+    indptr: np.ndarray
+    pixel: np.ndarray
+    coverage: np.ndarray
+    _torch: dict = field(default_factory=dict, repr=False)
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return (self.layout.canvas, self.layout.canvas)
+
+    @property
+    def n_pixels(self) -> int:
+        return self.layout.canvas * self.layout.canvas
+
+    @property
+    def n_chords(self) -> int:
+        return self.chords.n_chords
+
+    @property
+    def nnz(self) -> int:
+        return int(self.pixel.size)
+
+    @property
+    def nbytes(self) -> int:
+        return int(self.indptr.nbytes + self.pixel.nbytes + self.coverage.nbytes)
+
+    def chord_pixels(self, chord: int) -> tuple[np.ndarray, np.ndarray]:
+        """``(pixel, coverage)`` views of one chord."""
+        s, e = self.indptr[chord], self.indptr[chord + 1]
+        return self.pixel[s:e], self.coverage[s:e]
+
+    def coverage_sums(self) -> np.ndarray:
+        """(n_chords,) float64: summed coverage of each chord (``~ width_px * length``)."""
+        owner = np.repeat(np.arange(self.n_chords), np.diff(self.indptr))
+        return np.bincount(owner, weights=self.coverage, minlength=self.n_chords)
+
+    def lengths_px(self) -> np.ndarray:
+        """(n_chords,) float64: chord lengths in pixels."""
+        pos = self.layout.positions
+        return np.hypot(*(pos[self.chords.pin_a] - pos[self.chords.pin_b]).T)
+
+    def to_torch(self, dtype=None, device=None):
+        """The table as a ``torch.sparse_csr_tensor`` of shape (n_pixels, n_chords).
+
+        Entry ``[p, c]`` is the coverage of pixel ``p`` by chord ``c``. Built once
+        per (dtype, device) and kept.
+        """
+        import torch
+
+        dtype = dtype or torch.float32
+        key = (str(dtype), str(device))
+        if key not in self._torch:
+            # the table is chord-major (CSC of the pixels x chords matrix); transpose to CSR
+            import scipy.sparse as sp
+
+            csc = sp.csc_matrix((self.coverage, self.pixel, self.indptr), shape=(self.n_pixels, self.n_chords))
+            csr = csc.tocsr()
+            csr.sort_indices()
+            t = torch.sparse_csr_tensor(
+                torch.from_numpy(csr.indptr.astype(np.int64)),
+                torch.from_numpy(csr.indices.astype(np.int64)),
+                torch.from_numpy(csr.data.astype(np.float64)).to(dtype),
+                size=(self.n_pixels, self.n_chords),
+            )
+            self._torch[key] = t.to(device) if device is not None else t
+        return self._torch[key]
+
+
+# ---------------------------------------------------------------------- build & cache
+def build_chord_table(layout: PinLayout, min_gap: int, width_px: float) -> ChordTable:
+    """Build a :class:`ChordTable` with the Numba kernel (no caching).
+
+    Parameters
+    ----------
+    layout : PinLayout
+    min_gap : int, 1 <= min_gap <= n_pins // 2
+    width_px : float > 0, thread width in pixels (sub-pixel widths are fine)
+    """
+    width_px = check_float("thread width", width_px, low=0.0, low_open=True,
+                           hint="use a positive thread width, e.g. --thread-mm 0.2")
+    chords = ChordSet.build(layout, min_gap)
+    pos = np.ascontiguousarray(layout.positions, dtype=np.float64)
+    W = H = layout.canvas
+    counts = _kernels._count_chord_pixels(pos, chords.pin_a, chords.pin_b, width_px, W, H)
+    indptr = np.zeros(chords.n_chords + 1, dtype=np.int64)
+    np.cumsum(counts, out=indptr[1:])
+    pixel = np.empty(indptr[-1], dtype=np.int32)
+    coverage = np.empty(indptr[-1], dtype=np.float32)
+    _kernels._fill_chord_pixels(pos, chords.pin_a, chords.pin_b, width_px, W, H, indptr, pixel, coverage)
+    for arr in (indptr, pixel, coverage):
+        arr.setflags(write=False)
+    return ChordTable(layout, chords, float(width_px), indptr, pixel, coverage)
+
+
+def cache_dir() -> Path:
+    """Where chord tables are cached: ``$STRINGART_CACHE_DIR`` or the user cache dir."""
+    env = os.environ.get("STRINGART_CACHE_DIR")
+    if env:
+        return Path(env)
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("stringart")) / "chord-tables"
+
+
+def _cache_key(layout: PinLayout, min_gap: int, width_px: float) -> str:
+    params = dict(version=TABLE_VERSION, n_pins=layout.n_pins, canvas=layout.canvas, shape=layout.shape,
+                  margin=float(layout.margin), jitter=float(layout.jitter), seed=int(layout.seed),
+                  min_gap=int(min_gap), width_px=float(width_px))
+    blob = json.dumps(params, sort_keys=True).encode()
+    return f"n{layout.n_pins}-c{layout.canvas}-g{min_gap}-" + hashlib.sha256(blob).hexdigest()[:16]
+
+
+_memory: "OrderedDict[str, ChordTable]" = OrderedDict()
+_lock = threading.Lock()
+
+
+def get_chord_table(layout: PinLayout, min_gap: int, width_px: float, *, disk_cache: bool = True) -> ChordTable:
+    """The chord table for these parameters, from memory, the disk cache, or built.
+
+    Writes to the disk cache are atomic (a temporary file renamed into place), so
+    two processes building the same table at once both end with a valid file.
+    Failing to write the cache (read-only disk) is not an error.
+    """
+    width_px = check_float("thread width", width_px, low=0.0, low_open=True,
+                           hint="use a positive thread width, e.g. --thread-mm 0.2")
+    check_min_gap(min_gap, layout.n_pins)
+    key = _cache_key(layout, min_gap, width_px)
+    with _lock:
+        if key in _memory:
+            _memory.move_to_end(key)
+            return _memory[key]
+    table = _load(key, layout, min_gap, width_px) if disk_cache else None
+    if table is None:
+        table = build_chord_table(layout, min_gap, width_px)
+        if disk_cache:
+            _save(key, table)
+    with _lock:
+        _memory[key] = table
+        while len(_memory) > _MEMORY_CACHE_SIZE:
+            _memory.popitem(last=False)
+    return table
+
+
+def clear_memory_cache() -> None:
+    """Forget the chord tables kept in memory (the disk cache stays)."""
+    with _lock:
+        _memory.clear()
+
+
+def _load(key: str, layout: PinLayout, min_gap: int, width_px: float) -> ChordTable | None:
+    path = cache_dir() / f"{key}.npz"
+    try:
+        with np.load(path) as z:
+            indptr, pixel, coverage = z["indptr"], z["pixel"], z["coverage"]
+    except (OSError, KeyError, ValueError):
+        return None
+    chords = ChordSet.build(layout, min_gap)
+    if indptr.shape != (chords.n_chords + 1,) or pixel.shape != coverage.shape or indptr[-1] != pixel.size:
+        return None
+    for arr in (indptr, pixel, coverage):
+        arr.setflags(write=False)
+    return ChordTable(layout, chords, float(width_px), indptr, pixel, coverage)
+
+
+def _save(key: str, table: ChordTable) -> None:
+    folder = cache_dir()
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{key}.", suffix=".npz.tmp", dir=folder)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                np.savez(f, indptr=table.indptr, pixel=table.pixel, coverage=table.coverage)
+            os.replace(tmp, folder / f"{key}.npz")
+        except BaseException:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            raise
+    except OSError:
+        pass  # a cache we cannot write is only slower, never wrong

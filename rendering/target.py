@@ -1,0 +1,194 @@
+"""Targets: the grayscale picture a solver tries to reproduce."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from .errors import InputError, check_float, check_int
+
+MIN_IMAGE_SIDE = 8
+
+
+def _skimage(name: str) -> Callable[[], np.ndarray]:
+    def load():
+        import skimage.data
+
+        return getattr(skimage.data, name)()
+
+    return load
+
+
+def _matplotlib(fname: str) -> Callable[[], np.ndarray]:
+    def load():
+        import matplotlib.cbook
+        from PIL import Image
+
+        with matplotlib.cbook.get_sample_data(fname) as f, Image.open(f) as im:
+            return np.asarray(im.convert("RGB"))
+
+    return load
+
+
+#: Built-in images, all shipped inside installed packages (no download).
+BUILTIN_IMAGES: dict[str, tuple[Callable[[], np.ndarray], str]] = {
+    "camera": (_skimage("camera"), "scikit-image: a man with a camera (512x512)"),
+    "astronaut": (_skimage("astronaut"), "scikit-image: Eileen Collins, portrait (512x512)"),
+    "coffee": (_skimage("coffee"), "scikit-image: a cup of coffee (400x600)"),
+    "chelsea": (_skimage("chelsea"), "scikit-image: Chelsea the cat (300x451)"),
+    "moon": (_skimage("moon"), "scikit-image: lunar surface (512x512)"),
+    "coins": (_skimage("coins"), "scikit-image: Greek coins (303x384)"),
+    "rocket": (_skimage("rocket"), "scikit-image: a rocket launch (427x640)"),
+    "grace_hopper": (_matplotlib("grace_hopper.jpg"), "matplotlib: Grace Hopper, portrait (600x512)"),
+}
+
+
+@dataclass(frozen=True, eq=False)
+class Target:
+    """A preprocessed target.
+
+    Attributes
+    ----------
+    image : (canvas, canvas) float32 in [0, 1], 1 = white
+    name : str, where it came from (built-in name, file name or ``"array"``)
+    """
+
+    image: np.ndarray
+    name: str
+
+    @property
+    def canvas(self) -> int:
+        return int(self.image.shape[0])
+
+
+def builtin_names() -> list[str]:
+    return list(BUILTIN_IMAGES)
+
+
+def _read_file(path: Path) -> np.ndarray:
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
+    if not path.exists():
+        raise InputError(f"image file '{path}' not found; pass an existing file or a built-in name "
+                         f"({', '.join(BUILTIN_IMAGES)})")
+    if path.is_dir():
+        raise InputError(f"'{path}' is a folder, expected an image file (PNG, JPEG, ...)")
+    try:
+        with Image.open(path) as im:
+            im = ImageOps.exif_transpose(im)
+            im.load()
+            if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
+                im = im.convert("RGBA")
+                white = Image.new("RGBA", im.size, (255, 255, 255, 255))
+                im = Image.alpha_composite(white, im)
+            return np.asarray(im.convert("L"), dtype=np.float32) / 255.0
+    except UnidentifiedImageError:
+        raise InputError(f"'{path}' is not an image Pillow can read; expected PNG, JPEG, BMP, TIFF, ...") from None
+    except (OSError, SyntaxError, ValueError) as e:
+        raise InputError(f"could not read image '{path}' ({e}); expected a valid image file") from None
+
+
+def _to_gray(arr: np.ndarray, name: str) -> np.ndarray:
+    if arr.dtype == bool:
+        arr = arr.astype(np.float32)
+    elif np.issubdtype(arr.dtype, np.integer):
+        top = 255.0 if arr.max(initial=0) <= 255 else 65535.0
+        arr = arr.astype(np.float32) / top
+    elif np.issubdtype(arr.dtype, np.floating):
+        arr = arr.astype(np.float32)
+        if not np.isfinite(arr).all():
+            raise InputError(f"image '{name}' has NaN or infinite values; expected finite numbers in [0, 1]")
+        if arr.size and (arr.min() < 0 or arr.max() > 1):
+            raise InputError(f"float image '{name}' has values in [{arr.min():g}, {arr.max():g}]; "
+                             f"expected [0, 1] (divide uint8 data by 255)")
+    else:
+        raise InputError(f"image '{name}' has dtype {arr.dtype}; expected numbers (uint8 or float in [0, 1])")
+    if arr.ndim == 3 and arr.shape[2] in (3, 4):
+        if arr.shape[2] == 4:  # composite onto white
+            alpha = arr[..., 3:4]
+            arr = arr[..., :3] * alpha + (1.0 - alpha)
+        from skimage.color import rgb2gray
+
+        arr = rgb2gray(arr).astype(np.float32)
+    elif arr.ndim == 3 and arr.shape[2] == 1:
+        arr = arr[..., 0]
+    if arr.ndim != 2:
+        raise InputError(f"image '{name}' has shape {arr.shape}; expected (H, W) gray or (H, W, 3|4) colour")
+    return arr
+
+
+def prepare_image(gray: np.ndarray, canvas: int, *, contrast: bool = False, gamma: float = 1.0,
+                  name: str = "array") -> np.ndarray:
+    """Centre-crop to a square, resize to ``canvas``, then optional contrast stretch and gamma.
+
+    Returns
+    -------
+    (canvas, canvas) float32 in [0, 1], 1 = white
+    """
+    from skimage.exposure import rescale_intensity
+    from skimage.transform import resize
+
+    h, w = gray.shape
+    if min(h, w) < MIN_IMAGE_SIDE:
+        raise InputError(f"image '{name}' is {w}x{h} pixels; expected at least {MIN_IMAGE_SIDE}x{MIN_IMAGE_SIDE}, "
+                         f"use a larger picture")
+    s = min(h, w)
+    top, left = (h - s) // 2, (w - s) // 2
+    sq = gray[top:top + s, left:left + s]
+    img = resize(sq, (canvas, canvas), order=1, anti_aliasing=s > canvas, preserve_range=True)
+    img = np.clip(img, 0.0, 1.0)
+    if contrast:
+        lo, hi = np.percentile(img, (1, 99))
+        if hi > lo:
+            img = rescale_intensity(img, in_range=(lo, hi), out_range=(0.0, 1.0))
+    if gamma != 1.0:
+        img = img ** gamma
+    return np.ascontiguousarray(img, dtype=np.float32)
+
+
+def load_target(source, canvas: int = 512, *, contrast: bool = False, gamma: float = 1.0) -> Target:
+    """Load and preprocess a target image.
+
+    Parameters
+    ----------
+    source : str, path, PIL image or ndarray
+        A built-in name (see :data:`BUILTIN_IMAGES`), an image file Pillow can
+        read (EXIF orientation applied, transparency composited onto white),
+        or an array (H, W) / (H, W, 3|4), uint8 or float in [0, 1].
+    canvas : int >= 16, output side in pixels
+    contrast : bool, stretch the 1st..99th percentile to [0, 1]
+    gamma : float > 0, applied after the stretch (> 1 darkens mid-tones)
+
+    Returns
+    -------
+    Target, ``image`` (canvas, canvas) float32 in [0, 1], 1 = white
+    """
+    canvas = check_int("canvas", canvas, low=16, hint="use a canvas of 16 px or more, e.g. --canvas 512")
+    gamma = check_float("gamma", gamma, low=0.0, low_open=True)
+    if isinstance(source, np.ndarray):
+        name, arr = "array", source
+    elif hasattr(source, "mode") and hasattr(source, "convert"):  # a PIL image
+        from PIL import ImageOps
+
+        name, arr = "pil-image", np.asarray(ImageOps.exif_transpose(source).convert("L"), dtype=np.float32) / 255.0
+    elif isinstance(source, (str, Path)):
+        text = str(source)
+        if isinstance(source, str) and text in BUILTIN_IMAGES:
+            name, arr = text, BUILTIN_IMAGES[text][0]()
+        else:
+            path = Path(text).expanduser()
+            if not path.exists() and path.suffix == "" and "/" not in text:
+                raise InputError(f"'{text}' is neither a file nor a built-in image; built-ins: "
+                                 f"{', '.join(BUILTIN_IMAGES)}")
+            name, arr = path.name, _read_file(path)
+    else:
+        raise InputError(f"source must be a file path, a built-in name, a PIL image or an array, "
+                         f"got {type(source).__name__}")
+    arr = np.asarray(arr)
+    if arr.size == 0:
+        raise InputError(f"image '{name}' is empty (shape {arr.shape}); expected a picture")
+    gray = _to_gray(arr, name)
+    return Target(prepare_image(gray, canvas, contrast=contrast, gamma=gamma, name=name), name)

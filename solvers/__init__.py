@@ -1,0 +1,15 @@
+"""solvers: the Solver interface, the registry and the classical solvers.
+
+>>> from solvers import Problem, make_solver
+>>> problem = Problem.create("camera", pins=64, lines=50, canvas=64)
+>>> solution = make_solver("random").solve(problem, rng=0)
+>>> solution.n_lines, solution.path.shape
+(50, (51,))
+"""
+
+from .base import Problem, RngLike, Solution, Solver, as_generator
+from .registry import get_entry, make_solver, register, solver_names
+from . import baseline  # noqa: F401  (registers "random")
+
+__all__ = ["Problem", "RngLike", "Solution", "Solver", "as_generator", "get_entry", "make_solver", "register",
+           "solver_names"]

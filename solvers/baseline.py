@@ -1,0 +1,57 @@
+"""The ``random`` baseline: a random continuous thread, the floor of every table."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from .base import Problem, RngLike, Solution, Solver, as_generator
+from .registry import register
+
+
+def random_path(problem: Problem, rng: np.random.Generator, *, start: int | None = None) -> np.ndarray:
+    """A random pin path of ``problem.n_lines`` chords.
+
+    Each step picks uniformly among the allowed chords from the current pin
+    (``min_gap``), and among the unused ones unless repeats are allowed. When
+    every chord from the current pin is used, it reuses one (dead end).
+
+    Returns
+    -------
+    (n_lines + 1,) int32 pin sequence
+    """
+    cs = problem.chords
+    n = problem.layout.n_pins
+    path = np.empty(problem.n_lines + 1, dtype=np.int32)
+    cur = int(rng.integers(n)) if start is None else int(start)
+    used = np.zeros(cs.n_chords, dtype=bool)
+    path[0] = cur
+    for k in range(problem.n_lines):
+        row = cs.id_of[cur]
+        ok = row >= 0
+        if not problem.allow_repeats:
+            free = ok.copy()
+            free[ok] = ~used[row[ok]]
+            if free.any():
+                ok = free
+        nxt = int(rng.choice(np.flatnonzero(ok)))
+        used[row[nxt]] = True
+        path[k + 1] = cur = nxt
+    return path
+
+
+@register("random", description="random continuous thread (min_gap respected): the floor")
+class RandomSolver(Solver):
+    """Random continuous thread respecting min_gap: the floor of every table."""
+
+    @dataclass(frozen=True, kw_only=True)
+    class Config:
+        pass
+
+    def solve(self, problem: Problem, *, rng: RngLike = None) -> Solution:
+        start = time.perf_counter()
+        seed = rng if isinstance(rng, (int, np.integer)) else None
+        path = random_path(problem, as_generator(rng))
+        return self._solution(problem, path=path, seed=seed, start=start)

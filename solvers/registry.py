@@ -1,0 +1,79 @@
+"""The solver registry: solvers by name, variants as registered entries.
+
+Packages that sit above ``solvers`` (``learned``) register their solvers through
+the ``stringart.solvers`` entry-point group, loaded on first lookup, so that
+``solvers`` never imports them and the dependency arrows stay one way.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from importlib import metadata
+
+from rendering import InputError
+
+from .base import Solver
+
+
+@dataclass(frozen=True)
+class Entry:
+    name: str
+    cls: type
+    defaults: dict = field(default_factory=dict)
+    description: str = ""
+
+
+_REGISTRY: dict[str, Entry] = {}
+_plugins_loaded = False
+
+
+def register(name: str, cls: type | None = None, *, defaults: dict | None = None, description: str = ""):
+    """Register ``cls`` under ``name`` (with config ``defaults`` for a named variant).
+
+    Usable as a decorator (``@register("greedy")``) or a call. Refuses duplicates.
+    """
+
+    def add(klass):
+        if not (isinstance(klass, type) and issubclass(klass, Solver)):
+            raise TypeError(f"{klass!r} is not a Solver subclass")
+        if name in _REGISTRY:
+            raise ValueError(f"a solver named {name!r} is already registered ({_REGISTRY[name].cls.__name__})")
+        desc = description or ((klass.__doc__ or "").strip().splitlines() or [""])[0]
+        _REGISTRY[name] = Entry(name, klass, dict(defaults or {}), desc)
+        return klass
+
+    return add if cls is None else add(cls)
+
+
+def _load_plugins() -> None:
+    global _plugins_loaded
+    if _plugins_loaded:
+        return
+    _plugins_loaded = True
+    for ep in metadata.entry_points(group="stringart.solvers"):
+        ep.load()  # importing the module registers its solvers
+
+
+def solver_names() -> list[str]:
+    """Every registered name, in registration order."""
+    _load_plugins()
+    return list(_REGISTRY)
+
+
+def get_entry(name: str) -> Entry:
+    _load_plugins()
+    if name not in _REGISTRY:
+        raise InputError(f"unknown solver {name!r}; choose one of: {', '.join(_REGISTRY)}")
+    return _REGISTRY[name]
+
+
+def make_solver(name: str, **config) -> Solver:
+    """An instance of the registered solver ``name``; ``config`` overrides its defaults.
+
+    >>> make_solver("random").name
+    'random'
+    """
+    entry = get_entry(name)
+    solver = entry.cls(**{**entry.defaults, **config})
+    solver.name = name
+    return solver

@@ -98,6 +98,11 @@ def solvers_cmd():
         typer.echo(f"{name:14s} {get_entry(name).description}")
 
 
+# Command groups that live in their own modules register on `app` when imported here
+# (one import line per module, e.g. `from . import run_cmd  # noqa: E402,F401`).
+# -- command modules --
+
+
 def main() -> None:
     app()
 

@@ -226,6 +226,8 @@ class Solver(ABC):
     continuous: ClassVar[bool] = True
     #: the solver's output depends on the rng (False: deterministic whatever the seed)
     stochastic: ClassVar[bool] = True
+    #: config overrides for a quick run (contract tests, ``bench run --quick``): a small budget
+    quick_options: ClassVar[dict] = {}
 
     @dataclass(frozen=True, kw_only=True)
     class Config:

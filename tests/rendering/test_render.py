@@ -1,0 +1,98 @@
+import numpy as np
+import pytest
+import torch
+
+from rendering import InputError, PinLayout, build_chord_table, coverage_sum, render, render_opaque, view_scale
+from rendering.torch_render import StringRenderer, render_torch
+
+
+@pytest.fixture(scope="module")
+def table():
+    return build_chord_table(PinLayout(n_pins=24, canvas=40), 3, 0.8)
+
+
+def reference_render(table, chords, opacity):
+    """Obviously-correct NumPy version of the multiplicative model."""
+    img = np.ones(table.n_pixels, dtype=np.float64)
+    for c in chords:
+        pix, cov = table.chord_pixels(c)
+        img[pix] *= 1.0 - opacity * cov.astype(np.float64)
+    return img.reshape(table.shape)
+
+
+@pytest.mark.parametrize("opacity", [1.0, 0.4])
+def test_numba_render_matches_numpy_reference(table, opacity):
+    chords = np.random.default_rng(0).integers(0, table.n_chords, 60)
+    chords = np.concatenate([chords, chords[:5]])  # repeated chords are drawn twice
+    np.testing.assert_allclose(render(table, chords, opacity=opacity), reference_render(table, chords, opacity),
+                               atol=1e-5)
+
+
+def test_render_is_order_independent_and_blank_when_empty(table):
+    chords = np.arange(0, table.n_chords, 3)
+    np.testing.assert_allclose(render(table, chords), render(table, chords[::-1]), atol=1e-6)
+    assert np.all(render(table, np.array([], dtype=int)) == 1.0)
+
+
+def test_render_rejects_bad_chord_ids(table):
+    with pytest.raises(InputError, match=r"chord ids must be in \[0, "):
+        render(table, [0, table.n_chords])
+    with pytest.raises(InputError, match="1-D array"):
+        render(table, [[0, 1]])
+    with pytest.raises(InputError, match="integer chord ids"):
+        render(table, [0.5])
+
+
+def test_opaque_model_clamps_and_matches_a_single_thread(table):
+    one = [5]
+    # one thread: the supersampled opaque model and the multiplicative model agree closely
+    a = render(table, one)
+    b = render_opaque(table, one, supersample=4, disk_cache=False)
+    assert abs(a.sum() - b.sum()) / (1 - a).sum() < 0.05
+    # many passes of one chord: opaque saturates at the thread's footprint, multiplicative keeps darkening
+    many = [5] * 20
+    assert render_opaque(table, many, supersample=1).min() >= 0.0
+    dark_opaque = (1 - render_opaque(table, many, supersample=4, disk_cache=False)).sum()
+    assert dark_opaque == pytest.approx((1 - b).sum(), rel=0.35)
+    assert (1 - render(table, many)).sum() > 1.5 * dark_opaque
+
+
+def test_coverage_sum_adds_up(table):
+    chords = [0, 1, 2, 2]
+    total = sum(table.chord_pixels(c)[1].sum() for c in chords)
+    assert coverage_sum(table, chords).sum() == pytest.approx(total, rel=1e-5)
+
+
+def test_view_scale_is_a_box_average():
+    img = np.arange(16, dtype=np.float32).reshape(4, 4)
+    np.testing.assert_allclose(view_scale(img, 2), [[2.5, 4.5], [10.5, 12.5]])
+
+
+def test_torch_render_equals_numba_render_for_integer_weights(table):
+    chords = np.array([1, 4, 4, 9, 30])
+    w = torch.zeros(table.n_chords, dtype=torch.float64)
+    for c in chords:
+        w[c] += 1
+    img = render_torch(table, w, opacity=0.9).numpy()
+    np.testing.assert_allclose(img, render(table, chords, opacity=0.9), atol=1e-5)
+    batch = render_torch(table, torch.stack([w, torch.zeros_like(w)]), opacity=0.9)
+    assert batch.shape == (2, 1, 40, 40)
+    np.testing.assert_allclose(batch[0, 0].numpy(), img, atol=1e-12)
+    assert torch.all(batch[1] == 1)
+    mod = StringRenderer(table, opacity=0.9)
+    np.testing.assert_allclose(mod(w).numpy(), img)
+
+
+def test_torch_render_gradcheck():
+    table = build_chord_table(PinLayout(n_pins=8, canvas=16), 2, 1.2)
+    w = torch.rand(table.n_chords, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    w.requires_grad_(True)
+    assert torch.autograd.gradcheck(lambda x: render_torch(table, x, opacity=0.8), (w,))
+    wb = torch.rand(2, table.n_chords, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+    wb.requires_grad_(True)
+    assert torch.autograd.gradcheck(lambda x: render_torch(table, x, opacity=0.8), (wb,))
+
+
+def test_torch_render_rejects_wrong_shape(table):
+    with pytest.raises(InputError, match="weights must have shape"):
+        render_torch(table, torch.zeros(3))

@@ -17,6 +17,7 @@ import json
 import os
 import tempfile
 import threading
+import warnings
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -182,12 +183,14 @@ class ChordTable:
             csc = sp.csc_matrix((self.coverage, self.pixel, self.indptr), shape=(self.n_pixels, self.n_chords))
             csr = csc.tocsr()
             csr.sort_indices()
-            t = torch.sparse_csr_tensor(
-                torch.from_numpy(csr.indptr.astype(np.int64)),
-                torch.from_numpy(csr.indices.astype(np.int64)),
-                torch.from_numpy(csr.data.astype(np.float64)).to(dtype),
-                size=(self.n_pixels, self.n_chords),
-            )
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
+                t = torch.sparse_csr_tensor(
+                    torch.from_numpy(csr.indptr.astype(np.int64)),
+                    torch.from_numpy(csr.indices.astype(np.int64)),
+                    torch.from_numpy(csr.data.astype(np.float64)).to(dtype),
+                    size=(self.n_pixels, self.n_chords), check_invariants=False,
+                )
             self._torch[key] = t.to(device) if device is not None else t
         return self._torch[key]
 

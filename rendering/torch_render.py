@@ -28,7 +28,8 @@ def log_transmittance(table: ChordTable, *, opacity: float = 1.0, dtype=torch.fl
     if key not in table._torch:
         cov = table.to_torch(dtype=torch.float64)
         vals = torch.log1p(-(opacity * cov.values()).clamp(max=_MAX_DARKENING))
-        t = torch.sparse_csr_tensor(cov.crow_indices(), cov.col_indices(), vals.to(dtype), size=cov.shape)
+        t = torch.sparse_csr_tensor(cov.crow_indices(), cov.col_indices(), vals.to(dtype), size=cov.shape,
+                                    check_invariants=False)
         table._torch[key] = t.to(device) if device is not None else t
     return table._torch[key]
 

@@ -32,9 +32,9 @@ def solve(image, *, solver: str = "greedy", pins: int = 288, lines: int = 4000, 
     """
     thread = ThreadModel(frame_mm=frame_mm, thread_mm=thread_mm, opacity=opacity)
     solver_obj = make_solver(solver, **(solver_options or {}))
-    out_dir = prepare_out_dir(out) if out is not None else None
     problem = Problem.create(image, pins=pins, lines=lines, canvas=canvas, min_gap=min_gap, shape=shape,
                              jitter=jitter, thread=thread, contrast=contrast, gamma=gamma)
+    out_dir = prepare_out_dir(out) if out is not None else None  # checked before the long work
     if progress:
         progress("building chord table")
     problem.table  # noqa: B018  (build or load the table before timing the solver)

@@ -1,0 +1,75 @@
+"""`bench` end to end with typer's CliRunner on tiny sizes, and each bad input."""
+
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+from typer.testing import CliRunner
+
+from bench.cli import app
+
+runner = CliRunner()
+TINY = ["--pins", "48", "--lines", "60", "--canvas", "48"]
+
+
+def test_solve_random_writes_every_output(tmp_path):
+    out = tmp_path / "out"
+    res = runner.invoke(app, ["solve", "camera", "--solver", "random", *TINY, "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    names = sorted(p.name for p in out.iterdir())
+    assert names == [f"camera-random-60.{ext}" for ext in ("csv", "json", "png", "svg", "txt")]
+    assert "SSIM" in res.output and "blank" in res.output and "flat" in res.output
+    doc = json.loads((out / "camera-random-60.json").read_text())
+    assert len(doc["pins"]) == 61 and doc["solver"] == "random"
+
+
+def test_same_seed_same_pins(tmp_path):
+    for d in ("a", "b"):
+        assert runner.invoke(app, ["solve", "coins", *TINY, "--seed", "5", "--out", str(tmp_path / d)]).exit_code == 0
+    a = (tmp_path / "a" / "coins-random-60.txt").read_text()
+    assert a == (tmp_path / "b" / "coins-random-60.txt").read_text()
+
+
+def test_images_and_solvers_lists():
+    res = runner.invoke(app, ["images"])
+    assert res.exit_code == 0 and "camera" in res.output and "grace_hopper" in res.output
+    res = runner.invoke(app, ["solvers"])
+    assert res.exit_code == 0 and "random" in res.output
+
+
+def _bad_inputs(tmp_path):
+    notimg = tmp_path / "notes.png"
+    notimg.write_text("not an image")
+    tiny = tmp_path / "tiny.png"
+    Image.fromarray(np.zeros((3, 3), np.uint8)).save(tiny)
+    blocker = tmp_path / "blocker"
+    blocker.write_text("x")
+    return {
+        "missing file": (["solve", str(tmp_path / "nope.jpg"), *TINY], "not found"),
+        "not an image": (["solve", str(notimg), *TINY], "is not an image"),
+        "tiny image": (["solve", str(tiny), *TINY], "expected at least 8x8"),
+        "n_pins < 3": (["solve", "camera", "--pins", "2", "--lines", "5", "--canvas", "48"], "n_pins must be at least 3"),
+        "lines < 1": (["solve", "camera", "--pins", "48", "--lines", "0", "--canvas", "48"], "lines must be at least 1"),
+        "min_gap too large": (["solve", "camera", *TINY, "--min-gap", "30"], "min_gap must be at most 24"),
+        "canvas < 16": (["solve", "camera", "--pins", "48", "--lines", "5", "--canvas", "8"], "canvas must be at least 16"),
+        "thread width <= 0": (["solve", "camera", *TINY, "--thread-mm", "0"], "thread_mm must be greater than 0"),
+        "unknown solver": (["solve", "camera", *TINY, "--solver", "magic"], "unknown solver 'magic'"),
+        "unwritable out": (["solve", "camera", *TINY, "--out", str(blocker / "sub")], "cannot write to output folder"),
+    }
+
+
+@pytest.mark.parametrize("case", ["missing file", "not an image", "tiny image", "n_pins < 3", "lines < 1",
+                                  "min_gap too large", "canvas < 16", "thread width <= 0", "unknown solver",
+                                  "unwritable out"])
+def test_bad_input_is_one_line_with_no_output(case, tmp_path):
+    args, expected = _bad_inputs(tmp_path)[case]
+    out = tmp_path / "out"
+    if "--out" not in args:
+        args = [*args, "--out", str(out)]
+    res = runner.invoke(app, args)
+    assert res.exit_code == 2, res.output
+    err = res.stderr.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: ") and expected in err[0], res.stderr
+    assert "Traceback" not in res.output
+    assert not out.exists() or not any(out.iterdir())  # no partial output files

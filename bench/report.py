@@ -1,0 +1,427 @@
+"""Tables and figures of a study, drawn from its ``runs.csv`` alone.
+
+:func:`write_report` reads a study folder written by :func:`bench.harness.run_study`
+and writes, next to ``runs.csv``:
+
+* ``summary.md`` -- SSIM, L1 and PSNR against line count per solver (viewing
+  scale, and SSIM at full resolution), runtime, a per-image table, blank and
+  flat-canvas reference rows, failures, and the environment from ``meta.json``;
+* ``ssim_vs_lines.png``, ``l1_vs_lines.png`` -- mean over images and seeds;
+* ``ssim_vs_runtime.png`` -- every (solver, lines) point and the Pareto front;
+* ``gallery.png`` -- rows = solvers, columns = line counts, rendered from the
+  saved pin files (and the saved target, as the first column).
+
+When the table holds several set-ups (pin count, canvas), each gets its own
+section and the figures show the largest one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from rendering import ChordSet, InputError, PinLayout, ThreadModel, get_chord_table, render_model, view_scale
+from solvers.export import prepare_out_dir, write_files_atomically
+
+from .harness import read_runs
+
+FIGURES = ("ssim_vs_lines.png", "l1_vs_lines.png", "ssim_vs_runtime.png", "gallery.png")
+REFERENCE_LABELS = {"blank": "blank canvas (reference)", "flat": "flat mean tone (reference)"}
+
+
+# --------------------------------------------------------------------------- tables
+def _load_meta(out: Path) -> dict:
+    try:
+        meta = json.loads((out / "meta.json").read_text())
+        return meta if isinstance(meta, dict) else {}
+    except (OSError, ValueError):
+        return {}
+
+
+def _labelled(df: pd.DataFrame, order: list[str] | None = None) -> tuple[pd.DataFrame, list[str]]:
+    """Add a ``label`` column: the solver name, plus a config hash when one solver ran with several configs."""
+    df = df.copy()
+    n_cfg = df.groupby("solver")["config"].nunique()
+    def lab(r):
+        if n_cfg.get(r["solver"], 1) > 1:
+            return f"{r['solver']} #{hashlib.sha1(str(r['config']).encode()).hexdigest()[:4]}"
+        return r["solver"]
+    df["label"] = [lab(r) for r in df.to_dict("records")] if len(df) else []
+    seen = list(dict.fromkeys(df["label"]))
+    rank = {s: i for i, s in enumerate(order or [])}
+    labels = sorted(seen, key=lambda lab_: (rank.get(lab_.split(" #")[0], len(rank)), seen.index(lab_)))
+    return df, labels
+
+
+def setups(df: pd.DataFrame) -> list[tuple[int, int]]:
+    """The distinct (pins, canvas) set-ups of a table, largest first."""
+    pairs = df[["pins", "canvas"]].drop_duplicates().astype(int).itertuples(index=False)
+    return sorted({(int(p), int(c)) for p, c in pairs}, key=lambda t: (t[1], t[0]), reverse=True)
+
+
+def pivot(df: pd.DataFrame, metric: str, *, order: list[str] | None = None, agg: str = "mean",
+          references: bool = True) -> pd.DataFrame:
+    """Solvers (rows) x line counts (columns) of ``metric``, averaged over images and seeds of finished runs.
+
+    With ``references`` the blank and flat-canvas rows are appended (their
+    scores do not depend on the line count; averaged over the same images).
+    """
+    dfl, labels = _labelled(df, order)
+    ok = dfl[dfl["error"] == ""]
+    lines = sorted(df["lines"].astype(int).unique())
+    table = pd.DataFrame(np.nan, index=labels, columns=lines, dtype=float)
+    if len(ok):
+        got = ok.pivot_table(index="label", columns="lines", values=metric, aggfunc=agg)
+        table.update(got.astype(float))
+    if references and metric in _REF_METRICS:
+        for ref, name in REFERENCE_LABELS.items():
+            col = f"{ref}_{metric}"
+            if col not in df.columns:
+                continue
+            vals = {}
+            for n in lines:
+                sub = df[df["lines"] == n].drop_duplicates(subset=["image", "pins", "canvas"])
+                v = sub[col].astype(float)
+                vals[n] = float(v.mean()) if v.notna().any() else np.nan
+            table.loc[name] = pd.Series(vals)
+    table.columns.name = "lines"
+    table.index.name = "solver"
+    return table
+
+
+_REF_METRICS = ("ssim", "l1", "psnr", "ssim_full", "l1_full", "psnr_full")
+
+
+def _fmt(v, digits: int) -> str:
+    if v is None or (isinstance(v, float) and np.isnan(v)):
+        return "—"
+    if isinstance(v, float) and np.isinf(v):
+        return "inf"
+    if digits is None:  # three significant figures (runtimes span orders of magnitude)
+        return f"{v:.3g}" if abs(v) < 1000 else f"{v:.0f}"
+    return f"{v:.{digits}f}"
+
+
+def markdown_table(table: pd.DataFrame, *, digits: int | None = 3, best: str | None = None) -> str:
+    """A pivot as a Markdown table; ``best`` = "max" or "min" bolds each column's best solver (not references)."""
+    cols = list(table.columns)
+    head = "| " + " | ".join([str(table.index.name or "")] + [str(c) for c in cols]) + " |"
+    sep = "|" + "---|" + "---:|" * len(cols)
+    best_of = {}
+    if best:
+        solv = table.loc[[i for i in table.index if i not in REFERENCE_LABELS.values()]]
+        for c in cols:
+            s = solv[c].astype(float).dropna()
+            if len(s) > 1:
+                best_of[c] = s.idxmax() if best == "max" else s.idxmin()
+    lines = [head, sep]
+    for idx, row in table.iterrows():
+        cells = []
+        for c in cols:
+            text = _fmt(row[c], digits)
+            cells.append(f"**{text}**" if best_of.get(c) == idx else text)
+        name = f"*{idx}*" if idx in REFERENCE_LABELS.values() else str(idx)
+        lines.append("| " + " | ".join([name] + cells) + " |")
+    return "\n".join(lines)
+
+
+def _per_image(df: pd.DataFrame, lines: int, order) -> pd.DataFrame:
+    dfl, labels = _labelled(df, order)
+    ok = dfl[(dfl["error"] == "") & (dfl["lines"] == lines)]
+    if ok.empty:
+        return pd.DataFrame()
+    t = ok.pivot_table(index="label", columns="image", values="ssim", aggfunc="mean").reindex(labels)
+    for ref, name in REFERENCE_LABELS.items():
+        sub = df[df["lines"] == lines].drop_duplicates(subset=["image"]).set_index("image")
+        if f"{ref}_ssim" in sub.columns:
+            t.loc[name] = sub[f"{ref}_ssim"].astype(float).reindex(t.columns)
+    t.index.name, t.columns.name = "solver", None
+    return t
+
+
+def summary_markdown(df: pd.DataFrame, meta: dict | None = None, *, figures: dict | None = None) -> str:
+    """The text of ``summary.md`` for a runs table (and its ``meta.json`` when there is one)."""
+    meta = meta or {}
+    order = list((meta.get("study") or {}).get("solvers") or [])
+    name = (meta.get("study") or {}).get("study") or "study"
+    n_fail = int((df["error"] != "").sum())
+    out = [f"# String-art comparison: {name}", ""]
+    out.append(f"{len(df)} runs ({n_fail} failed) of {df['solver'].nunique()} solvers on "
+               f"{df['image'].nunique()} images ({', '.join(map(str, dict.fromkeys(df['image'])))}), "
+               f"line counts {', '.join(str(n) for n in sorted(df['lines'].astype(int).unique()))}, "
+               f"{int(df['replicate'].max()) + 1 if 'replicate' in df.columns else 1} seed(s) per cell "
+               f"(derived from master seed {', '.join(str(s) for s in df['master_seed'].unique()) if 'master_seed' in df.columns else '?'}).")
+    out += ["", "Metrics compare the rendered preview with the preprocessed target inside the frame. "
+            "SSIM, L1 and PSNR are taken at the *viewing scale* (both images box-averaged 4x, as string art "
+            "is seen from a distance); `full` = canvas resolution. Higher SSIM and PSNR are better, lower L1 "
+            "is better. Each cell is the mean over images and seeds of the finished runs; **bold** marks "
+            "the best solver of a column. Reference rows: a blank white canvas and a flat canvas of the "
+            "target's mean tone. Seconds are the solver's own time (the cached chord table is built "
+            "before the clock starts). Every line count is its own run.", ""]
+    for pins, canvas in setups(df):
+        sub = df[(df["pins"] == pins) & (df["canvas"] == canvas)]
+        top = int(sub["lines"].max())
+        if len(setups(df)) > 1:
+            out += [f"## {pins} pins, {canvas} px", ""]
+        h = "###" if len(setups(df)) > 1 else "##"
+        out += [f"{h} SSIM (viewing scale) vs lines", "", markdown_table(pivot(sub, "ssim", order=order), best="max"), ""]
+        out += [f"{h} L1 (viewing scale) vs lines", "", markdown_table(pivot(sub, "l1", order=order), best="min"), ""]
+        out += [f"{h} PSNR (dB, viewing scale) vs lines", "",
+                markdown_table(pivot(sub, "psnr", order=order), digits=2, best="max"), ""]
+        out += [f"{h} SSIM at full resolution vs lines", "",
+                markdown_table(pivot(sub, "ssim_full", order=order), best="max"), ""]
+        out += [f"{h} Runtime (seconds) vs lines", "",
+                markdown_table(pivot(sub, "seconds", order=order, references=False), digits=None, best="min"), ""]
+        per = _per_image(sub, top, order)
+        if not per.empty and per.shape[1] > 1:
+            out += [f"{h} SSIM per image at {top} lines", "", markdown_table(per, best="max"), ""]
+    fails = df[df["error"] != ""]
+    if len(fails):
+        out += ["## Failures", "", "| solver | image | lines | seed | error |", "|---|---|---:|---:|---|"]
+        for r in fails.to_dict("records"):
+            err = str(r["error"]).replace("|", "\\|")[:200]
+            out.append(f"| {r['solver']} | {r['image']} | {r['lines']} | {r['seed']} | {err} |")
+        out += ["", "Tracebacks: `errors.log`.", ""]
+    if figures:
+        out += ["## Figures", ""]
+        captions = {"ssim_vs_lines.png": "SSIM vs lines", "l1_vs_lines.png": "L1 vs lines",
+                    "ssim_vs_runtime.png": "SSIM vs runtime (Pareto front)", "gallery.png": "Gallery"}
+        for fname in figures:
+            out += [f"![{captions.get(fname, fname)}]({fname})", ""]
+    if meta:
+        git = meta.get("git") or {}
+        out += ["## Environment", ""]
+        commit = git.get("commit") or "unknown"
+        out.append(f"- commit: `{commit}`" + (" (with uncommitted changes)" if git.get("dirty") else ""))
+        out.append(f"- CPU: {meta.get('cpu', '?')} x {meta.get('cpu_count', '?')}; GPU: {meta.get('gpu') or 'none'}")
+        out.append(f"- Python {meta.get('python', '?')}; " + ", ".join(
+            f"{k} {v}" for k, v in (meta.get("versions") or {}).items()))
+        if meta.get("command"):
+            out.append(f"- command: `{meta['command']}`")
+        inv = meta.get("invocations") or []
+        walls = [i.get("wall_seconds") for i in inv if i.get("wall_seconds") is not None]
+        if walls:
+            out.append(f"- wall time of the last invocation: {walls[-1]:.0f} s "
+                       f"({inv[-1].get('to_run', '?')} runs, {inv[-1].get('workers', '?')} workers)")
+        out.append("")
+    return "\n".join(out)
+
+
+# --------------------------------------------------------------------------- figures
+def _plt():
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _png(fig) -> bytes:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=fig.dpi, bbox_inches="tight")
+    _plt().close(fig)
+    return buf.getvalue()
+
+
+def _metric_figure(df: pd.DataFrame, metric: str, ylabel: str, order) -> bytes:
+    plt = _plt()
+    table = pivot(df, metric, order=order)
+    fig, ax = plt.subplots(figsize=(6.4, 4.2), dpi=110)
+    refs = list(REFERENCE_LABELS.values())
+    for i, (label, row) in enumerate(table.iterrows()):
+        if label in refs:
+            v = row.astype(float).mean()
+            if np.isfinite(v):
+                ax.axhline(v, color="0.5", ls="--" if "blank" in label else ":", lw=1, label=label)
+            continue
+        s = row.astype(float)
+        ax.plot(s.index, s.values, marker="o", label=label, color=f"C{i % 10}")
+    ax.set_xlabel("lines")
+    ax.set_ylabel(ylabel)
+    ax.set_xticks(list(table.columns))
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, loc="best")
+    ax.set_title(f"{ylabel} vs lines (mean over images and seeds)", fontsize=9)
+    return _png(fig)
+
+
+def pareto_front(seconds: np.ndarray, score: np.ndarray) -> np.ndarray:
+    """Indices of the points no other point beats on both (fewer seconds and higher score), by seconds.
+
+    >>> pareto_front(np.array([1.0, 2.0, 3.0, 0.5]), np.array([0.5, 0.4, 0.9, 0.1])).tolist()
+    [3, 0, 2]
+    """
+    seconds, score = np.asarray(seconds, float), np.asarray(score, float)
+    ok = np.flatnonzero(np.isfinite(seconds) & np.isfinite(score))
+    idx = ok[np.lexsort((-score[ok], seconds[ok]))]
+    front, best = [], -np.inf
+    for i in idx:
+        if score[i] > best:
+            front.append(int(i))
+            best = score[i]
+    return np.array(front, dtype=int)
+
+
+def _runtime_figure(df: pd.DataFrame, order) -> bytes:
+    plt = _plt()
+    dfl, labels = _labelled(df, order)
+    ok = dfl[dfl["error"] == ""]
+    pts = ok.groupby(["label", "lines"], sort=False)[["seconds", "ssim"]].mean().reset_index()
+    fig, ax = plt.subplots(figsize=(6.4, 4.2), dpi=110)
+    for i, lab in enumerate(labels):
+        p = pts[pts["label"] == lab]
+        ax.scatter(np.maximum(p["seconds"], 1e-4), p["ssim"], label=lab, color=f"C{i % 10}", s=22, zorder=3)
+        for s, q, n in zip(p["seconds"], p["ssim"], p["lines"]):
+            ax.annotate(str(int(n)), (max(s, 1e-4), q), fontsize=5, xytext=(3, 2), textcoords="offset points")
+    front = pareto_front(pts["seconds"].to_numpy(), pts["ssim"].to_numpy())
+    if len(front):
+        f = pts.iloc[front]
+        ax.step(np.maximum(f["seconds"], 1e-4), f["ssim"], where="post", color="k", lw=1, alpha=0.6,
+                label="Pareto front", zorder=2)
+    ax.set_xscale("log")
+    ax.set_xlabel("solver seconds (log)")
+    ax.set_ylabel("SSIM (viewing scale)")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=7, loc="best")
+    ax.set_title("SSIM vs runtime; labels = lines; upper left is better", fontsize=9)
+    return _png(fig)
+
+
+def read_pin_file(path) -> np.ndarray:
+    """A pin file -> (n_lines, 2) int pin pairs (path files: one pin a line; chord files: ``a b`` a line)."""
+    rows = [ln.split() for ln in Path(path).read_text().splitlines() if ln.strip()]
+    if not rows:
+        raise ValueError(f"pin file '{path}' is empty")
+    if all(len(r) == 1 for r in rows):
+        pins = np.array([int(r[0]) for r in rows])
+        return np.stack([pins[:-1], pins[1:]], axis=1)
+    if all(len(r) == 2 for r in rows):
+        return np.array([[int(a), int(b)] for a, b in rows])
+    raise ValueError(f"pin file '{path}' mixes formats; expected one pin a line or 'a b' a line")
+
+
+def render_row(row: dict, out: Path) -> np.ndarray:
+    """Re-render one finished run from its saved pin file and the set-up in its row."""
+    shape = row.get("shape")
+    layout = PinLayout(n_pins=int(row["pins"]), canvas=int(row["canvas"]),
+                       shape=shape if isinstance(shape, str) and shape else "circle")
+    thread = ThreadModel(frame_mm=float(row["frame_mm"]), thread_mm=float(row["thread_mm"]),
+                         opacity=float(row["opacity"]))
+    min_gap = int(row["min_gap"])
+    pairs = read_pin_file(out / str(row["pin_file"]))
+    cs = ChordSet.build(layout, min_gap)
+    if pairs.size and (pairs.min() < 0 or pairs.max() >= layout.n_pins):
+        raise ValueError("pin index out of range")
+    chords = cs.id_of[pairs[:, 0], pairs[:, 1]]
+    if (chords < 0).any():
+        raise ValueError("pin file holds chords the layout does not allow")
+    table = get_chord_table(layout, min_gap, thread.width_px(layout.span_px))
+    return render_model(table, chords.astype(np.int32), thread)
+
+
+def _for_display(img: np.ndarray, max_side: int = 256) -> np.ndarray:
+    k = max(1, int(np.ceil(img.shape[0] / max_side)))
+    return view_scale(img, k) if k > 1 else img
+
+
+def _gallery_figure(df: pd.DataFrame, out: Path, image: str, order) -> bytes:
+    plt = _plt()
+    sub = df[df["image"] == image]
+    ok, labels = _labelled(sub, order)
+    lines = sorted(sub["lines"].astype(int).unique())
+    canvas = int(sub["canvas"].iloc[0])
+    target_png = out / "targets" / f"{image}-{canvas}.png"
+    has_target = target_png.is_file()
+    ncol = len(lines) + has_target
+    cell = 1.9
+    fig, axes = plt.subplots(len(labels), ncol, figsize=(cell * ncol, cell * len(labels) + 0.3), dpi=110,
+                             squeeze=False)
+    for r, lab in enumerate(labels):
+        if has_target:
+            ax = axes[r, 0]
+            from PIL import Image
+
+            with Image.open(target_png) as im:
+                ax.imshow(_for_display(np.asarray(im.convert("L"), np.float32) / 255.0), cmap="gray", vmin=0, vmax=1)
+            if r == 0:
+                ax.set_title("target", fontsize=8)
+        for c, n in enumerate(lines):
+            ax = axes[r, c + has_target]
+            cand = ok[(ok["label"] == lab) & (ok["lines"] == n)].sort_values("replicate")
+            done = cand[(cand["error"] == "") & (cand["pin_file"] != "")]
+            text = "not run"
+            if len(cand) and done.empty:
+                text = "failed"
+            img = None
+            if len(done):
+                rec = done.iloc[0].to_dict()
+                try:
+                    img = render_row(rec, out)
+                except (OSError, ValueError, InputError) as e:
+                    text = f"pin file: {type(e).__name__}"
+                if img is not None:
+                    ax.imshow(_for_display(img), cmap="gray", vmin=0, vmax=1)
+                    ax.text(0.02, 0.02, f"SSIM {rec['ssim']:.3f}", transform=ax.transAxes, fontsize=6,
+                            color="k", bbox=dict(fc="w", ec="none", alpha=0.7, pad=1))
+            if img is None:
+                ax.text(0.5, 0.5, text, ha="center", va="center", fontsize=8, color="0.4", transform=ax.transAxes)
+            if r == 0:
+                ax.set_title(f"{n} lines", fontsize=8)
+        axes[r, 0].set_ylabel(lab, fontsize=8)
+    for ax in axes.flat:
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.suptitle(f"{image}: rows = solvers, columns = line counts", fontsize=9)
+    fig.tight_layout()
+    return _png(fig)
+
+
+def write_report(out_dir: str | os.PathLike, *, gallery_image: str | None = None,
+                 figures: bool = True) -> dict[str, Path]:
+    """Redraw ``summary.md`` and the figures of a study folder from its ``runs.csv``.
+
+    Parameters
+    ----------
+    out_dir : the study folder (holds ``runs.csv``; ``meta.json``, ``pins/`` and ``targets/`` when present)
+    gallery_image : image shown in the gallery; default the study's first image
+    figures : draw the PNG figures too (else only ``summary.md``)
+
+    Returns
+    -------
+    dict ``{file name: path}`` of what was written
+    """
+    out = Path(out_dir)
+    if not out.is_dir():
+        raise InputError(f"study folder '{out}' not found; pass a folder written by `bench run`")
+    df = read_runs(out)
+    if df.empty:
+        raise InputError(f"'{out / 'runs.csv'}' has no runs yet; run the study first (bench run --out {out})")
+    prepare_out_dir(out)
+    meta = _load_meta(out)
+    order = list((meta.get("study") or {}).get("solvers") or [])
+    files: dict[str, bytes] = {}
+    if figures:
+        pins, canvas = setups(df)[0]
+        main = df[(df["pins"] == pins) & (df["canvas"] == canvas)]
+        images = list(dict.fromkeys(main["image"]))
+        study_images = list(((meta.get("study") or {}).get("images") or {}).keys())
+        if gallery_image is None:
+            gallery_image = next((i for i in study_images if i in images), images[0])
+        elif gallery_image not in images:
+            raise InputError(f"image '{gallery_image}' is not in the study ({', '.join(images)}); "
+                             f"pick one of those for the gallery")
+        if (main["error"] == "").any():
+            files["ssim_vs_lines.png"] = _metric_figure(main, "ssim", "SSIM (viewing scale)", order)
+            files["l1_vs_lines.png"] = _metric_figure(main, "l1", "L1 (viewing scale)", order)
+            files["ssim_vs_runtime.png"] = _runtime_figure(main, order)
+        files["gallery.png"] = _gallery_figure(main, out, gallery_image, order)
+    figs = {k: None for k in files}
+    files["summary.md"] = summary_markdown(df, meta, figures=figs).encode()
+    return write_files_atomically(out, files)

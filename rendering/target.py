@@ -68,7 +68,12 @@ def builtin_names() -> list[str]:
     return list(BUILTIN_IMAGES)
 
 
-def _read_file(path: Path) -> np.ndarray:
+def read_image(path) -> np.ndarray:
+    """Read an image file as (H, W) float32 gray in [0, 1] (EXIF orientation applied, transparency on white).
+
+    Raises :class:`InputError` with one line for a missing file, a folder, or a file that is not an image.
+    """
+    path = Path(path)
     from PIL import Image, ImageOps, UnidentifiedImageError
 
     if not path.exists():
@@ -183,7 +188,7 @@ def load_target(source, canvas: int = 512, *, contrast: bool = False, gamma: flo
             if not path.exists() and path.suffix == "" and "/" not in text:
                 raise InputError(f"'{text}' is neither a file nor a built-in image; built-ins: "
                                  f"{', '.join(BUILTIN_IMAGES)}")
-            name, arr = path.name, _read_file(path)
+            name, arr = path.name, read_image(path)
     else:
         raise InputError(f"source must be a file path, a built-in name, a PIL image or an array, "
                          f"got {type(source).__name__}")

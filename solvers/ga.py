@@ -1,0 +1,396 @@
+"""Genetic algorithm on continuous pin paths: ``ga`` (random start) and ``greedy+ga`` (seeded by greedy).
+
+Representation
+    An individual is a pin path of exactly ``n_lines`` chords, so every
+    individual is a thread a person can wind. Every operator keeps it valid:
+    each step is an allowed chord (``min_gap``, frame sides) and, unless the
+    problem allows repeats, no chord is used twice.
+
+Operators (and why)
+    * **Tournament selection** of parents (size ``tournament``): cheap, and its
+      pressure does not depend on the scale of the error.
+    * **One-point crossover** (probability ``crossover``): the child is
+      ``A[:j] + junction + B[j+1:]``, the pin at the junction repaired (keep A's
+      pin if it links both sides, else B's, else a random pin that does). The
+      error does not depend on the order of the chords, so a splice passes on
+      whole blocks of good chords. A child whose halves share a chord is
+      dropped when repeats are not allowed. It is scored as an edit of
+      whichever parent it differs less from, so splicing two relatives (the
+      usual case once the population has converged, and always in
+      ``greedy+ga``) costs a few chords, not a whole render.
+    * **Mutation** (``mutations`` per offspring): re-choose one pin, uniform
+      among the pins that make allowed, unused chords with both neighbours.
+      Changing one pin changes two chords.
+    * **Survivors: (mu + lambda) with elitism.** The next population is the
+      ``population`` best of parents and offspring, exact duplicates (equal
+      fitness) last. A parent is replaced only by a better offspring, so the
+      best fitness never rises, and ``greedy+ga`` never ends worse than its
+      greedy seed. A generational (comma) scheme would also have to copy every
+      surviving offspring's canvas state, O(canvas) each, which costs more than
+      a hundred incremental evaluations.
+
+Fitness
+    The (importance-weighted, inside the frame) squared error of the rendered
+    picture under the multiplicative thread model,
+    ``sum_p w_p (prod_c (1 - o c_cp) - t_p)^2``. Each individual keeps its
+    per-pixel log-brightness ``sum_c log(1 - o c_cp)``, so removing a chord is
+    exact and an offspring is scored from the chords it changes:
+    O(chord length), not O(canvas). See :mod:`solvers._ga_kernels`.
+
+Budget
+    ``generations`` (default, deterministic), and optionally ``evaluations``
+    (offspring made; exact) and ``seconds`` (wall time, checked between
+    generations; machine-dependent). The run stops at the first one reached.
+    ``history[g]`` is the best fitness after generation ``g`` (``history[0]``:
+    the initial population).
+
+Determinism
+    All randomness is drawn from the one ``rng`` in the Python loop, one row of
+    uniforms per offspring; the parallel kernel gives every offspring its own
+    row and scratch, so a seed gives the same result whatever the thread count.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+
+from rendering import InputError
+from rendering.errors import check_float, check_int
+
+from . import _ga_kernels as K
+from .base import Problem, RngLike, Solution, Solver, as_generator
+from .registry import register
+
+#: The factor ``1 - o c`` of a pass is floored here, so a fully opaque full-coverage pass can be
+#: divided out again (brightness 1e-9 instead of 0: far below any visible or scored difference).
+FACTOR_FLOOR = 1e-9
+#: random draws allowed to find a valid pin before a mutation or junction repair gives up
+_TRIES = 24
+
+_FAC_CACHE: dict = {}
+
+
+def pass_factors(problem: Problem) -> np.ndarray:
+    """The brightness factor ``1 - opacity * coverage`` of every entry of the problem's chord table.
+
+    Computed in float32 as :func:`rendering.render` does, floored at :data:`FACTOR_FLOOR`.
+
+    Returns
+    -------
+    (nnz,) float32 in [FACTOR_FLOOR, 1), aligned with ``problem.table.pixel`` (cached for the last table)
+    """
+    table = problem.table
+    key = (id(table), float(problem.thread.opacity))
+    hit = _FAC_CACHE.get(key)
+    if hit is not None and hit[0] is table:
+        return hit[1]
+    fac = np.float32(1.0) - np.float32(problem.thread.opacity) * table.coverage
+    fac = np.maximum(fac, np.float32(FACTOR_FLOOR)).astype(np.float32)
+    _FAC_CACHE.clear()
+    _FAC_CACHE[key] = (table, fac)
+    return fac
+
+
+def pixel_weights(problem: Problem) -> np.ndarray:
+    """(n_pixels,) float64 weights of the error: importance (or 1) inside the frame, 0 outside."""
+    w = problem.mask.astype(np.float64)
+    if problem.importance is not None:
+        w = w * problem.importance.astype(np.float64)
+    return np.ascontiguousarray(w.ravel())
+
+
+def _target_weights(problem: Problem) -> np.ndarray:
+    """(n_pixels, 2) float64: target brightness and error weight side by side."""
+    return np.ascontiguousarray(np.stack([problem.target.image.ravel().astype(np.float64),
+                                          pixel_weights(problem)], axis=1))
+
+
+def path_fitness(problem: Problem, path) -> float:
+    """The GA's fitness of one pin path: weighted squared error of its render (lower is better).
+
+    Parameters
+    ----------
+    problem : Problem
+    path : (n + 1,) int pins, any number of chords ``n >= 1``
+
+    Returns
+    -------
+    float, ``sum_p w_p (b_p - t_p) ** 2`` with ``b`` the multiplicative render and ``w`` from
+    :func:`pixel_weights`
+    """
+    path = np.ascontiguousarray(path, dtype=np.int32)
+    problem.chords.path_to_chords(path)  # validates
+    table = problem.table
+    bright = np.ones(table.n_pixels, dtype=np.float64)
+    count = np.zeros(table.n_chords, dtype=np.int32)
+    id_of = np.ascontiguousarray(problem.chords.id_of, dtype=np.int32)
+    return float(K._full_state(path, id_of, table.indptr, table.pixel, pass_factors(problem),
+                               _target_weights(problem), bright, count))
+
+
+@dataclass(frozen=True, kw_only=True)
+class GAConfig:
+    """Options of the genetic algorithm.
+
+    Parameters
+    ----------
+    population : int >= 1, individuals kept (mu)
+    offspring : int >= 1, offspring made and scored per generation (lambda)
+    generations : int >= 0, the default, deterministic budget
+    evaluations : int >= 1 or None, stop after this many offspring (exact)
+    seconds : float > 0 or None, stop after the generation that passes this wall time
+        (machine-dependent: leave None for reproducible runs)
+    tournament : int >= 1, tournament size of parent selection
+    crossover : float in [0, 1], probability that an offspring is a splice of two parents
+    mutations : int >= 0, pins re-chosen per offspring
+    seed_solver : str or None, registered solver whose path seeds the population
+        (None: random paths)
+    parallel : bool, score offspring on all Numba threads (same result either way)
+    """
+
+    population: int = 16
+    offspring: int = 64
+    generations: int = 1500
+    evaluations: int | None = None
+    seconds: float | None = None
+    tournament: int = 3
+    crossover: float = 0.3
+    mutations: int = 1
+    seed_solver: str | None = None
+    parallel: bool = True
+
+    def __post_init__(self):
+        check_int("population", self.population, low=1, hint="keep at least one individual, e.g. population=16")
+        check_int("offspring", self.offspring, low=1, hint="make at least one offspring per generation")
+        check_int("generations", self.generations, low=0, hint="e.g. generations=1000")
+        if self.evaluations is not None:
+            check_int("evaluations", self.evaluations, low=1, hint="or leave it None for no cap")
+        if self.seconds is not None:
+            check_float("seconds", self.seconds, low=0.0, low_open=True, hint="or leave it None for no cap")
+        check_int("tournament", self.tournament, low=1, hint="e.g. tournament=3")
+        check_float("crossover", self.crossover, low=0.0, high=1.0, hint="a probability, e.g. 0.3")
+        check_int("mutations", self.mutations, low=0, hint="e.g. mutations=1")
+        if self.mutations == 0 and self.crossover == 0:
+            raise InputError("mutations=0 with crossover=0 makes no new individuals; set mutations >= 1 "
+                             "or crossover > 0")
+        if self.seed_solver is not None and not isinstance(self.seed_solver, str):
+            raise InputError(f"seed_solver must be a registered solver name or None, got {self.seed_solver!r}")
+        if not isinstance(self.parallel, (bool, np.bool_)):
+            raise InputError(f"parallel must be True or False, got {self.parallel!r}")
+
+
+class _Population:
+    """Population state and the incremental machinery around the kernels."""
+
+    def __init__(self, problem: Problem, paths: np.ndarray, cfg: GAConfig):
+        import numba
+
+        table = problem.table
+        self.problem = problem
+        self.cfg = cfg
+        self.id_of = np.ascontiguousarray(problem.chords.id_of, dtype=np.int32)
+        self.indptr, self.pixel = table.indptr, table.pixel
+        self.fac = pass_factors(problem)
+        self.tw = _target_weights(problem)
+        mu, npath = paths.shape
+        n = npath - 1
+        P, C = table.n_pixels, table.n_chords
+        self.n = n
+        self.paths = np.ascontiguousarray(paths, dtype=np.int32)
+        self.counts = np.zeros((mu, C), dtype=np.int32)
+        self.bright = np.ones((mu, P), dtype=np.float64)
+        self.fit = np.zeros(mu, dtype=np.float64)
+        init = K._init_population_par if cfg.parallel else K._init_population
+        init(self.paths, self.id_of, self.indptr, self.pixel, self.fac, self.tw, self.bright, self.counts,
+             self.fit)
+        chunks = max(1, min(numba.get_num_threads(), cfg.offspring)) if cfg.parallel else 1
+        lam, m = cfg.offspring, cfg.mutations
+        self.max_pos = n + 1 + m
+        self.s_child = np.zeros((chunks, n + 1), dtype=np.int32)
+        self.s_f = np.full((chunks, P), np.nan, dtype=np.float64)
+        self.s_touched = np.zeros((chunks, P), dtype=np.int32)
+        self.s_dcount = np.zeros((chunks, C), dtype=np.int32)
+        self.s_ctouch = np.zeros((chunks, 2 * n + 4 * m + 8), dtype=np.int32)
+        self.s_smark = np.zeros((chunks, n), dtype=np.uint8)
+        self.s_steps = np.zeros((chunks, n), dtype=np.int32)
+        self.s_pos = np.zeros((chunks, self.max_pos), dtype=np.int32)
+        self.out_base = np.zeros(lam, dtype=np.int64)
+        self.out_fit = np.zeros(lam, dtype=np.float64)
+        self.out_npos = np.zeros(lam, dtype=np.int64)
+        self.out_pos = np.zeros((lam, self.max_pos), dtype=np.int32)
+        self.out_pin = np.zeros((lam, self.max_pos), dtype=np.int32)
+        self.a_old = np.zeros(n, dtype=np.int32)
+        # uniforms per offspring: 2 tournaments, crossover draws and repair tries, mutation draws
+        self.n_uniforms = 2 * cfg.tournament + 2 + _TRIES + m * (1 + _TRIES)
+
+    def best(self) -> int:
+        return int(np.argmin(self.fit))
+
+    def generation(self, rng: np.random.Generator, lam: int) -> None:
+        """Make ``lam`` offspring and keep the ``population`` best of parents and offspring."""
+        cfg = self.cfg
+        uniforms = rng.random((lam, self.n_uniforms))
+        kern = K._offspring_par if cfg.parallel else K._offspring
+        kern(self.paths, self.counts, self.bright, self.fit, uniforms, self.id_of, self.indptr, self.pixel,
+             self.fac, self.tw, cfg.tournament, float(cfg.crossover), cfg.mutations, _TRIES,
+             bool(self.problem.allow_repeats), self.s_child, self.s_f, self.s_touched,
+             self.s_dcount, self.s_ctouch, self.s_smark, self.s_steps, self.s_pos,
+             self.out_base[:lam], self.out_fit[:lam], self.out_npos[:lam], self.out_pos, self.out_pin)
+        self._select(lam)
+
+    def _select(self, lam: int) -> None:
+        mu = self.fit.size
+        pool = np.concatenate([self.fit, self.out_fit[:lam]])
+        order = np.argsort(pool, kind="stable")
+        vals = pool[order]
+        dup = np.zeros(order.size, dtype=bool)
+        dup[1:] = vals[1:] == vals[:-1]
+        ok = np.isfinite(vals)
+        ranked = np.concatenate([order[ok & ~dup], order[ok & dup], order[~ok]])
+        chosen = ranked[:mu]
+        kept = set(int(i) for i in chosen if i < mu)
+        born = [int(i) - mu for i in chosen if i >= mu]
+        if not born:
+            return
+        free = [s for s in range(mu) if s not in kept]
+        claimed: set[int] = set()
+        in_place, pending = [], []
+        for o in born:
+            b = int(self.out_base[o])
+            if b not in kept and b not in claimed:
+                claimed.add(b)
+                in_place.append((o, b))
+            else:
+                pending.append(o)
+        spare = [s for s in free if s not in claimed]
+        moves = list(zip(pending, spare))
+        for o, s in moves:  # copies first: their sources are never overwritten before
+            b = int(self.out_base[o])
+            self.paths[s] = self.paths[b]
+            self.counts[s] = self.counts[b]
+            self.bright[s] = self.bright[b]
+        for o, s in in_place + moves:
+            K._apply_edits(self.paths[s], self.counts[s], self.bright[s], self.out_pos[o], self.out_pin[o],
+                           int(self.out_npos[o]), self.id_of, self.indptr, self.pixel, self.fac,
+                           self.s_f[0], self.s_touched[0], self.s_smark[0], self.s_steps[0], self.a_old)
+            self.fit[s] = self.out_fit[o]
+
+
+def random_paths(problem: Problem, count: int, rng: RngLike = None) -> np.ndarray:
+    """``count`` random continuous paths (uniform among allowed, unused chords at each step).
+
+    Returns
+    -------
+    (count, n_lines + 1) int32 pins
+    """
+    gen = as_generator(rng)
+    n = problem.n_lines
+    u = gen.random((count, n + 1))
+    out = np.zeros((count, n + 1), dtype=np.int32)
+    used = np.zeros(problem.chords.n_chords, dtype=np.uint8)
+    id_of = np.ascontiguousarray(problem.chords.id_of, dtype=np.int32)
+    for i in range(count):
+        K._random_path(id_of, bool(problem.allow_repeats), u[i], out[i], used)
+    return out
+
+
+def _as_path(problem: Problem, initial) -> np.ndarray:
+    if isinstance(initial, Solution):
+        if initial.path is None:
+            raise InputError(f"the initial solution from {initial.solver or 'a solver'} is not one continuous "
+                             f"thread; seed the GA with a continuous solver such as greedy")
+        initial = initial.path
+    path = np.ascontiguousarray(initial, dtype=np.int32)
+    if path.ndim != 1 or path.size != problem.n_lines + 1:
+        raise InputError(f"an initial path must have n_lines + 1 = {problem.n_lines + 1} pins, got shape "
+                         f"{path.shape}")
+    problem.chords.path_to_chords(path)
+    return path
+
+
+def solve_ga(problem: Problem, *, config: GAConfig | None = None, rng: RngLike = None,
+             initial=None) -> tuple[np.ndarray, np.ndarray, dict]:
+    """Run the GA; the engine behind the ``ga`` and ``greedy+ga`` solvers.
+
+    Parameters
+    ----------
+    problem : Problem, continuous
+    config : GAConfig (default options when None)
+    rng : Generator, int or None
+    initial : None, a Solution, a (n_lines + 1,) path or a (k, n_lines + 1) array of paths.
+        Seeds: the population starts as copies of them (cycled); None: random paths.
+
+    Returns
+    -------
+    path : (n_lines + 1,) int32, the best individual
+    history : (generations_run + 1,) float64, best fitness after each generation
+    info : dict, ``evaluations``, ``generations``, ``initial_fitness`` (best at start), ``fitness``
+    """
+    cfg = config or GAConfig()
+    if not problem.continuous:
+        raise InputError("the GA evolves one continuous thread; build the problem with continuous=True")
+    gen = as_generator(rng)
+    start = time.perf_counter()
+    mu = cfg.population
+    if initial is None:
+        paths = random_paths(problem, mu, gen)
+    else:
+        seeds = np.asarray(initial.path if isinstance(initial, Solution) else initial)
+        seeds = [_as_path(problem, initial)] if isinstance(initial, Solution) or seeds.ndim == 1 else \
+            [_as_path(problem, s) for s in seeds]
+        paths = np.stack([seeds[i % len(seeds)] for i in range(mu)])
+    pop = _Population(problem, paths, cfg)
+    history = [float(pop.fit.min())]
+    done = 0
+    g = 0
+    while g < cfg.generations:
+        lam = cfg.offspring
+        if cfg.evaluations is not None:
+            lam = min(lam, cfg.evaluations - done)
+            if lam <= 0:
+                break
+        if cfg.seconds is not None and time.perf_counter() - start >= cfg.seconds:
+            break
+        pop.generation(gen, lam)
+        done += lam
+        g += 1
+        history.append(float(pop.fit.min()))
+    b = pop.best()
+    info = dict(evaluations=done, generations=g, initial_fitness=history[0], fitness=float(pop.fit[b]))
+    return pop.paths[b].copy(), np.asarray(history, dtype=np.float64), info
+
+
+@register("ga", description="genetic algorithm on continuous pin paths, random start")
+class GASolver(Solver):
+    """Genetic algorithm on continuous pin paths (tournament, splice crossover, pin mutation, elitism)."""
+
+    Config = GAConfig
+    quick_options: ClassVar[dict] = dict(population=4, offspring=8, generations=5)
+
+    def solve(self, problem: Problem, *, rng: RngLike = None) -> Solution:
+        start = time.perf_counter()
+        seed = int(rng) if isinstance(rng, (int, np.integer)) and not isinstance(rng, bool) else None
+        gen = as_generator(rng)
+        cfg = self.config
+        initial = None
+        extra = {}
+        if cfg.seed_solver is not None:
+            from .registry import make_solver
+
+            seeder = make_solver(cfg.seed_solver)
+            if not type(seeder).continuous:
+                raise InputError(f"seed_solver {cfg.seed_solver!r} does not make one continuous thread; "
+                                 f"use a continuous solver such as greedy")
+            initial = seeder.solve(problem, rng=int(gen.integers(2**63 - 1)))
+            extra["seed_seconds"] = initial.seconds
+        path, history, info = solve_ga(problem, config=cfg, rng=gen, initial=initial)
+        extra.update(info)
+        return self._solution(problem, path=path, seed=seed, start=start, history=history, **extra)
+
+
+register("greedy+ga", GASolver, defaults=dict(seed_solver="greedy", crossover=0.3),
+         description="genetic algorithm seeded with the greedy solver's path; never worse than its seed")

@@ -101,6 +101,7 @@ def solvers_cmd():
 # Command groups that live in their own modules register on `app` when imported here
 # (one import line per module, e.g. `from . import run_cmd  # noqa: E402,F401`).
 # -- command modules --
+from . import run_cmd  # noqa: E402,F401
 
 
 def main() -> None:

@@ -64,6 +64,9 @@ QUICK_STUDY = dict(images=("camera",), pins=96, canvas=128, lines=(100, 200), se
 #: Image file suffixes picked up from a folder.
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".gif", ".webp")
 
+#: How long to wait for a Dask scheduler to answer.
+DASK_CONNECT_TIMEOUT = "10s"
+
 REFERENCES = ("blank", "flat")
 #: The columns of ``runs.csv``, in order.
 COLUMNS = (
@@ -520,7 +523,7 @@ def _iter_dask(specs: list[RunSpec], scheduler) -> Iterable[dict]:
                          "pip install 'stringart-bench[dask]' (or 'dask[distributed]')") from None
     own = not hasattr(scheduler, "submit")
     try:
-        client = Client(scheduler, timeout="10s") if own else scheduler
+        client = Client(scheduler, timeout=DASK_CONNECT_TIMEOUT) if own else scheduler
     except (OSError, TimeoutError, ValueError) as e:
         raise InputError(f"cannot reach the Dask scheduler at {scheduler!r} ({_first_line(e)}); "
                          f"start one (dask scheduler) or drop --scheduler") from None
@@ -569,7 +572,8 @@ def run_study(*, solvers: Sequence[str] | None = None, images: Sequence[str] | N
 
     Returns
     -------
-    pandas.DataFrame with the columns :data:`COLUMNS`, in plan order.
+    pandas.DataFrame with the columns :data:`COLUMNS`, in plan order;
+    ``attrs["out"]`` is the study folder.
 
     Examples
     --------
@@ -650,4 +654,6 @@ def run_study(*, solvers: Sequence[str] | None = None, images: Sequence[str] | N
     if not table.empty:
         table = table[[c for c in COLUMNS if c in table.columns]]
         table["error"] = table["error"].fillna("").astype(str)
-    return table.reset_index(drop=True)
+    table = table.reset_index(drop=True)
+    table.attrs.update(out=str(outdir), study=st.name)
+    return table

@@ -1,0 +1,156 @@
+"""``bench run`` (the comparison study) and ``bench report`` (redraw its tables and figures).
+
+Both are thin layers over :func:`bench.harness.run_study` and
+:func:`bench.report.write_report`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import shlex
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from rendering import InputError
+
+from .cli import MinGap, Seed, app, user_errors
+
+OptInt = Optional[int]
+
+
+def parse_lines(values: list[str] | None) -> list[int] | None:
+    """``["1000,2000", "3000"]`` -> ``[1000, 2000, 3000]`` (repeatable option, comma lists allowed)."""
+    if not values:
+        return None
+    out = []
+    for v in values:
+        for part in str(v).split(","):
+            part = part.strip()
+            if not part:
+                continue
+            try:
+                out.append(int(part))
+            except ValueError:
+                raise InputError(f"--lines takes whole numbers, got '{part}'; use e.g. --lines 1000,2000") from None
+    if not out:
+        raise InputError("--lines is empty; use e.g. --lines 1000,2000")
+    return out
+
+
+def parse_options(values: list[str] | None) -> dict[str, dict]:
+    """``["greedy.refine_passes=2"]`` -> ``{"greedy": {"refine_passes": 2}}`` (values read as JSON, else text)."""
+    out: dict[str, dict] = {}
+    for v in values or []:
+        head, eq, value = str(v).partition("=")
+        solver, dot, key = head.rpartition(".")
+        if not eq or not dot or not solver or not key:
+            raise InputError(f"--option takes SOLVER.KEY=VALUE, got '{v}'; e.g. --option greedy.refine_passes=2")
+        try:
+            parsed = json.loads(value)
+        except ValueError:
+            parsed = value
+        out.setdefault(solver, {})[key] = parsed
+    return out
+
+
+def _describe(row: dict | None) -> str | None:
+    if not row:
+        return None
+    if row.get("error"):
+        return f"{row['solver']} {row['image']} {row['lines']}: FAILED"
+    return f"{row['solver']} {row['image']} {row['lines']}: SSIM {row['ssim']:.3f}, {row['seconds']:.1f} s"
+
+
+@app.command("run")
+@user_errors
+def run_cmd(
+    solver: Annotated[Optional[list[str]], typer.Option(
+        "--solver", "-s", help="Solver to include (repeat for several) [default: every registered solver].")] = None,
+    image: Annotated[Optional[list[str]], typer.Option(
+        "--image", "-i", help="Built-in name, image file or folder of images (repeat for several) "
+                              "[default: astronaut, camera].")] = None,
+    pins: Annotated[OptInt, typer.Option("--pins", help="Number of pins [default: 288; quick: 96].")] = None,
+    lines: Annotated[Optional[list[str]], typer.Option(
+        "--lines", "-l", help="Line counts, comma-separated or repeated; each is its own run "
+                              "[default: 1000,2000,3000,4000; quick: 100,200].")] = None,
+    canvas: Annotated[OptInt, typer.Option("--canvas", help="Canvas side in px [default: 512; quick: 128].")] = None,
+    seeds: Annotated[OptInt, typer.Option("--seeds", help="Seeds (replicates) per cell; deterministic solvers "
+                                                          "run one [default: 1].")] = None,
+    seed: Seed = 0,
+    min_gap: MinGap = None,
+    option: Annotated[Optional[list[str]], typer.Option(
+        "--option", "-O", help="Solver option SOLVER.KEY=VALUE (repeatable), e.g. greedy.refine_passes=2.")] = None,
+    workers: Annotated[OptInt, typer.Option("--workers", "-j", help="Local worker processes [default: CPU count; "
+                                                                     "1 = in this process].")] = None,
+    scheduler: Annotated[Optional[str], typer.Option(
+        "--scheduler", help="Dask scheduler address (tcp://host:8786): run on that cluster instead.")] = None,
+    study: Annotated[Optional[str], typer.Option("--study", help="Study name [default: default; quick: quick].")] = None,
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Output folder [default: results/<study>].")] = None,
+    quick: Annotated[bool, typer.Option("--quick", help="Smoke run: tiny sizes, each solver's quick options.")] = False,
+    retry_errors: Annotated[bool, typer.Option(help="Re-run the runs recorded as failed.")] = True,
+    report: Annotated[bool, typer.Option(help="Write summary.md and the figures at the end.")] = True,
+):
+    """Run the comparison study (solvers x images x line counts x seeds); resumable.
+
+    Writes runs.csv (one row per run), each run's pin file, meta.json, then
+    summary.md and the figures. Re-running the same command skips finished runs.
+    """
+    from .harness import run_study
+    from .report import write_report
+
+    state: dict = {}
+
+    with contextlib.ExitStack() as stack:
+        def on_plan(todo: int, done: int) -> None:
+            typer.echo(f"{todo} runs to do, {done} already done", err=True)
+            state["bar"] = stack.enter_context(typer.progressbar(
+                length=max(todo, 1), label="bench run", item_show_func=_describe, file=sys.stderr,
+                show_pos=True, width=24))
+
+        def progress(row: dict) -> None:
+            bar = state["bar"]
+            bar.current_item = row  # shown by item_show_func on the next render
+            bar.update(1)
+
+        try:
+            df = run_study(solvers=solver, images=image, pins=pins, lines=parse_lines(lines), canvas=canvas,
+                           seeds=seeds, master_seed=seed, min_gap=min_gap, solver_options=parse_options(option),
+                           quick=quick, study=study, out=out, workers=workers, scheduler=scheduler,
+                           retry_errors=retry_errors, progress=progress, on_plan=on_plan,
+                           command=shlex.join(["bench", *sys.argv[1:]]) if sys.argv[0].endswith("bench") else None)
+        except KeyboardInterrupt:
+            typer.echo("\ninterrupted; the finished runs are saved, re-run the same command to resume", err=True)
+            raise typer.Exit(130) from None
+    folder = Path(df.attrs["out"])
+    failed = df[df["error"] != ""] if len(df) else df
+    ok = df[df["error"] == ""] if len(df) else df
+    if len(ok):
+        from .report import pivot
+
+        table = pivot(ok, "ssim")
+        typer.echo("SSIM (viewing scale), mean over images and seeds:")
+        typer.echo(table.to_string(float_format=lambda v: f"{v:.3f}"))
+    if len(failed):
+        typer.echo(f"{len(failed)} of {len(df)} runs failed; see {Path(folder) / 'errors.log'}", err=True)
+    if report:
+        for path in write_report(folder).values():
+            typer.echo(f"wrote {path}")
+    typer.echo(f"wrote {Path(folder) / 'runs.csv'}")
+
+
+@app.command("report")
+@user_errors
+def report_cmd(
+    folder: Annotated[Path, typer.Argument(help="Study folder (holds runs.csv).")],
+    gallery_image: Annotated[Optional[str], typer.Option(
+        "--gallery-image", help="Image shown in the gallery [default: the study's first].")] = None,
+):
+    """Redraw summary.md and the figures of a study from its runs.csv alone."""
+    from .report import write_report
+
+    for path in write_report(folder, gallery_image=gallery_image).values():
+        typer.echo(f"wrote {path}")

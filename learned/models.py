@@ -1,0 +1,379 @@
+"""The learned models and their checkpoints.
+
+* :class:`AESeed` -- the seed's autoencoder: 3-layer CNN encoder to ``2K``
+  numbers (``K`` threads as pairs of continuous positions on the frame), a
+  symmetric 3-layer decoder to a 64x64 reconstruction; the string art is drawn
+  from the endpoints by :func:`learned.render.soft_lines`.
+* :class:`ChordNet` -- the model behind ``ae-chords``: a small convolutional
+  U-Net turns the picture into ``K`` feature maps, every chord reads the mean
+  of each map along itself (:func:`learned.render.chord_means`, on the shared
+  chord table) and a per-chord MLP turns those means, the raw darkness along the
+  chord, the chord's length and the line budget into a score. Reading features
+  *along* chords makes the chord space's geometry exact and rotating the
+  picture by whole pin steps shifts the scores with it (the per-chord part is
+  equivariant; the image part learns it from augmentation). This is a learned,
+  nonlinear filtered back-projection.
+
+Checkpoints (:func:`save_checkpoint`, :func:`load_checkpoint`) record the
+setup (pins, min gap, frame shape, training canvas, input size, thread model)
+and the model config; :func:`check_spec` refuses a problem that does not match.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+import torch.nn.functional as F
+
+from rendering import InputError, PinLayout, ThreadModel, get_chord_table
+from rendering.errors import check_float, check_int
+
+CHECKPOINT_VERSION = 1
+#: Where the shipped checkpoints live (package data).
+CHECKPOINT_DIR = Path(__file__).resolve().parent / "checkpoints"
+
+
+# ---------------------------------------------------------------------- setup spec
+@dataclass(frozen=True, kw_only=True)
+class Spec:
+    """The setup a model is trained for; recorded in its checkpoint.
+
+    Parameters
+    ----------
+    n_pins : int, pins on a circular frame without jitter
+    min_gap : int, chord min gap (the chord set depends only on pins and min gap)
+    train_canvas : int, px, canvas of the differentiable renderer during training
+    input_size : int, px, the model's input picture side
+    frame_mm, thread_mm, opacity : the thread model (see :class:`rendering.ThreadModel`)
+    """
+
+    n_pins: int = 288
+    min_gap: int = 20
+    train_canvas: int = 128
+    input_size: int = 64
+    frame_mm: float = 600.0
+    thread_mm: float = 0.2
+    opacity: float = 1.0
+
+    def __post_init__(self):
+        check_int("pins", self.n_pins, low=8, hint="train for 8 or more pins, e.g. --pins 288")
+        check_int("min_gap", self.min_gap, low=1, high=self.n_pins // 2)
+        check_int("train canvas", self.train_canvas, low=32, hint="e.g. --canvas 128")
+        check_int("input size", self.input_size, low=16)
+        if self.input_size % 8:
+            raise InputError(f"input size must be a multiple of 8, got {self.input_size}; use e.g. 64")
+        ThreadModel(frame_mm=self.frame_mm, thread_mm=self.thread_mm, opacity=self.opacity)
+
+    @property
+    def thread(self) -> ThreadModel:
+        return ThreadModel(frame_mm=self.frame_mm, thread_mm=self.thread_mm, opacity=self.opacity)
+
+    def layout(self, canvas: int) -> PinLayout:
+        return PinLayout(n_pins=self.n_pins, canvas=canvas)
+
+    def table(self, canvas: int):
+        """The shared chord table of this setup at ``canvas`` px."""
+        lay = self.layout(canvas)
+        return get_chord_table(lay, self.min_gap, self.thread.width_px(lay.span_px))
+
+
+def check_spec(spec: Spec, problem, *, where: str = "checkpoint") -> None:
+    """Raise a one-line :class:`InputError` when ``problem`` does not fit ``spec``."""
+    lay = problem.layout
+    fix = "train a model for this setup with `bench train` (see --pins) or solve with the trained setup"
+    if lay.n_pins != spec.n_pins:
+        raise InputError(f"{where} was trained for {spec.n_pins} pins, the problem has {lay.n_pins}; {fix}")
+    if problem.min_gap != spec.min_gap:
+        raise InputError(f"{where} was trained for min_gap {spec.min_gap}, the problem has {problem.min_gap}; {fix}")
+    if lay.shape != "circle" or lay.jitter != 0:
+        raise InputError(f"{where} was trained for a circular frame without jitter, the problem has "
+                         f"shape={lay.shape}, jitter={lay.jitter:g}; {fix}")
+    t = problem.thread
+    if (t.frame_mm, t.thread_mm, t.opacity) != (spec.frame_mm, spec.thread_mm, spec.opacity):
+        raise InputError(f"{where} was trained for a {spec.thread_mm:g} mm thread on a {spec.frame_mm:g} mm frame "
+                         f"(opacity {spec.opacity:g}), the problem has {t.thread_mm:g} mm on {t.frame_mm:g} mm "
+                         f"(opacity {t.opacity:g}); {fix}")
+
+
+def to_input(images: torch.Tensor, size: int) -> torch.Tensor:
+    """(B, 1, H, W) pictures to the model input: area-resized to ``size`` (1 = white)."""
+    if images.shape[-1] == size:
+        return images
+    return F.adaptive_avg_pool2d(images, size) if images.shape[-1] > size else \
+        F.interpolate(images, size=(size, size), mode="bilinear", align_corners=False)
+
+
+# ---------------------------------------------------------------------- ae-seed
+@dataclass(frozen=True, kw_only=True)
+class AESeedConfig:
+    """Config of :class:`AESeed`.
+
+    Parameters
+    ----------
+    n_threads : int, K, threads in the latent code (the seed: 1000)
+    channels : int, width of the first conv layer (doubled, then kept)
+    bottleneck : int, channels before the linear layer to 2K numbers
+    sigma : float, px, softness of the soft-line renderer at the training canvas
+    w_dec, w_art : float, loss weights (the seed: 1 and 1; its proposal 0.3 and 0.7)
+    """
+
+    n_threads: int = 1000
+    channels: int = 32
+    bottleneck: int = 16
+    sigma: float = 0.7
+    w_dec: float = 1.0
+    w_art: float = 1.0
+
+    def __post_init__(self):
+        check_int("n_threads", self.n_threads, low=1)
+        check_int("channels", self.channels, low=1)
+        check_int("bottleneck", self.bottleneck, low=1)
+        check_float("sigma", self.sigma, low=0.0, low_open=True)
+        check_float("w_dec", self.w_dec, low=0.0)
+        check_float("w_art", self.w_art, low=0.0)
+        if self.w_dec + self.w_art <= 0:
+            raise InputError("w_dec + w_art must be positive, got both 0")
+
+
+class AESeed(nn.Module):
+    """The seed's autoencoder (see module docstring).
+
+    ``forward(x)`` takes (B, 1, S, S) pictures in [0, 1] (1 = white) and returns
+    ``(u, v, recon)``: endpoint fractions (B, K) in (0, 1) and the decoder's
+    (B, 1, S, S) reconstruction.
+    """
+
+    kind = "ae-seed"
+
+    def __init__(self, config: AESeedConfig, spec: Spec):
+        super().__init__()
+        self.config, self.spec = config, spec
+        c, b, s = config.channels, config.bottleneck, spec.input_size // 8
+        self.enc = nn.Sequential(
+            nn.Conv2d(1, c, 4, 2, 1), nn.ReLU(),
+            nn.Conv2d(c, 2 * c, 4, 2, 1), nn.ReLU(),
+            nn.Conv2d(2 * c, b, 4, 2, 1), nn.ReLU())
+        self.to_code = nn.Linear(b * s * s, 2 * config.n_threads)
+        self.from_code = nn.Linear(2 * config.n_threads, b * s * s)
+        self.dec = nn.Sequential(
+            nn.ConvTranspose2d(b, 2 * c, 4, 2, 1), nn.ReLU(),
+            nn.ConvTranspose2d(2 * c, c, 4, 2, 1), nn.ReLU(),
+            nn.ConvTranspose2d(c, 1, 4, 2, 1))
+        self._s, self._b = s, b
+
+    def forward(self, x):
+        h = self.enc(x - 0.5).flatten(1)
+        code = torch.sigmoid(self.to_code(h))  # (B, 2K) in (0, 1)
+        u, v = code[:, 0::2], code[:, 1::2]
+        z = F.relu(self.from_code(code)).reshape(-1, self._b, self._s, self._s)
+        recon = torch.sigmoid(self.dec(z))
+        return u, v, recon
+
+
+# ---------------------------------------------------------------------- ae-chords
+@dataclass(frozen=True, kw_only=True)
+class ChordNetConfig:
+    """Config of :class:`ChordNet`.
+
+    Parameters
+    ----------
+    channels : int, width of the U-Net's first level (x2 per level)
+    features : int, K, feature maps read along the chords
+    hidden : int, width of the per-chord MLP
+    max_lines : int, the budget is fed to the model as ``n_lines / max_lines``
+    temperature : float, weights are ``sigmoid((score + shift) / temperature)``
+    w_l1, w_ssim : float, loss weights of L1 and 1 - SSIM (at the training canvas = viewing scale)
+    w_distill : float, weight of a BCE term toward greedy's chords (0 = off; needs targets)
+    """
+
+    channels: int = 16
+    features: int = 8
+    hidden: int = 32
+    max_lines: int = 4000
+    temperature: float = 1.0
+    w_l1: float = 1.0
+    w_ssim: float = 1.0
+    w_distill: float = 0.0
+
+    def __post_init__(self):
+        for name in ("channels", "features", "hidden", "max_lines"):
+            check_int(name, getattr(self, name), low=1)
+        check_float("temperature", self.temperature, low=0.0, low_open=True)
+        for name in ("w_l1", "w_ssim", "w_distill"):
+            check_float(name, getattr(self, name), low=0.0)
+
+
+def _block(cin, cout):
+    return nn.Sequential(nn.Conv2d(cin, cout, 3, padding=1), nn.ReLU(), nn.Conv2d(cout, cout, 3, padding=1), nn.ReLU())
+
+
+class ChordNet(nn.Module):
+    """Scores every allowed chord of the spec's setup (see module docstring).
+
+    ``forward(x, n_lines)``: x (B, 1, S, S) in [0, 1] (1 = white), n_lines (B,)
+    float; returns scores (B, n_chords) (logits, higher = more wanted).
+    """
+
+    kind = "ae-chords"
+
+    def __init__(self, config: ChordNetConfig, spec: Spec):
+        super().__init__()
+        self.config, self.spec = config, spec
+        c, k = config.channels, config.features
+        self.b1 = _block(2, c)
+        self.b2 = _block(c, 2 * c)
+        self.b3 = _block(2 * c, 4 * c)
+        self.u2 = _block(4 * c + 2 * c, 2 * c)
+        self.u1 = _block(2 * c + c, c)
+        self.out = nn.Conv2d(c, k, 1)
+        self.mlp = nn.Sequential(nn.Conv1d(k + 3, config.hidden, 1), nn.ReLU(),
+                                 nn.Conv1d(config.hidden, config.hidden, 1), nn.ReLU(),
+                                 nn.Conv1d(config.hidden, 1, 1))
+        table = spec.table(spec.input_size)
+        self._table = table
+        length = table.lengths_px() / table.layout.span_px
+        self.register_buffer("length", torch.from_numpy(length.astype(np.float32)), persistent=False)
+
+    @property
+    def table(self):
+        return self._table
+
+    def forward(self, x, n_lines):
+        B = x.shape[0]
+        budget = (n_lines.to(x.dtype) / self.config.max_lines).reshape(B, 1, 1, 1)
+        dark = 1.0 - x
+        h1 = self.b1(torch.cat([dark, budget.expand_as(dark)], 1))
+        h2 = self.b2(F.max_pool2d(h1, 2))
+        h3 = self.b3(F.max_pool2d(h2, 2))
+        g2 = self.u2(torch.cat([F.interpolate(h3, scale_factor=2.0), h2], 1))
+        g1 = self.u1(torch.cat([F.interpolate(g2, scale_factor=2.0), h1], 1))
+        maps = torch.cat([self.out(g1), dark], 1)  # (B, K+1, S, S)
+        feats = chord_means_fn(self._table, maps)  # (B, K+1, n_chords)
+        n = feats.shape[-1]
+        extra = torch.stack([self.length.expand(B, n), budget.reshape(B, 1).expand(B, n)], 1)
+        return self.mlp(torch.cat([feats, extra], 1))[:, 0]  # (B, n_chords)
+
+
+def chord_means_fn(table, maps):
+    from .render import chord_means
+
+    return chord_means(table, maps)
+
+
+def budget_weights(scores: torch.Tensor, n_lines: torch.Tensor, *, temperature: float = 1.0,
+                   iters: int = 30) -> torch.Tensor:
+    """Chord weights ``sigmoid((scores + shift) / T)`` whose sum is ``n_lines`` per row.
+
+    The line budget is met exactly: ``shift`` (one per row) is found by bisection
+    without gradient, so the weights are a differentiable soft choice of
+    ``n_lines`` chords.
+
+    Parameters
+    ----------
+    scores : (B, n_chords)
+    n_lines : (B,) float
+
+    Returns
+    -------
+    (B, n_chords) in (0, 1), rows summing to ~n_lines
+    """
+    with torch.no_grad():
+        lo = -scores.max(1).values - 30 * temperature
+        hi = -scores.min(1).values + 30 * temperature
+        target = n_lines.to(scores.dtype)
+        for _ in range(iters):
+            mid = (lo + hi) / 2
+            s = torch.sigmoid((scores + mid[:, None]) / temperature).sum(1)
+            big = s > target
+            hi = torch.where(big, mid, hi)
+            lo = torch.where(big, lo, mid)
+        shift = (lo + hi) / 2
+    return torch.sigmoid((scores + shift[:, None]) / temperature)
+
+
+# ---------------------------------------------------------------------- checkpoints
+MODELS = {"ae-seed": (AESeed, AESeedConfig), "ae-chords": (ChordNet, ChordNetConfig)}
+
+
+def build_model(kind: str, spec: Spec, **config) -> nn.Module:
+    """A fresh model of ``kind`` (``"ae-seed"`` or ``"ae-chords"``)."""
+    if kind not in MODELS:
+        raise InputError(f"unknown model {kind!r}; choose one of: {', '.join(MODELS)}")
+    cls, cfg = MODELS[kind]
+    try:
+        return cls(cfg(**config), spec)
+    except TypeError as e:
+        names = ", ".join(f.name for f in dataclasses.fields(cfg))
+        raise InputError(f"bad option for model {kind}: {e}; its options are: {names}") from None
+
+
+def save_checkpoint(path, model: nn.Module, *, history: list | None = None, extra: dict | None = None,
+                    half: bool = True) -> Path:
+    """Write a checkpoint (atomically): kind, spec, model config, weights, training history.
+
+    ``half`` stores floating-point weights as float16 (loaded back as float32),
+    which halves the file.
+    """
+    import os
+    import tempfile
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    state = {k: (v.detach().cpu().half() if half and v.is_floating_point() else v.detach().cpu())
+             for k, v in model.state_dict().items()}
+    blob = dict(version=CHECKPOINT_VERSION, kind=model.kind, spec=dataclasses.asdict(model.spec),
+                config=dataclasses.asdict(model.config), state=state, history=list(history or []),
+                extra=dict(extra or {}))
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    os.close(fd)
+    try:
+        torch.save(blob, tmp)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def load_checkpoint(path, *, kind: str | None = None, device="cpu") -> tuple[nn.Module, dict]:
+    """Load a checkpoint; returns ``(model in eval mode, the raw dict)``.
+
+    Raises :class:`InputError` (one line) when the file is missing, unreadable,
+    or of another model kind than ``kind``.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"checkpoint '{path}' not found; train one with `bench train {kind or 'ae-chords'}` "
+                         f"or pass an existing file")
+    try:
+        blob = torch.load(path, map_location="cpu", weights_only=True)
+        spec = Spec(**blob["spec"])
+        found = blob["kind"]
+    except InputError:
+        raise
+    except Exception as e:  # noqa: BLE001 -- any unreadable file is one user error
+        raise InputError(f"'{path}' is not a readable checkpoint ({type(e).__name__}); pass a file written by "
+                         f"`bench train`") from None
+    if kind is not None and found != kind:
+        raise InputError(f"checkpoint '{path.name}' holds a {found} model, expected {kind}; pass a {kind} checkpoint")
+    model = build_model(found, spec, **blob["config"])
+    model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in blob["state"].items()})
+    model.to(device).eval()
+    return model, blob
+
+
+def default_checkpoint(kind: str, n_pins: int = 288) -> Path:
+    """The shipped checkpoint's path for ``kind`` (``learned/checkpoints/{kind}-{n_pins}.pt``)."""
+    return CHECKPOINT_DIR / f"{kind}-{n_pins}.pt"
+
+
+def count_parameters(model: nn.Module) -> int:
+    return int(sum(p.numel() for p in model.parameters()))
+

@@ -1,0 +1,310 @@
+"""Device choice and the CUDA rasterizer (numba.cuda): public, validating wrappers.
+
+The kernels live in :mod:`rendering._cuda`. Importing this module never
+imports :mod:`numba.cuda`; the first call that needs it does. Every wrapper
+validates its inputs on the host, copies them to the GPU, runs one kernel and
+copies the result back. The chord table is uploaded once per table and kept
+on the device while the table lives (:func:`device_table`).
+
+Under numba's CUDA simulator (``NUMBA_ENABLE_CUDASIM=1`` set before
+:mod:`numba.cuda` is first imported) the same kernels run on the CPU, slowly,
+with small blocks: that is how the parity tests run without a GPU.
+
+Examples
+--------
+>>> resolve_device("cpu")
+'cpu'
+>>> resolve_device("gpu")
+Traceback (most recent call last):
+...
+rendering.errors.InputError: device must be one of auto, cpu, cuda, got 'gpu'
+"""
+
+from __future__ import annotations
+
+import weakref
+from dataclasses import dataclass
+
+import numpy as np
+
+from .chords import ChordTable
+from .errors import InputError
+from .render import _as_chord_ids
+
+DEVICES = ("auto", "cpu", "cuda")
+#: threads per block under the simulator (each simulated thread is a Python thread)
+SIM_TPB = 16
+
+
+def simulator_enabled() -> bool:
+    """True when numba's CUDA simulator is on (``NUMBA_ENABLE_CUDASIM=1`` when numba was imported)."""
+    from numba import config
+
+    return bool(config.ENABLE_CUDASIM)
+
+
+def cuda_available() -> bool:
+    """True when numba.cuda can run kernels here (a usable GPU and driver, or the simulator).
+
+    Imports :mod:`numba.cuda` (which needs no CUDA library to import) and never raises.
+    """
+    try:
+        from numba import cuda
+
+        return bool(cuda.is_available())
+    except Exception:  # a broken driver or toolkit: report "not available"
+        return False
+
+
+def resolve_device(device: str = "auto") -> str:
+    """Turn a device option into ``"cpu"`` or ``"cuda"``.
+
+    Parameters
+    ----------
+    device : {"auto", "cpu", "cuda"}; ``auto`` picks CUDA when :func:`cuda_available`
+
+    Returns
+    -------
+    str, ``"cpu"`` or ``"cuda"``
+
+    Raises
+    ------
+    InputError
+        for an unknown name, or ``"cuda"`` when no GPU is usable.
+    """
+    if not isinstance(device, str) or device.lower() not in DEVICES:
+        raise InputError(f"device must be one of {', '.join(DEVICES)}, got {device!r}")
+    device = device.lower()
+    if device == "cpu":
+        return "cpu"
+    ok = cuda_available()
+    if device == "auto":
+        return "cuda" if ok else "cpu"
+    if not ok:
+        raise InputError("device 'cuda' was asked but numba.cuda finds no usable GPU here; "
+                         "use --device cpu (or auto), or install a CUDA driver and numba-cuda")
+    return "cuda"
+
+
+def threads_per_block() -> int:
+    """Threads per block the wrappers launch with: 256 on a GPU, :data:`SIM_TPB` in the simulator."""
+    from . import _cuda
+
+    return SIM_TPB if simulator_enabled() else _cuda.TPB
+
+
+def kernels():
+    """The compiled kernel namespace for :func:`threads_per_block` (see :func:`rendering._cuda.kernels`)."""
+    if not cuda_available():
+        resolve_device("cuda")  # raises the one-line error
+    from . import _cuda
+
+    return _cuda.kernels(threads_per_block())
+
+
+# ---------------------------------------------------------------------------- device-resident table
+@dataclass(frozen=True, eq=False)
+class DeviceTable:
+    """A :class:`ChordTable`'s CSR arrays on the GPU.
+
+    Attributes
+    ----------
+    table : ChordTable, the host table
+    indptr : device (n_chords + 1,) int64
+    pixel : device (nnz,) int32
+    coverage : device (nnz,) float32
+    """
+
+    table: ChordTable
+    indptr: object
+    pixel: object
+    coverage: object
+
+
+_device_tables: "weakref.WeakKeyDictionary[ChordTable, DeviceTable]" = weakref.WeakKeyDictionary()
+
+
+def device_table(table: ChordTable) -> DeviceTable:
+    """Upload ``table`` once; later calls return the same device arrays while the table lives."""
+    if not isinstance(table, ChordTable):
+        raise InputError(f"table must be a ChordTable (rendering.get_chord_table), got {type(table).__name__}")
+    hit = _device_tables.get(table)
+    if hit is None:
+        kernels()  # checks that CUDA is there
+        from numba import cuda
+
+        hit = DeviceTable(table, cuda.to_device(table.indptr), cuda.to_device(table.pixel),
+                          cuda.to_device(table.coverage))
+        _device_tables[table] = hit
+    return hit
+
+
+def pack_chord_lists(chord_lists, n_chords: int) -> tuple[np.ndarray, np.ndarray]:
+    """Pack chord lists of possibly different lengths into one padded array.
+
+    Parameters
+    ----------
+    chord_lists : (B, n) int array, or a sequence of B 1-D int arrays
+    n_chords : int, ids must lie in ``[0, n_chords)``
+
+    Returns
+    -------
+    chords : (B, max(n, 1)) int64, padded with 0
+    lengths : (B,) int64
+    """
+    if isinstance(chord_lists, np.ndarray) and chord_lists.ndim == 2:
+        flat = _as_chord_ids(chord_lists.ravel(), n_chords)
+        B, n = chord_lists.shape
+        chords = np.zeros((B, max(n, 1)), dtype=np.int64)
+        chords[:, :n] = flat.reshape(B, n)
+        return chords, np.full(B, n, dtype=np.int64)
+    if isinstance(chord_lists, np.ndarray) and chord_lists.ndim != 2:
+        raise InputError(f"chord lists must be a (B, n) array or a list of 1-D arrays, got shape {chord_lists.shape}")
+    rows = [_as_chord_ids(r, n_chords) for r in chord_lists]
+    if not rows:
+        raise InputError("chord lists must hold at least one list of chord ids, got none")
+    lengths = np.array([r.size for r in rows], dtype=np.int64)
+    chords = np.zeros((len(rows), max(int(lengths.max()), 1)), dtype=np.int64)
+    for i, r in enumerate(rows):
+        chords[i, :r.size] = r
+    return chords, lengths
+
+
+def _grid(n: int) -> int:
+    """Blocks for ``n`` independent items (the kernels loop when there are more items than blocks)."""
+    return max(1, min(int(n), 65535))
+
+
+# ---------------------------------------------------------------------------- public operations
+def render_batch_cuda(table: ChordTable, chord_lists, *, opacity: float = 1.0) -> np.ndarray:
+    """Render many chord lists at once on the GPU (multiplicative model, one block per image).
+
+    Parameters
+    ----------
+    table : ChordTable
+    chord_lists : (B, n) int array or a sequence of B 1-D int arrays of chord ids
+    opacity : float in (0, 1]
+
+    Returns
+    -------
+    images : (B, canvas, canvas) float32 in [0, 1], 1 = white; equal to
+        :func:`rendering.render` of each list (passes applied in list order)
+    """
+    from .errors import check_float
+
+    opacity = check_float("opacity", opacity, low=0.0, high=1.0, low_open=True)
+    chords, lengths = pack_chord_lists(chord_lists, table.n_chords)
+    dt = device_table(table)
+    K = kernels()
+    from numba import cuda
+
+    out = cuda.device_array((chords.shape[0], table.n_pixels), dtype=np.float32)
+    K.render_batch[_grid(chords.shape[0]), K.tpb](dt.indptr, dt.pixel, dt.coverage, cuda.to_device(chords),
+                                                  cuda.to_device(lengths), np.float32(opacity), out)
+    return out.copy_to_host().reshape((chords.shape[0],) + table.shape)
+
+
+def render_cuda(table: ChordTable, chords, *, opacity: float = 1.0) -> np.ndarray:
+    """:func:`rendering.render` on the GPU.
+
+    Parameters
+    ----------
+    table : ChordTable
+    chords : (n,) int chord ids; a chord listed twice is drawn twice
+    opacity : float in (0, 1]
+
+    Returns
+    -------
+    image : (canvas, canvas) float32 in [0, 1], 1 = white
+    """
+    chords = _as_chord_ids(chords, table.n_chords)
+    return render_batch_cuda(table, [chords], opacity=opacity)[0]
+
+
+def _pixel_array(name: str, a, n_pixels: int, dtype) -> np.ndarray:
+    a = np.asarray(a)
+    if a.size != n_pixels or not (a.ndim == 1 or a.ndim == 2):
+        raise InputError(f"{name} must hold one value per pixel ({n_pixels}), got shape {a.shape}")
+    a = np.ascontiguousarray(a.ravel(), dtype=dtype)
+    if not np.isfinite(a).all():
+        raise InputError(f"{name} must be finite; replace NaN/inf values first")
+    return a
+
+
+def score_chords_cuda(table: ChordTable, chords, g, h) -> np.ndarray:
+    """Score chords on the GPU, one block per chord: ``sum_p cov * (g[p] - cov * h[p])``.
+
+    This is the greedy gain (see :mod:`solvers._greedy_kernels`): with
+    ``g = 2 o w B (B - T)`` and ``h = o^2 w B^2`` it is the exact decrease of
+    the weighted squared error when the chord is drawn.
+
+    Parameters
+    ----------
+    table : ChordTable
+    chords : (m,) int chord ids
+    g, h : (canvas, canvas) or (canvas * canvas,) float32 per-pixel terms
+
+    Returns
+    -------
+    scores : (m,) float64 (float32 terms summed in float64)
+    """
+    chords = _as_chord_ids(chords, table.n_chords)
+    g = _pixel_array("g", g, table.n_pixels, np.float32)
+    h = _pixel_array("h", h, table.n_pixels, np.float32)
+    if chords.size == 0:
+        return np.zeros(0, dtype=np.float64)
+    dt = device_table(table)
+    K = kernels()
+    from numba import cuda
+
+    out = cuda.device_array(chords.size, dtype=np.float64)
+    K.score_chords[_grid(chords.size), K.tpb](dt.indptr, dt.pixel, dt.coverage, cuda.to_device(g),
+                                              cuda.to_device(h), cuda.to_device(chords), out)
+    return out.copy_to_host()
+
+
+#: float64 scratch the batched SSE may hold at once (the batch is split to stay below it)
+SSE_SCRATCH_BYTES = 512 * 2**20
+
+
+def sse_batch_cuda(table: ChordTable, chord_lists, target, weight, *, log_factors) -> np.ndarray:
+    """Weighted squared error of many multiplicative renders, on the GPU (one block per render).
+
+    Brightness is kept as ``sum log(1 - o * cov)`` in float64 (the GA's
+    state), so ``log_factors`` may floor fully opaque passes.
+
+    Parameters
+    ----------
+    table : ChordTable
+    chord_lists : (B, n) int array or a sequence of B 1-D int arrays of chord ids
+    target : (canvas, canvas) or flat, float in [0, 1]
+    weight : (canvas, canvas) or flat, float >= 0 (0 outside the frame)
+    log_factors : (nnz,) float32 <= 0, ``log(1 - opacity * coverage)`` per table entry
+
+    Returns
+    -------
+    sse : (B,) float64, ``sum_p weight_p (exp(logb_p) - target_p) ** 2``
+    """
+    chords, lengths = pack_chord_lists(chord_lists, table.n_chords)
+    target = _pixel_array("target", target, table.n_pixels, np.float64)
+    weight = _pixel_array("weight", weight, table.n_pixels, np.float64)
+    lg = np.asarray(log_factors)
+    if lg.shape != table.coverage.shape:
+        raise InputError(f"log_factors must have one value per table entry {table.coverage.shape}, got {lg.shape}")
+    lg = np.ascontiguousarray(lg, dtype=np.float32)
+    dt = device_table(table)
+    K = kernels()
+    from numba import cuda
+
+    B = chords.shape[0]
+    step = max(1, min(B, SSE_SCRATCH_BYTES // (8 * table.n_pixels)))
+    d_lg, d_t, d_w = cuda.to_device(lg), cuda.to_device(target), cuda.to_device(weight)
+    logb = cuda.device_array((step, table.n_pixels), dtype=np.float64)
+    out = np.empty(B, dtype=np.float64)
+    for s in range(0, B, step):
+        e = min(B, s + step)
+        d_out = cuda.device_array(e - s, dtype=np.float64)
+        K.sse_log_batch[_grid(e - s), K.tpb](dt.indptr, dt.pixel, d_lg, cuda.to_device(chords[s:e]),
+                                             cuda.to_device(lengths[s:e]), d_t, d_w, logb[:e - s], d_out)
+        out[s:e] = d_out.copy_to_host()
+    return out

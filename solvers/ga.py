@@ -232,6 +232,18 @@ class _Population:
 
     def generation(self, rng: np.random.Generator, lam: int) -> None:
         """Make ``lam`` offspring and keep the ``population`` best of parents and offspring."""
+        self.breed(rng, lam)
+        self.select(lam)
+
+    def offspring_path(self, o: int) -> np.ndarray:
+        """(n + 1,) int32: the path of offspring ``o`` of the last :meth:`breed` (for checks)."""
+        path = self.paths[int(self.out_base[o])].copy()
+        k = int(self.out_npos[o])
+        path[self.out_pos[o, :k]] = self.out_pin[o, :k]
+        return path
+
+    def breed(self, rng: np.random.Generator, lam: int) -> None:
+        """Make and score ``lam`` offspring into ``out_*`` (the population is not changed)."""
         cfg = self.cfg
         uniforms = rng.random((lam, self.n_uniforms))
         kern = K._offspring_par if cfg.parallel else K._offspring
@@ -240,9 +252,9 @@ class _Population:
              bool(self.problem.allow_repeats), self.s_child, self.s_f, self.s_touched,
              self.s_dcount, self.s_ctouch, self.s_smark, self.s_steps, self.s_pos,
              self.out_base[:lam], self.out_fit[:lam], self.out_npos[:lam], self.out_pos, self.out_pin)
-        self._select(lam)
 
-    def _select(self, lam: int) -> None:
+    def select(self, lam: int) -> None:
+        """Keep the ``population`` best of parents and the last ``lam`` offspring (duplicates last)."""
         mu = self.fit.size
         pool = np.concatenate([self.fit, self.out_fit[:lam]])
         order = np.argsort(pool, kind="stable")

@@ -1,0 +1,194 @@
+"""The genetic-algorithm solver: valid operators, incremental fitness = full recomputation, determinism, budgets."""
+
+import numpy as np
+import pytest
+
+from rendering import InputError
+from solvers import Problem, make_solver
+from solvers import ga  # noqa: F401  (registers "ga" and "greedy+ga")
+from solvers.ga import GAConfig, _Population, path_fitness, random_paths, solve_ga
+
+
+def reference_fitness(problem: Problem, path) -> float:
+    """Obviously-correct NumPy version: multiply every pass (float64 products), weighted squared error in the frame."""
+    table = problem.table
+    chords = problem.chords.path_to_chords(path)
+    bright = np.ones(table.n_pixels, dtype=np.float64)
+    for c in chords:
+        s, e = table.indptr[c], table.indptr[c + 1]
+        # the pass factor in float32, as rendering.render computes it
+        factor = np.float32(1.0) - np.float32(problem.thread.opacity) * table.coverage[s:e]
+        np.multiply.at(bright, table.pixel[s:e], np.maximum(factor, np.float32(1e-9)).astype(np.float64))
+    w = problem.mask.astype(np.float64).ravel()
+    if problem.importance is not None:
+        w = w * problem.importance.ravel()
+    return float(np.sum(w * (bright - problem.target.image.ravel().astype(np.float64)) ** 2))
+
+
+def check_path(problem: Problem, path):
+    path = np.asarray(path)
+    assert path.shape == (problem.n_lines + 1,)
+    chords = problem.chords.path_to_chords(path)  # raises on a disallowed step (min_gap)
+    if not problem.allow_repeats:
+        assert np.unique(chords).size == chords.size, "a chord is used twice"
+    return chords
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    return Problem.create("camera", pins=24, lines=40, canvas=48, min_gap=3)
+
+
+def test_operators_keep_paths_valid_and_state_exact(tiny):
+    """Every offspring (heavy crossover and mutation) is a valid thread, and is scored exactly."""
+    cfg = GAConfig(population=6, offspring=24, crossover=0.7, mutations=3, parallel=False)
+    pop = _Population(tiny, random_paths(tiny, cfg.population, 0), cfg)
+    rng = np.random.default_rng(1)
+    crossed = 0
+    for g in range(12):
+        pop.breed(rng, cfg.offspring)
+        for o in range(cfg.offspring):
+            child = pop.offspring_path(o)
+            check_path(tiny, child)
+            if np.isfinite(pop.out_fit[o]):
+                assert pop.out_fit[o] == pytest.approx(reference_fitness(tiny, child), rel=1e-9)
+                base = pop.paths[pop.out_base[o]]
+                crossed += int(np.count_nonzero(child != base) > cfg.mutations)
+            else:  # a clone of its base: no change
+                np.testing.assert_array_equal(child, pop.paths[pop.out_base[o]])
+        pop.select(cfg.offspring)
+        for i in range(cfg.population):
+            chords = check_path(tiny, pop.paths[i])
+            np.testing.assert_array_equal(pop.counts[i], np.bincount(chords, minlength=tiny.chords.n_chords))
+            assert pop.fit[i] == pytest.approx(reference_fitness(tiny, pop.paths[i]), rel=1e-9)
+    assert crossed > 0, "no crossover produced a multi-pin change"
+
+
+def test_repeats_allowed_problem_stays_valid():
+    p = Problem.create("camera", pins=8, lines=30, canvas=32, min_gap=2, allow_repeats=True)
+    path, history, _ = solve_ga(p, config=GAConfig(population=4, offspring=16, generations=20, crossover=0.5),
+                                rng=3)
+    chords = check_path(p, path)
+    assert chords.size == 30 and np.unique(chords).size < 30  # 30 lines from 20 chords repeat some
+    assert path_fitness(p, path) == pytest.approx(history[-1], rel=1e-9)
+
+
+def test_path_fitness_matches_reference_with_importance_and_opacity():
+    from rendering import ThreadModel
+
+    base = Problem.create("astronaut", pins=32, lines=60, canvas=64, thread=ThreadModel(thread_mm=2.0, opacity=0.7))
+    imp = np.random.default_rng(0).random(base.target.image.shape).astype(np.float32)
+    p = Problem(target=base.target, layout=base.layout, thread=base.thread, n_lines=60, min_gap=base.min_gap,
+                importance=imp)
+    path = random_paths(p, 1, 5)[0]
+    assert path_fitness(p, path) == pytest.approx(reference_fitness(p, path), rel=1e-9)
+    # and it is the squared error of the project's renderer (float32) inside the frame
+    from rendering import render
+
+    img = render(p.table, p.chords.path_to_chords(path), opacity=0.7).astype(np.float64)
+    direct = float(np.sum(imp * p.mask * (img - p.target.image) ** 2))
+    assert path_fitness(p, path) == pytest.approx(direct, rel=1e-4)
+
+
+def test_random_paths_respect_constraints(tiny):
+    paths = random_paths(tiny, 5, 0)
+    for path in paths:
+        check_path(tiny, path)
+    np.testing.assert_array_equal(paths, random_paths(tiny, 5, 0))
+    assert len({tuple(p) for p in paths}) == 5
+
+
+def test_ga_improves_and_history_is_best_per_generation(tiny):
+    sol = make_solver("ga", population=6, offspring=24, generations=30).solve(tiny, rng=0)
+    check_path(tiny, sol.path)
+    h = sol.history
+    assert h.shape == (31,) and sol.extra["generations"] == 30
+    assert np.all(np.diff(h) <= 0), "elitism: the best never gets worse"
+    assert h[-1] < h[0]
+    assert h[-1] == pytest.approx(reference_fitness(tiny, sol.path), rel=1e-9)
+
+
+def test_deterministic_for_a_seed_and_thread_count(tiny):
+    kw = dict(population=5, offspring=20, generations=15, crossover=0.5, mutations=2)
+    a = make_solver("ga", **kw).solve(tiny, rng=11)
+    b = make_solver("ga", **kw).solve(tiny, rng=11)
+    c = make_solver("ga", parallel=False, **kw).solve(tiny, rng=11)
+    np.testing.assert_array_equal(a.path, b.path)
+    np.testing.assert_array_equal(a.path, c.path)
+    np.testing.assert_array_equal(a.history, c.history)
+    d = make_solver("ga", **kw).solve(tiny, rng=12)
+    assert not np.array_equal(a.path, d.path)
+
+
+def test_budgets_respected(tiny):
+    # evaluations: exact, even mid-generation
+    path, history, info = solve_ga(tiny, config=GAConfig(population=4, offspring=10, generations=100,
+                                                         evaluations=35), rng=0)
+    assert info["evaluations"] == 35 and info["generations"] == 4 and history.size == 5
+    # generations
+    _, history, info = solve_ga(tiny, config=GAConfig(population=4, offspring=10, generations=3), rng=0)
+    assert info["generations"] == 3 and info["evaluations"] == 30 and history.size == 4
+    # zero generations: the best of the initial population
+    path, history, info = solve_ga(tiny, config=GAConfig(population=4, generations=0), rng=0)
+    assert info["evaluations"] == 0 and history.size == 1
+    # wall seconds: stops long before an enormous generation cap
+    _, history, info = solve_ga(tiny, config=GAConfig(population=4, offspring=10, generations=10**9,
+                                                      seconds=0.2), rng=0)
+    assert 1 <= info["generations"] < 10**9
+
+
+def test_seeded_from_a_path_is_never_worse(tiny):
+    seed = random_paths(tiny, 1, 4)[0]
+    seed_fit = path_fitness(tiny, seed)
+    path, history, info = solve_ga(tiny, config=GAConfig(population=4, offspring=16, generations=10), rng=0,
+                                   initial=seed)
+    assert history[0] == pytest.approx(seed_fit, rel=1e-12)
+    assert path_fitness(tiny, path) <= seed_fit
+    with pytest.raises(InputError, match="n_lines \\+ 1 = 41 pins"):
+        solve_ga(tiny, config=GAConfig(generations=1), initial=seed[:-1])
+
+
+def _greedy_available():
+    try:
+        import solvers.greedy  # noqa: F401
+    except Exception:  # greedy not landed yet
+        return False
+    from solvers import solver_names
+
+    return "greedy" in solver_names()
+
+
+@pytest.mark.skipif(not _greedy_available(), reason="solvers.greedy is not available")
+def test_greedy_ga_never_worse_than_its_greedy_seed():
+    p = Problem.create("camera", pins=48, lines=120, canvas=64)
+    for seed in (0, 1):
+        sol = make_solver("greedy+ga", population=6, offspring=24, generations=25).solve(p, rng=seed)
+        check_path(p, sol.path)
+        seed_fit = sol.extra["initial_fitness"]
+        greedy = make_solver("greedy").solve(p, rng=int(np.random.default_rng(seed).integers(2**63 - 1)))
+        assert seed_fit == pytest.approx(path_fitness(p, greedy.path), rel=1e-9)
+        assert sol.history[-1] <= seed_fit
+        assert path_fitness(p, sol.path) == pytest.approx(sol.history[-1], rel=1e-9)
+
+
+@pytest.mark.parametrize("kw, match", [
+    (dict(population=0), "population must be"),
+    (dict(crossover=1.5), "crossover must be"),
+    (dict(mutations=0, crossover=0.0), "makes no new individuals"),
+    (dict(seconds=0), "seconds must be"),
+    (dict(evaluations=0), "evaluations must be"),
+    (dict(tournament=0), "tournament must be"),
+])
+def test_config_errors_are_one_line(kw, match):
+    with pytest.raises(InputError, match=match) as e:
+        GAConfig(**kw)
+    assert "\n" not in str(e.value)
+
+
+def test_unknown_option_and_non_continuous_problem(tiny):
+    with pytest.raises(InputError, match="bad option for solver"):
+        make_solver("ga", popsize=3)
+    import dataclasses
+
+    with pytest.raises(InputError, match="continuous=True"):
+        solve_ga(dataclasses.replace(tiny, continuous=False), config=GAConfig(generations=1))

@@ -46,7 +46,7 @@ def parse_options(values: list[str] | None) -> dict[str, dict]:
     out: dict[str, dict] = {}
     for v in values or []:
         head, eq, value = str(v).partition("=")
-        solver, dot, key = head.rpartition(".")
+        solver, dot, key = head.partition(".")
         if not eq or not dot or not solver or not key:
             raise InputError(f"--option takes SOLVER.KEY=VALUE, got '{v}'; e.g. --option greedy.refine_passes=2")
         try:

@@ -132,7 +132,7 @@ def kernels(tpb: int = TPB) -> types.SimpleNamespace:
     def score_chords(indptr, pixel, coverage, g, h, chords, out):
         """One block per chord: ``out[k] = sum cov * (g[p] - cov * h[p])`` over chord ``chords[k]``.
 
-        The per-pixel term is float32 and the sum float64, as in the CPU greedy.
+        ``g``, ``h`` float64; terms and sum in float64, as in the CPU greedy.
         """
         sh = cuda.shared.array(TPB_, np.float64)
         tid = cuda.threadIdx.x
@@ -142,8 +142,8 @@ def kernels(tpb: int = TPB) -> types.SimpleNamespace:
             s = 0.0
             for t in range(indptr[c] + tid, indptr[c + 1], TPB_):
                 p = pixel[t]
-                cv = coverage[t]
-                s += np.float64(np.float32(cv * np.float32(g[p] - np.float32(cv * h[p]))))
+                cv = np.float64(coverage[t])
+                s += cv * (g[p] - cv * h[p])
             total = block_sum(sh, tid, s)
             if tid == 0:
                 out[k] = total

@@ -33,7 +33,7 @@ from .render import _as_chord_ids
 
 DEVICES = ("auto", "cpu", "cuda")
 #: threads per block under the simulator (each simulated thread is a Python thread)
-SIM_TPB = 16
+SIM_TPB = 4
 
 
 def simulator_enabled() -> bool:
@@ -242,15 +242,15 @@ def score_chords_cuda(table: ChordTable, chords, g, h) -> np.ndarray:
     ----------
     table : ChordTable
     chords : (m,) int chord ids
-    g, h : (canvas, canvas) or (canvas * canvas,) float32 per-pixel terms
+    g, h : (canvas, canvas) or (canvas * canvas,) float per-pixel terms (used as float64)
 
     Returns
     -------
-    scores : (m,) float64 (float32 terms summed in float64)
+    scores : (m,) float64
     """
     chords = _as_chord_ids(chords, table.n_chords)
-    g = _pixel_array("g", g, table.n_pixels, np.float32)
-    h = _pixel_array("h", h, table.n_pixels, np.float32)
+    g = _pixel_array("g", g, table.n_pixels, np.float64)
+    h = _pixel_array("h", h, table.n_pixels, np.float64)
     if chords.size == 0:
         return np.zeros(0, dtype=np.float64)
     dt = device_table(table)

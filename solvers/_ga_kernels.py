@@ -162,7 +162,7 @@ def _gather(old, new, indptr, pixel, fac, f, touched, ntouch):
 
 @njit(cache=True)
 def _make_offspring(o, u, paths, counts, bright, fit, id_of, indptr, pixel, fac, tw,
-                    tournament, p_cx, n_mut, tries, allow_repeats,
+                    tournament, p_cx, n_mut, creep, tries, allow_repeats,
                     child, f, touched, dcount, ctouch, smark, steps, pos,
                     out_pos, out_pin):
     """Build offspring ``o`` from its uniforms ``u`` and score it incrementally.
@@ -268,7 +268,11 @@ def _make_offspring(o, u, paths, counts, bright, fit, id_of, indptr, pixel, fac,
         b = child[q + 1] if q < n else -1
         p0 = child[q]
         for t in range(tries):
-            p = min(int(u[k % R] * n_pins), n_pins - 1)
+            if creep > 0:  # a pin within +-creep of the old one
+                r = min(int(u[k % R] * 2 * creep), 2 * creep - 1)
+                p = (p0 + (r - creep if r < creep else r - creep + 1)) % n_pins
+            else:
+                p = min(int(u[k % R] * n_pins), n_pins - 1)
             k += 1
             if p == p0 or not _link_ok(id_of, a, p, b):
                 continue
@@ -338,7 +342,7 @@ def _make_offspring(o, u, paths, counts, bright, fit, id_of, indptr, pixel, fac,
 
 
 def _offspring_py(paths, counts, bright, fit, uniforms, id_of, indptr, pixel, fac, tw,
-                  tournament, p_cx, n_mut, tries, allow_repeats,
+                  tournament, p_cx, n_mut, creep, tries, allow_repeats,
                   s_child, s_f, s_touched, s_dcount, s_ctouch, s_smark, s_steps, s_pos,
                   out_base, out_fit, out_npos, out_pos, out_pin):
     """Make and score ``uniforms.shape[0]`` offspring; chunk ``c`` uses scratch row ``c``."""
@@ -347,7 +351,7 @@ def _offspring_py(paths, counts, bright, fit, uniforms, id_of, indptr, pixel, fa
     for c in prange(n_chunks):
         for o in range(c, lam, n_chunks):
             b, fo, ne = _make_offspring(o, uniforms[o], paths, counts, bright, fit, id_of, indptr, pixel, fac,
-                                        tw, tournament, p_cx, n_mut, tries, allow_repeats,
+                                        tw, tournament, p_cx, n_mut, creep, tries, allow_repeats,
                                         s_child[c], s_f[c], s_touched[c], s_dcount[c],
                                         s_ctouch[c], s_smark[c], s_steps[c], s_pos[c], out_pos, out_pin)
             out_base[o] = b

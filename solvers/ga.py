@@ -103,10 +103,57 @@ def pixel_weights(problem: Problem) -> np.ndarray:
     return np.ascontiguousarray(w.ravel())
 
 
-def _target_weights(problem: Problem) -> np.ndarray:
-    """(n_pixels, 2) float64: target brightness and error weight side by side."""
-    return np.ascontiguousarray(np.stack([problem.target.image.ravel().astype(np.float64),
-                                          pixel_weights(problem)], axis=1))
+def _target_weights(problem: Problem, perm: np.ndarray | None = None, size: int | None = None) -> np.ndarray:
+    """(size, 2) float64: target brightness and error weight side by side (pixel ``p`` at ``perm[p]``)."""
+    tw = np.stack([problem.target.image.ravel().astype(np.float64), pixel_weights(problem)], axis=1)
+    if perm is None:
+        return np.ascontiguousarray(tw)
+    out = np.zeros((size, 2), dtype=np.float64)  # padding: weight 0
+    out[perm] = tw
+    return out
+
+
+#: side of the square tiles of the GA's pixel order (a power of two)
+TILE = 32
+
+
+def tiled_order(canvas: int, tile: int = TILE) -> tuple[np.ndarray, int]:
+    """Where each row-major pixel goes in the GA's cache-friendly pixel order.
+
+    The canvas is cut into ``tile x tile`` squares stored one after another, each in
+    Morton (Z) order, so the pixels along a chord of any direction share cache
+    lines and memory pages (a row-major image spends one cache line per pixel on a
+    steep chord). The canvas is padded to whole tiles.
+
+    Returns
+    -------
+    perm : (canvas * canvas,) int32, new index of row-major pixel ``row * canvas + col``
+    size : int, number of pixels in the padded order
+    """
+    nt = -(-canvas // tile)
+    r, c = np.divmod(np.arange(canvas * canvas, dtype=np.int64), canvas)
+    within = np.zeros_like(r)
+    for bit in range(int(tile).bit_length() - 1):
+        within |= ((c >> bit) & 1) << (2 * bit)
+        within |= ((r >> bit) & 1) << (2 * bit + 1)
+    tile_id = (r // tile) * nt + (c // tile)
+    return (tile_id * tile * tile + within).astype(np.int32), int(nt * nt * tile * tile)
+
+
+_TILED_CACHE: dict = {}
+
+
+def _tiled_pixels(problem: Problem) -> tuple[np.ndarray, np.ndarray, int]:
+    """The table's pixel indices in :func:`tiled_order` (cached for the last table): pixel, perm, size."""
+    table = problem.table
+    hit = _TILED_CACHE.get(id(table))
+    if hit is not None and hit[0] is table:
+        return hit[1:]
+    perm, size = tiled_order(table.layout.canvas)
+    pixel = perm[table.pixel]
+    _TILED_CACHE.clear()
+    _TILED_CACHE[id(table)] = (table, pixel, perm, size)
+    return pixel, perm, size
 
 
 def path_fitness(problem: Problem, path) -> float:
@@ -147,6 +194,7 @@ class GAConfig:
     tournament : int >= 1, tournament size of parent selection
     crossover : float in [0, 1], probability that an offspring is a splice of two parents
     mutations : int >= 0, pins re-chosen per offspring
+    creep : int >= 0, 0: the new pin is uniform over all pins; k > 0: uniform within +-k pins of the old one
     seed_solver : str or None, registered solver whose path seeds the population
         (None: random paths)
     parallel : bool, score offspring on all Numba threads (same result either way)
@@ -160,6 +208,7 @@ class GAConfig:
     tournament: int = 3
     crossover: float = 0.3
     mutations: int = 1
+    creep: int = 0
     seed_solver: str | None = None
     parallel: bool = True
 
@@ -174,6 +223,7 @@ class GAConfig:
         check_int("tournament", self.tournament, low=1, hint="e.g. tournament=3")
         check_float("crossover", self.crossover, low=0.0, high=1.0, hint="a probability, e.g. 0.3")
         check_int("mutations", self.mutations, low=0, hint="e.g. mutations=1")
+        check_int("creep", self.creep, low=0, hint="0 re-chooses among all pins, k > 0 within +-k pins")
         if self.mutations == 0 and self.crossover == 0:
             raise InputError("mutations=0 with crossover=0 makes no new individuals; set mutations >= 1 "
                              "or crossover > 0")
@@ -186,19 +236,24 @@ class GAConfig:
 class _Population:
     """Population state and the incremental machinery around the kernels."""
 
-    def __init__(self, problem: Problem, paths: np.ndarray, cfg: GAConfig):
+    def __init__(self, problem: Problem, paths: np.ndarray, cfg: GAConfig, *, tiled: bool = True):
         import numba
 
         table = problem.table
         self.problem = problem
         self.cfg = cfg
         self.id_of = np.ascontiguousarray(problem.chords.id_of, dtype=np.int32)
-        self.indptr, self.pixel = table.indptr, table.pixel
+        self.indptr = table.indptr
         self.fac = pass_factors(problem)
-        self.tw = _target_weights(problem)
+        if tiled:
+            self.pixel, perm, P = _tiled_pixels(problem)
+            self.tw = _target_weights(problem, perm, P)
+        else:
+            self.pixel, P = table.pixel, table.n_pixels
+            self.tw = _target_weights(problem)
         mu, npath = paths.shape
         n = npath - 1
-        P, C = table.n_pixels, table.n_chords
+        C = table.n_chords
         self.n = n
         self.paths = np.ascontiguousarray(paths, dtype=np.int32)
         self.counts = np.zeros((mu, C), dtype=np.int32)
@@ -248,7 +303,7 @@ class _Population:
         uniforms = rng.random((lam, self.n_uniforms))
         kern = K._offspring_par if cfg.parallel else K._offspring
         kern(self.paths, self.counts, self.bright, self.fit, uniforms, self.id_of, self.indptr, self.pixel,
-             self.fac, self.tw, cfg.tournament, float(cfg.crossover), cfg.mutations, _TRIES,
+             self.fac, self.tw, cfg.tournament, float(cfg.crossover), cfg.mutations, cfg.creep, _TRIES,
              bool(self.problem.allow_repeats), self.s_child, self.s_f, self.s_touched,
              self.s_dcount, self.s_ctouch, self.s_smark, self.s_steps, self.s_pos,
              self.out_base[:lam], self.out_fit[:lam], self.out_npos[:lam], self.out_pos, self.out_pin)

@@ -24,7 +24,6 @@ kernels compute.
 
 from __future__ import annotations
 
-import math
 import types
 
 import numpy as np
@@ -150,29 +149,30 @@ def kernels(tpb: int = TPB) -> types.SimpleNamespace:
             k += cuda.gridDim.x
 
     @cuda.jit
-    def sse_log_batch(indptr, pixel, lg, chords, lengths, target, weight, logb, out):
-        """One block per individual: ``out[b] = sum w (exp(logb) - target)^2``.
+    def sse_batch(indptr, pixel, factor, chords, lengths, target, weight, bright, out):
+        """One block per render: ``out[b] = sum w (bright - target)^2``.
 
-        ``logb[b]`` (float64 scratch) gets ``sum lg`` over the individual's
-        chords, pass by pass in list order (as the GA's CPU kernel).
+        ``bright[b]`` (float64 scratch) starts at 1 and is multiplied by
+        ``factor[t]`` (float32, ``1 - o * cov``) over the render's chords, pass
+        by pass in list order (as the GA's CPU kernel).
         """
         sh = cuda.shared.array(TPB_, np.float64)
         tid = cuda.threadIdx.x
-        npix = logb.shape[1]
+        npix = bright.shape[1]
         b = cuda.blockIdx.x
         while b < chords.shape[0]:
             for p in range(tid, npix, TPB_):
-                logb[b, p] = 0.0
+                bright[b, p] = 1.0
             cuda.syncthreads()
             for k in range(lengths[b]):
                 c = chords[b, k]
                 for t in range(indptr[c] + tid, indptr[c + 1], TPB_):
                     p = pixel[t]
-                    logb[b, p] += np.float64(lg[t])
+                    bright[b, p] *= np.float64(factor[t])
                 cuda.syncthreads()
             s = 0.0
             for p in range(tid, npix, TPB_):
-                d = math.exp(logb[b, p]) - target[p]
+                d = bright[b, p] - target[p]
                 s += weight[p] * d * d
             total = block_sum(sh, tid, s)
             if tid == 0:
@@ -181,7 +181,7 @@ def kernels(tpb: int = TPB) -> types.SimpleNamespace:
 
     ns = types.SimpleNamespace(tpb=tpb, block_sum=block_sum, block_argmax=block_argmax,
                                render_batch=render_batch, score_chords=score_chords,
-                               sse_log_batch=sse_log_batch)
+                               sse_batch=sse_batch)
     _compiled[tpb] = ns
     return ns
 

@@ -267,11 +267,14 @@ def score_chords_cuda(table: ChordTable, chords, g, h) -> np.ndarray:
 SSE_SCRATCH_BYTES = 512 * 2**20
 
 
-def sse_batch_cuda(table: ChordTable, chord_lists, target, weight, *, log_factors) -> np.ndarray:
+def sse_batch_cuda(table: ChordTable, chord_lists, target, weight, *, opacity: float = 1.0,
+                   factors=None) -> np.ndarray:
     """Weighted squared error of many multiplicative renders, on the GPU (one block per render).
 
-    Brightness is kept as ``sum log(1 - o * cov)`` in float64 (the GA's
-    state), so ``log_factors`` may floor fully opaque passes.
+    Each render's brightness is a float64 product of per-pass factors
+    ``1 - opacity * coverage`` (float32, as :func:`rendering.render`), applied
+    in list order; a caller may pass its own ``factors`` (for example floored
+    away from 0, as the GA does).
 
     Parameters
     ----------
@@ -279,32 +282,38 @@ def sse_batch_cuda(table: ChordTable, chord_lists, target, weight, *, log_factor
     chord_lists : (B, n) int array or a sequence of B 1-D int arrays of chord ids
     target : (canvas, canvas) or flat, float in [0, 1]
     weight : (canvas, canvas) or flat, float >= 0 (0 outside the frame)
-    log_factors : (nnz,) float32 <= 0, ``log(1 - opacity * coverage)`` per table entry
+    opacity : float in (0, 1], used when ``factors`` is None
+    factors : optional (nnz,) float32 in [0, 1], the brightness factor of each table entry
 
     Returns
     -------
-    sse : (B,) float64, ``sum_p weight_p (exp(logb_p) - target_p) ** 2``
+    sse : (B,) float64, ``sum_p weight_p (bright_p - target_p) ** 2``
     """
+    from .errors import check_float
+
     chords, lengths = pack_chord_lists(chord_lists, table.n_chords)
     target = _pixel_array("target", target, table.n_pixels, np.float64)
     weight = _pixel_array("weight", weight, table.n_pixels, np.float64)
-    lg = np.asarray(log_factors)
-    if lg.shape != table.coverage.shape:
-        raise InputError(f"log_factors must have one value per table entry {table.coverage.shape}, got {lg.shape}")
-    lg = np.ascontiguousarray(lg, dtype=np.float32)
+    if factors is None:
+        opacity = check_float("opacity", opacity, low=0.0, high=1.0, low_open=True)
+        factors = np.float32(1.0) - np.float32(opacity) * table.coverage
+    fac = np.asarray(factors)
+    if fac.shape != table.coverage.shape:
+        raise InputError(f"factors must have one value per table entry {table.coverage.shape}, got {fac.shape}")
+    fac = np.ascontiguousarray(fac, dtype=np.float32)
     dt = device_table(table)
     K = kernels()
     from numba import cuda
 
     B = chords.shape[0]
     step = max(1, min(B, SSE_SCRATCH_BYTES // (8 * table.n_pixels)))
-    d_lg, d_t, d_w = cuda.to_device(lg), cuda.to_device(target), cuda.to_device(weight)
-    logb = cuda.device_array((step, table.n_pixels), dtype=np.float64)
+    d_fac, d_t, d_w = cuda.to_device(fac), cuda.to_device(target), cuda.to_device(weight)
+    bright = cuda.device_array((step, table.n_pixels), dtype=np.float64)
     out = np.empty(B, dtype=np.float64)
     for s in range(0, B, step):
         e = min(B, s + step)
         d_out = cuda.device_array(e - s, dtype=np.float64)
-        K.sse_log_batch[_grid(e - s), K.tpb](dt.indptr, dt.pixel, d_lg, cuda.to_device(chords[s:e]),
-                                             cuda.to_device(lengths[s:e]), d_t, d_w, logb[:e - s], d_out)
+        K.sse_batch[_grid(e - s), K.tpb](dt.indptr, dt.pixel, d_fac, cuda.to_device(chords[s:e]),
+                                         cuda.to_device(lengths[s:e]), d_t, d_w, bright[:e - s], d_out)
         out[s:e] = d_out.copy_to_host()
     return out

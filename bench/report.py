@@ -163,7 +163,8 @@ def summary_markdown(df: pd.DataFrame, meta: dict | None = None, *, figures: dic
             "is better. Each cell is the mean over images and seeds of the finished runs; **bold** marks "
             "the best solver of a column. Reference rows: a blank white canvas and a flat canvas of the "
             "target's mean tone. Seconds are the solver's own time (the cached chord table is built "
-            "before the clock starts). Every line count is its own run.", ""]
+            "before the clock starts, and each worker warms every solver up once, untimed, so JIT "
+            "compilation and model loading are not counted). Every line count is its own run.", ""]
     for pins, canvas in setups(df):
         sub = df[(df["pins"] == pins) & (df["canvas"] == canvas)]
         top = int(sub["lines"].max())

@@ -200,9 +200,9 @@ class GAConfig:
     parallel : bool, score offspring on all Numba threads (same result either way)
     """
 
-    population: int = 16
-    offspring: int = 64
-    generations: int = 1500
+    population: int = 8
+    offspring: int = 128
+    generations: int = 500
     evaluations: int | None = None
     seconds: float | None = None
     tournament: int = 3

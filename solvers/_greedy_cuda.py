@@ -136,6 +136,8 @@ def kernels(tpb: int) -> types.SimpleNamespace:
             relaxed = 1
             best, bj = best_pin(sval, sidx, tid, n, scores, flags, 1)
         stop = 0
+        c = 0
+        r = 0.0
         if bj > n:
             stop = 2
         elif early_stop != 0 and best <= 0.0:
@@ -343,9 +345,15 @@ def greedy(table, id_of, pin_a, pin_b, B, T, Wt, o, rule, sum_step, n_lines, sta
             args = (dt.indptr, dt.pixel, dt.coverage, d_id, d_B, d_T, d_W, o, rule, sum_step, np.int64(n_lines),
                     np.int64(no_return), once_i, early_i, d_used, d_last, d_path, d_gains, d_removed, d_scores,
                     d_flags, d_ctrl)
-            nblk = _cooperative_blocks(K.greedy_loop, args, tpb, blocks or n)
-            K.greedy_loop[nblk, tpb](*args)
-        else:
+            try:
+                nblk = _cooperative_blocks(K.greedy_loop, args, tpb, blocks or n)
+            except Exception:  # no cooperative launch here: fall back to one launch pair per step
+                if mode == "persistent":
+                    raise
+                mode = "steps"
+            else:
+                K.greedy_loop[nblk, tpb](*args)
+        if mode == "steps":
             nblk = max(1, min(blocks or n, n))
             for _ in range(int(n_lines - ctrl[1])):
                 K.score_step[nblk, tpb](dt.indptr, dt.pixel, dt.coverage, d_id, d_B, d_T, d_W, o, rule,

@@ -1,0 +1,132 @@
+"""The GPU greedy loop vs the CPU loop, under numba's CUDA simulator (and on a GPU when there is one).
+
+Same set-up as ``tests/rendering/test_cuda_sim.py``: the normal run re-runs
+this file in a child process with ``NUMBA_ENABLE_CUDASIM=1``. The CPU
+reference is :func:`solvers._greedy_kernels._greedy_scan` (a fresh scan of
+every candidate per step, the arithmetic the GPU kernels copy); the pick must
+be the same at every step. Problems are tiny: each simulated
+``syncthreads`` costs milliseconds.
+"""
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+CHILD = os.environ.get("STRINGART_CUDA_TESTS") == "1" or os.environ.get("NUMBA_ENABLE_CUDASIM", "0") not in ("", "0")
+
+
+def run_child(path: str, *, simulate: bool) -> None:
+    """Run the pytest file ``path`` in a child process, on the simulator or on the GPU; fail with its output."""
+    env = dict(os.environ, STRINGART_CUDA_TESTS="1")
+    if simulate:
+        env["NUMBA_ENABLE_CUDASIM"] = "1"
+    else:
+        env.pop("NUMBA_ENABLE_CUDASIM", None)
+    r = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-x", path], env=env,
+                       capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, f"CUDA tests failed (simulate={simulate}):\n{r.stdout[-6000:]}\n{r.stderr[-3000:]}"
+    assert " passed" in r.stdout and "skipped" not in r.stdout, r.stdout[-2000:]
+
+
+def has_nvidia_device() -> bool:
+    return os.path.exists("/dev/nvidiactl") or os.path.exists("/dev/nvidia0")
+
+
+if not CHILD:
+    def test_greedy_cuda_under_simulator():
+        run_child(__file__, simulate=True)
+
+    @pytest.mark.skipif(not has_nvidia_device(), reason="no NVIDIA device on this machine")
+    def test_greedy_cuda_on_gpu():
+        run_child(__file__, simulate=False)
+
+else:
+    from solvers import Problem
+    from solvers import _greedy_cuda as G
+    from solvers import _greedy_kernels as K
+    from solvers.greedy import error_weights
+
+    def both(problem, *, rule, start, no_return, mode, early_stop=False, target=None, opacity=0.8):
+        """Run the CPU scan loop and the GPU loop on the same inputs; return both results."""
+        t = problem.table
+        cs = problem.chords
+        T = np.ascontiguousarray(problem.target.image.ravel() if target is None else target, dtype=np.float32)
+        Wt = error_weights(problem)
+        o = np.float32(opacity)
+        step = np.float32(0.3 / t.width_px)
+        out = []
+        for dev in ("cpu", "cuda"):
+            S = np.ones(t.n_pixels, np.float32) if rule == 0 else ((1.0 - T) * (Wt > 0)).astype(np.float32)
+            used = np.zeros(t.n_chords, bool)
+            path = np.zeros(problem.n_lines + 1, np.int64)
+            gains = np.zeros(problem.n_lines)
+            removed = np.zeros(problem.n_lines)
+            stats = np.zeros(2, np.int64)
+            args = (cs.id_of, cs.pin_a, cs.pin_b, S, T, Wt, o, rule, step, problem.n_lines, start, no_return, True,
+                    early_stop, used)
+            if dev == "cpu":
+                drawn = K._greedy_scan(t.indptr, t.pixel, t.coverage, *args, False, path, gains, removed, stats)
+            else:
+                drawn = G.greedy(t, *args, path, gains, removed, stats, mode=mode)
+            out.append(dict(drawn=drawn, path=path[:drawn + 1], gains=gains[:drawn], removed=removed[:drawn],
+                            state=S, used=used, stats=stats))
+        return out
+
+    def check_same(cpu, gpu):
+        assert gpu["drawn"] == cpu["drawn"]
+        np.testing.assert_array_equal(gpu["path"], cpu["path"])
+        np.testing.assert_allclose(gpu["gains"], cpu["gains"], rtol=1e-9, atol=1e-12)
+        np.testing.assert_allclose(gpu["removed"], cpu["removed"], rtol=1e-9, atol=1e-12)
+        np.testing.assert_allclose(gpu["state"], cpu["state"], rtol=0, atol=1e-6)
+        np.testing.assert_array_equal(gpu["used"], cpu["used"])
+        np.testing.assert_array_equal(gpu["stats"], cpu["stats"])
+
+    @pytest.fixture(scope="module")
+    def problem():
+        return Problem.create("camera", pins=12, lines=5, canvas=24, min_gap=2)
+
+    def test_error_rule_free_start_persistent(problem):
+        cpu, gpu = both(problem, rule=K.RULE_ERROR, start=-1, no_return=0, mode="persistent")
+        assert cpu["drawn"] == 5 and cpu["stats"][1] == 0
+        check_same(cpu, gpu)
+        assert gpu["gains"].min() > 0  # real gains, not zeros
+
+    def test_sum_rule_start_pin_no_return_steps():
+        problem = Problem.create("camera", pins=12, lines=7, canvas=24, min_gap=2)
+        cpu, gpu = both(problem, rule=K.RULE_SUM, start=3, no_return=3, mode="steps")
+        assert cpu["path"][0] == 3 and cpu["removed"].min() > 0
+        check_same(cpu, gpu)
+
+    def test_dead_ends_relax_no_return_then_stop():
+        # 6 pins, min_gap 2: 9 chords; 9 lines with each chord once runs into dead ends
+        problem = Problem.create("camera", pins=6, lines=9, canvas=24, min_gap=2)
+        cpu, gpu = both(problem, rule=K.RULE_ERROR, start=0, no_return=2, mode="persistent")
+        assert cpu["stats"][0] > 0  # the no-return rule was relaxed at least once
+        check_same(cpu, gpu)
+
+    @pytest.mark.parametrize("start", [-1, 2])
+    def test_early_stop_on_a_white_target(problem, start):
+        white = np.ones(problem.table.n_pixels, np.float32)  # every chord makes the error worse
+        cpu, gpu = both(problem, rule=K.RULE_ERROR, start=start, no_return=0, mode="auto", early_stop=True,
+                        target=white)
+        assert cpu["drawn"] == 0 and cpu["stats"][1] == 1
+        check_same(cpu, gpu)
+        assert gpu["path"][0] == cpu["path"][0]
+
+    def test_matches_the_solver_default_path(problem):
+        from solvers.greedy import greedy_path
+
+        problem = problem.with_lines(4)
+        path, history, _ = greedy_path(problem)
+        cpu, gpu = both(problem, rule=K.RULE_ERROR, start=-1, no_return=0, mode="steps",
+                        opacity=problem.thread.opacity)
+        np.testing.assert_array_equal(gpu["path"], path)
+        err0 = history[0]
+        np.testing.assert_allclose(err0 - np.cumsum(gpu["gains"]), history[1:], rtol=1e-6)
+
+    def test_bad_mode_is_refused(problem):
+        with pytest.raises(ValueError, match="mode must be one of auto, persistent, steps"):
+            both(problem, rule=K.RULE_ERROR, start=0, no_return=0, mode="fast")

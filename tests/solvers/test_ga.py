@@ -192,3 +192,28 @@ def test_unknown_option_and_non_continuous_problem(tiny):
 
     with pytest.raises(InputError, match="continuous=True"):
         solve_ga(dataclasses.replace(tiny, continuous=False), config=GAConfig(generations=1))
+
+
+def test_tiled_order_is_a_permutation_of_whole_tiles():
+    from solvers.ga import tiled_order
+
+    for canvas, tile in ((64, 32), (48, 32), (10, 4)):
+        perm, size = tiled_order(canvas, tile)
+        assert size == (-(-canvas // tile) * tile) ** 2
+        assert perm.shape == (canvas * canvas,) and np.unique(perm).size == perm.size
+        assert perm.min() >= 0 and perm.max() < size
+    perm, _ = tiled_order(8, 4)  # first tile in Z order: (0,0) (0,1) (1,0) (1,1) (0,2) ...
+    assert [int(perm[r * 8 + c]) for r, c in ((0, 0), (0, 1), (1, 0), (1, 1), (0, 2), (2, 0), (0, 4))] == \
+        [0, 1, 2, 3, 4, 8, 16]
+
+
+def test_tiled_and_row_major_states_score_alike(tiny):
+    cfg = GAConfig(population=4, offspring=16, crossover=0.5, mutations=2, parallel=False)
+    paths = random_paths(tiny, cfg.population, 2)
+    a = _Population(tiny, paths, cfg, tiled=True)
+    b = _Population(tiny, paths, cfg, tiled=False)
+    np.testing.assert_allclose(a.fit, b.fit, rtol=1e-12)
+    a.breed(np.random.default_rng(0), 16)
+    b.breed(np.random.default_rng(0), 16)
+    np.testing.assert_array_equal(a.out_pos, b.out_pos)
+    np.testing.assert_allclose(a.out_fit, b.out_fit, rtol=1e-12)

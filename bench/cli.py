@@ -102,6 +102,7 @@ def solvers_cmd():
 # (one import line per module, e.g. `from . import run_cmd  # noqa: E402,F401`).
 # -- command modules --
 from . import run_cmd  # noqa: E402,F401
+from . import train_cmd  # noqa: E402,F401
 
 
 def main() -> None:

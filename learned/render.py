@@ -24,6 +24,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 import torch
@@ -46,9 +47,11 @@ def _chord_major(table: ChordTable, *, log: bool, opacity: float, dtype, device)
         vals = m.data
         if log:
             vals = np.log1p(-np.minimum(opacity * vals, _MAX_DARKENING))
-        t = torch.sparse_csr_tensor(torch.from_numpy(m.indptr.astype(np.int64)),
-                                    torch.from_numpy(m.indices.astype(np.int64)),
-                                    torch.from_numpy(vals).to(dtype), size=m.shape)
+        with warnings.catch_warnings():  # "sparse CSR support is in beta": known, and what we need
+            warnings.simplefilter("ignore", UserWarning)
+            t = torch.sparse_csr_tensor(torch.from_numpy(m.indptr.astype(np.int64)),
+                                        torch.from_numpy(m.indices.astype(np.int64)),
+                                        torch.from_numpy(vals).to(dtype), size=m.shape, check_invariants=False)
         table._torch[key] = t.to(device) if device is not None else t
     return table._torch[key]
 
@@ -233,4 +236,4 @@ def view_loss(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor, *, f
     mm = m.to(p.dtype).expand_as(p)
     l1 = ((p - t).abs() * mm).sum() / mm.sum()
     ssim = (ssim_map(p, t) * mm).sum() / mm.sum()
-    return w_l1 * l1 + w_ssim * (1 - ssim), {"l1": float(l1), "ssim": float(ssim)}
+    return w_l1 * l1 + w_ssim * (1 - ssim), {"l1": float(l1.detach()), "ssim": float(ssim.detach())}

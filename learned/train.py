@@ -143,7 +143,7 @@ class _Step:
             l_dec = F.mse_loss(recon, x)
             l_art = ((art - x).abs() * mk).sum() / (mk.sum() * x.shape[0])
             loss = mc.w_dec * l_dec + mc.w_art * l_art
-            return loss, {"dec_mse": float(l_dec), "art_l1": float(l_art)}
+            return loss, {"dec_mse": float(l_dec.detach()), "art_l1": float(l_art.detach())}
         scores = m(x, n_lines)
         w = budget_weights(scores, n_lines, temperature=mc.temperature)
         img = chord_render(self.table, w, opacity=self.spec.opacity)
@@ -161,7 +161,7 @@ class _Step:
         if self.model.kind == "ae-seed":
             u, v, _ = self.model(x)
             n = self.spec.n_pins
-            ids = torch.from_numpy(self.table.chords.id_of).to(batch.device).long()
+            ids = torch.from_numpy(np.array(self.table.chords.id_of)).to(batch.device).long()
             a = torch.round(u * n).long() % n
             b = torch.round(v * n).long() % n
             c = ids[a, b]
@@ -265,9 +265,10 @@ def train(cfg: TrainConfig, *, data=None, out="runs/train", device: str = "auto"
         log(f"resumed from epoch {first_epoch}")
     step = _Step(model, cfg, spec, dev)
     val = torch.from_numpy(ds.val)[:, None].to(dev)
-    val_lines = torch.full((val.shape[0],), float(cfg.val_lines), device=dev)
+    cap = max(1, step.table.n_chords // 2)  # budgets beyond half the chords make no sense (small setups)
+    val_lines = torch.full((val.shape[0],), float(min(cfg.val_lines, cap)), device=dev)
     n_batches = math.ceil(len(ds.train) / cfg.batch_size)
-    lo, hi = cfg.lines
+    lo, hi = min(cfg.lines[0], cap), min(cfg.lines[1], cap)
     ckpt_path = out / f"{cfg.kind}.pt"
     for epoch in range(first_epoch, cfg.epochs):
         t0 = time.perf_counter()

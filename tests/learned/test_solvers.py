@@ -1,0 +1,95 @@
+"""The learned solvers and the projection baseline keep the solver contract."""
+
+import numpy as np
+import pytest
+import torch
+
+from learned.decode import decode_path, wanted_top
+from learned.models import Spec, build_model, save_checkpoint
+from learned.solvers import projection_scores, top_partners
+from rendering import InputError, render
+from solvers import Problem, make_solver, solver_names
+
+SPEC = Spec(n_pins=32, min_gap=3, train_canvas=32, input_size=32)
+
+
+@pytest.fixture(scope="module")
+def checkpoints(tmp_path_factory):
+    torch.manual_seed(0)
+    d = tmp_path_factory.mktemp("ckpt")
+    return {"ae-chords": str(save_checkpoint(d / "c.pt", build_model("ae-chords", SPEC, channels=4))),
+            "ae-seed": str(save_checkpoint(d / "s.pt", build_model("ae-seed", SPEC, n_threads=30, channels=4)))}
+
+
+def test_registered_through_the_entry_point():
+    names = solver_names()
+    for name in ("projection", "ae-chords", "ae-seed"):
+        assert name in names
+
+
+def _check(problem, sol):
+    cs = problem.chords
+    assert sol.chords.shape == (problem.n_lines,) and sol.path.shape == (problem.n_lines + 1,)
+    np.testing.assert_array_equal(cs.path_to_chords(sol.path), sol.chords)
+    assert len(np.unique(sol.chords)) == problem.n_lines
+
+
+@pytest.mark.parametrize("name", ["ae-chords", "ae-seed", "projection"])
+def test_contract_on_a_small_setup(tiny_problem, checkpoints, name):
+    opts = {"checkpoint": checkpoints[name]} if name in checkpoints else {}
+    sol = make_solver(name, **opts).solve(tiny_problem, rng=3)
+    _check(tiny_problem, sol)
+    assert sol.solver == name and sol.seconds >= 0
+    again = make_solver(name, **opts).solve(tiny_problem, rng=4)
+    np.testing.assert_array_equal(sol.chords, again.chords)  # deterministic
+    img = sol.render()
+    assert img.shape == tiny_problem.target.image.shape
+
+
+def test_mismatched_checkpoint_is_a_one_line_error(checkpoints):
+    p = Problem.create("camera", pins=40, lines=20, canvas=64, min_gap=3)
+    for name in ("ae-chords", "ae-seed"):
+        with pytest.raises(InputError, match="trained for 32 pins, the problem has 40"):
+            make_solver(name, checkpoint=checkpoints[name]).solve(p)
+    with pytest.raises(InputError, match="checkpoint .* not found"):
+        make_solver("ae-chords", checkpoint="/nonexistent/x.pt").solve(p)
+
+
+def test_projection_finds_a_drawn_chord():
+    p = Problem.create("camera", pins=32, lines=5, canvas=64, min_gap=3)
+    cid = p.chords.chord_id(2, 17)
+    table = p.table
+    img = render(table, [cid] * 40)  # a dark line along one chord
+    q = Problem.create(img, pins=32, lines=5, canvas=64, min_gap=3)
+    s = projection_scores(q)
+    assert int(np.argmax(s)) == cid
+    sol = make_solver("projection").solve(q)
+    assert cid in sol.chords
+
+
+def test_decoder_prefers_wanted_chords_and_respects_constraints(tiny_problem):
+    cs = tiny_problem.chords
+    rng = np.random.default_rng(0)
+    scores = rng.random(cs.n_chords)
+    path = decode_path(cs, scores, 30)
+    chords = cs.path_to_chords(path)
+    assert len(np.unique(chords)) == 30
+    wanted = wanted_top(scores, 30)
+    assert wanted[chords].mean() > 0.5  # mostly the wanted chords, plus connectors
+    with pytest.raises(InputError, match="scores must be"):
+        decode_path(cs, scores[:-1], 10)
+    # with repeats allowed the thread can go on past every chord
+    path = decode_path(cs, scores, cs.n_chords + 10, allow_repeats=True)
+    assert path.size == cs.n_chords + 11
+
+
+def test_top_partners(tiny_problem):
+    cs = tiny_problem.chords
+    scores = np.arange(cs.n_chords, dtype=float)
+    part = top_partners(cs, scores, 5)
+    assert part.shape == (cs.n_pins, 5) and part.dtype == np.int32
+    for i in range(cs.n_pins):
+        ids = cs.id_of[i, part[i]]
+        assert (ids >= 0).all()
+        allowed = cs.id_of[i][cs.id_of[i] >= 0]
+        assert set(ids.tolist()) == set(np.sort(allowed)[-5:].tolist())

@@ -596,7 +596,7 @@ def run_study(*, solvers: Sequence[str] | None = None, images: Sequence[str] | N
 
     Returns
     -------
-    pandas.DataFrame with the columns :data:`COLUMNS`, in plan order;
+    pandas.DataFrame with the columns :data:`COLUMNS`, ordered by solver, image, lines, replicate;
     ``attrs["out"]`` is the study folder.
 
     Examples
@@ -674,7 +674,10 @@ def run_study(*, solvers: Sequence[str] | None = None, images: Sequence[str] | N
         info.update(finished=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
                     wall_seconds=round(time.perf_counter() - t0, 2), failed=n_failed)
         _write_meta(outdir, st, info)
-    table = pd.DataFrame([rows[s.run_id] for s in st.runs if s.run_id in rows])
+    s_rank = {n: i for i, n in enumerate(st.solvers)}
+    i_rank = {im.label: i for i, im in enumerate(st.images)}
+    natural = sorted(st.runs, key=lambda s: (s_rank[s.solver], i_rank[s.image], s.lines, s.replicate))
+    table = pd.DataFrame([rows[s.run_id] for s in natural if s.run_id in rows])
     if not table.empty:
         table = table[[c for c in COLUMNS if c in table.columns]]
         table["error"] = table["error"].fillna("").astype(str)

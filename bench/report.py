@@ -347,12 +347,15 @@ def _gallery_figure(df: pd.DataFrame, out: Path, image: str, order) -> bytes:
     for r, lab in enumerate(labels):
         if has_target:
             ax = axes[r, 0]
-            from PIL import Image
+            if r == 0:  # the target once, top left
+                from PIL import Image
 
-            with Image.open(target_png) as im:
-                ax.imshow(_for_display(np.asarray(im.convert("L"), np.float32) / 255.0), cmap="gray", vmin=0, vmax=1)
-            if r == 0:
+                with Image.open(target_png) as im:
+                    ax.imshow(_for_display(np.asarray(im.convert("L"), np.float32) / 255.0), cmap="gray",
+                              vmin=0, vmax=1)
                 ax.set_title("target", fontsize=8)
+            else:
+                ax.axis("off")
         for c, n in enumerate(lines):
             ax = axes[r, c + has_target]
             cand = ok[(ok["label"] == lab) & (ok["lines"] == n)].sort_values("replicate")
@@ -375,7 +378,7 @@ def _gallery_figure(df: pd.DataFrame, out: Path, image: str, order) -> bytes:
                 ax.text(0.5, 0.5, text, ha="center", va="center", fontsize=8, color="0.4", transform=ax.transAxes)
             if r == 0:
                 ax.set_title(f"{n} lines", fontsize=8)
-        axes[r, 0].set_ylabel(lab, fontsize=8)
+        axes[r, int(has_target)].set_ylabel(lab, fontsize=8)
     for ax in axes.flat:
         ax.set_xticks([])
         ax.set_yticks([])

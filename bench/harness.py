@@ -571,7 +571,8 @@ def run_study(*, solvers: Sequence[str] | None = None, images: Sequence[str] | N
               solver_options: dict[str, dict] | None = None, quick: bool = False, study: str | None = None,
               out: str | os.PathLike | None = None, workers: int | None = None, scheduler=None,
               retry_errors: bool = True, thread: ThreadModel | None = None,
-              progress: Callable[[dict], None] | None = None, on_plan: Callable[[int, int], None] | None = None,
+              progress: Callable[[dict], None] | None = None,
+              on_plan: Callable[[Study, int, int], None] | None = None,
               command: str | None = None) -> pd.DataFrame:
     """Run a comparison study and return its table (one row per run of this study's grid).
 
@@ -592,7 +593,7 @@ def run_study(*, solvers: Sequence[str] | None = None, images: Sequence[str] | N
     scheduler : Dask scheduler address (or a ``distributed.Client``): run on that cluster instead
     retry_errors : re-run the rows an earlier call recorded as failed (finished rows are always kept)
     progress : called with each finished row
-    on_plan : called once with (runs to do, runs already done) before any run starts
+    on_plan : called once with (the planned :class:`Study`, runs to do, runs already done) before any run
 
     Returns
     -------
@@ -629,7 +630,7 @@ def run_study(*, solvers: Sequence[str] | None = None, images: Sequence[str] | N
     todo = [s for s in st.runs
             if s.run_id not in rows or (retry_errors and str(rows[s.run_id].get("error", "")) != "")]
     if on_plan:
-        on_plan(len(todo), len(planned) - len(todo))
+        on_plan(st, len(todo), len(planned) - len(todo))
 
     # targets (for the gallery) and chord tables, once, before the workers start
     target_files = {}

@@ -105,7 +105,10 @@ def run_cmd(
     state: dict = {}
 
     with contextlib.ExitStack() as stack:
-        def on_plan(todo: int, done: int) -> None:
+        def on_plan(st, todo: int, done: int) -> None:
+            typer.echo(f"study '{st.name}': {len(st.solvers)} solvers x {len(st.images)} images x "
+                       f"lines {','.join(map(str, st.lines))} x {st.seeds} seed(s), {st.pins} pins, "
+                       f"{st.canvas} px -> {st.out}", err=True)
             typer.echo(f"{todo} runs to do, {done} already done", err=True)
             state["bar"] = stack.enter_context(typer.progressbar(
                 length=max(todo, 1), label="bench run", item_show_func=_describe, file=sys.stderr,

@@ -99,19 +99,19 @@ def test_resume_skips_finished_rows(tmp_path):
     kw = dict(solvers=["random"], images=["camera"], lines=[20, 40, 60], workers=1, out=tmp_path, **TINY)
     first = run_study(**kw)
     plans = []
-    again = run_study(on_plan=lambda todo, done: plans.append((todo, done)), **kw)
+    again = run_study(on_plan=lambda st, todo, done: plans.append((todo, done)), **kw)
     assert plans == [(0, 3)]
     pd.testing.assert_frame_equal(first[["run_id", "ssim", "finished_at"]], again[["run_id", "ssim", "finished_at"]])
     # drop one row from the table: only that run is redone
     disk = read_runs(tmp_path)
     disk[disk["lines"] != 40].to_csv(tmp_path / "runs.csv", index=False)
     plans.clear()
-    third = run_study(on_plan=lambda todo, done: plans.append((todo, done)), **kw)
+    third = run_study(on_plan=lambda st, todo, done: plans.append((todo, done)), **kw)
     assert plans == [(1, 2)]
     assert third["ssim"].tolist() == pytest.approx(first["ssim"].tolist())
     # a wider grid keeps the old rows and adds the new
     plans.clear()
-    run_study(on_plan=lambda todo, done: plans.append((todo, done)), **{**kw, "lines": [20, 40, 60, 80]})
+    run_study(on_plan=lambda st, todo, done: plans.append((todo, done)), **{**kw, "lines": [20, 40, 60, 80]})
     assert plans == [(1, 3)]
     assert len(read_runs(tmp_path)) == 4
 
@@ -128,7 +128,7 @@ def test_interrupted_study_leaves_a_valid_table_and_resumes(tmp_path):
     assert len(disk) == 1 and (disk["error"] == "").all()
     assert not list(tmp_path.glob(".*.tmp"))
     plans = []
-    df = run_study(on_plan=lambda todo, done: plans.append((todo, done)), **kw)
+    df = run_study(on_plan=lambda st, todo, done: plans.append((todo, done)), **kw)
     assert plans == [(2, 1)] and len(df) == 3
 
 
@@ -142,10 +142,10 @@ def test_failing_run_is_recorded_and_study_goes_on(tmp_path, extra_solvers):
     assert df[df["solver"] == "random"]["error"].eq("").all()
     assert "Traceback" in (tmp_path / "errors.log").read_text()
     plans = []
-    run_study(on_plan=lambda todo, done: plans.append((todo, done)), **kw)
+    run_study(on_plan=lambda st, todo, done: plans.append((todo, done)), **kw)
     assert plans == [(1, 1)]  # failed rows are retried
     plans.clear()
-    run_study(on_plan=lambda todo, done: plans.append((todo, done)), retry_errors=False, **kw)
+    run_study(on_plan=lambda st, todo, done: plans.append((todo, done)), retry_errors=False, **kw)
     assert plans == [(0, 2)]
     text = (tmp_path / "summary.md").read_text() if (tmp_path / "summary.md").exists() else ""
     assert text == ""  # run_study itself writes no report

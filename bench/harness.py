@@ -61,7 +61,7 @@ from .metrics import METRICS, VIEW_SCALE, reference_scores, score_solution
 #: The default study (``bench run`` with no arguments): every registered solver on these.
 DEFAULT_STUDY = dict(images=("astronaut", "camera"), pins=288, canvas=512, lines=(1000, 2000, 3000, 4000), seeds=1)
 #: The smoke study (``bench run --quick``): tiny sizes and each solver's ``quick_options``.
-QUICK_STUDY = dict(images=("camera",), pins=96, canvas=128, lines=(100, 200), seeds=1)
+QUICK_STUDY = dict(images=("camera",), pins=288, canvas=128, lines=(100, 200), seeds=1)
 
 #: Image file suffixes picked up from a folder.
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".gif", ".webp")

@@ -73,7 +73,7 @@ def run_cmd(
     image: Annotated[Optional[list[str]], typer.Option(
         "--image", "-i", help="Built-in name, image file or folder of images (repeat for several) "
                               "[default: astronaut, camera].")] = None,
-    pins: Annotated[OptInt, typer.Option("--pins", help="Number of pins [default: 288; quick: 96].")] = None,
+    pins: Annotated[OptInt, typer.Option("--pins", help="Number of pins [default: 288].")] = None,
     lines: Annotated[Optional[list[str]], typer.Option(
         "--lines", "-l", help="Line counts, comma-separated or repeated; each is its own run "
                               "[default: 1000,2000,3000,4000; quick: 100,200].")] = None,

@@ -21,6 +21,13 @@ same offspring later visits the same factors in the same order, so the state it
 leaves is bit-for-bit the one that was scored. ``tw`` holds target and weight
 side by side, (n_pixels, 2) float64, one cache line per pixel.
 
+Viewing-scale fitness (``shift > 0``): the error is taken between means of
+blocks of ``2 ** shift`` consecutive pixels (in the tiled Morton order of
+:func:`solvers.ga.tiled_order` these are ``k x k`` squares, ``k * k = 2 ** shift``).
+Each individual then also keeps its block means ``means`` (n_blocks,) float64,
+``tw`` is per block, and a scored pixel change is folded into a sparse block
+scratch ``g`` (NaN where untouched) before the touched blocks are scored.
+
 Randomness: every offspring reads its own row of pre-drawn uniforms, so the
 result does not depend on how offspring are spread over threads. The same
 Python functions are compiled twice, serial and parallel (``prange``), as
@@ -34,8 +41,8 @@ from numba import njit, prange
 
 
 @njit(cache=True)
-def _full_state(path, id_of, indptr, pixel, fac, tw, bright, count):
-    """Build one individual's ``bright`` and ``count`` from its path; return its fitness."""
+def _full_state(path, id_of, indptr, pixel, fac, tw, shift, bright, means, count):
+    """Build one individual's ``bright``, ``means`` (when ``shift > 0``) and ``count``; return its fitness."""
     bright[:] = 1.0
     count[:] = 0
     n = path.shape[0] - 1
@@ -45,15 +52,25 @@ def _full_state(path, id_of, indptr, pixel, fac, tw, bright, count):
         for e in range(indptr[c], indptr[c + 1]):
             bright[pixel[e]] *= fac[e]
     err = 0.0
-    for p in range(bright.shape[0]):
-        d = bright[p] - tw[p, 0]
-        err += tw[p, 1] * d * d
+    if shift == 0:
+        for p in range(bright.shape[0]):
+            d = bright[p] - tw[p, 0]
+            err += tw[p, 1] * d * d
+        return err
+    area = 1 << shift
+    for B in range(means.shape[0]):
+        acc = 0.0
+        for p in range(B * area, (B + 1) * area):
+            acc += bright[p]
+        means[B] = acc / area
+        d = means[B] - tw[B, 0]
+        err += tw[B, 1] * d * d
     return err
 
 
-def _init_population_py(paths, id_of, indptr, pixel, fac, tw, bright, count, fit):
+def _init_population_py(paths, id_of, indptr, pixel, fac, tw, shift, bright, means, count, fit):
     for i in prange(paths.shape[0]):
-        fit[i] = _full_state(paths[i], id_of, indptr, pixel, fac, tw, bright[i], count[i])
+        fit[i] = _full_state(paths[i], id_of, indptr, pixel, fac, tw, shift, bright[i], means[i], count[i])
 
 
 _init_population = njit(cache=True)(_init_population_py)
@@ -160,10 +177,36 @@ def _gather(old, new, indptr, pixel, fac, f, touched, ntouch):
     return ntouch
 
 
+@njit(cache=True, inline="always")
+def _fold_blocks(b, f, touched, ntouch, shift, g, btouched, inv_area, write):
+    """Fold the touched pixels' brightness changes into the sparse block scratch ``g``.
+
+    Clears ``f``; writes the new brightness into ``b`` when ``write``. Returns the
+    number of touched blocks listed in ``btouched``.
+    """
+    nb = 0
+    for i in range(ntouch):
+        p = touched[i]
+        bo = b[p]
+        bn = bo * f[p]
+        f[p] = np.nan
+        if write:
+            b[p] = bn
+        B = p >> shift
+        d = (bn - bo) * inv_area
+        if g[B] != g[B]:
+            g[B] = d
+            btouched[nb] = B
+            nb += 1
+        else:
+            g[B] = g[B] + d
+    return nb
+
+
 @njit(cache=True)
-def _make_offspring(o, u, paths, counts, bright, fit, id_of, indptr, pixel, fac, tw,
+def _make_offspring(o, u, paths, counts, bright, means, fit, id_of, indptr, pixel, fac, tw, shift,
                     tournament, p_cx, n_mut, creep, tries, allow_repeats,
-                    child, f, touched, dcount, ctouch, smark, steps, pos,
+                    child, f, touched, g, btouched, dcount, ctouch, smark, steps, pos,
                     out_pos, out_pin):
     """Build offspring ``o`` from its uniforms ``u`` and score it incrementally.
 
@@ -324,13 +367,23 @@ def _make_offspring(o, u, paths, counts, bright, fit, id_of, indptr, pixel, fac,
         ntouch = _gather(old, new, indptr, pixel, fac, f, touched, ntouch)
     b = bright[base]
     delta = 0.0
-    for i in range(ntouch):
-        p = touched[i]
-        bo = b[p]
-        bn = bo * f[p]
-        f[p] = np.nan
-        tp = tw[p, 0]
-        delta += tw[p, 1] * (bn - bo) * (bn + bo - 2.0 * tp)
+    if shift == 0:
+        for i in range(ntouch):
+            p = touched[i]
+            bo = b[p]
+            bn = bo * f[p]
+            f[p] = np.nan
+            tp = tw[p, 0]
+            delta += tw[p, 1] * (bn - bo) * (bn + bo - 2.0 * tp)
+    else:
+        nb = _fold_blocks(b, f, touched, ntouch, shift, g, btouched, 1.0 / (1 << shift), False)
+        mb = means[base]
+        for i in range(nb):
+            B = btouched[i]
+            mo = mb[B]
+            mn = mo + g[B]
+            g[B] = np.nan
+            delta += tw[B, 1] * (mn - mo) * (mn + mo - 2.0 * tw[B, 0])
     for i in range(nct):
         dcount[ctouch[i]] = 0
     for i in range(npos):
@@ -341,18 +394,18 @@ def _make_offspring(o, u, paths, counts, bright, fit, id_of, indptr, pixel, fac,
     return base, fit[base] + delta, npos
 
 
-def _offspring_py(paths, counts, bright, fit, uniforms, id_of, indptr, pixel, fac, tw,
+def _offspring_py(paths, counts, bright, means, fit, uniforms, id_of, indptr, pixel, fac, tw, shift,
                   tournament, p_cx, n_mut, creep, tries, allow_repeats,
-                  s_child, s_f, s_touched, s_dcount, s_ctouch, s_smark, s_steps, s_pos,
+                  s_child, s_f, s_touched, s_g, s_btouched, s_dcount, s_ctouch, s_smark, s_steps, s_pos,
                   out_base, out_fit, out_npos, out_pos, out_pin):
     """Make and score ``uniforms.shape[0]`` offspring; chunk ``c`` uses scratch row ``c``."""
     n_chunks = s_child.shape[0]
     lam = uniforms.shape[0]
     for c in prange(n_chunks):
         for o in range(c, lam, n_chunks):
-            b, fo, ne = _make_offspring(o, uniforms[o], paths, counts, bright, fit, id_of, indptr, pixel, fac,
-                                        tw, tournament, p_cx, n_mut, creep, tries, allow_repeats,
-                                        s_child[c], s_f[c], s_touched[c], s_dcount[c],
+            b, fo, ne = _make_offspring(o, uniforms[o], paths, counts, bright, means, fit, id_of, indptr, pixel,
+                                        fac, tw, shift, tournament, p_cx, n_mut, creep, tries, allow_repeats,
+                                        s_child[c], s_f[c], s_touched[c], s_g[c], s_btouched[c], s_dcount[c],
                                         s_ctouch[c], s_smark[c], s_steps[c], s_pos[c], out_pos, out_pin)
             out_base[o] = b
             out_fit[o] = fo
@@ -364,8 +417,8 @@ _offspring_par = njit(cache=True, parallel=True)(_offspring_py)
 
 
 @njit(cache=True)
-def _apply_edits(path, count, bright, pos, pins, npos, id_of, indptr, pixel, fac,
-                 f, touched, smark, steps, old_chords):
+def _apply_edits(path, count, bright, means, shift, pos, pins, npos, id_of, indptr, pixel, fac,
+                 f, touched, g, btouched, smark, steps, old_chords):
     """Turn an individual (a copy of an offspring's base) into the offspring, in place.
 
     Steps and factors are visited in the same order as :func:`_make_offspring`
@@ -395,7 +448,14 @@ def _apply_edits(path, count, bright, pos, pins, npos, id_of, indptr, pixel, fac
         count[old] -= 1
         count[new] += 1
         ntouch = _gather(old, new, indptr, pixel, fac, f, touched, ntouch)
-    for i in range(ntouch):
-        p = touched[i]
-        bright[p] = bright[p] * f[p]
-        f[p] = np.nan
+    if shift == 0:
+        for i in range(ntouch):
+            p = touched[i]
+            bright[p] = bright[p] * f[p]
+            f[p] = np.nan
+    else:
+        nb = _fold_blocks(bright, f, touched, ntouch, shift, g, btouched, 1.0 / (1 << shift), True)
+        for i in range(nb):
+            B = btouched[i]
+            means[B] = means[B] + g[B]
+            g[B] = np.nan

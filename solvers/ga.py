@@ -156,27 +156,61 @@ def _tiled_pixels(problem: Problem) -> tuple[np.ndarray, np.ndarray, int]:
     return pixel, perm, size
 
 
-def path_fitness(problem: Problem, path) -> float:
+def _scoring_arrays(problem: Problem, view: int, tiled: bool = True):
+    """Pixel indices, target/weight array, block shift and sizes for a fitness at scale ``view``.
+
+    Returns ``pixel (nnz,) int32, tw (n, 2) float64, shift, n_pixels, n_blocks``: ``tw`` per pixel
+    when ``view == 1``, else per ``view x view`` block (target outside the frame counted white, as
+    :func:`bench.metrics.score` does; weight = the block's mean pixel weight).
+    """
+    if view == 1 and not tiled:
+        tw = _target_weights(problem)
+        return problem.table.pixel, tw, 0, tw.shape[0], 1
+    pixel, perm, size = _tiled_pixels(problem)
+    tw = _target_weights(problem, perm, size)
+    if view == 1:
+        return pixel, tw, 0, size, 1
+    inside = np.zeros(size, dtype=bool)
+    inside[perm] = problem.mask.ravel()
+    tw[~inside, 0] = 1.0
+    area = view * view
+    blocks = tw.reshape(size // area, area, 2).mean(axis=1)
+    return pixel, np.ascontiguousarray(blocks), int(area).bit_length() - 1, size, size // area
+
+
+def path_fitness(problem: Problem, path, *, view: int = 1) -> float:
     """The GA's fitness of one pin path: weighted squared error of its render (lower is better).
 
     Parameters
     ----------
     problem : Problem
     path : (n + 1,) int pins, any number of chords ``n >= 1``
+    view : int, 1 or a power of two up to :data:`TILE`: the error between ``view x view`` block means
 
     Returns
     -------
     float, ``sum_p w_p (b_p - t_p) ** 2`` with ``b`` the multiplicative render and ``w`` from
-    :func:`pixel_weights`
+    :func:`pixel_weights` (``view == 1``; the squared error greedy minimises), else the same sum
+    over blocks of block means, weighted by the blocks' mean weight
     """
+    _check_view(view)
     path = np.ascontiguousarray(path, dtype=np.int32)
     problem.chords.path_to_chords(path)  # validates
     table = problem.table
-    bright = np.ones(table.n_pixels, dtype=np.float64)
+    pixel, tw, shift, size, n_blocks = _scoring_arrays(problem, view, tiled=view > 1)
+    bright = np.ones(size, dtype=np.float64)
+    means = np.zeros(n_blocks, dtype=np.float64)
     count = np.zeros(table.n_chords, dtype=np.int32)
     id_of = np.ascontiguousarray(problem.chords.id_of, dtype=np.int32)
-    return float(K._full_state(path, id_of, table.indptr, table.pixel, pass_factors(problem),
-                               _target_weights(problem), bright, count))
+    return float(K._full_state(path, id_of, table.indptr, pixel, pass_factors(problem), tw, shift, bright, means,
+                               count))
+
+
+def _check_view(view) -> int:
+    view = check_int("view", view, low=1, high=TILE, hint=f"use 1 (full resolution) or 2, 4, ... {TILE}")
+    if view & (view - 1):
+        raise InputError(f"view must be a power of two (1, 2, 4, ... {TILE}), got {view}")
+    return view
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -195,6 +229,8 @@ class GAConfig:
     crossover : float in [0, 1], probability that an offspring is a splice of two parents
     mutations : int >= 0, pins re-chosen per offspring
     creep : int >= 0, 0: the new pin is uniform over all pins; k > 0: uniform within +-k pins of the old one
+    view : int, scale of the fitness: 1 = full resolution (greedy's error); 2, 4, ... 32 = squared error
+        between ``view x view`` block means (``bench.metrics`` views at 4)
     seed_solver : str or None, registered solver whose path seeds the population
         (None: random paths)
     parallel : bool, score offspring on all Numba threads (same result either way)
@@ -209,6 +245,7 @@ class GAConfig:
     crossover: float = 0.3
     mutations: int = 1
     creep: int = 0
+    view: int = 1
     seed_solver: str | None = None
     parallel: bool = True
 
@@ -224,6 +261,7 @@ class GAConfig:
         check_float("crossover", self.crossover, low=0.0, high=1.0, hint="a probability, e.g. 0.3")
         check_int("mutations", self.mutations, low=0, hint="e.g. mutations=1")
         check_int("creep", self.creep, low=0, hint="0 re-chooses among all pins, k > 0 within +-k pins")
+        _check_view(self.view)
         if self.mutations == 0 and self.crossover == 0:
             raise InputError("mutations=0 with crossover=0 makes no new individuals; set mutations >= 1 "
                              "or crossover > 0")
@@ -245,12 +283,7 @@ class _Population:
         self.id_of = np.ascontiguousarray(problem.chords.id_of, dtype=np.int32)
         self.indptr = table.indptr
         self.fac = pass_factors(problem)
-        if tiled:
-            self.pixel, perm, P = _tiled_pixels(problem)
-            self.tw = _target_weights(problem, perm, P)
-        else:
-            self.pixel, P = table.pixel, table.n_pixels
-            self.tw = _target_weights(problem)
+        self.pixel, self.tw, self.shift, P, nB = _scoring_arrays(problem, cfg.view, tiled or cfg.view > 1)
         mu, npath = paths.shape
         n = npath - 1
         C = table.n_chords
@@ -258,16 +291,19 @@ class _Population:
         self.paths = np.ascontiguousarray(paths, dtype=np.int32)
         self.counts = np.zeros((mu, C), dtype=np.int32)
         self.bright = np.ones((mu, P), dtype=np.float64)
+        self.means = np.zeros((mu, nB), dtype=np.float64)
         self.fit = np.zeros(mu, dtype=np.float64)
         init = K._init_population_par if cfg.parallel else K._init_population
-        init(self.paths, self.id_of, self.indptr, self.pixel, self.fac, self.tw, self.bright, self.counts,
-             self.fit)
+        init(self.paths, self.id_of, self.indptr, self.pixel, self.fac, self.tw, self.shift, self.bright,
+             self.means, self.counts, self.fit)
         chunks = max(1, min(numba.get_num_threads(), cfg.offspring)) if cfg.parallel else 1
         lam, m = cfg.offspring, cfg.mutations
         self.max_pos = n + 1 + m
         self.s_child = np.zeros((chunks, n + 1), dtype=np.int32)
         self.s_f = np.full((chunks, P), np.nan, dtype=np.float64)
         self.s_touched = np.zeros((chunks, P), dtype=np.int32)
+        self.s_g = np.full((chunks, nB), np.nan, dtype=np.float64)
+        self.s_btouched = np.zeros((chunks, nB), dtype=np.int32)
         self.s_dcount = np.zeros((chunks, C), dtype=np.int32)
         self.s_ctouch = np.zeros((chunks, 2 * n + 4 * m + 8), dtype=np.int32)
         self.s_smark = np.zeros((chunks, n), dtype=np.uint8)
@@ -302,9 +338,10 @@ class _Population:
         cfg = self.cfg
         uniforms = rng.random((lam, self.n_uniforms))
         kern = K._offspring_par if cfg.parallel else K._offspring
-        kern(self.paths, self.counts, self.bright, self.fit, uniforms, self.id_of, self.indptr, self.pixel,
-             self.fac, self.tw, cfg.tournament, float(cfg.crossover), cfg.mutations, cfg.creep, _TRIES,
-             bool(self.problem.allow_repeats), self.s_child, self.s_f, self.s_touched,
+        kern(self.paths, self.counts, self.bright, self.means, self.fit, uniforms, self.id_of, self.indptr,
+             self.pixel, self.fac, self.tw, self.shift, cfg.tournament, float(cfg.crossover), cfg.mutations,
+             cfg.creep, _TRIES, bool(self.problem.allow_repeats), self.s_child, self.s_f, self.s_touched,
+             self.s_g, self.s_btouched,
              self.s_dcount, self.s_ctouch, self.s_smark, self.s_steps, self.s_pos,
              self.out_base[:lam], self.out_fit[:lam], self.out_npos[:lam], self.out_pos, self.out_pin)
 
@@ -340,10 +377,12 @@ class _Population:
             self.paths[s] = self.paths[b]
             self.counts[s] = self.counts[b]
             self.bright[s] = self.bright[b]
+            self.means[s] = self.means[b]
         for o, s in in_place + moves:
-            K._apply_edits(self.paths[s], self.counts[s], self.bright[s], self.out_pos[o], self.out_pin[o],
-                           int(self.out_npos[o]), self.id_of, self.indptr, self.pixel, self.fac,
-                           self.s_f[0], self.s_touched[0], self.s_smark[0], self.s_steps[0], self.a_old)
+            K._apply_edits(self.paths[s], self.counts[s], self.bright[s], self.means[s], self.shift,
+                           self.out_pos[o], self.out_pin[o], int(self.out_npos[o]), self.id_of, self.indptr,
+                           self.pixel, self.fac, self.s_f[0], self.s_touched[0], self.s_g[0], self.s_btouched[0],
+                           self.s_smark[0], self.s_steps[0], self.a_old)
             self.fit[s] = self.out_fit[o]
 
 

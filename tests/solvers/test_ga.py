@@ -9,8 +9,12 @@ from solvers import ga  # noqa: F401  (registers "ga" and "greedy+ga")
 from solvers.ga import GAConfig, _Population, path_fitness, random_paths, solve_ga
 
 
-def reference_fitness(problem: Problem, path) -> float:
-    """Obviously-correct NumPy version: multiply every pass (float64 products), weighted squared error in the frame."""
+def reference_fitness(problem: Problem, path, view: int = 1) -> float:
+    """Obviously-correct NumPy version: multiply every pass (float64 products), weighted squared error in the frame.
+
+    With ``view > 1``: the error between ``view x view`` block means (canvas padded white, weight 0),
+    target white outside the frame, each block weighted by its mean pixel weight.
+    """
     table = problem.table
     chords = problem.chords.path_to_chords(path)
     bright = np.ones(table.n_pixels, dtype=np.float64)
@@ -22,7 +26,19 @@ def reference_fitness(problem: Problem, path) -> float:
     w = problem.mask.astype(np.float64).ravel()
     if problem.importance is not None:
         w = w * problem.importance.ravel()
-    return float(np.sum(w * (bright - problem.target.image.ravel().astype(np.float64)) ** 2))
+    t = problem.target.image.ravel().astype(np.float64)
+    if view == 1:
+        return float(np.sum(w * (bright - t) ** 2))
+    canvas = problem.layout.canvas
+    side = -(-canvas // view) * view
+
+    def blocks(a, fill):
+        img = np.full((side, side), fill, dtype=np.float64)
+        img[:canvas, :canvas] = a.reshape(canvas, canvas)
+        return img.reshape(side // view, view, side // view, view).mean(axis=(1, 3))
+
+    t_white = np.where(problem.mask.ravel(), t, 1.0)
+    return float(np.sum(blocks(w, 0.0) * (blocks(bright, 1.0) - blocks(t_white, 1.0)) ** 2))
 
 
 def check_path(problem: Problem, path):
@@ -39,9 +55,10 @@ def tiny():
     return Problem.create("camera", pins=24, lines=40, canvas=48, min_gap=3)
 
 
-def test_operators_keep_paths_valid_and_state_exact(tiny):
+@pytest.mark.parametrize("view", [1, 4])
+def test_operators_keep_paths_valid_and_state_exact(tiny, view):
     """Every offspring (heavy crossover and mutation) is a valid thread, and is scored exactly."""
-    cfg = GAConfig(population=6, offspring=24, crossover=0.7, mutations=3, parallel=False)
+    cfg = GAConfig(population=6, offspring=24, crossover=0.7, mutations=3, parallel=False, view=view)
     pop = _Population(tiny, random_paths(tiny, cfg.population, 0), cfg)
     rng = np.random.default_rng(1)
     crossed = 0
@@ -51,7 +68,7 @@ def test_operators_keep_paths_valid_and_state_exact(tiny):
             child = pop.offspring_path(o)
             check_path(tiny, child)
             if np.isfinite(pop.out_fit[o]):
-                assert pop.out_fit[o] == pytest.approx(reference_fitness(tiny, child), rel=1e-9)
+                assert pop.out_fit[o] == pytest.approx(reference_fitness(tiny, child, view), rel=1e-9)
                 base = pop.paths[pop.out_base[o]]
                 crossed += int(np.count_nonzero(child != base) > cfg.mutations)
             else:  # a clone of its base: no change
@@ -60,7 +77,10 @@ def test_operators_keep_paths_valid_and_state_exact(tiny):
         for i in range(cfg.population):
             chords = check_path(tiny, pop.paths[i])
             np.testing.assert_array_equal(pop.counts[i], np.bincount(chords, minlength=tiny.chords.n_chords))
-            assert pop.fit[i] == pytest.approx(reference_fitness(tiny, pop.paths[i]), rel=1e-9)
+            assert pop.fit[i] == pytest.approx(reference_fitness(tiny, pop.paths[i], view), rel=1e-9)
+            if view > 1:  # the kept block means are those of the kept brightness
+                np.testing.assert_allclose(pop.means[i], pop.bright[i].reshape(-1, view * view).mean(axis=1),
+                                           rtol=0, atol=1e-12)
     assert crossed > 0, "no crossover produced a multi-pin change"
 
 
@@ -82,6 +102,8 @@ def test_path_fitness_matches_reference_with_importance_and_opacity():
                 importance=imp)
     path = random_paths(p, 1, 5)[0]
     assert path_fitness(p, path) == pytest.approx(reference_fitness(p, path), rel=1e-9)
+    for view in (2, 4, 32):
+        assert path_fitness(p, path, view=view) == pytest.approx(reference_fitness(p, path, view), rel=1e-9)
     # and it is the squared error of the project's renderer (float32) inside the frame
     from rendering import render
 
@@ -178,6 +200,8 @@ def test_greedy_ga_never_worse_than_its_greedy_seed():
     (dict(seconds=0), "seconds must be"),
     (dict(evaluations=0), "evaluations must be"),
     (dict(tournament=0), "tournament must be"),
+    (dict(view=3), "view must be a power of two"),
+    (dict(view=64), "view must be"),
 ])
 def test_config_errors_are_one_line(kw, match):
     with pytest.raises(InputError, match=match) as e:

@@ -64,7 +64,7 @@ def speed(problem: Problem, seed_path: np.ndarray | None, label: str, generation
               f"({dt / n_eval * 1e6:6.1f} us each; population {cfg.population} built in {t_init:.2f} s)")
 
 
-def compare(images, pins: int, lines: int, canvas: int, seed: int, ga_budget: dict) -> None:
+def compare(images, pins: int, lines: int, canvas: int, seed: int, ga_budget: dict, views=()) -> None:
     have_greedy = _greedy_available()
     rows = []
     for name in images:
@@ -75,6 +75,8 @@ def compare(images, pins: int, lines: int, canvas: int, seed: int, ga_budget: di
         if have_greedy:
             runs["greedy"] = make_solver("greedy").solve(problem, rng=seed)
             runs["greedy+ga"] = make_solver("greedy+ga", **ga_budget).solve(problem, rng=seed)
+            for v in views:
+                runs[f"g+ga@v{v}"] = make_solver("greedy+ga", view=v, **ga_budget).solve(problem, rng=seed)
             wall = runs["greedy"].seconds
         else:
             wall = 1.0
@@ -102,6 +104,12 @@ def compare(images, pins: int, lines: int, canvas: int, seed: int, ga_budget: di
               f"SSIM {gg['ssim'] - g['ssim']:+.4f}  L1 {gg['l1'] - g['l1']:+.4f}  "
               f"({gg['seconds'] - g['seconds']:+.2f} s)")
     print(f"  greedy+ga lowered greedy's error on {lower}/{len(images)} images")
+    for v in views:
+        print(f"\n  greedy+ga with view={v} (fitness between {v}x{v} block means) vs greedy:")
+        for name in images:
+            g, gv = by[(name, "greedy")], by[(name, f"g+ga@v{v}")]
+            print(f"  {name:>12}: SSE {100 * (gv['sse'] - g['sse']) / g['sse']:+.3f} %  "
+                  f"SSIM {gv['ssim'] - g['ssim']:+.4f}  L1 {gv['l1'] - g['l1']:+.4f}")
     print("\n  at equal wall time (ga gets greedy's seconds): mean SSIM / L1")
     for solver in ("random", "ga@wall", "greedy"):
         ss = [by[(n, solver)]["ssim"] for n in images]
@@ -119,6 +127,8 @@ def main() -> None:
     ap.add_argument("--speed-generations", type=int, default=100)
     ap.add_argument("--skip-speed", action="store_true")
     ap.add_argument("--skip-compare", action="store_true")
+    ap.add_argument("--views", nargs="*", type=int, default=[4],
+                    help="also run greedy+ga with these fitness view scales (default: 4)")
     ap.add_argument("--quick", action="store_true", help="tiny sizes and budgets (a smoke run)")
     args = ap.parse_args()
     ga_budget: dict = {}
@@ -142,7 +152,7 @@ def main() -> None:
     if not args.skip_compare:
         print("\n## solvers on built-in images (viewing-scale SSIM and L1 from bench.metrics.score; "
               "SSE = the GA's weighted squared error)")
-        compare(args.images, args.pins, args.lines, args.canvas, args.seed, ga_budget)
+        compare(args.images, args.pins, args.lines, args.canvas, args.seed, ga_budget, args.views)
 
 
 if __name__ == "__main__":

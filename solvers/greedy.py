@@ -1,0 +1,374 @@
+"""The greedy solver: one continuous thread, each chord the best from the current pin.
+
+Registered names
+----------------
+``greedy``
+    Score = the exact decrease of the (importance-weighted) squared error
+    between the multiplicative thread model and the target, inside the frame.
+``greedy-sum``
+    The seed's web generator: score = the darkness left along the chord,
+    and drawing a chord subtracts a fixed ``weight`` (20/255) along it.
+``greedy+refine``
+    ``greedy``, then sweeps that re-choose every pin of the path (the middle
+    pin ``b`` of each ``a -> b -> c``) while the thread stays one thread,
+    until a sweep gains nothing or the time budget is spent.
+
+Every variant respects ``min_gap`` (through the chord table), never returns to
+the last ``no_return`` pins, and by default draws each chord at most once.
+Kernels live in :mod:`solvers._greedy_kernels`: every chord's score is kept up
+to date incrementally through a pixel-major copy of the chord table, so a step
+costs one chord's pixels times the chords through each, not a scan of all
+candidates (see there).
+
+Examples
+--------
+>>> from solvers import Problem
+>>> problem = Problem.create("camera", pins=32, lines=40, canvas=64)
+>>> sol = GreedySolver().solve(problem)
+>>> sol.n_lines, bool(sol.history[-1] < sol.history[0])
+(40, True)
+"""
+
+from __future__ import annotations
+
+import time
+import threading
+import weakref
+from dataclasses import dataclass
+
+import numpy as np
+
+from rendering import ChordTable, InputError
+from rendering.errors import check_float, check_int
+
+from . import _greedy_kernels as K
+from .base import Problem, RngLike, Solution, Solver, as_generator
+from .registry import register
+
+SCORES = ("error", "sum")
+METHODS = ("incremental", "scan")
+#: running float32 scores within this fraction of the largest initial |score| of the top one are
+#: rescored exactly before each pick (float32 rounding over thousands of updates stays ~100x below it)
+SCORE_TOLERANCE = 1e-4
+#: the seed generator's weight: darkness (in [0, 1]) removed along a chord per pass
+SEED_WEIGHT = 20.0 / 255.0
+_STOP_REASONS = ("budget", "no gain", "dead end")
+
+
+# ---------------------------------------------------------------------------- pixel-major table
+@dataclass(frozen=True, eq=False)
+class PixelTable:
+    """The chord table transposed: for every pixel, the chords through it (sorted by id).
+
+    Attributes
+    ----------
+    indptr : (n_pixels + 1,) int64
+    chord : (nnz,) uint16 (int32 when there are more than 65535 chords), chord ids
+    coverage : (nnz,) float32, the same coverage as the chord table
+    """
+
+    indptr: np.ndarray
+    chord: np.ndarray
+    coverage: np.ndarray
+
+    @property
+    def nbytes(self) -> int:
+        return int(self.indptr.nbytes + self.chord.nbytes + self.coverage.nbytes)
+
+
+_pixel_tables: "weakref.WeakKeyDictionary[ChordTable, PixelTable]" = weakref.WeakKeyDictionary()
+_pixel_lock = threading.Lock()
+
+
+def pixel_table(table: ChordTable) -> PixelTable:
+    """The :class:`PixelTable` of ``table``, built once and kept as long as the table lives.
+
+    Costs as much memory as the chord table less its ``int32`` pixel column
+    plus a ``uint16`` chord column (6 bytes per entry).
+    """
+    with _pixel_lock:
+        if table in _pixel_tables:
+            return _pixel_tables[table]
+    counts = np.bincount(table.pixel, minlength=table.n_pixels)
+    indptr = np.zeros(table.n_pixels + 1, dtype=np.int64)
+    np.cumsum(counts, out=indptr[1:])
+    chord = np.empty(table.nnz, dtype=np.uint16 if table.n_chords <= 65535 else np.int32)
+    cov = np.empty(table.nnz, dtype=np.float32)
+    K._invert(table.indptr, table.pixel, table.coverage, indptr, chord, cov)
+    for arr in (indptr, chord, cov):
+        arr.setflags(write=False)
+    pt = PixelTable(indptr, chord, cov)
+    with _pixel_lock:
+        _pixel_tables[table] = pt
+    return pt
+
+
+def chord_scores(table: ChordTable, state: np.ndarray, target: np.ndarray, weights: np.ndarray, *,
+                 opacity: float = 1.0, score: str = "error", parallel: bool = False) -> np.ndarray:
+    """The score of every chord for a state (a fresh scan of the table).
+
+    Parameters
+    ----------
+    table : ChordTable
+    state : (n_pixels,) float32 or float64, brightness (``error``) or darkness left (``sum``)
+    target, weights : (n_pixels,) float32 or float64, target brightness and error weight per pixel
+    opacity : float in (0, 1]
+    score : {"error", "sum"}
+
+    Returns
+    -------
+    (n_chords,) float64: for ``error`` the exact decrease of ``sum w (B - T)^2``
+    if the chord were drawn once more; for ``sum`` the coverage-weighted darkness along it.
+    """
+    out = np.empty(table.n_chords, dtype=np.float64)
+    rule = K.RULE_ERROR if score == "error" else K.RULE_SUM
+    fn = K._scores_parallel if parallel else K._scores_serial
+    fn(table.indptr, table.pixel, table.coverage, state, target, weights, float(opacity), rule, out)
+    return out
+
+
+def error_weights(problem: Problem) -> np.ndarray:
+    """(canvas * canvas,) float32: the per-pixel weight of the error (importance inside the frame, 0 outside)."""
+    w = problem.mask.astype(np.float32)
+    if problem.importance is not None:
+        w *= problem.importance
+    return np.ascontiguousarray(w.ravel())
+
+
+def squared_error(problem: Problem, image: np.ndarray) -> float:
+    """The weighted squared error ``sum w (image - target)^2`` the ``error`` score lowers."""
+    d = np.asarray(image, dtype=np.float64).ravel() - problem.target.image.ravel().astype(np.float64)
+    return float(np.sum(error_weights(problem) * d * d))
+
+
+# ---------------------------------------------------------------------------- solver
+@register("greedy", description="exact squared-error greedy, one continuous thread (Numba)")
+class GreedySolver(Solver):
+    """Greedy continuous thread: from the current pin, draw the chord that scores best.
+
+    Config
+    ------
+    score : {"error", "sum"}
+        ``error``: exact decrease of the weighted squared error (multiplicative
+        model; weight = frame mask times the problem's importance map).
+        ``sum``: the seed generator's darkness sum with a fixed ``weight`` per pass.
+    weight : float in (0, 1], darkness removed per pass along a chord (``sum`` only)
+    no_return : int >= 0, never go back to any of the last ``no_return`` pins
+        (relaxed for a step that would otherwise have no chord)
+    once : bool, each chord at most once (always on when the problem forbids repeats)
+    early_stop : bool, stop when no chord lowers the error (off: exactly ``n_lines`` lines)
+    start_pin : int or None, the first pin; None starts with the best chord of all
+    method : {"incremental", "scan"}
+        ``incremental`` keeps every chord's score up to date through the
+        pixel-major table (fast, +6 bytes per table entry); ``scan`` rescans
+        the candidates' pixels every step (no extra memory, ~5x slower).
+    parallel : bool, split the score updates (the candidates) between threads (same result)
+    refine : bool, after the path is built, re-choose pins while the error falls
+    refine_sweeps : int >= 1, at most this many sweeps over the path
+    refine_seconds : float > 0 or None, time budget of the refinement
+    """
+
+    continuous = True
+    stochastic = False
+    quick_options = {"refine_sweeps": 1}
+
+    @dataclass(frozen=True, kw_only=True)
+    class Config:
+        score: str = "error"
+        weight: float = SEED_WEIGHT
+        no_return: int = 0
+        once: bool = True
+        early_stop: bool = False
+        start_pin: int | None = None
+        method: str = "incremental"
+        parallel: bool = False
+        refine: bool = False
+        refine_sweeps: int = 8
+        refine_seconds: float | None = 60.0
+
+        def __post_init__(self):
+            if self.score not in SCORES:
+                raise InputError(f"score must be one of {', '.join(SCORES)}, got {self.score!r}")
+            if self.method not in METHODS:
+                raise InputError(f"method must be one of {', '.join(METHODS)}, got {self.method!r}")
+            check_float("weight", self.weight, low=0.0, high=1.0, low_open=True,
+                        hint="darkness removed per pass, e.g. 20/255 = 0.078")
+            check_int("no_return", self.no_return, low=0, hint="use 0 to allow any pin, or e.g. 20 as the seed")
+            check_int("refine_sweeps", self.refine_sweeps, low=1, hint="e.g. 8")
+            if self.start_pin is not None:
+                check_int("start_pin", self.start_pin, low=0, hint="use a pin index, or None for the best chord")
+            if self.refine_seconds is not None:
+                check_float("refine_seconds", self.refine_seconds, low=0.0, low_open=True,
+                            hint="a positive time budget in seconds, or None for no limit")
+            for flag in ("once", "early_stop", "parallel", "refine"):
+                if not isinstance(getattr(self, flag), (bool, np.bool_)):
+                    raise InputError(f"{flag} must be True or False, got {getattr(self, flag)!r}")
+
+    def solve(self, problem: Problem, *, rng: RngLike = None) -> Solution:
+        """Draw ``problem.n_lines`` chords (fewer only with ``early_stop`` or at a dead end).
+
+        The result does not depend on ``rng`` (greedy is deterministic); an int
+        seed is recorded.
+        """
+        start = time.perf_counter()
+        as_generator(rng)  # validates
+        seed = int(rng) if isinstance(rng, (int, np.integer)) else None
+        cfg = self.config
+        n_pins = problem.layout.n_pins
+        if cfg.start_pin is not None and cfg.start_pin >= n_pins:
+            raise InputError(f"start_pin must be below the pin count {n_pins}, got {cfg.start_pin}")
+        path, history, extra = greedy_path(problem, score=cfg.score, weight=cfg.weight, no_return=cfg.no_return,
+                                           once=cfg.once or not problem.allow_repeats, early_stop=cfg.early_stop,
+                                           start_pin=cfg.start_pin, method=cfg.method, parallel=cfg.parallel)
+        if cfg.refine and path.size >= 2:
+            path, info = refine_path(problem, path, once=cfg.once or not problem.allow_repeats,
+                                     sweeps=cfg.refine_sweeps, seconds=cfg.refine_seconds)
+            extra.update(info)
+        if path.size < 2:  # early stop before the first chord: an empty thread
+            return Solution(problem=problem, chords=np.zeros(0, dtype=np.int32), path=path.astype(np.int32),
+                            solver=self.name, config=self.config_dict(), seed=seed,
+                            seconds=time.perf_counter() - start, history=history, extra=extra)
+        return self._solution(problem, path=path, seed=seed, start=start, history=history, **extra)
+
+
+def greedy_path(problem: Problem, *, score: str = "error", weight: float = SEED_WEIGHT, no_return: int = 0,
+                once: bool = True, early_stop: bool = False, start_pin: int | None = None,
+                method: str = "incremental", parallel: bool = False) -> tuple[np.ndarray, np.ndarray, dict]:
+    """Build a greedy continuous thread (the work behind :class:`GreedySolver`; arguments as its config).
+
+    Returns
+    -------
+    path : (n_drawn + 1,) int64 pin sequence (``n_drawn == problem.n_lines`` unless
+        ``early_stop`` or a dead end stopped it)
+    history : (n_drawn + 1,) float64, the weighted squared error (``error``) or the
+        darkness left (``sum``) before the first and after each chord
+    extra : dict, ``stop`` ("budget", "no gain", "dead end"), ``no_return_relaxed``,
+        ``greedy_seconds``
+    """
+    t0 = time.perf_counter()
+    if score not in SCORES:
+        raise InputError(f"score must be one of {', '.join(SCORES)}, got {score!r}")
+    if method not in METHODS:
+        raise InputError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
+    table = problem.table
+    chords = problem.chords
+    rule = K.RULE_ERROR if score == "error" else K.RULE_SUM
+    T = np.ascontiguousarray(problem.target.image.ravel(), dtype=np.float32)
+    Wt = error_weights(problem)
+    o = np.float32(problem.thread.opacity)
+    if rule == K.RULE_ERROR:
+        state = np.ones(table.n_pixels, dtype=np.float32)
+        total0 = float(np.sum(Wt.astype(np.float64) * (1.0 - T.astype(np.float64)) ** 2))
+    else:
+        state = np.ascontiguousarray((1.0 - T) * (Wt > 0), dtype=np.float32)  # darkness inside the frame
+        total0 = float(np.sum(state, dtype=np.float64))
+    used = np.zeros(table.n_chords, dtype=np.bool_)
+    path = np.zeros(problem.n_lines + 1, dtype=np.int64)
+    gains = np.zeros(problem.n_lines, dtype=np.float64)
+    removed = np.zeros(problem.n_lines, dtype=np.float64)
+    stats = np.zeros(3, dtype=np.int64)
+    first = -1 if start_pin is None else int(start_pin)
+    sum_step = np.float32(weight / table.width_px)
+    if method == "incremental":
+        pt = pixel_table(table)
+        gh = np.empty((table.n_pixels, 2), dtype=np.float32)
+        K._fill_gh(state, T, Wt, o, rule, gh)
+        scores = np.empty(table.n_chords, dtype=np.float32)
+        (K._scores_gh_parallel if parallel else K._scores_gh_serial)(table.indptr, table.pixel, table.coverage,
+                                                                     gh, scores)
+        tol = SCORE_TOLERANCE * float(np.abs(scores).max(initial=0.0))
+        nt = 2 * _n_threads() if parallel else 1
+        drawn = K._greedy(table.indptr, table.pixel, table.coverage, chords.id_of, chords.pin_a, chords.pin_b,
+                          state, T, Wt, o, rule, sum_step, problem.n_lines, first, no_return, once, early_stop,
+                          used, parallel, nt, pt.indptr, pt.chord, pt.coverage, scores, tol, path, gains, removed,
+                          stats)
+    else:
+        drawn = K._greedy_scan(table.indptr, table.pixel, table.coverage, chords.id_of, chords.pin_a,
+                               chords.pin_b, state, T, Wt, o, rule, sum_step, problem.n_lines, first, no_return,
+                               once, early_stop, used, parallel, path, gains, removed, stats)
+    drop = gains[:drawn] if rule == K.RULE_ERROR else removed[:drawn]
+    history = total0 - np.concatenate([[0.0], np.cumsum(drop)])
+    extra = dict(stop=_STOP_REASONS[stats[1]], no_return_relaxed=int(stats[0]), exact_rescores=int(stats[2]),
+                 greedy_seconds=time.perf_counter() - t0)
+    return path[:drawn + 1], history, extra
+
+
+def _n_threads() -> int:
+    import numba
+
+    return int(numba.get_num_threads())
+
+
+def refine_path(problem: Problem, path, *, once: bool = True, sweeps: int = 8, seconds: float | None = None,
+                chunk: int = 256) -> tuple[np.ndarray, dict]:
+    """Improve a continuous thread by re-choosing its pins, one at a time, while the error falls.
+
+    Each move takes a pin ``b`` of the path with neighbours ``a`` and ``c``
+    and replaces it with the pin ``b'`` whose chords ``(a, b')`` and
+    ``(b', c)`` lower the weighted squared error most (``min_gap`` and, with
+    ``once``, chords not drawn elsewhere); the first and last pins have one
+    chord each. A move is kept only if the exact error falls. Sweeps run over
+    the whole path until one gains nothing, after ``sweeps`` sweeps, or once
+    ``seconds`` have passed (checked every ``chunk`` pins). The line count
+    never changes and the thread stays one thread.
+
+    Parameters
+    ----------
+    problem : Problem
+    path : (n_lines + 1,) int pin sequence, a valid thread for ``problem``
+
+    Returns
+    -------
+    path : (n_lines + 1,) int64, the refined pin sequence
+    info : dict, ``refine_sweeps``, ``refine_moves``, ``refine_error_before``,
+        ``refine_error_after``, ``refine_seconds``, ``refine_history`` (error after each sweep),
+        ``refine_out_of_time``
+    """
+    t0 = time.perf_counter()
+    check_int("sweeps", sweeps, low=1)
+    if seconds is not None:
+        check_float("seconds", seconds, low=0.0, low_open=True)
+    path = np.array(path, dtype=np.int64)
+    chords = problem.chords.path_to_chords(path).astype(np.int64)
+    table = problem.table
+    count = np.bincount(chords, minlength=table.n_chords).astype(np.int64)
+    if once and count.max(initial=0) > 1:
+        raise InputError("the path draws a chord more than once but once=True; pass once=False to refine it")
+    T = np.ascontiguousarray(problem.target.image.ravel(), dtype=np.float64)
+    Wt = error_weights(problem).astype(np.float64)
+    o = float(problem.thread.opacity)
+    pt = pixel_table(table)
+    B = np.empty(table.n_pixels, dtype=np.float64)
+    err = err0 = K._refine_state(table.indptr, table.pixel, table.coverage, chords, B, T, Wt, o)
+    stats = np.zeros(2, dtype=np.int64)
+    hist = [err]
+    done = 0
+    out_of_time = False
+    L = path.size - 1
+    for _ in range(sweeps):
+        # fresh scores each sweep, so rounding in the incremental updates never builds up
+        scores = chord_scores(table, B, T, Wt, opacity=o, score="error")
+        gain = 0.0
+        for m0 in range(0, L + 1, chunk):
+            gain += K._refine_range(table.indptr, table.pixel, table.coverage, problem.chords.id_of, path, count,
+                                    once, B, T, Wt, o, pt.indptr, pt.chord, pt.coverage, scores,
+                                    m0, min(m0 + chunk, L + 1), stats)
+            if seconds is not None and time.perf_counter() - t0 > seconds:
+                out_of_time = True
+                break
+        err -= gain
+        hist.append(err)
+        done += 1
+        if out_of_time or gain <= 1e-9 * err0:
+            break
+    info = dict(refine_sweeps=done, refine_moves=int(stats[1]), refine_tried=int(stats[0]),
+                refine_error_before=float(err0), refine_error_after=float(err),
+                refine_seconds=time.perf_counter() - t0, refine_history=[float(h) for h in hist],
+                refine_out_of_time=out_of_time)
+    return path, info
+
+
+register("greedy-sum", GreedySolver, defaults=dict(score="sum", no_return=20),
+         description="the seed's web generator: darkness sum, fixed weight 20/255 per pass, no return to last 20 pins")
+register("greedy+refine", GreedySolver, defaults=dict(refine=True),
+         description="greedy, then re-choose each pin of the thread while the squared error falls")

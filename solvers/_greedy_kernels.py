@@ -174,20 +174,8 @@ def _scores_gh_parallel(indptr, pixel, coverage, gh, out):
 
 # ---------------------------------------------------------------------------- drawing
 @njit(cache=True, inline="always")
-def _push(pptr, pchord, pcov, p, dg, dh, scores):
-    """Add ``cov * (dg - cov * dh)`` to the score of every chord through pixel ``p`` (float64)."""
-    a = pptr[p]
-    b = pptr[p + 1]
-    cs = pchord[a:b]
-    cc = pcov[a:b]
-    for i in range(cs.shape[0]):
-        cv = np.float64(cc[i])
-        scores[cs[i]] += cv * (dg - cv * dh)
-
-
-@njit(cache=True, inline="always")
 def _push32(pptr, pchord, pcov, p, dg, dh, scores):
-    """:func:`_push` in float32 (half the bytes and twice the lanes of float64)."""
+    """Add ``cov * (dg - cov * dh)`` to the (float32) score of every chord through pixel ``p``."""
     a = pptr[p]
     b = pptr[p + 1]
     cs = pchord[a:b]  # views: a loop from 0 needs no negative-index checks (17% faster)
@@ -399,63 +387,99 @@ def _greedy(indptr, pixel, coverage, id_of, pin_a, pin_b, S, T, Wt, o, rule, sum
 
 
 # ---------------------------------------------------------------------------- refinement
+# The refiner measures the error at a scale ``k``: both images box-summed over
+# k x k blocks (k = 1: pixels). ``blk[p]`` is the block of pixel ``p``, ``Bs``
+# and ``Ts`` the block sums of the state and the target, ``Wb`` the block
+# weights, ``inv = 1 / k^2``; the error is ``sum_b Wb (inv (Bs - Ts))^2``.
 @njit(cache=True)
-def _change64(indptr, pixel, coverage, k, add, B, T, Wt, o, pptr, pchord, pcov, scores):
-    """Add (``add``) or remove chord ``k`` in the float64 state, updating all scores.
-
-    Returns the exact change of the weighted squared error.
-    """
-    de = 0.0
-    e = indptr[k + 1]
-    for t in range(indptr[k], e):
-        if t + _AHEAD < e:
-            _prefetch_lists(pptr, pchord, pcov, pixel[t + _AHEAD])
-        p = pixel[t]
-        f = 1.0 - o * coverage[t]
-        if f < _MIN_FACTOR:
-            f = _MIN_FACTOR
-        b0 = B[p]
-        b1 = b0 * f if add else b0 / f
-        w = Wt[p]
-        e0 = b0 - T[p]
-        e1 = b1 - T[p]
-        de += w * (e1 * e1 - e0 * e0)
-        B[p] = b1
-        if w != 0.0:
-            g0, h0 = _gh(b0, T[p], w, o, RULE_ERROR)
-            g1, h1 = _gh(b1, T[p], w, o, RULE_ERROR)
-            _push(pptr, pchord, pcov, p, g1 - g0, h1 - h0, scores)
-    return de
-
-
-@njit(cache=True)
-def _refine_state(indptr, pixel, coverage, chords, B, T, Wt, o):
-    """Float64 brightness of the drawn chords (``B`` filled in place); returns the weighted squared error."""
+def _refine_state(indptr, pixel, coverage, chords, B, o, blk, Bs):
+    """Float64 brightness of the drawn chords in ``B`` and its block sums in ``Bs`` (in place)."""
     B[:] = 1.0
     for i in range(chords.shape[0]):
         c = chords[i]
         for t in range(indptr[c], indptr[c + 1]):
             f = 1.0 - o * coverage[t]
             B[pixel[t]] *= f if f > _MIN_FACTOR else _MIN_FACTOR
-    err = 0.0
+    Bs[:] = 0.0
     for p in range(B.shape[0]):
-        e = B[p] - T[p]
-        err += Wt[p] * e * e
-    return err
+        Bs[blk[p]] += B[p]
 
 
 @njit(cache=True)
-def _refine_range(indptr, pixel, coverage, id_of, path, count, once, B, T, Wt, o,
-                  pptr, pchord, pcov, scores, m0, m1, stats):
+def _block_error(Bs, Ts, Wb, inv):
+    err = 0.0
+    for b in range(Bs.shape[0]):
+        e = inv * (Bs[b] - Ts[b])
+        err += Wb[b] * e * e
+    return err
+
+
+@njit(cache=True, inline="always")
+def _apply(indptr, pixel, coverage, c, add, B, Bs, o, blk):
+    """Add (``add``) or remove one pass of chord ``c``."""
+    for t in range(indptr[c], indptr[c + 1]):
+        p = pixel[t]
+        f = 1.0 - o * coverage[t]
+        if f < _MIN_FACTOR:
+            f = _MIN_FACTOR
+        b0 = B[p]
+        b1 = b0 * f if add else b0 / f
+        B[p] = b1
+        Bs[blk[p]] += b1 - b0
+
+
+@njit(cache=True, inline="always")
+def _delta(indptr, pixel, coverage, c, B, o, blk, dsum, mark, touched, nt):
+    """Accumulate in ``dsum`` the change of the block sums if chord ``c`` were added; returns the touched count."""
+    for t in range(indptr[c], indptr[c + 1]):
+        p = pixel[t]
+        f = 1.0 - o * coverage[t]
+        if f < _MIN_FACTOR:
+            f = _MIN_FACTOR
+        q = blk[p]
+        if not mark[q]:
+            mark[q] = True
+            touched[nt] = q
+            nt += 1
+        dsum[q] += B[p] * (f - 1.0)
+    return nt
+
+
+@njit(cache=True, inline="always")
+def _settle_delta(Bs, Ts, Wb, inv, dsum, mark, touched, nt):
+    """The error change of the accumulated ``dsum``; clears the scratch."""
+    de = 0.0
+    for i in range(nt):
+        q = touched[i]
+        e0 = inv * (Bs[q] - Ts[q])
+        e1 = inv * (Bs[q] + dsum[q] - Ts[q])
+        de += Wb[q] * (e1 * e1 - e0 * e0)
+        dsum[q] = 0.0
+        mark[q] = False
+    return de
+
+
+@njit(cache=True)
+def _pair_delta(indptr, pixel, coverage, x1, x2, B, Bs, Ts, Wb, inv, o, blk, dsum, mark, touched):
+    nt = 0
+    if x1 >= 0:
+        nt = _delta(indptr, pixel, coverage, x1, B, o, blk, dsum, mark, touched, nt)
+    if x2 >= 0:
+        nt = _delta(indptr, pixel, coverage, x2, B, o, blk, dsum, mark, touched, nt)
+    return _settle_delta(Bs, Ts, Wb, inv, dsum, mark, touched, nt)
+
+
+@njit(cache=True)
+def _refine_range(indptr, pixel, coverage, id_of, path, count, once, B, Bs, Ts, Wb, inv, o, blk,
+                  dsum, mark, touched, m0, m1, stats):
     """Re-choose pins ``path[m]`` for ``m0 <= m < m1``, in order, keeping the thread continuous.
 
-    For pin ``b`` between ``a`` and ``c`` the move removes chords (a, b) and
-    (b, c) and adds (a, b'), (b', c) for the pin ``b'`` whose two chords lower
-    the error most (end pins have one chord). The sum of the two chords'
-    scores picks ``b'`` (they overlap only near ``b'``); the exact change of
-    the error decides, and a move that does not lower it is undone.
-    ``count[c]`` is how often chord ``c`` is drawn. Returns the total decrease
-    of the error; ``stats``: [moves tried, moves kept].
+    For pin ``b`` between ``a`` and ``c`` the move replaces chords (a, b) and
+    (b, c) by (a, b'), (b', c) for the pin ``b'`` whose two chords give the
+    lowest error (end pins have one chord), each candidate measured exactly;
+    it is kept only if that is lower than with ``b``. ``count[c]`` is how
+    often chord ``c`` is drawn (``once``: candidates use undrawn chords only).
+    Returns the total decrease of the error; ``stats``: [moves tried, moves kept].
     """
     n = id_of.shape[0]
     L = path.shape[0] - 1
@@ -467,59 +491,42 @@ def _refine_range(indptr, pixel, coverage, id_of, path, count, once, B, T, Wt, o
         ca = id_of[a, b] if a >= 0 else -1
         cc = id_of[b, c] if c >= 0 else -1
         stats[0] += 1
-        de = 0.0
         if ca >= 0:
-            de += _change64(indptr, pixel, coverage, ca, False, B, T, Wt, o, pptr, pchord, pcov, scores)
+            _apply(indptr, pixel, coverage, ca, False, B, Bs, o, blk)
             count[ca] -= 1
         if cc >= 0:
-            de += _change64(indptr, pixel, coverage, cc, False, B, T, Wt, o, pptr, pchord, pcov, scores)
+            _apply(indptr, pixel, coverage, cc, False, B, Bs, o, blk)
             count[cc] -= 1
-        best = -np.inf
+        d_old = _pair_delta(indptr, pixel, coverage, ca, cc, B, Bs, Ts, Wb, inv, o, blk, dsum, mark, touched)
+        best = d_old
         nb = b
-        n1 = -1
-        n2 = -1
+        n1 = ca
+        n2 = cc
         for j in range(n):
+            if j == b:
+                continue
             x1 = id_of[a, j] if a >= 0 else -2
             x2 = id_of[j, c] if c >= 0 else -2
-            if x1 == -1 or x2 == -1:
+            if x1 == -1 or x2 == -1 or x1 == x2:
                 continue
-            if once and ((x1 >= 0 and count[x1] > 0) or (x2 >= 0 and count[x2] > 0) or x1 == x2):
+            if once and ((x1 >= 0 and count[x1] > 0) or (x2 >= 0 and count[x2] > 0)):
                 continue
-            s = 0.0
-            if x1 >= 0:
-                s += scores[x1]
-            if x2 >= 0:
-                s += scores[x2]
-            if s > best or (s == best and j == b):
-                best = s
+            d = _pair_delta(indptr, pixel, coverage, x1, x2, B, Bs, Ts, Wb, inv, o, blk, dsum, mark, touched)
+            if d < best:
+                best = d
                 nb = j
                 n1 = x1
                 n2 = x2
         if nb != b:
-            d2 = 0.0
-            if n1 >= 0:
-                d2 += _change64(indptr, pixel, coverage, n1, True, B, T, Wt, o, pptr, pchord, pcov, scores)
-            if n2 >= 0:
-                d2 += _change64(indptr, pixel, coverage, n2, True, B, T, Wt, o, pptr, pchord, pcov, scores)
-            if de + d2 < 0.0:
-                path[m] = nb
-                gain -= de + d2
-                stats[1] += 1
-                if n1 >= 0:
-                    count[n1] += 1
-                if n2 >= 0:
-                    count[n2] += 1
-                continue
-            if n1 >= 0:  # undo
-                _change64(indptr, pixel, coverage, n1, False, B, T, Wt, o, pptr, pchord, pcov, scores)
-            if n2 >= 0:
-                _change64(indptr, pixel, coverage, n2, False, B, T, Wt, o, pptr, pchord, pcov, scores)
-        if ca >= 0:  # put the old chords back
-            _change64(indptr, pixel, coverage, ca, True, B, T, Wt, o, pptr, pchord, pcov, scores)
-            count[ca] += 1
-        if cc >= 0:
-            _change64(indptr, pixel, coverage, cc, True, B, T, Wt, o, pptr, pchord, pcov, scores)
-            count[cc] += 1
+            path[m] = nb
+            gain += d_old - best
+            stats[1] += 1
+        if n1 >= 0:
+            _apply(indptr, pixel, coverage, n1, True, B, Bs, o, blk)
+            count[n1] += 1
+        if n2 >= 0:
+            _apply(indptr, pixel, coverage, n2, True, B, Bs, o, blk)
+            count[n2] += 1
     return gain
 
 

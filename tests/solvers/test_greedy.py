@@ -1,0 +1,280 @@
+"""Tests of the greedy solver against small, obviously-correct NumPy references."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from rendering import InputError, Target, ThreadModel, render, view_scale
+from solvers import Problem, make_solver
+from solvers import greedy as G  # noqa: F401  (registers greedy, greedy-sum, greedy+refine)
+from solvers.baseline import random_path
+from solvers.greedy import (GreedySolver, chord_scores, error_weights, greedy_path, pixel_table, refine_path,
+                            squared_error)
+
+
+def noise_problem(*, pins=24, lines=40, canvas=48, seed=0, **kw) -> Problem:
+    """A random target: no two chords tie, so a pick is unambiguous."""
+    img = np.random.default_rng(seed).uniform(0.2, 1.0, (canvas, canvas)).astype(np.float32)
+    return Problem.create(Target(img, "noise"), pins=pins, lines=lines, canvas=canvas, **kw)
+
+
+# ---------------------------------------------------------------------------- NumPy references
+def ref_chord_gain(problem: Problem, state: np.ndarray, chord: int, *, score="error", weight=G.SEED_WEIGHT):
+    """Exact decrease of the weighted squared error (or the darkness sum) for one chord, from scratch."""
+    pix, cov = problem.table.chord_pixels(chord)
+    cov = cov.astype(np.float64)
+    if score == "sum":
+        return float(np.sum(cov * state[pix]))
+    o = problem.thread.opacity
+    T = problem.target.image.ravel().astype(np.float64)
+    w = error_weights(problem).astype(np.float64)
+    b0 = state[pix].astype(np.float64)
+    b1 = b0 * (1.0 - o * cov)
+    return float(np.sum(w[pix] * ((b0 - T[pix]) ** 2 - (b1 - T[pix]) ** 2)))
+
+
+def ref_greedy(problem: Problem, *, score="error", weight=G.SEED_WEIGHT, no_return=0, start=None):
+    """Greedy by brute force: every candidate's gain recomputed from the image at every step."""
+    cs = problem.chords
+    table = problem.table
+    n = problem.layout.n_pins
+    T = problem.target.image.ravel()
+    mask = problem.mask.ravel()
+    if score == "error":
+        state = np.ones(table.n_pixels, dtype=np.float32)
+    else:
+        state = ((1.0 - T) * mask).astype(np.float32)
+    used = np.zeros(cs.n_chords, dtype=bool)
+    if start is None:
+        gains = [ref_chord_gain(problem, state, c, score=score) for c in range(cs.n_chords)]
+        first = int(np.argmax(gains))
+        path = [int(cs.pin_a[first])]
+        nxt = [(first, int(cs.pin_b[first]))]
+    else:
+        path = [start]
+        nxt = []
+    while len(path) <= problem.n_lines:
+        if nxt:
+            c, j = nxt.pop()
+        else:
+            cur = path[-1]
+            recent = set(path[-no_return:]) if no_return else set()
+            options = [(ref_chord_gain(problem, state, cs.id_of[cur, j], score=score), -j)
+                       for j in range(n) if cs.id_of[cur, j] >= 0 and not used[cs.id_of[cur, j]] and j not in recent]
+            _, negj = max(options)
+            j = -negj
+            c = cs.id_of[cur, j]
+        used[c] = True
+        pix, cov = table.chord_pixels(c)
+        if score == "error":
+            state[pix] *= np.float32(1.0) - np.float32(problem.thread.opacity) * cov
+        else:
+            state[pix] = np.maximum(state[pix] - np.float32(weight / table.width_px) * cov, 0)
+        path.append(j)
+    return np.array(path)
+
+
+# ---------------------------------------------------------------------------- parity
+@pytest.mark.parametrize("score", ["error", "sum"])
+def test_greedy_matches_bruteforce_reference(score):
+    problem = noise_problem(lines=30)
+    path, history, _ = greedy_path(problem, score=score)
+    ref = ref_greedy(problem, score=score)
+    np.testing.assert_array_equal(path, ref)
+
+
+def test_greedy_matches_reference_with_start_pin_and_no_return():
+    problem = noise_problem(lines=25, seed=3)
+    path, _, _ = greedy_path(problem, start_pin=5, no_return=4)
+    np.testing.assert_array_equal(path, ref_greedy(problem, start=5, no_return=4))
+
+
+def test_chord_scores_match_reference():
+    problem = noise_problem(seed=1)
+    rng = np.random.default_rng(2)
+    state = rng.uniform(0.3, 1.0, problem.table.n_pixels).astype(np.float32)
+    T = problem.target.image.ravel()
+    got = chord_scores(problem.table, state, T, error_weights(problem))
+    want = np.array([ref_chord_gain(problem, state, c) for c in range(problem.table.n_chords)])
+    np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-12)
+
+
+def test_pixel_table_is_the_transpose():
+    import scipy.sparse as sp
+
+    table = noise_problem().table
+    pt = pixel_table(table)
+    csc = sp.csc_matrix((table.coverage, table.pixel, table.indptr), shape=(table.n_pixels, table.n_chords))
+    csr = csc.tocsr()
+    csr.sort_indices()
+    np.testing.assert_array_equal(pt.indptr, csr.indptr)
+    np.testing.assert_array_equal(pt.chord, csr.indices)
+    np.testing.assert_array_equal(pt.coverage, csr.data)
+    assert pixel_table(table) is pt  # kept
+
+
+def test_methods_and_parallel_give_the_same_thread():
+    problem = noise_problem(pins=32, lines=60, canvas=64, seed=4)
+    base, h0, _ = greedy_path(problem)
+    for kw in (dict(method="scan"), dict(parallel=True), dict(method="scan", parallel=True)):
+        path, h, _ = greedy_path(problem, **kw)
+        np.testing.assert_array_equal(path, base)
+        np.testing.assert_allclose(h, h0, rtol=1e-6)
+
+
+def test_history_is_the_error_of_the_rendered_thread():
+    problem = Problem.create("camera", pins=48, lines=150, canvas=64)
+    sol = GreedySolver().solve(problem)
+    assert sol.history.shape == (151,)
+    assert sol.history[0] == pytest.approx(squared_error(problem, np.ones_like(problem.target.image)), rel=1e-6)
+    assert sol.history[-1] == pytest.approx(squared_error(problem, sol.render()), rel=1e-4)
+    assert np.all(np.diff(sol.history) < 0)  # every chord lowered the error here
+
+
+# ---------------------------------------------------------------------------- constraints
+def test_constraints_hold():
+    problem = Problem.create("camera", pins=40, lines=300, canvas=64)
+    sol = make_solver("greedy", no_return=6).solve(problem, rng=7)
+    path = sol.path
+    assert path.shape == (301,) and sol.n_lines == 300
+    assert len(set(sol.chords.tolist())) == 300  # each chord at most once
+    problem.chords.path_to_chords(path)  # min_gap: raises on a disallowed step
+    if sol.extra["no_return_relaxed"] == 0:
+        for k in range(1, path.size):
+            assert path[k] not in path[max(0, k - 6):k]
+    assert sol.seed == 7 and sol.solver == "greedy"
+
+
+def test_repeats_when_the_problem_allows_them():
+    problem = noise_problem(pins=12, lines=60, canvas=32, min_gap=3, allow_repeats=True)
+    sol = GreedySolver(once=False).solve(problem)
+    assert sol.n_lines == 60
+    assert len(set(sol.chords.tolist())) < 60  # 12 pins, min_gap 3: only 42 chords exist
+    sol_once = GreedySolver(once=True).solve(problem.with_lines(40))
+    assert len(set(sol_once.chords.tolist())) == sol_once.n_lines
+
+
+def test_dead_end_stops_short_and_says_so():
+    # 6 pins, min_gap 2: 9 chords; a thread that draws each once cannot use them all
+    problem = noise_problem(pins=6, lines=9, canvas=32, min_gap=2)
+    sol = GreedySolver().solve(problem)
+    assert 1 <= sol.n_lines <= 9
+    if sol.n_lines < 9:
+        assert sol.extra["stop"] == "dead end"
+    assert len(set(sol.chords.tolist())) == sol.n_lines
+
+
+def test_early_stop():
+    white = Target(np.ones((48, 48), dtype=np.float32), "white")
+    problem = Problem.create(white, pins=24, lines=30, canvas=48)
+    sol = GreedySolver(early_stop=True).solve(problem)
+    assert sol.n_lines == 0 and sol.extra["stop"] == "no gain" and sol.path.shape == (1,)
+    full = GreedySolver().solve(problem)  # off by default: the line count is exact
+    assert full.n_lines == 30
+    camera = Problem.create("camera", pins=48, lines=900, canvas=48, thread=ThreadModel(thread_mm=4.0))
+    short = GreedySolver(early_stop=True).solve(camera)
+    assert short.extra["stop"] == "no gain" and 0 < short.n_lines < 900
+    assert np.all(np.diff(short.history) < 0)
+
+
+def test_importance_map_steers_the_thread():
+    problem = noise_problem(pins=32, lines=40, canvas=64, seed=5)
+    imp = np.zeros((64, 64), dtype=np.float32)
+    imp[:, :32] = 1.0  # only the left half counts
+    left = Problem(target=problem.target, layout=problem.layout, thread=problem.thread, n_lines=40,
+                   min_gap=problem.min_gap, importance=imp)
+    path, _, _ = greedy_path(left)
+    x = left.layout.positions[path, 0]
+    xs = left.layout.positions[:, 0]
+    assert np.mean(x < 32) > np.mean(xs < 32) + 0.15
+    np.testing.assert_array_equal(path, ref_greedy(left))
+
+
+def test_deterministic_whatever_the_seed():
+    problem = noise_problem(seed=6)
+    a = GreedySolver().solve(problem, rng=0)
+    b = GreedySolver().solve(problem, rng=np.random.default_rng(123))
+    np.testing.assert_array_equal(a.path, b.path)
+    assert not GreedySolver.stochastic
+
+
+# ---------------------------------------------------------------------------- refine
+def view_error(problem: Problem, image: np.ndarray, k: int) -> float:
+    """Reference: weighted squared error of the k-times box-averaged images."""
+    w = view_scale(error_weights(problem).reshape(problem.target.image.shape), k).astype(np.float64)
+    d = view_scale(image, k).astype(np.float64) - view_scale(problem.target.image, k).astype(np.float64)
+    return float(np.sum(w * d * d))
+
+
+@pytest.mark.parametrize("scale", [1, 4])
+def test_refine_lowers_the_error_and_keeps_one_thread(scale):
+    problem = Problem.create("camera", pins=40, lines=200, canvas=64)
+    start = random_path(problem, np.random.default_rng(0))  # a poor thread leaves room to improve
+    path, info = refine_path(problem, start, scale=scale, sweeps=2)
+    assert path.shape == start.shape
+    chords = problem.chords.path_to_chords(path)  # still one valid thread
+    assert len(set(chords.tolist())) == chords.size
+    before = view_error(problem, render(problem.table, problem.chords.path_to_chords(start)), scale)
+    after = view_error(problem, render(problem.table, chords), scale)
+    assert info["refine_error_before"] == pytest.approx(before, rel=1e-5)
+    assert info["refine_error_after"] == pytest.approx(after, rel=1e-5)
+    assert after < 0.95 * before and info["refine_moves"] > 0
+    assert np.all(np.diff(info["refine_history"]) <= 0)
+
+
+def test_refine_respects_time_budget_and_sweeps():
+    problem = Problem.create("camera", pins=40, lines=200, canvas=64)
+    start = random_path(problem, np.random.default_rng(1))
+    _, info = refine_path(problem, start, sweeps=1)
+    assert info["refine_sweeps"] == 1
+    _, info = refine_path(problem, start, sweeps=50, seconds=1e-6, chunk=16)
+    assert info["refine_out_of_time"] and info["refine_sweeps"] == 1 and info["refine_tried"] == 16
+
+
+def test_greedy_refine_improves_on_greedy_at_the_viewing_scale():
+    problem = Problem.create("camera", pins=48, lines=400, canvas=96)
+    g = make_solver("greedy").solve(problem)
+    r = make_solver("greedy+refine").solve(problem)
+    assert r.n_lines == g.n_lines == 400
+    assert view_error(problem, r.render(), 4) < view_error(problem, g.render(), 4)
+    assert r.extra["refine_scale"] == 4 and r.solver == "greedy+refine"
+
+
+# ---------------------------------------------------------------------------- quality, registry, errors
+def test_greedy_beats_random_clearly():
+    from bench.metrics import score_solution
+
+    problem = Problem.create("camera", pins=64, lines=500, canvas=128)
+    g = score_solution(make_solver("greedy").solve(problem))
+    r = score_solution(make_solver("random").solve(problem, rng=0))
+    assert g["ssim"] > r["ssim"] + 0.1
+    assert g["l1"] < r["l1"]
+
+
+def test_registered_variants():
+    assert make_solver("greedy-sum").config.score == "sum"
+    assert make_solver("greedy-sum").config.no_return == 20
+    assert make_solver("greedy+refine").config.refine
+    assert make_solver("greedy").config.score == "error"
+
+
+@pytest.mark.parametrize("kw, match", [
+    (dict(score="mean"), "score must be one of"),
+    (dict(method="fast"), "method must be one of"),
+    (dict(weight=0.0), "weight must be greater than 0"),
+    (dict(no_return=-1), "no_return must be at least 0"),
+    (dict(refine_sweeps=0), "refine_sweeps must be at least 1"),
+    (dict(refine_seconds=0), "refine_seconds must be greater than 0"),
+    (dict(refine_scale=0), "refine_scale must be at least 1"),
+    (dict(once="yes"), "once must be True or False"),
+    (dict(bogus=1), "its options are"),
+])
+def test_config_errors(kw, match):
+    with pytest.raises(InputError, match=match):
+        GreedySolver(**kw)
+
+
+def test_start_pin_out_of_range():
+    with pytest.raises(InputError, match="start_pin must be below the pin count 24"):
+        GreedySolver(start_pin=24).solve(noise_problem())

@@ -142,34 +142,11 @@ def _scores_parallel(indptr, pixel, coverage, S, T, Wt, o, rule, out):
 
 @njit(cache=True)
 def _fill_gh(S, T, Wt, o, rule, gh):
-    """``gh[p] = (g, h)`` of every pixel, float32 (for the fast first scan)."""
+    """``gh[p] = (g, h)`` of every pixel, float32 (input of :func:`_scores_push`)."""
     for p in range(S.shape[0]):
         g, h = _gh(S[p], T[p], Wt[p], o, rule)
         gh[p, 0] = g
         gh[p, 1] = h
-
-
-@njit(cache=True, inline="always")
-def _score_gh(indptr, pixel, coverage, gh, c):
-    sc = 0.0
-    for t in range(indptr[c], indptr[c + 1]):
-        p = pixel[t]
-        cv = coverage[t]
-        sc += cv * (gh[p, 0] - cv * gh[p, 1])
-    return sc
-
-
-@njit(cache=True)
-def _scores_gh_serial(indptr, pixel, coverage, gh, out):
-    """Every chord's score from float32 ``gh`` (one gather per entry; within rounding of the exact scan)."""
-    for c in range(indptr.shape[0] - 1):
-        out[c] = _score_gh(indptr, pixel, coverage, gh, c)
-
-
-@njit(cache=True, parallel=True)
-def _scores_gh_parallel(indptr, pixel, coverage, gh, out):
-    for c in prange(indptr.shape[0] - 1):
-        out[c] = _score_gh(indptr, pixel, coverage, gh, c)
 
 
 # ---------------------------------------------------------------------------- drawing
@@ -183,6 +160,22 @@ def _push32(pptr, pchord, pcov, p, dg, dh, scores):
     for i in range(cs.shape[0]):
         cv = cc[i]
         scores[cs[i]] += cv * (dg - cv * dh)
+
+
+@njit(cache=True)
+def _scores_push(pptr, pchord, pcov, gh, scores):
+    """Every chord's float32 score from ``gh``, pushed pixel by pixel through the pixel-major table.
+
+    Reads the pixel-major table once, in order (3x faster than gathering
+    ``gh`` chord by chord); float32 sums, within rounding of the exact scan.
+    """
+    scores[:] = 0.0
+    for p in range(pptr.shape[0] - 1):
+        g = gh[p, 0]
+        h = gh[p, 1]
+        if g == 0 and h == 0:
+            continue
+        _push32(pptr, pchord, pcov, p, g, h, scores)
 
 
 @njit(cache=True, inline="always")

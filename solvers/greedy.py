@@ -66,7 +66,7 @@ class PixelTable:
 
     Attributes
     ----------
-    indptr : (n_pixels + 1,) int64
+    indptr : (n_pixels + 1,) int32 (int64 past 2**31 entries)
     chord : (nnz,) uint16 (int32 when there are more than 65535 chords), chord ids
     coverage : (nnz,) float32, the same coverage as the chord table
     """
@@ -94,7 +94,8 @@ def pixel_table(table: ChordTable) -> PixelTable:
         if table in _pixel_tables:
             return _pixel_tables[table]
     counts = np.bincount(table.pixel, minlength=table.n_pixels)
-    indptr = np.zeros(table.n_pixels + 1, dtype=np.int64)
+    # int32 offsets when they fit: the update loop reads two per pixel, and half the bytes is ~5% faster
+    indptr = np.zeros(table.n_pixels + 1, dtype=np.int32 if table.nnz < 2**31 else np.int64)
     np.cumsum(counts, out=indptr[1:])
     chord = np.empty(table.nnz, dtype=np.uint16 if table.n_chords <= 65535 else np.int32)
     cov = np.empty(table.nnz, dtype=np.float32)
@@ -282,8 +283,7 @@ def greedy_path(problem: Problem, *, score: str = "error", weight: float = SEED_
         gh = np.empty((table.n_pixels, 2), dtype=np.float32)
         K._fill_gh(state, T, Wt, o, rule, gh)
         scores = np.empty(table.n_chords, dtype=np.float32)
-        (K._scores_gh_parallel if parallel else K._scores_gh_serial)(table.indptr, table.pixel, table.coverage,
-                                                                     gh, scores)
+        K._scores_push(pt.indptr, pt.chord, pt.coverage, gh, scores)
         tol = SCORE_TOLERANCE * float(np.abs(scores).max(initial=0.0))
         nt = 2 * _n_threads() if parallel else 1
         drawn = K._greedy(table.indptr, table.pixel, table.coverage, chords.id_of, chords.pin_a, chords.pin_b,

@@ -1,0 +1,140 @@
+"""Speed of the greedy solver: seconds and lines/second as lines, pins and canvas grow.
+
+Run from the repository root::
+
+    STRINGART_CACHE_DIR=/tmp/sacache python benchmarks/greedy_speed.py            # full sweep
+    STRINGART_CACHE_DIR=/tmp/sacache python benchmarks/greedy_speed.py --quick    # headline row only
+
+Every timing is of ``GreedySolver.solve`` with the JIT warm and the chord
+table cached (its build time is printed apart), the best of ``--repeat``
+runs, as wall seconds and as this process's CPU seconds (the machine is
+shared, and CPU time is less disturbed by other jobs). The first solve of a
+table also builds the pixel-major table (kept in memory afterwards); its time
+is printed apart too. The ``scan`` row times the same greedy without the
+incremental scores, the naive kernel whose memory traffic the default avoids.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from rendering import PinLayout, ThreadModel, default_min_gap, get_chord_table  # noqa: E402
+from solvers import Problem  # noqa: E402
+from solvers.greedy import GreedySolver, pixel_table  # noqa: E402
+
+
+def timed(fn, repeat: int) -> tuple[float, float, object]:
+    """Best wall and best CPU seconds of ``repeat`` calls, and the last result."""
+    walls, cpus = [], []
+    out = None
+    for _ in range(repeat):
+        w0, c0 = time.perf_counter(), time.process_time()
+        out = fn()
+        walls.append(time.perf_counter() - w0)
+        cpus.append(time.process_time() - c0)
+    return min(walls), min(cpus), out
+
+
+def prepare(image: str, pins: int, lines: int, canvas: int) -> tuple[Problem, dict]:
+    t0 = time.perf_counter()
+    problem = Problem.create(image, pins=pins, lines=lines, canvas=canvas)
+    table = problem.table  # from the disk cache when there, else built and cached
+    t_table = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    pt = pixel_table(table)
+    t_pixel = time.perf_counter() - t0
+    return problem, dict(table_s=t_table, pixel_table_s=t_pixel, table_mib=table.nbytes / 2**20,
+                         pixel_table_mib=pt.nbytes / 2**20, chords=table.n_chords, nnz=table.nnz)
+
+
+def row(label: str, problem: Problem, repeat: int, **config) -> dict:
+    solver = GreedySolver(**config)
+    wall, cpu, sol = timed(lambda: solver.solve(problem), repeat)
+    return dict(case=label, pins=problem.layout.n_pins, lines=problem.n_lines, canvas=problem.layout.canvas,
+                wall_s=wall, cpu_s=cpu, lines_per_s=problem.n_lines / wall, error=float(sol.history[-1]))
+
+
+def fmt(rows: list[dict]) -> str:
+    head = "| case | pins | canvas | lines | wall s | CPU s | lines/s |\n|---|---:|---:|---:|---:|---:|---:|\n"
+    return head + "".join(f"| {r['case']} | {r['pins']} | {r['canvas']} | {r['lines']} | {r['wall_s']:.3f} | "
+                          f"{r['cpu_s']:.3f} | {r['lines_per_s']:,.0f} |\n" for r in rows)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--image", default="camera")
+    ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--quick", action="store_true", help="only the headline case (288 pins, 4000 lines, 512 px)")
+    ap.add_argument("--no-memory", action="store_true", help="skip the 512-pin, 1024-px memory check")
+    ap.add_argument("--out", type=Path, default=None, help="also write the Markdown report here")
+    args = ap.parse_args(argv)
+
+    # warm the JIT on a tiny problem (numba caches compiled kernels on disk too)
+    tiny = Problem.create(args.image, pins=32, lines=20, canvas=64)
+    for cfg in (dict(), dict(method="scan"), dict(score="sum")):
+        GreedySolver(**cfg).solve(tiny)
+
+    out = []
+    problem, info = prepare(args.image, 288, 4000, 512)
+    out.append(f"chord table 288 pins, 512 px: {info['chords']} chords, {info['nnz']:,} entries, "
+               f"{info['table_mib']:.0f} MiB, loaded/built in {info['table_s']:.2f} s; pixel-major copy "
+               f"{info['pixel_table_mib']:.0f} MiB built in {info['pixel_table_s']:.2f} s (once per table)")
+    rows = [row("greedy (headline)", problem, args.repeat)]
+    rows.append(row("greedy-sum (seed rule)", problem, args.repeat, score="sum", no_return=20))
+    if not args.quick:
+        rows.append(row("greedy, scan (naive kernel)", problem, max(1, args.repeat // 2), method="scan"))
+        rows.append(row("greedy, parallel", problem, args.repeat, parallel=True))
+        for lines in (1000, 2000, 3000):
+            rows.append(row("lines", problem.with_lines(lines), args.repeat))
+        for pins in (128, 256, 384, 512):
+            p, _ = prepare(args.image, pins, 4000, 512)
+            rows.append(row("pins", p, args.repeat))
+        for canvas in (256, 768, 1024):
+            p, inf = prepare(args.image, 288, 4000, canvas)
+            out.append(f"chord table 288 pins, {canvas} px: {inf['table_mib']:.0f} MiB (+{inf['pixel_table_mib']:.0f} "
+                       f"MiB pixel-major), table {inf['table_s']:.2f} s, pixel-major {inf['pixel_table_s']:.2f} s")
+            rows.append(row("canvas", p, max(1, args.repeat // 2)))
+    if not args.quick and not args.no_memory:
+        layout = PinLayout(n_pins=512, canvas=1024)
+        width = ThreadModel().width_px(layout.span_px)
+        t0 = time.perf_counter()
+        table = get_chord_table(layout, default_min_gap(512), width)
+        t_build = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        pt = pixel_table(table)
+        t_pix = time.perf_counter() - t0
+        out.append(f"memory, 512 pins at 1024 px: chord table {table.nbytes / 2**30:.2f} GiB "
+                   f"({table.n_chords} chords, {table.nnz:,} entries; {t_build:.1f} s), pixel-major copy "
+                   f"{pt.nbytes / 2**30:.2f} GiB ({t_pix:.1f} s); together "
+                   f"{(table.nbytes + pt.nbytes) / 2**30:.2f} GiB of this machine's 24 GiB")
+        del table, pt
+
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
+                            text=True).stdout.strip()
+    import numba
+
+    env = (f"commit {commit}; Python {platform.python_version()}, numpy {np.__version__}, numba {numba.__version__}; "
+           f"{os.cpu_count()} CPUs ({platform.processor() or platform.machine()}), numba threads "
+           f"{numba.get_num_threads()}; load average {os.getloadavg()[0]:.1f} at the end; "
+           f"command: python benchmarks/greedy_speed.py {' '.join(argv if argv is not None else sys.argv[1:])}")
+    report = "\n".join(["# Greedy speed", "", fmt(rows), *[f"- {line}" for line in out], f"- {env}", ""])
+    print(report)
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(report)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

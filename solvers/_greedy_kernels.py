@@ -284,14 +284,15 @@ def _settle(indptr, pixel, coverage, S, T, Wt, o, rule, scores, cand, ncand, ama
 @njit(cache=True)
 def _greedy(indptr, pixel, coverage, id_of, pin_a, pin_b, S, T, Wt, o, rule, sum_step,
             n_lines, start, no_return, once, early_stop, used, parallel, nt,
-            pptr, pchord, pcov, scores, tol, path, gains, removed, stats):
+            pptr, pchord, pcov, scores, tol, refresh, path, gains, removed, stats):
     """Build one continuous thread greedily. Returns the number of lines drawn.
 
     ``S`` (float32, flat) is the state (brightness for ``error``, darkness for
     ``sum``), updated in place; ``scores`` (float32, n_chords) must hold every
     chord's score for ``S`` and is kept up to date (to rounding: candidates
     within ``tol`` of the top are rescored exactly before the pick, see
-    :func:`_settle`). ``path`` gets ``n_drawn + 1`` pins, ``gains`` the exact
+    :func:`_settle`) and recomputed from ``S`` every ``refresh`` lines so that
+    rounding cannot build up over long runs. ``path`` gets ``n_drawn + 1`` pins, ``gains`` the exact
     score of each drawn chord, ``removed`` the darkness it removed (``sum``).
     ``start < 0``: the first chord is the best of all chords. ``stats``:
     [no-return relaxed, stop reason (0 budget, 1 no gain, 2 dead end), exact rescores].
@@ -376,6 +377,10 @@ def _greedy(indptr, pixel, coverage, id_of, pin_a, pin_b, S, T, Wt, o, rule, sum
         path[drawn] = cur_next
         last[cur_next] = drawn
         k = -1
+        if drawn % refresh == 0 and drawn < n_lines:
+            gh = np.empty((S.shape[0], 2), dtype=np.float32)
+            _fill_gh(S, T, Wt, o, rule, gh)
+            _scores_push(pptr, pchord, pcov, gh, scores)
     return drawn
 
 

@@ -100,6 +100,26 @@ def test_chord_scores_match_reference():
     np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-12)
 
 
+def test_chord_scores_checks_its_input():
+    table = noise_problem().table
+    ones = np.ones(table.n_pixels)
+    with pytest.raises(InputError, match="state must have one value per pixel"):
+        chord_scores(table, ones[:-1], ones, ones)
+    with pytest.raises(InputError, match="score must be one of"):
+        chord_scores(table, ones, ones, ones, score="mean")
+    img = np.ones(table.shape, dtype=np.float32)
+    # white on white: any chord only adds error, -sum cov^2 (the h term alone)
+    want = [-np.sum(table.chord_pixels(c)[1].astype(np.float64) ** 2) for c in range(table.n_chords)]
+    np.testing.assert_allclose(chord_scores(table, img, img, img), want, rtol=1e-9)
+
+
+def test_running_scores_refreshed_mid_run(monkeypatch):
+    problem = noise_problem(pins=32, lines=60, canvas=64, seed=8)
+    monkeypatch.setattr(G, "REFRESH_EVERY", 7)
+    path, _, _ = greedy_path(problem)
+    np.testing.assert_array_equal(path, greedy_path(problem, method="scan")[0])
+
+
 def test_pixel_table_is_the_transpose():
     import scipy.sparse as sp
 

@@ -187,6 +187,8 @@ class GreedySolver(Solver):
     refine_scale : int >= 1, the refiner's error is taken on images box-averaged this many
         times down (default: the benchmark's viewing scale, 4; 1 = the pixel error greedy lowers)
     refine_sweeps : int >= 1, at most this many sweeps over the path
+    refine_shortlist : int >= 0, candidates per move measured exactly after a cheap
+        block-mean ranking (0: measure all; see :func:`refine_path`)
     refine_seconds : float > 0 or None, time budget of the refinement
     """
 
@@ -207,6 +209,7 @@ class GreedySolver(Solver):
         refine: bool = False
         refine_scale: int = VIEW_SCALE
         refine_sweeps: int = 3
+        refine_shortlist: int = 8
         refine_seconds: float | None = 60.0
 
         def __post_init__(self):
@@ -219,6 +222,7 @@ class GreedySolver(Solver):
             check_int("no_return", self.no_return, low=0, hint="use 0 to allow any pin, or e.g. 20 as the seed")
             check_int("refine_sweeps", self.refine_sweeps, low=1, hint="e.g. 3")
             check_int("refine_scale", self.refine_scale, low=1, hint="use 1 (pixels) or the viewing scale, e.g. 4")
+            check_int("refine_shortlist", self.refine_shortlist, low=0, hint="e.g. 8, or 0 to measure every candidate")
             if self.start_pin is not None:
                 check_int("start_pin", self.start_pin, low=0, hint="use a pin index, or None for the best chord")
             if self.refine_seconds is not None:
@@ -246,7 +250,8 @@ class GreedySolver(Solver):
                                            start_pin=cfg.start_pin, method=cfg.method, parallel=cfg.parallel)
         if cfg.refine and path.size >= 2:
             path, info = refine_path(problem, path, scale=cfg.refine_scale, once=cfg.once or not problem.allow_repeats,
-                                     sweeps=cfg.refine_sweeps, seconds=cfg.refine_seconds)
+                                     sweeps=cfg.refine_sweeps, seconds=cfg.refine_seconds,
+                                     shortlist=cfg.refine_shortlist)
             extra.update(info)
         if path.size < 2:  # early stop before the first chord: an empty thread
             return Solution(problem=problem, chords=np.zeros(0, dtype=np.int32), path=path.astype(np.int32),
@@ -322,8 +327,27 @@ def _n_threads() -> int:
     return int(numba.get_num_threads())
 
 
+_block_tables: "weakref.WeakKeyDictionary[ChordTable, dict]" = weakref.WeakKeyDictionary()
+_NO_BLOCKS = (np.zeros(1, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32))
+
+
+def _block_table(table: ChordTable, scale: int, blk: np.ndarray) -> tuple:
+    """Each chord's coverage summed over ``scale x scale`` blocks, CSR ``(indptr, block, coverage)``; kept per table."""
+    per_table = _block_tables.setdefault(table, {})
+    if scale not in per_table:
+        nblocks = int(blk.max()) + 1
+        indptr = np.zeros(table.n_chords + 1, dtype=np.int64)
+        dummy_b, dummy_c = np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+        nnz = K._block_table(table.indptr, table.pixel, table.coverage, blk, nblocks, indptr, dummy_b, dummy_c, False)
+        block = np.empty(nnz, dtype=np.int64)
+        cov = np.empty(nnz, dtype=np.float32)
+        K._block_table(table.indptr, table.pixel, table.coverage, blk, nblocks, indptr, block, cov, True)
+        per_table[scale] = (indptr, block, cov)
+    return per_table[scale]
+
+
 def refine_path(problem: Problem, path, *, scale: int = VIEW_SCALE, once: bool = True, sweeps: int = 3,
-                seconds: float | None = None, chunk: int = 64) -> tuple[np.ndarray, dict]:
+                seconds: float | None = None, shortlist: int = 8, chunk: int = 64) -> tuple[np.ndarray, dict]:
     """Improve a continuous thread by re-choosing its pins, one at a time, while the error falls.
 
     The error is the weighted squared error between the rendered thread and
@@ -331,8 +355,11 @@ def refine_path(problem: Problem, path, *, scale: int = VIEW_SCALE, once: bool =
     scale; ``scale=1`` is the pixel error that ``greedy`` lowers). Each move
     takes a pin ``b`` of the path with neighbours ``a`` and ``c`` and puts
     there the pin ``b'`` whose chords ``(a, b')`` and ``(b', c)`` give the
-    lowest error, every allowed ``b'`` measured exactly (``min_gap`` and, with
-    ``once``, chords not drawn elsewhere); the end pins have one chord each.
+    lowest error (``min_gap`` and, with ``once``, chords not drawn elsewhere);
+    the end pins have one chord each. The ``shortlist`` candidates that rank
+    best with each pixel's brightness taken as its block's mean (a table of
+    chord coverage per block, ~4x smaller) are measured exactly (0: every
+    candidate), and the move is kept only if it lowers the exact error.
     The line count never changes and the thread stays one thread. Sweeps run
     over the whole path until one gains nothing, after ``sweeps`` sweeps, or
     once ``seconds`` have passed (checked every ``chunk`` pins).
@@ -346,6 +373,7 @@ def refine_path(problem: Problem, path, *, scale: int = VIEW_SCALE, once: bool =
     problem : Problem
     path : (n_lines + 1,) int, a valid pin sequence for ``problem``
     scale : int >= 1, block side of the error
+    shortlist : int >= 0, candidates measured exactly per move (0: all)
 
     Returns
     -------
@@ -357,6 +385,7 @@ def refine_path(problem: Problem, path, *, scale: int = VIEW_SCALE, once: bool =
     t0 = time.perf_counter()
     scale = check_int("refine scale", scale, low=1, hint="use 1 (pixels) or the viewing scale, e.g. 4")
     check_int("sweeps", sweeps, low=1)
+    shortlist = check_int("shortlist", shortlist, low=0, hint="e.g. 8, or 0 to measure every candidate")
     if seconds is not None:
         check_float("seconds", seconds, low=0.0, low_open=True)
     path = np.array(path, dtype=np.int64)
@@ -382,7 +411,8 @@ def refine_path(problem: Problem, path, *, scale: int = VIEW_SCALE, once: bool =
     dsum = np.zeros(nblocks, dtype=np.float64)
     mark = np.zeros(nblocks, dtype=np.bool_)
     touched = np.zeros(nblocks, dtype=np.int64)
-    stats = np.zeros(2, dtype=np.int64)
+    bt = _block_table(table, scale, blk) if shortlist > 0 else _NO_BLOCKS
+    stats = np.zeros(3, dtype=np.int64)
     hist = [err]
     done = 0
     out_of_time = False
@@ -391,8 +421,8 @@ def refine_path(problem: Problem, path, *, scale: int = VIEW_SCALE, once: bool =
         gain = 0.0
         for m0 in range(0, L + 1, chunk):
             gain += K._refine_range(table.indptr, table.pixel, table.coverage, problem.chords.id_of, path, count,
-                                    once, B, Bs, Ts, Wb, inv, o, blk, dsum, mark, touched,
-                                    m0, min(m0 + chunk, L + 1), stats)
+                                    once, B, Bs, Ts, Wb, inv, o, blk, bt[0], bt[1], bt[2], shortlist,
+                                    dsum, mark, touched, m0, min(m0 + chunk, L + 1), stats)
             if seconds is not None and time.perf_counter() - t0 > seconds:
                 out_of_time = True
                 break
@@ -402,6 +432,7 @@ def refine_path(problem: Problem, path, *, scale: int = VIEW_SCALE, once: bool =
         if out_of_time or gain <= 1e-9 * err0:
             break
     info = dict(refine_sweeps=done, refine_moves=int(stats[1]), refine_tried=int(stats[0]),
+                refine_exact=int(stats[2]),
                 refine_scale=scale, refine_error_before=float(err0), refine_error_after=float(err),
                 refine_seconds=time.perf_counter() - t0, refine_history=[float(h) for h in hist],
                 refine_out_of_time=out_of_time)

@@ -227,11 +227,11 @@ def view_error(problem: Problem, image: np.ndarray, k: int) -> float:
     return float(np.sum(w * d * d))
 
 
-@pytest.mark.parametrize("scale", [1, 4])
-def test_refine_lowers_the_error_and_keeps_one_thread(scale):
+@pytest.mark.parametrize("scale, shortlist", [(1, 0), (4, 0), (4, 8)])
+def test_refine_lowers_the_error_and_keeps_one_thread(scale, shortlist):
     problem = Problem.create("camera", pins=40, lines=200, canvas=64)
     start = random_path(problem, np.random.default_rng(0))  # a poor thread leaves room to improve
-    path, info = refine_path(problem, start, scale=scale, sweeps=2)
+    path, info = refine_path(problem, start, scale=scale, sweeps=2, shortlist=shortlist)
     assert path.shape == start.shape
     chords = problem.chords.path_to_chords(path)  # still one valid thread
     assert len(set(chords.tolist())) == chords.size
@@ -241,6 +241,16 @@ def test_refine_lowers_the_error_and_keeps_one_thread(scale):
     assert info["refine_error_after"] == pytest.approx(after, rel=1e-5)
     assert after < 0.95 * before and info["refine_moves"] > 0
     assert np.all(np.diff(info["refine_history"]) <= 0)
+    if shortlist:
+        assert info["refine_exact"] <= shortlist * info["refine_tried"]
+
+
+def test_refine_shortlist_of_everything_is_exhaustive():
+    problem = Problem.create("camera", pins=24, lines=60, canvas=48)
+    start = random_path(problem, np.random.default_rng(2))
+    a, _ = refine_path(problem, start, shortlist=0, sweeps=1)
+    b, _ = refine_path(problem, start, shortlist=1000, sweeps=1)  # longer than any candidate list
+    np.testing.assert_array_equal(a, b)
 
 
 def test_refine_respects_time_budget_and_sweeps():
@@ -287,6 +297,7 @@ def test_registered_variants():
     (dict(refine_sweeps=0), "refine_sweeps must be at least 1"),
     (dict(refine_seconds=0), "refine_seconds must be greater than 0"),
     (dict(refine_scale=0), "refine_scale must be at least 1"),
+    (dict(refine_shortlist=-1), "refine_shortlist must be at least 0"),
     (dict(once="yes"), "once must be True or False"),
     (dict(bogus=1), "its options are"),
 ])

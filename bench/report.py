@@ -108,8 +108,17 @@ def _fmt(v, digits: int) -> str:
     return f"{v:.{digits}f}"
 
 
-def markdown_table(table: pd.DataFrame, *, digits: int | None = 3, best: str | None = None) -> str:
-    """A pivot as a Markdown table; ``best`` = "max" or "min" bolds each column's best solver (not references)."""
+def incomplete_cells(df: pd.DataFrame, order: list[str] | None = None) -> set:
+    """(solver label, lines) cells where some runs failed: their mean covers fewer images or seeds."""
+    dfl, _ = _labelled(df, order)
+    g = dfl.assign(ok=dfl["error"] == "").groupby(["label", "lines"])["ok"].agg(["sum", "count"])
+    return {(lab, int(n)) for (lab, n), r in g.iterrows() if 0 < r["sum"] < r["count"]}
+
+
+def markdown_table(table: pd.DataFrame, *, digits: int | None = 3, best: str | None = None,
+                   flags: set | None = None) -> str:
+    """A pivot as a Markdown table; ``best`` = "max" or "min" bolds each column's best solver (not references);
+    cells in ``flags`` ((row, column) pairs) get a dagger."""
     cols = list(table.columns)
     head = "| " + " | ".join([str(table.index.name or "")] + [str(c) for c in cols]) + " |"
     sep = "|" + "---|" + "---:|" * len(cols)
@@ -125,7 +134,8 @@ def markdown_table(table: pd.DataFrame, *, digits: int | None = 3, best: str | N
         cells = []
         for c in cols:
             text = _fmt(row[c], digits)
-            cells.append(f"**{text}**" if best_of.get(c) == idx else text)
+            text = f"**{text}**" if best_of.get(c) == idx else text
+            cells.append(text + "†" if flags and (idx, c) in flags else text)
         name = f"*{idx}*" if idx in REFERENCE_LABELS.values() else str(idx)
         lines.append("| " + " | ".join([name] + cells) + " |")
     return "\n".join(lines)
@@ -171,14 +181,19 @@ def summary_markdown(df: pd.DataFrame, meta: dict | None = None, *, figures: dic
         if len(setups(df)) > 1:
             out += [f"## {pins} pins, {canvas} px", ""]
         h = "###" if len(setups(df)) > 1 else "##"
-        out += [f"{h} SSIM (viewing scale) vs lines", "", markdown_table(pivot(sub, "ssim", order=order), best="max"), ""]
-        out += [f"{h} L1 (viewing scale) vs lines", "", markdown_table(pivot(sub, "l1", order=order), best="min"), ""]
+        fl = incomplete_cells(sub, order)
+        note = ["", "† some runs of this cell failed: its mean covers fewer images or seeds."] if fl else []
+        out += [f"{h} SSIM (viewing scale) vs lines", "",
+                markdown_table(pivot(sub, "ssim", order=order), best="max", flags=fl), *note, ""]
+        out += [f"{h} L1 (viewing scale) vs lines", "",
+                markdown_table(pivot(sub, "l1", order=order), best="min", flags=fl), *note, ""]
         out += [f"{h} PSNR (dB, viewing scale) vs lines", "",
-                markdown_table(pivot(sub, "psnr", order=order), digits=2, best="max"), ""]
+                markdown_table(pivot(sub, "psnr", order=order), digits=2, best="max", flags=fl), *note, ""]
         out += [f"{h} SSIM at full resolution vs lines", "",
-                markdown_table(pivot(sub, "ssim_full", order=order), best="max"), ""]
+                markdown_table(pivot(sub, "ssim_full", order=order), best="max", flags=fl), *note, ""]
         out += [f"{h} Runtime (seconds) vs lines", "",
-                markdown_table(pivot(sub, "seconds", order=order, references=False), digits=None, best="min"), ""]
+                markdown_table(pivot(sub, "seconds", order=order, references=False), digits=None, best="min",
+                               flags=fl), *note, ""]
         per = _per_image(sub, top, order)
         if not per.empty and per.shape[1] > 1:
             out += [f"{h} SSIM per image at {top} lines", "", markdown_table(per, best="max"), ""]

@@ -152,6 +152,13 @@ def test_failing_run_is_recorded_and_study_goes_on(tmp_path, extra_solvers):
     report.write_report(tmp_path)
     summary = (tmp_path / "summary.md").read_text()
     assert "## Failures" in summary and "boom" in summary
+    # a cell with some failed runs is flagged: its mean covers fewer runs
+    df = read_runs(tmp_path)
+    extra = df[df["solver"] == "random"].assign(run_id="x", error="RuntimeError: late", ssim=np.nan)
+    pd.concat([df, extra]).to_csv(tmp_path / "runs.csv", index=False)
+    assert report.incomplete_cells(read_runs(tmp_path)) == {("random", 20)}
+    report.write_report(tmp_path, figures=False)
+    assert "† some runs of this cell failed" in (tmp_path / "summary.md").read_text()
 
 
 def test_quick_options_and_deterministic_solvers(extra_solvers, tmp_path):

@@ -172,7 +172,8 @@ class GreedySolver(Solver):
         ``error``: exact decrease of the weighted squared error (multiplicative
         model; weight = frame mask times the problem's importance map).
         ``sum``: the seed generator's darkness sum with a fixed ``weight`` per pass.
-    weight : float in (0, 1], darkness removed per pass along a chord (``sum`` only)
+    weight : float in (0, 1], darkness removed per pass along a chord (``sum`` only; the
+        darkness starts at ``1 - target`` times the importance map, inside the frame)
     no_return : int >= 0, never go back to any of the last ``no_return`` pins
         (relaxed for a step that would otherwise have no chord)
     once : bool, each chord at most once (always on when the problem forbids repeats)
@@ -242,9 +243,6 @@ class GreedySolver(Solver):
         as_generator(rng)  # validates
         seed = int(rng) if isinstance(rng, (int, np.integer)) else None
         cfg = self.config
-        n_pins = problem.layout.n_pins
-        if cfg.start_pin is not None and cfg.start_pin >= n_pins:
-            raise InputError(f"start_pin must be below the pin count {n_pins}, got {cfg.start_pin}")
         path, history, extra = greedy_path(problem, score=cfg.score, weight=cfg.weight, no_return=cfg.no_return,
                                            once=cfg.once or not problem.allow_repeats, early_stop=cfg.early_stop,
                                            start_pin=cfg.start_pin, method=cfg.method, parallel=cfg.parallel)
@@ -279,6 +277,14 @@ def greedy_path(problem: Problem, *, score: str = "error", weight: float = SEED_
         raise InputError(f"score must be one of {', '.join(SCORES)}, got {score!r}")
     if method not in METHODS:
         raise InputError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
+    weight = check_float("weight", weight, low=0.0, high=1.0, low_open=True,
+                         hint="darkness removed per pass, e.g. 20/255 = 0.078")
+    no_return = check_int("no_return", no_return, low=0, hint="use 0 to allow any pin, or e.g. 20 as the seed")
+    n_pins = problem.layout.n_pins
+    if start_pin is not None:
+        start_pin = check_int("start_pin", start_pin, low=0, hint="use a pin index, or None for the best chord")
+        if start_pin >= n_pins:
+            raise InputError(f"start_pin must be below the pin count {n_pins}, got {start_pin}")
     table = problem.table
     chords = problem.chords
     rule = K.RULE_ERROR if score == "error" else K.RULE_SUM
@@ -289,7 +295,7 @@ def greedy_path(problem: Problem, *, score: str = "error", weight: float = SEED_
         state = np.ones(table.n_pixels, dtype=np.float32)
         total0 = float(np.sum(Wt.astype(np.float64) * (1.0 - T.astype(np.float64)) ** 2))
     else:
-        state = np.ascontiguousarray((1.0 - T) * (Wt > 0), dtype=np.float32)  # darkness inside the frame
+        state = np.ascontiguousarray((1.0 - T) * Wt, dtype=np.float32)  # darkness (times importance) in the frame
         total0 = float(np.sum(state, dtype=np.float64))
     used = np.zeros(table.n_chords, dtype=np.bool_)
     path = np.zeros(problem.n_lines + 1, dtype=np.int64)

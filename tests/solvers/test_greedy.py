@@ -40,11 +40,10 @@ def ref_greedy(problem: Problem, *, score="error", weight=G.SEED_WEIGHT, no_retu
     table = problem.table
     n = problem.layout.n_pins
     T = problem.target.image.ravel()
-    mask = problem.mask.ravel()
     if score == "error":
         state = np.ones(table.n_pixels, dtype=np.float32)
     else:
-        state = ((1.0 - T) * mask).astype(np.float32)
+        state = ((1.0 - T) * error_weights(problem)).astype(np.float32)
     used = np.zeros(cs.n_chords, dtype=bool)
     if start is None:
         gains = [ref_chord_gain(problem, state, c, score=score) for c in range(cs.n_chords)]
@@ -209,6 +208,7 @@ def test_importance_map_steers_the_thread():
     xs = left.layout.positions[:, 0]
     assert np.mean(x < 32) > np.mean(xs < 32) + 0.15
     np.testing.assert_array_equal(path, ref_greedy(left))
+    np.testing.assert_array_equal(greedy_path(left, score="sum")[0], ref_greedy(left, score="sum"))
 
 
 def test_deterministic_whatever_the_seed():
@@ -309,3 +309,14 @@ def test_config_errors(kw, match):
 def test_start_pin_out_of_range():
     with pytest.raises(InputError, match="start_pin must be below the pin count 24"):
         GreedySolver(start_pin=24).solve(noise_problem())
+
+
+@pytest.mark.parametrize("kw, match", [
+    (dict(start_pin=-1), "start_pin must be at least 0"),
+    (dict(weight=2.0), "weight must be at most 1"),
+    (dict(no_return=-2), "no_return must be at least 0"),
+    (dict(method="gpu"), "method must be one of"),
+])
+def test_greedy_path_checks_its_input(kw, match):
+    with pytest.raises(InputError, match=match):
+        greedy_path(noise_problem(), **kw)

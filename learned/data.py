@@ -304,15 +304,26 @@ class CropDataset:
                 out[t] = random_crop(img, self.size, rng)
         return out
 
-    def train_batches(self, batch_size: int, rng: np.random.Generator, *, augment_data: bool = True):
-        """Yield (B, size, size) float32 augmented training batches, one epoch."""
+    def train_batches(self, batch_size: int, rng: np.random.Generator, *, augment_data: bool = True,
+                      with_params: bool = False):
+        """Yield (B, size, size) float32 augmented training batches, one epoch.
+
+        With ``with_params``, yield ``(batch, idx, ks, flips)``: the crops' indices
+        and each one's rotation (pin steps) and flip, to permute chord labels alike
+        (:func:`chord_permutation`).
+        """
         order = rng.permutation(len(self.train))
         for s in range(0, len(order), batch_size):
             idx = order[s:s + batch_size]
             batch = self.train[idx]
+            ks = np.zeros(len(idx), dtype=np.int64)
+            flips = np.zeros(len(idx), dtype=bool)
             if augment_data:
-                batch = np.stack([augment(b, rng, self.n_pins)[0] for b in batch])
-            yield batch
+                out = [augment(b, rng, self.n_pins) for b in batch]
+                batch = np.stack([o[0] for o in out])
+                ks[:] = [o[1] for o in out]
+                flips[:] = [o[2] for o in out]
+            yield (batch, idx, ks, flips) if with_params else batch
 
     def describe(self) -> str:
         return f"{len(self.images)} pictures -> {len(self.train)} train / {len(self.val)} val crops at {self.size} px"

@@ -188,17 +188,20 @@ class ChordNetConfig:
     max_lines : int, the budget is fed to the model as ``n_lines / max_lines``
     temperature : float, weights are ``sigmoid((score + shift) / temperature)``
     w_l1, w_ssim : float, loss weights of L1 and 1 - SSIM (at the training canvas = viewing scale)
-    w_distill : float, weight of a BCE term toward greedy's chords (0 = off; needs targets)
+    w_distill : float, weight of the distillation term: binary cross-entropy between the chord
+        weights and greedy's first ``n_lines`` chords on the same picture (0 = off)
+    proj_scale : float, initial scale of the projection term of the score
     """
 
-    channels: int = 16
-    features: int = 8
-    hidden: int = 32
+    channels: int = 12
+    features: int = 6
+    hidden: int = 16
     max_lines: int = 4000
     temperature: float = 1.0
     w_l1: float = 1.0
     w_ssim: float = 1.0
-    w_distill: float = 0.0
+    w_distill: float = 1.0
+    proj_scale: float = 3.0
 
     def __post_init__(self):
         for name in ("channels", "features", "hidden", "max_lines"):
@@ -234,6 +237,11 @@ class ChordNet(nn.Module):
         self.mlp = nn.Sequential(nn.Conv1d(k + 3, config.hidden, 1), nn.ReLU(),
                                  nn.Conv1d(config.hidden, config.hidden, 1), nn.ReLU(),
                                  nn.Conv1d(config.hidden, 1, 1))
+        # the score starts as the projection baseline (standardised mean darkness along the chord,
+        # times a learned scale); the network learns a correction, zero at initialisation
+        nn.init.zeros_(self.mlp[-1].weight)
+        nn.init.zeros_(self.mlp[-1].bias)
+        self.proj_scale = nn.Parameter(torch.tensor(float(config.proj_scale)))
         table = spec.table(spec.input_size)
         self._table = table
         length = table.lengths_px() / table.layout.span_px
@@ -256,7 +264,9 @@ class ChordNet(nn.Module):
         feats = chord_means_fn(self._table, maps)  # (B, K+1, n_chords)
         n = feats.shape[-1]
         extra = torch.stack([self.length.expand(B, n), budget.reshape(B, 1).expand(B, n)], 1)
-        return self.mlp(torch.cat([feats, extra], 1))[:, 0]  # (B, n_chords)
+        proj = feats[:, -1]  # mean darkness along each chord: the projection baseline
+        z = (proj - proj.mean(1, keepdim=True)) / proj.std(1, keepdim=True).clamp_min(1e-6)
+        return self.proj_scale * z + self.mlp(torch.cat([feats, extra], 1))[:, 0]  # (B, n_chords)
 
 
 def chord_means_fn(table, maps):

@@ -38,7 +38,7 @@ import torch
 from rendering import InputError
 from rendering.errors import check_float, check_int
 
-from .data import CropDataset, load_pool
+from .data import CropDataset, chord_permutation, load_pool
 from .models import MODELS, Spec, budget_weights, build_model, save_checkpoint
 from .render import chord_render, soft_lines, view_loss
 
@@ -106,6 +106,49 @@ class TrainResult:
     seconds: float
 
 
+NO_RANK = np.iinfo(np.int16).max
+
+
+def greedy_ranks(images: np.ndarray, spec: Spec, n_lines: int, *, log: Callable | None = None) -> np.ndarray:
+    """Greedy's chord order on each picture, the distillation target.
+
+    Greedy is sequential, so its first ``n`` chords are its ``n``-line answer:
+    one run of ``n_lines`` gives the target of every budget up to ``n_lines``.
+
+    Parameters
+    ----------
+    images : (n, canvas, canvas) float32 in [0, 1]
+    spec : the setup (pins, min gap, thread model); greedy runs at the pictures' canvas
+
+    Returns
+    -------
+    (n, n_chords) int16: position of each chord in greedy's thread, :data:`NO_RANK` if unused
+    """
+    try:
+        from solvers import make_solver
+        solver = make_solver("greedy")
+    except InputError:
+        raise InputError("distillation needs the greedy solver, which is not available; "
+                         "train with w_distill=0") from None
+    from solvers import Problem
+
+    n_lines = min(int(n_lines), NO_RANK - 1)
+    out = None
+    t0 = time.perf_counter()
+    for i, img in enumerate(images):
+        p = Problem.create(img, pins=spec.n_pins, lines=n_lines, canvas=img.shape[0], min_gap=spec.min_gap,
+                           thread=spec.thread)
+        n_lines = min(n_lines, p.chords.n_chords)
+        p = p.with_lines(n_lines)
+        sol = solver.solve(p)
+        if out is None:
+            out = np.full((len(images), p.chords.n_chords), NO_RANK, dtype=np.int16)
+        out[i, sol.chords] = np.arange(sol.n_lines, dtype=np.int16)
+        if log and (i + 1) % 200 == 0:
+            log(f"greedy targets: {i + 1}/{len(images)} ({time.perf_counter() - t0:.0f} s)")
+    return out
+
+
 def pick_device(device: str) -> torch.device:
     """``"cpu"``, ``"cuda"`` or ``"auto"`` (cuda when available)."""
     if device == "auto":
@@ -127,8 +170,9 @@ class _Step:
         self.mask = torch.from_numpy(np.array(self.table.layout.frame_mask)).to(device)
         self.in_mask = torch.from_numpy(np.array(spec.layout(spec.input_size).frame_mask)).to(device)
 
-    def __call__(self, batch: torch.Tensor, n_lines: torch.Tensor):
-        """batch (B, 1, canvas, canvas) pictures; returns (loss, metrics dict)."""
+    def __call__(self, batch: torch.Tensor, n_lines: torch.Tensor, ranks: torch.Tensor | None = None):
+        """batch (B, 1, canvas, canvas) pictures, ranks (B, n_chords) greedy's order or None;
+        returns (loss, metrics dict)."""
         import torch.nn.functional as F
 
         from .models import to_input
@@ -148,6 +192,11 @@ class _Step:
         w = budget_weights(scores, n_lines, temperature=mc.temperature)
         img = chord_render(self.table, w, opacity=self.spec.opacity)
         loss, info = view_loss(img, batch, self.mask, w_l1=mc.w_l1, w_ssim=mc.w_ssim)
+        if ranks is not None and mc.w_distill > 0:
+            labels = (ranks.long() < n_lines[:, None].long()).to(w.dtype)
+            bce = F.binary_cross_entropy(w.clamp(1e-6, 1 - 1e-6), labels)
+            loss = loss + mc.w_distill * bce
+            info["distill_bce"] = float(bce.detach())
         return loss, info
 
     @torch.no_grad()
@@ -264,6 +313,19 @@ def train(cfg: TrainConfig, *, data=None, out="runs/train", device: str = "auto"
         np_rng.bit_generator.state = state["np_rng"]
         log(f"resumed from epoch {first_epoch}")
     step = _Step(model, cfg, spec, dev)
+    ranks_train = ranks_val = None
+    if cfg.kind == "ae-chords" and model.config.w_distill > 0:
+        ranks_path = out / "greedy_targets.npz"
+        if resume and ranks_path.is_file():
+            with np.load(ranks_path) as z:
+                ranks_train, ranks_val = z["train"], z["val"]
+        else:
+            log(f"greedy targets for {len(ds.train) + len(ds.val)} crops ({cfg.lines[1]} lines each)")
+            ranks_train = greedy_ranks(ds.train, spec, cfg.lines[1], log=log)
+            ranks_val = greedy_ranks(ds.val, spec, cfg.lines[1])
+            out.mkdir(parents=True, exist_ok=True)
+            np.savez(ranks_path, train=ranks_train, val=ranks_val)
+        perm_cache: dict = {}
     val = torch.from_numpy(ds.val)[:, None].to(dev)
     cap = max(1, step.table.n_chords // 2)  # budgets beyond half the chords make no sense (small setups)
     val_lines = torch.full((val.shape[0],), float(min(cfg.val_lines, cap)), device=dev)
@@ -277,10 +339,19 @@ def train(cfg: TrainConfig, *, data=None, out="runs/train", device: str = "auto"
         bar = progress(n_batches) if progress else None
         ctx = bar if bar is not None else _Null()
         with ctx as b:
-            for batch in ds.train_batches(cfg.batch_size, np_rng):
+            for batch, idx, ks, flips in ds.train_batches(cfg.batch_size, np_rng, with_params=True):
                 x = torch.from_numpy(batch)[:, None].to(dev)
                 n_lines = torch.randint(lo, hi + 1, (x.shape[0],), generator=gen).float().to(dev)
-                loss, _ = step(x, n_lines)
+                r = None
+                if ranks_train is not None:
+                    r = np.empty((len(idx), ranks_train.shape[1]), dtype=np.int16)
+                    for t, (i, k, f) in enumerate(zip(idx, ks, flips)):
+                        key = (int(k), bool(f))
+                        if key not in perm_cache:
+                            perm_cache[key] = chord_permutation(step.table.chords, int(k), bool(f))
+                        r[t, perm_cache[key]] = ranks_train[i]
+                    r = torch.from_numpy(r).to(dev)
+                loss, _ = step(x, n_lines, r)
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
@@ -291,7 +362,8 @@ def train(cfg: TrainConfig, *, data=None, out="runs/train", device: str = "auto"
         with torch.no_grad():
             vloss, vinfo = [], {}
             for s in range(0, val.shape[0], cfg.batch_size):
-                lv, info = step(val[s:s + cfg.batch_size], val_lines[s:s + cfg.batch_size])
+                rv = None if ranks_val is None else torch.from_numpy(ranks_val[s:s + cfg.batch_size]).to(dev)
+                lv, info = step(val[s:s + cfg.batch_size], val_lines[s:s + cfg.batch_size], rv)
                 vloss.append(float(lv))
                 for k, v in {**info, **step.hard(val[s:s + cfg.batch_size], val_lines[s:s + cfg.batch_size])}.items():
                     vinfo.setdefault(k, []).append(v)
@@ -299,7 +371,7 @@ def train(cfg: TrainConfig, *, data=None, out="runs/train", device: str = "auto"
                    seconds=time.perf_counter() - t0, **{k: float(np.mean(v)) for k, v in vinfo.items()})
         history.append(row)
         log("epoch {epoch}: train {train_loss:.4f}  val {val_loss:.4f}  ".format(**row)
-            + "  ".join(f"{k} {v:.4f}" for k, v in row.items() if k.startswith("hard") or k in ("dec_mse", "art_l1"))
+            + "  ".join(f"{k} {v:.4f}" for k, v in row.items() if k.startswith("hard") or k in ("dec_mse", "art_l1", "distill_bce"))
             + f"  ({row['seconds']:.0f} s)")
         if row["val_loss"] < best:
             best = row["val_loss"]

@@ -173,9 +173,9 @@ def _scoring_arrays(problem: Problem, view: int, tiled: bool = True):
     when ``view == 1``, else per ``view x view`` block (target outside the frame counted white, as
     :func:`bench.metrics.score` does; weight = the block's mean pixel weight).
     """
-    if view == 1 and not tiled:
+    if view == 1 and not tiled:  # row-major (for checks); a writable copy keeps the kernels' compiled types
         tw = _target_weights(problem)
-        return problem.table.pixel, tw, 0, tw.shape[0], 1
+        return np.array(problem.table.pixel), tw, 0, tw.shape[0], 1
     pixel, perm, size = _tiled_pixels(problem)
     tw = _target_weights(problem, perm, size)
     if view == 1:
@@ -207,7 +207,7 @@ def path_fitness(problem: Problem, path, *, view: int = 1) -> float:
     path = np.ascontiguousarray(path, dtype=np.int32)
     problem.chords.path_to_chords(path)  # validates
     table = problem.table
-    pixel, tw, shift, size, n_blocks = _scoring_arrays(problem, view, tiled=view > 1)
+    pixel, tw, shift, size, n_blocks = _scoring_arrays(problem, view)
     bright = np.ones(size, dtype=np.float64)
     means = np.zeros(n_blocks, dtype=np.float64)
     count = np.zeros(table.n_chords, dtype=np.int32)

@@ -8,6 +8,7 @@ the ``stringart.solvers`` entry-point group, loaded on first lookup, so that
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+import warnings
 from importlib import metadata
 
 from rendering import InputError
@@ -25,6 +26,7 @@ class Entry:
 
 _REGISTRY: dict[str, Entry] = {}
 _plugins_loaded = False
+_plugin_errors: dict[str, str] = {}
 
 
 def register(name: str, cls: type | None = None, *, defaults: dict | None = None, description: str = ""):
@@ -51,7 +53,18 @@ def _load_plugins() -> None:
         return
     _plugins_loaded = True
     for ep in metadata.entry_points(group="stringart.solvers"):
-        ep.load()  # importing the module registers its solvers
+        try:
+            ep.load()  # importing the module registers its solvers
+        except Exception as e:  # one broken plugin must not take the registry down with it
+            _plugin_errors[ep.name] = f"{type(e).__name__}: {e}"
+            warnings.warn(f"solver plugin {ep.name!r} ({ep.value}) failed to import and is skipped: {e}",
+                          RuntimeWarning, stacklevel=2)
+
+
+def plugin_errors() -> dict[str, str]:
+    """Plugins (entry points) that failed to import, with their error."""
+    _load_plugins()
+    return dict(_plugin_errors)
 
 
 def solver_names() -> list[str]:
@@ -74,6 +87,7 @@ def make_solver(name: str, **config) -> Solver:
     'random'
     """
     entry = get_entry(name)
-    solver = entry.cls(**{**entry.defaults, **config})
-    solver.name = name
+    solver = entry.cls.__new__(entry.cls)
+    solver.name = name  # before __init__, so config errors name the registered solver
+    solver.__init__(**{**entry.defaults, **config})
     return solver

@@ -61,3 +61,24 @@ def test_random_baseline_respects_repeats_flag():
     assert sol.n_lines == 30  # more lines than the 20 chords: repeats allowed
     seeds = {tuple(make_solver("random").solve(p, rng=s).chords) for s in range(3)}
     assert len(seeds) == 3
+
+
+def test_config_errors_name_the_registered_solver():
+    from rendering import InputError
+
+    with pytest.raises(InputError, match="bad option for solver random: .*its options are: none"):
+        make_solver("random", colour="red")
+
+
+def test_a_broken_plugin_does_not_break_the_registry(monkeypatch):
+    from importlib import metadata
+
+    from solvers import registry
+
+    broken = metadata.EntryPoint(name="broken", value="no_such_module_xyz", group="stringart.solvers")
+    monkeypatch.setattr(registry, "_plugins_loaded", False)
+    monkeypatch.setattr(registry, "_plugin_errors", {})
+    monkeypatch.setattr(registry.metadata, "entry_points", lambda group: [broken])
+    with pytest.warns(RuntimeWarning, match="solver plugin 'broken'"):
+        names = registry.solver_names()
+    assert "random" in names and "broken" in registry.plugin_errors()

@@ -598,6 +598,119 @@ def _refine_range(indptr, pixel, coverage, id_of, path, count, once, B, Bs, Ts, 
     return gain
 
 
+# ---------------------------------------------------------------------------- greedy at a block scale
+@njit(cache=True)
+def _shortlist_pick(indptr, pixel, coverage, cand, ncand, B, Bs, Ts, Wb, inv, o, blk, bindptr, bblock, bcov,
+                    shortlist, approx, dsum, mark, touched, stats):
+    """Index (into ``cand``) of the chord whose pass lowers the block error most, and that change.
+
+    With ``shortlist > 0`` the candidates are ranked by :func:`_pair_approx`
+    (block means) and only the best ``shortlist`` are measured exactly; ties
+    go to the lowest index.
+    """
+    if shortlist > 0 and ncand > shortlist:
+        for i in range(ncand):
+            approx[i] = _pair_approx(bindptr, bblock, bcov, cand[i], -1, Bs, Ts, Wb, inv, o, dsum, mark, touched)
+        order = np.argsort(approx[:ncand])[:shortlist]
+        order.sort()
+    else:
+        order = np.arange(ncand)
+    best = np.inf
+    k = -1
+    for i in order:
+        d = _pair_delta(indptr, pixel, coverage, cand[i], -1, B, Bs, Ts, Wb, inv, o, blk, dsum, mark, touched)
+        stats[2] += 1
+        if d < best:
+            best = d
+            k = i
+    return k, best
+
+
+@njit(cache=True)
+def _greedy_blocks(indptr, pixel, coverage, id_of, pin_a, pin_b, B, Bs, Ts, Wb, inv, o, blk,
+                   bindptr, bblock, bcov, shortlist, n_lines, start, no_return, once, early_stop, used,
+                   path, gains, stats):
+    """:func:`_greedy` for the squared error of ``k x k`` block sums (the refiner's error, see there).
+
+    ``B`` (float64 brightness) and ``Bs`` (its block sums) are updated in
+    place. Each step measures candidates exactly (a scan of their pixels into
+    the touched blocks), after a block-mean shortlist when ``shortlist > 0``.
+    ``gains`` gets the decrease of the block error of each chord; ``stats`` as
+    in :func:`_greedy` ([no-return relaxed, stop reason, exact measurements]).
+    """
+    n = id_of.shape[0]
+    n_chords = indptr.shape[0] - 1
+    nblocks = Bs.shape[0]
+    dsum = np.zeros(nblocks, dtype=np.float64)
+    mark = np.zeros(nblocks, dtype=np.bool_)
+    touched = np.zeros(nblocks, dtype=np.int64)
+    last = np.full(n, -(1 << 30), dtype=np.int64)
+    size = n_chords if start < 0 else n
+    cand = np.empty(size, dtype=np.int64)
+    cpin = np.empty(size, dtype=np.int64)
+    approx = np.empty(size, dtype=np.float64)
+    drawn = 0
+    if start < 0:
+        ncand = 0
+        for c in range(n_chords):
+            if not (once and used[c]):
+                cand[ncand] = c
+                cpin[ncand] = pin_b[c]
+                ncand += 1
+        if ncand == 0:
+            stats[1] = 2
+            path[0] = 0
+            return 0
+        i, d = _shortlist_pick(indptr, pixel, coverage, cand, ncand, B, Bs, Ts, Wb, inv, o, blk, bindptr, bblock,
+                               bcov, shortlist, approx, dsum, mark, touched, stats)
+        path[0] = pin_a[cand[i]]
+        if early_stop and d >= 0.0:
+            stats[1] = 1
+            return 0
+        last[path[0]] = 0
+    else:
+        path[0] = start
+        last[start] = 0
+        i = -1
+    while drawn < n_lines:
+        if i < 0:
+            cur = path[drawn]
+            ncand = 0
+            for j in range(n):
+                c = id_of[cur, j]
+                if c < 0 or (once and used[c]) or last[j] > drawn - no_return:
+                    continue
+                cand[ncand] = c
+                cpin[ncand] = j
+                ncand += 1
+            if ncand == 0 and no_return > 0:
+                stats[0] += 1
+                for j in range(n):
+                    c = id_of[cur, j]
+                    if c < 0 or (once and used[c]):
+                        continue
+                    cand[ncand] = c
+                    cpin[ncand] = j
+                    ncand += 1
+            if ncand == 0:
+                stats[1] = 2
+                break
+            i, d = _shortlist_pick(indptr, pixel, coverage, cand, ncand, B, Bs, Ts, Wb, inv, o, blk, bindptr,
+                                   bblock, bcov, shortlist, approx, dsum, mark, touched, stats)
+            if early_stop and d >= 0.0:
+                stats[1] = 1
+                break
+        c = cand[i]
+        used[c] = True
+        gains[drawn] = -d
+        _apply(indptr, pixel, coverage, c, True, B, Bs, o, blk)
+        drawn += 1
+        path[drawn] = cpin[i]
+        last[cpin[i]] = drawn
+        i = -1
+    return drawn
+
+
 # ---------------------------------------------------------------------------- the scanning variant
 @njit(cache=True)
 def _scan_serial(indptr, pixel, coverage, S, T, Wt, o, rule, cand, ncand, out):

@@ -219,12 +219,63 @@ def test_deterministic_whatever_the_seed():
     assert not GreedySolver.stochastic
 
 
-# ---------------------------------------------------------------------------- refine
+# ---------------------------------------------------------------------------- block scale
 def view_error(problem: Problem, image: np.ndarray, k: int) -> float:
     """Reference: weighted squared error of the k-times box-averaged images."""
     w = view_scale(error_weights(problem).reshape(problem.target.image.shape), k).astype(np.float64)
     d = view_scale(image, k).astype(np.float64) - view_scale(problem.target.image, k).astype(np.float64)
     return float(np.sum(w * d * d))
+
+
+def ref_greedy_view(problem: Problem, k: int) -> np.ndarray:
+    """Block-scale greedy by brute force: every candidate drawn into a copy of the image and scored."""
+    cs, table = problem.chords, problem.table
+    shape = problem.target.image.shape
+    img = np.ones(table.n_pixels)
+
+    def err_with(c):
+        pix, cov = table.chord_pixels(c)
+        trial = img.copy()
+        trial[pix] *= 1.0 - problem.thread.opacity * cov.astype(np.float64)
+        return view_error(problem, trial.reshape(shape), k), trial
+
+    used = set()
+    first = min(range(cs.n_chords), key=lambda c: (err_with(c)[0], c))
+    path = [int(cs.pin_a[first]), int(cs.pin_b[first])]
+    img = err_with(first)[1]
+    used.add(first)
+    while len(path) <= problem.n_lines:
+        cur = path[-1]
+        options = [(err_with(cs.id_of[cur, j])[0], j) for j in range(problem.layout.n_pins)
+                   if cs.id_of[cur, j] >= 0 and cs.id_of[cur, j] not in used]
+        _, j = min(options)
+        c = cs.id_of[cur, j]
+        img = err_with(c)[1]
+        used.add(c)
+        path.append(j)
+    return np.array(path)
+
+
+def test_greedy_view_matches_bruteforce_reference():
+    problem = noise_problem(pins=20, lines=12, canvas=32, seed=9)
+    path, history, extra = greedy_path(problem, scale=4, shortlist=0)
+    np.testing.assert_array_equal(path, ref_greedy_view(problem, 4))
+    img = render(problem.table, problem.chords.path_to_chords(path))
+    assert history[-1] == pytest.approx(view_error(problem, img, 4), rel=1e-5)
+    assert extra["scale"] == 4
+
+
+def test_greedy_view_with_shortlist():
+    problem = Problem.create("camera", pins=48, lines=300, canvas=96)
+    view = make_solver("greedy-view").solve(problem)
+    assert view.n_lines == 300 and len(set(view.chords.tolist())) == 300
+    assert view.extra["exact_measurements"] <= 8 * 301
+    pixel = make_solver("greedy").solve(problem)
+    assert view_error(problem, view.render(), 4) < view_error(problem, pixel.render(), 4)
+    assert view.history[-1] == pytest.approx(view_error(problem, view.render(), 4), rel=1e-4)
+
+
+# ---------------------------------------------------------------------------- refine
 
 
 @pytest.mark.parametrize("scale, shortlist", [(1, 0), (4, 0), (4, 8)])
@@ -297,7 +348,9 @@ def test_registered_variants():
     (dict(refine_sweeps=0), "refine_sweeps must be at least 1"),
     (dict(refine_seconds=0), "refine_seconds must be greater than 0"),
     (dict(refine_scale=0), "refine_scale must be at least 1"),
-    (dict(refine_shortlist=-1), "refine_shortlist must be at least 0"),
+    (dict(shortlist=-1), "shortlist must be at least 0"),
+    (dict(scale=0), "scale must be at least 1"),
+    (dict(scale=4, score="sum"), "needs score='error'"),
     (dict(once="yes"), "once must be True or False"),
     (dict(bogus=1), "its options are"),
 ])

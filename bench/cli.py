@@ -25,6 +25,45 @@ MinGap = Annotated[Optional[int], typer.Option("--min-gap", help="Min pin distan
 Seed = Annotated[int, typer.Option("--seed", help="Random seed; the same seed gives the same result.")]
 
 
+Device = Annotated[str, typer.Option("--device", help="auto|cpu|cuda for solvers that have a device option; "
+                                                    "auto picks CUDA when present.")]
+
+
+def parse_value(text: str):
+    """An option value: JSON when it parses (numbers, true/false, null, lists), else the text itself."""
+    import json
+
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def parse_key_values(values: list[str] | None) -> dict:
+    """``["refine=true", "shortlist=16"]`` -> ``{"refine": True, "shortlist": 16}``."""
+    out = {}
+    for v in values or []:
+        key, eq, value = str(v).partition("=")
+        if not eq or not key.strip():
+            raise InputError(f"--option takes KEY=VALUE, got '{v}'; e.g. --option refine=true")
+        out[key.strip()] = parse_value(value)
+    return out
+
+
+def with_device(solver: str, options: dict, device: str) -> dict:
+    """Add ``device`` to a solver's options when its config has that field (CPU-only solvers ignore it)."""
+    import dataclasses
+
+    from solvers import get_entry
+
+    fields = {f.name for f in dataclasses.fields(get_entry(solver).cls.Config)}
+    if "device" in fields and "device" not in options:
+        return {**options, "device": device}
+    if device == "cuda" and "device" not in fields:
+        raise InputError(f"solver {solver} runs on the CPU only, got --device cuda; use --device auto or cpu")
+    return options
+
+
 def fail(message: str) -> None:
     typer.echo(f"error: {message}", err=True)
     raise typer.Exit(2)
@@ -50,7 +89,7 @@ def user_errors(fn):
 @user_errors
 def solve_cmd(
     image: Annotated[str, typer.Argument(help="Image file, or a built-in name (see `bench images`).")],
-    solver: Annotated[str, typer.Option("--solver", "-s", help="Solver name (see `bench solvers`).")] = "random",
+    solver: Annotated[str, typer.Option("--solver", "-s", help="Solver name (see `bench solvers`).")] = "greedy",
     pins: Pins = 288, lines: Lines = 4000, canvas: Canvas = 512, min_gap: MinGap = None, seed: Seed = 0,
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")] = Path("out"),
     shape: Annotated[str, typer.Option(help="Frame shape: circle or rect.")] = "circle",
@@ -60,6 +99,9 @@ def solve_cmd(
     opacity: Annotated[float, typer.Option(help="Darkening of one full-coverage pass, (0, 1].")] = 1.0,
     contrast: Annotated[bool, typer.Option(help="Stretch the target's contrast first.")] = False,
     gamma: Annotated[float, typer.Option(help="Gamma applied to the target (>1 darkens mid-tones).")] = 1.0,
+    option: Annotated[Optional[list[str]], typer.Option(
+        "--option", "-O", help="Solver option KEY=VALUE (repeatable), e.g. -O refine_sweeps=2.")] = None,
+    device: Device = "auto",
 ):
     """Turn one image into string art; write preview PNG, pins TXT/CSV/JSON and SVG."""
     from solvers import get_entry
@@ -67,9 +109,13 @@ def solve_cmd(
     from .solve import solve
 
     get_entry(solver)  # unknown names fail before any work
+    if device not in ("auto", "cpu", "cuda"):
+        raise InputError(f"--device must be auto, cpu or cuda, got '{device}'")
+    options = with_device(solver, parse_key_values(option), device)
     res = solve(image, solver=solver, pins=pins, lines=lines, canvas=canvas, min_gap=min_gap, seed=seed,
                 shape=shape, jitter=jitter, frame_mm=frame_mm, thread_mm=thread_mm, opacity=opacity,
-                contrast=contrast, gamma=gamma, out=out, progress=lambda m: typer.echo(f"... {m}", err=True))
+                contrast=contrast, gamma=gamma, out=out, solver_options=options,
+                progress=lambda m: typer.echo(f"... {m}", err=True))
     sol = res.solution
     typer.echo(f"{solver}: {sol.n_lines} lines, {pins} pins, {canvas} px, {sol.seconds:.3f} s, "
                f"thread {sol.thread_length_m():.1f} m")

@@ -7,7 +7,6 @@ Both are thin layers over :func:`bench.harness.run_study` and
 from __future__ import annotations
 
 import contextlib
-import json
 import shlex
 import sys
 from pathlib import Path
@@ -17,7 +16,7 @@ import typer
 
 from rendering import InputError
 
-from .cli import MinGap, Seed, app, user_errors
+from .cli import MinGap, Seed, app, parse_value, user_errors
 
 OptInt = Optional[int]
 
@@ -49,11 +48,7 @@ def parse_options(values: list[str] | None) -> dict[str, dict]:
         solver, dot, key = head.partition(".")
         if not eq or not dot or not solver or not key:
             raise InputError(f"--option takes SOLVER.KEY=VALUE, got '{v}'; e.g. --option greedy.refine_passes=2")
-        try:
-            parsed = json.loads(value)
-        except ValueError:
-            parsed = value
-        out.setdefault(solver, {})[key] = parsed
+        out.setdefault(solver, {})[key] = parse_value(value)
     return out
 
 

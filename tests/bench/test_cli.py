@@ -26,7 +26,8 @@ def test_solve_random_writes_every_output(tmp_path):
 
 def test_same_seed_same_pins(tmp_path):
     for d in ("a", "b"):
-        assert runner.invoke(app, ["solve", "coins", *TINY, "--seed", "5", "--out", str(tmp_path / d)]).exit_code == 0
+        assert runner.invoke(app, ["solve", "coins", "-s", "random", *TINY, "--seed", "5",
+                              "--out", str(tmp_path / d)]).exit_code == 0
     a = (tmp_path / "a" / "coins-random-60.txt").read_text()
     assert a == (tmp_path / "b" / "coins-random-60.txt").read_text()
 
@@ -73,3 +74,20 @@ def test_bad_input_is_one_line_with_no_output(case, tmp_path):
     assert len(err) == 1 and err[0].startswith("error: ") and expected in err[0], res.stderr
     assert "Traceback" not in res.output
     assert not out.exists() or not any(out.iterdir())  # no partial output files
+
+
+def test_solver_options_and_device(tmp_path):
+    out = tmp_path / "o"
+    res = runner.invoke(app, ["solve", "camera", "--solver", "greedy-sum", *TINY, "-O", "weight=0.1",
+                              "-O", "no_return=3", "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    doc = json.loads((out / "camera-greedy-sum-60.json").read_text())
+    assert doc["config"]["weight"] == 0.1 and doc["config"]["no_return"] == 3
+    res = runner.invoke(app, ["solve", "camera", "--solver", "random", *TINY, "-O", "weight", "--out", str(out)])
+    assert res.exit_code == 2 and "--option takes KEY=VALUE, got 'weight'" in res.stderr
+    res = runner.invoke(app, ["solve", "camera", "--solver", "random", *TINY, "-O", "weight=1", "--out", str(out)])
+    assert res.exit_code == 2 and "bad option for solver random" in res.stderr
+    res = runner.invoke(app, ["solve", "camera", "--solver", "random", *TINY, "--device", "cuda", "--out", str(out)])
+    assert res.exit_code == 2 and "runs on the CPU only" in res.stderr
+    res = runner.invoke(app, ["solve", "camera", *TINY, "--device", "tpu", "--out", str(out)])
+    assert res.exit_code == 2 and "--device must be auto, cpu or cuda, got 'tpu'" in res.stderr

@@ -38,6 +38,8 @@ def train_cmd(
     w_art: Annotated[Optional[float], typer.Option("--w-art", help="ae-seed: string-art loss weight (seed: 1).")]
     = None,
     threads: Annotated[Optional[int], typer.Option("--threads", help="torch CPU threads [default: <= 2].")] = None,
+    model_opt: Annotated[Optional[list[str]], typer.Option("--model-opt", help="Model config KEY=VALUE "
+                                                           "(repeatable), e.g. w_distill=1.")] = None,
 ):
     """Train a learned model; writes OUT/MODEL.pt (best epoch), OUT/last.pt (resume), loss.png."""
     from learned.train import TrainConfig, train
@@ -52,6 +54,14 @@ def train_cmd(
             mcfg["w_art"] = w_art
     elif w_dec is not None or w_art is not None:
         raise ValueError("--w-dec/--w-art apply to ae-seed only; drop them for ae-chords")
+    for item in model_opt or []:
+        k, sep, v = item.partition("=")
+        if not sep or not k:
+            raise ValueError(f"--model-opt must be KEY=VALUE, got {item!r}")
+        try:
+            mcfg[k] = int(v) if v.lstrip("-").isdigit() else float(v)
+        except ValueError:
+            raise ValueError(f"--model-opt {k} must be a number, got {v!r}") from None
     cfg = TrainConfig(kind=model, epochs=epochs, batch_size=batch_size, lr=lr, n_train=train_crops,
                       n_val=val_crops, pins=pins, canvas=canvas, max_minutes=max_minutes, model=mcfg)
 

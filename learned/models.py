@@ -11,8 +11,12 @@
   chord, the chord's length and the line budget into a score. Reading features
   *along* chords makes the chord space's geometry exact and rotating the
   picture by whole pin steps shifts the scores with it (the per-chord part is
-  equivariant; the image part learns it from augmentation). This is a learned,
-  nonlinear filtered back-projection.
+  equivariant; the image part learns it from augmentation). The score starts
+  as the projection baseline (standardised mean darkness along the chord, times
+  a learned scale) and the network learns a correction that is zero at
+  initialisation, so training starts from the baseline. A learned, nonlinear
+  filtered back-projection, trained through the chord-table renderer and
+  distilled toward greedy's chords.
 
 Checkpoints (:func:`save_checkpoint`, :func:`load_checkpoint`) record the
 setup (pins, min gap, frame shape, training canvas, input size, thread model)

@@ -316,15 +316,22 @@ def train(cfg: TrainConfig, *, data=None, out="runs/train", device: str = "auto"
     ranks_train = ranks_val = None
     if cfg.kind == "ae-chords" and model.config.w_distill > 0:
         ranks_path = out / "greedy_targets.npz"
-        if resume and ranks_path.is_file():
+        key = json.dumps(dict(seed=seed, data=str(data), n_train=cfg.n_train, n_val=cfg.n_val, lines=cfg.lines[1],
+                              spec=asdict(spec)), sort_keys=True)
+        cached = None
+        if ranks_path.is_file():  # the same crops and setup: reuse greedy's answers
             with np.load(ranks_path) as z:
-                ranks_train, ranks_val = z["train"], z["val"]
+                if str(z["key"]) == key:
+                    cached = z["train"], z["val"]
+        if cached is not None:
+            ranks_train, ranks_val = cached
+            log(f"greedy targets reused from {ranks_path}")
         else:
             log(f"greedy targets for {len(ds.train) + len(ds.val)} crops ({cfg.lines[1]} lines each)")
             ranks_train = greedy_ranks(ds.train, spec, cfg.lines[1], log=log)
             ranks_val = greedy_ranks(ds.val, spec, cfg.lines[1])
             out.mkdir(parents=True, exist_ok=True)
-            np.savez(ranks_path, train=ranks_train, val=ranks_val)
+            np.savez(ranks_path, train=ranks_train, val=ranks_val, key=np.array(key))
         perm_cache: dict = {}
     val = torch.from_numpy(ds.val)[:, None].to(dev)
     cap = max(1, step.table.n_chords // 2)  # budgets beyond half the chords make no sense (small setups)
@@ -355,7 +362,7 @@ def train(cfg: TrainConfig, *, data=None, out="runs/train", device: str = "auto"
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
-                losses.append(float(loss))
+                losses.append(float(loss.detach()))
                 if b is not None:
                     b.update(1)
         model.eval()

@@ -23,7 +23,7 @@ def test_train_writes_checkpoint_curves_and_resumes(tmp_path):
     out = tmp_path / "run"
     args = ["train", "ae-chords", "--data", str(data), "--epochs", "1", "--device", "cpu", "--seed", "2",
             "--out", str(out), "--pins", "24", "--canvas", "32", "--batch-size", "4", "--train-crops", "4",
-            "--val-crops", "2", "--threads", "1"]
+            "--val-crops", "2", "--threads", "1", "--model-opt", "w_distill=0.5"]
     res = runner.invoke(app, args)
     assert res.exit_code == 0, res.output
     assert "1 unreadable skipped" in res.output
@@ -42,6 +42,11 @@ def test_train_user_errors_are_one_line(tmp_path):
     assert res.exit_code == 2 and "error: --data must be a folder of images" in res.output
     res = runner.invoke(app, ["train", "ae-chords", "--device", "tpu", "--data", str(_data(tmp_path / "d"))])
     assert res.exit_code == 2 and "error: device must be cpu, cuda or auto" in res.output
+    res = runner.invoke(app, ["train", "ae-chords", "--model-opt", "w_distill", "--data", str(tmp_path / "d")])
+    assert res.exit_code == 2 and "error: --model-opt must be KEY=VALUE, got 'w_distill'" in res.output
+    res = runner.invoke(app, ["train", "ae-chords", "--model-opt", "nope=1", "--pins", "24", "--out",
+                              str(tmp_path / "o"), "--data", str(tmp_path / "d")])
+    assert res.exit_code == 2 and "error: bad option for model ae-chords" in res.output
     res = runner.invoke(app, ["train", "ae-chords", "--resume", "--out", str(tmp_path / "fresh"), "--pins", "24",
                               "--data", str(tmp_path / "d")])
     assert res.exit_code == 2 and "error: nothing to resume" in res.output

@@ -110,3 +110,17 @@ def test_tiny_training_run_learns_saves_and_resumes(tmp_path, kind):
     assert [h["epoch"] for h in more.history] == [1, 2, 3]
     with pytest.raises(InputError, match="trained with other options"):
         train(TrainConfig(**{**cfg.__dict__, "lr": 0.5}), data=data, out=out, device="cpu", seed=1, resume=True)
+
+
+def test_greedy_ranks_are_greedys_thread_order():
+    from learned.train import NO_RANK, greedy_ranks
+    from solvers import Problem, make_solver
+
+    rng = np.random.default_rng(0)
+    imgs = rng.random((2, 32, 32)).astype(np.float32)
+    ranks = greedy_ranks(imgs, SPEC, 15)
+    assert ranks.shape == (2, Problem.create(imgs[0], pins=32, lines=1, canvas=32, min_gap=3).chords.n_chords)
+    p = Problem.create(imgs[1], pins=32, lines=15, canvas=32, min_gap=3)
+    sol = make_solver("greedy").solve(p)
+    np.testing.assert_array_equal(np.argsort(ranks[1])[:15], sol.chords)
+    assert (np.sort(ranks[1])[15:] == NO_RANK).all()

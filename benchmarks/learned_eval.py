@@ -1,0 +1,106 @@
+"""Evaluate the learned solvers against random, projection and greedy on held-out images.
+
+Usage::
+
+    python benchmarks/learned_eval.py --images camera astronaut grace_hopper --lines 1000 2000 4000 \
+        --solvers random projection ae-seed ae-chords greedy --out results/learned
+
+Writes ``scores.csv`` (one row per solver x image x lines) and ``table.md``
+(means over images) into ``--out``, and times ``ae-chords`` inference
+(median of repeated solves, after a warm-up) in the same run.
+Metrics are the project's: :func:`bench.metrics.score` at the viewing scale.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.metrics import score_solution  # noqa: E402
+from solvers import Problem, make_solver  # noqa: E402
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--images", nargs="+", default=["camera", "astronaut", "grace_hopper", "coffee", "chelsea"])
+    ap.add_argument("--lines", nargs="+", type=int, default=[1000, 2000, 4000])
+    ap.add_argument("--solvers", nargs="+", default=["random", "projection", "ae-seed", "ae-chords", "greedy"])
+    ap.add_argument("--pins", type=int, default=288)
+    ap.add_argument("--canvas", type=int, default=512)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--option", action="append", default=[], help="solver:key=value (float or int)")
+    ap.add_argument("--out", type=Path, default=Path("results/learned"))
+    ap.add_argument("--timing-repeats", type=int, default=5)
+    args = ap.parse_args(argv)
+    opts: dict = {}
+    for o in args.option:
+        name, kv = o.split(":", 1)
+        k, v = kv.split("=", 1)
+        opts.setdefault(name, {})[k] = float(v) if "." in v else int(v)
+    rows = []
+    for image in args.images:
+        base = Problem.create(image, pins=args.pins, lines=args.lines[0], canvas=args.canvas)
+        for lines in args.lines:
+            p = base.with_lines(lines)
+            for name in args.solvers:
+                try:
+                    sol = make_solver(name, **opts.get(name, {})).solve(p, rng=args.seed)
+                    m = score_solution(sol)
+                    rows.append(dict(solver=name, image=image, lines=lines, seconds=sol.seconds, **m, error=""))
+                except Exception as e:  # noqa: BLE001 -- a failing run is a row, the sweep goes on
+                    rows.append(dict(solver=name, image=image, lines=lines, error=f"{type(e).__name__}: {e}"))
+                r = rows[-1]
+                print(f"{name:12s} {image:12s} {lines:5d}  ssim {r.get('ssim', float('nan')):.4f}  "
+                      f"l1 {r.get('l1', float('nan')):.4f}  {r.get('seconds', float('nan')):.2f} s {r['error']}",
+                      flush=True)
+    df = pd.DataFrame(rows)
+    args.out.mkdir(parents=True, exist_ok=True)
+    df.to_csv(args.out / "scores.csv", index=False)
+    ok = df[df.error == ""]
+    table = ok.groupby(["lines", "solver"])[["ssim", "l1", "seconds"]].mean().reset_index()
+    order = {n: i for i, n in enumerate(args.solvers)}
+    table = table.sort_values(["lines", "solver"], key=lambda c: c.map(order) if c.name == "solver" else c)
+    timing = ""
+    if "ae-chords" in args.solvers:
+        p = Problem.create(args.images[0], pins=args.pins, lines=args.lines[-1], canvas=args.canvas)
+        s = make_solver("ae-chords")
+        s.solve(p)
+        ts = [s.solve(p).seconds for _ in range(args.timing_repeats)]
+        timing = (f"ae-chords inference at {args.lines[-1]} lines, {args.canvas} px: median {1000 * np.median(ts):.1f} ms "
+                  f"(min {1000 * min(ts):.1f}) over {len(ts)} solves, torch threads {__import__('torch').get_num_threads()}")
+        print(timing)
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                                cwd=Path(__file__).resolve().parents[1]).stdout.strip()
+    except OSError:
+        commit = "?"
+    head = (f"Held-out images: {', '.join(args.images)}; {args.pins} pins, {args.canvas} px; viewing-scale "
+            f"SSIM (higher is better) and L1 (lower is better) from bench.metrics.score; mean over images.\n\n"
+            f"git {commit}, {platform.processor() or platform.machine()}, {os.cpu_count()} cores; "
+            f"command: `python {' '.join(sys.argv)}`\n\n")
+    lines = ["| lines | solver | SSIM | L1 | seconds |", "|---:|---|---:|---:|---:|"]
+    for r in table.itertuples():
+        lines.append(f"| {r.lines} | {r.solver} | {r.ssim:.4f} | {r.l1:.4f} | {r.seconds:.2f} |")
+    errs = df[df.error != ""]
+    text = head + "\n".join(lines) + "\n"
+    if timing:
+        text += f"\n{timing}\n"
+    if len(errs):
+        text += "\nFailed runs:\n" + "\n".join(f"- {r.solver} {r.image} {r.lines}: {r.error}"
+                                             for r in errs.itertuples()) + "\n"
+    (args.out / "table.md").write_text(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()

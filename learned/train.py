@@ -132,14 +132,15 @@ def greedy_ranks(images: np.ndarray, spec: Spec, n_lines: int, *, log: Callable 
                          "train with w_distill=0") from None
     from solvers import Problem
 
-    n_lines = min(int(n_lines), NO_RANK - 1)
+    from rendering import ChordSet
+
+    n_chords = ChordSet.build(spec.layout(images.shape[-1]), spec.min_gap).n_chords
+    n_lines = max(1, min(int(n_lines), NO_RANK - 1, n_chords // 2))  # training never asks for more
     out = None
     t0 = time.perf_counter()
     for i, img in enumerate(images):
         p = Problem.create(img, pins=spec.n_pins, lines=n_lines, canvas=img.shape[0], min_gap=spec.min_gap,
                            thread=spec.thread)
-        n_lines = min(n_lines, p.chords.n_chords)
-        p = p.with_lines(n_lines)
         sol = solver.solve(p)
         if out is None:
             out = np.full((len(images), p.chords.n_chords), NO_RANK, dtype=np.int16)

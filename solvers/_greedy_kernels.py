@@ -264,35 +264,148 @@ def _draw_parallel(indptr, pixel, coverage, k, S, T, Wt, o, rule, sum_step, pptr
     return removed
 
 
+@njit(cache=True, inline="always")
+def _bonus(prior, c):
+    """The prior of chord ``c`` (0 when ``prior`` is empty: no prior)."""
+    if prior.shape[0] == 0:
+        return 0.0
+    return prior[c]
+
+
 @njit(cache=True)
-def _settle(indptr, pixel, coverage, S, T, Wt, o, rule, scores, cand, ncand, amax, tol, stats):
-    """Exact pick among candidates whose running score is within ``tol`` of the top one.
+def _settle(indptr, pixel, coverage, S, T, Wt, o, rule, scores, cand, ncand, amax, tol, prior, stats):
+    """Exact pick among candidates whose running score (plus prior) is within ``tol`` of the top one.
 
     The running float32 scores may be off by rounding; every candidate that
     could be the best is rescored exactly (float64 scan of its pixels, the
-    running score is reset to it) and the best exact score wins, ties to the
-    lowest index. Returns ``(index into cand, exact score)``.
+    running score is reset to it) and the best exact score plus its prior
+    wins, ties to the lowest index. ``tol = inf`` rescores every candidate.
+    Returns ``(index into cand, exact score, exact score + prior)``.
     """
     thr = amax - tol
     best = -np.inf
+    gain = -np.inf
     k = -1
     for i in range(ncand):
         c = cand[i]
-        if scores[c] >= thr:
+        b = _bonus(prior, c)
+        if scores[c] + b >= thr:
             e = _score_chord(indptr, pixel, coverage, S, T, Wt, o, rule, c)
             scores[c] = e
             stats[2] += 1
-            if e > best:
-                best = e
+            if e + b > best:
+                best = e + b
+                gain = e
                 k = i
-    return k, best
+    return k, gain, best
+
+
+@njit(cache=True)
+def _restrict(pptr, pchord, pcov, allowed, qptr, qchord, qcov, fill):
+    """The pixel-major table cut to the chords with ``allowed[c]`` (count only unless ``fill``; ``qptr`` given).
+
+    Each pixel's chords stay sorted by id. Returns the number of entries kept.
+    """
+    k = 0
+    for p in range(pptr.shape[0] - 1):
+        for q in range(pptr[p], pptr[p + 1]):
+            c = pchord[q]
+            if allowed[c]:
+                if fill:
+                    qchord[k] = c
+                    qcov[k] = pcov[q]
+                k += 1
+        if not fill:
+            qptr[p + 1] = k
+    return k
+
+
+@njit(cache=True)
+def _gather(id_of, cur, partners, last, drawn, no_return, once, used, cand, cpin, stats):
+    """The candidate chords from pin ``cur`` into ``cand`` (their far pins into ``cpin``), by increasing pin.
+
+    With ``partners`` (rows sorted, -1 padded; ``partners.shape[1] > 0``)
+    only the listed partner pins are candidates; when none of them is valid
+    (drawn, not allowed by ``min_gap``, or within ``no_return``) the step
+    falls back to every pin and ``stats[3]`` counts it. When no pin is valid
+    and ``no_return > 0`` the no-return rule is forgotten for the step
+    (``stats[0]`` counts it). Returns ``(count, fell_back)``.
+    """
+    n = id_of.shape[0]
+    ncand = 0
+    m = partners.shape[1]
+    if m > 0:
+        for q in range(m):
+            j = partners[cur, q]
+            if j < 0:
+                break
+            c = id_of[cur, j]
+            if c < 0 or (once and used[c]) or last[j] > drawn - no_return:
+                continue
+            cand[ncand] = c
+            cpin[ncand] = j
+            ncand += 1
+        if ncand > 0:
+            return ncand, False
+        stats[3] += 1
+    for j in range(n):
+        c = id_of[cur, j]
+        if c < 0 or (once and used[c]) or last[j] > drawn - no_return:
+            continue
+        cand[ncand] = c
+        cpin[ncand] = j
+        ncand += 1
+    if ncand == 0 and no_return > 0:  # dead end: forget the no-return rule for this step
+        stats[0] += 1
+        for j in range(n):
+            c = id_of[cur, j]
+            if c < 0 or (once and used[c]):
+                continue
+            cand[ncand] = c
+            cpin[ncand] = j
+            ncand += 1
+    return ncand, m > 0
+
+
+@njit(cache=True)
+def _gather_first(n_chords, allowed, once, used, cand, stats):
+    """Candidates of a free first chord: every undrawn chord, or the ``allowed`` ones when given.
+
+    Falls back to every undrawn chord (``stats[3]`` counts it) when no allowed one is left.
+    Returns ``(count, fell_back)``.
+    """
+    ncand = 0
+    if allowed.shape[0] > 0:
+        for c in range(n_chords):
+            if allowed[c] and not (once and used[c]):
+                cand[ncand] = c
+                ncand += 1
+        if ncand > 0:
+            return ncand, False
+        stats[3] += 1
+    for c in range(n_chords):
+        if not (once and used[c]):
+            cand[ncand] = c
+            ncand += 1
+    return ncand, allowed.shape[0] > 0
+
+
+@njit(cache=True)
+def _listed(partners, a, b):
+    """True when pin ``b`` is among ``a``'s partners (always, when there are no partners)."""
+    if partners.shape[1] == 0:
+        return True
+    for q in range(partners.shape[1]):
+        if partners[a, q] == b:
+            return True
+    return False
 
 
 # ---------------------------------------------------------------------------- the greedy loop
 @njit(cache=True)
 def _greedy(indptr, pixel, coverage, id_of, pin_a, pin_b, S, T, Wt, o, rule, sum_step,
             n_lines, start, no_return, once, early_stop, used, parallel, nt,
-            pptr, pchord, pcov, scores, tol, refresh, path, gains, removed, stats):
+            pptr, pchord, pcov, scores, tol, refresh, prior, partners, allowed, path, gains, removed, stats):
     """Build one continuous thread greedily. Returns the number of lines drawn.
 
     ``S`` (float32, flat) is the state (brightness for ``error``, darkness for
@@ -303,10 +416,21 @@ def _greedy(indptr, pixel, coverage, id_of, pin_a, pin_b, S, T, Wt, o, rule, sum
     rounding cannot build up over long runs. ``path`` gets ``n_drawn + 1`` pins, ``gains`` the exact
     score of each drawn chord, ``removed`` the darkness it removed (``sum``).
     ``start < 0``: the first chord is the best of all chords. ``stats``:
-    [no-return relaxed, stop reason (0 budget, 1 no gain, 2 dead end), exact rescores].
+    [no-return relaxed, stop reason (0 budget, 1 no gain, 2 dead end), exact rescores, partner fallbacks].
+
+    Warm start: ``prior`` (n_chords,) float64 is added to each candidate's
+    score when picking (empty: none; ``gains`` stay the true scores, and
+    ``early_stop`` looks at score + prior). ``partners`` (n_pins, m) int32,
+    rows sorted and -1 padded (m = 0: none) restricts the candidates from each
+    pin (see :func:`_gather`); ``allowed`` (n_chords,) bool marks the chords
+    ``(i, partners[i, q])`` (empty: all), the candidates of a free first chord.
+    With partners, the pixel-major table passed in may hold the allowed chords
+    only (:func:`_restrict`): the other chords' running scores are then stale,
+    so a step that falls back to every candidate rescores them all exactly.
     """
     n = id_of.shape[0]
     n_chords = indptr.shape[0] - 1
+    restricted = allowed.shape[0] > 0
     last = np.full(n, -(1 << 30), dtype=np.int64)
     maxlen = 0
     for c in range(n_chords):
@@ -316,65 +440,51 @@ def _greedy(indptr, pixel, coverage, id_of, pin_a, pin_b, S, T, Wt, o, rule, sum
     cpin = np.empty(n, dtype=np.int64)
     drawn = 0
     if start < 0:
-        ncand = 0
-        amax = -np.inf
-        for c in range(n_chords):
-            if not (once and used[c]):
-                cand[ncand] = c
-                ncand += 1
-                amax = max(amax, scores[c])
+        ncand, fell = _gather_first(n_chords, allowed, once, used, cand, stats)
         if ncand == 0:
             stats[1] = 2
             path[0] = 0
             return 0
-        i, best = _settle(indptr, pixel, coverage, S, T, Wt, o, rule, scores, cand, ncand, amax, tol, stats)
+        amax = -np.inf
+        for i in range(ncand):
+            amax = max(amax, scores[cand[i]] + _bonus(prior, cand[i]))
+        i, gain, best = _settle(indptr, pixel, coverage, S, T, Wt, o, rule, scores, cand, ncand, amax,
+                                np.inf if fell else tol, prior, stats)
         k = cand[i]
-        path[0] = pin_a[k]
+        a, b = pin_a[k], pin_b[k]
+        if not _listed(partners, a, b):  # drawn from the pin that lists the other
+            a, b = b, a
+        path[0] = a
         if early_stop and best <= 0.0:
             stats[1] = 1
             return 0
-        last[pin_a[k]] = 0
-        cur_next = pin_b[k]
+        last[a] = 0
+        cur_next = b
     else:
         path[0] = start
         last[start] = 0
         k = -1
         cur_next = -1
-        best = -np.inf
+        gain = -np.inf
     while drawn < n_lines:
         if k < 0:  # pick the next chord from the current pin
-            cur = path[drawn]
-            ncand = 0
-            amax = -np.inf
-            for j in range(n):
-                c = id_of[cur, j]
-                if c < 0 or (once and used[c]) or last[j] > drawn - no_return:
-                    continue
-                cand[ncand] = c
-                cpin[ncand] = j
-                ncand += 1
-                amax = max(amax, scores[c])
-            if ncand == 0 and no_return > 0:  # dead end: forget the no-return rule for this step
-                stats[0] += 1
-                for j in range(n):
-                    c = id_of[cur, j]
-                    if c < 0 or (once and used[c]):
-                        continue
-                    cand[ncand] = c
-                    cpin[ncand] = j
-                    ncand += 1
-                    amax = max(amax, scores[c])
+            ncand, fell = _gather(id_of, path[drawn], partners, last, drawn, no_return, once, used, cand, cpin,
+                                  stats)
             if ncand == 0:
                 stats[1] = 2
                 break
-            i, best = _settle(indptr, pixel, coverage, S, T, Wt, o, rule, scores, cand, ncand, amax, tol, stats)
+            amax = -np.inf
+            for i in range(ncand):
+                amax = max(amax, scores[cand[i]] + _bonus(prior, cand[i]))
+            i, gain, best = _settle(indptr, pixel, coverage, S, T, Wt, o, rule, scores, cand, ncand, amax,
+                                    np.inf if (fell and restricted) else tol, prior, stats)
             if early_stop and best <= 0.0:
                 stats[1] = 1
                 break
             k = cand[i]
             cur_next = cpin[i]
         used[k] = True
-        gains[drawn] = best
+        gains[drawn] = gain
         if parallel:
             removed[drawn] = _draw_parallel(indptr, pixel, coverage, k, S, T, Wt, o, rule, sum_step,
                                             pptr, pchord, pcov, scores, dgh, nt)
@@ -729,7 +839,22 @@ def _greedy_scan(indptr, pixel, coverage, id_of, pin_a, pin_b, S, T, Wt, o, rule
                  n_lines, start, no_return, once, early_stop, used, parallel, path, gains, removed, stats):
     """:func:`_greedy` that rescans every candidate's pixels at each step (no pixel-major table).
 
-    Same arguments and results as :func:`_greedy` without the score arrays.
+    Same arguments and results as :func:`_greedy` without the score arrays
+    and the warm start (see :func:`_greedy_scan_warm`); ``stats`` may have 2 entries.
+    """
+    return _greedy_scan_warm(indptr, pixel, coverage, id_of, pin_a, pin_b, S, T, Wt, o, rule, sum_step,
+                             n_lines, start, no_return, once, early_stop, used, parallel,
+                             np.zeros(0, dtype=np.float64), np.zeros((id_of.shape[0], 0), dtype=np.int32),
+                             np.zeros(0, dtype=np.bool_), path, gains, removed, stats)
+
+
+@njit(cache=True)
+def _greedy_scan_warm(indptr, pixel, coverage, id_of, pin_a, pin_b, S, T, Wt, o, rule, sum_step,
+                      n_lines, start, no_return, once, early_stop, used, parallel, prior, partners, allowed,
+                      path, gains, removed, stats):
+    """:func:`_greedy_scan` with the warm start of :func:`_greedy` (``prior``, ``partners``, ``allowed``).
+
+    ``stats`` needs 4 entries when ``partners`` are given (``stats[3]``: fallbacks).
     """
     n = id_of.shape[0]
     n_chords = indptr.shape[0] - 1
@@ -739,54 +864,42 @@ def _greedy_scan(indptr, pixel, coverage, id_of, pin_a, pin_b, S, T, Wt, o, rule
     sc = np.empty(cand.shape[0], dtype=np.float64)
     drawn = 0
     if start < 0:
-        ncand = 0
-        for c in range(n_chords):
-            if not (once and used[c]):
-                cand[ncand] = c
-                ncand += 1
+        ncand, _ = _gather_first(n_chords, allowed, once, used, cand, stats)
         if parallel:
             _scan_parallel(indptr, pixel, coverage, S, T, Wt, o, rule, cand, ncand, sc)
         else:
             _scan_serial(indptr, pixel, coverage, S, T, Wt, o, rule, cand, ncand, sc)
         best = -np.inf
+        gain = -np.inf
         k = -1
         for i in range(ncand):
-            if sc[i] > best:
-                best = sc[i]
+            v = sc[i] + _bonus(prior, cand[i])
+            if v > best:
+                best = v
+                gain = sc[i]
                 k = cand[i]
-        if k < 0 or (early_stop and best <= 0.0):
-            stats[1] = 2 if k < 0 else 1
-            path[0] = 0 if k < 0 else pin_a[k]
+        if k < 0:
+            stats[1] = 2
+            path[0] = 0
             return 0
-        path[0] = pin_a[k]
-        last[pin_a[k]] = 0
-        cur_next = pin_b[k]
+        a, b = pin_a[k], pin_b[k]
+        if not _listed(partners, a, b):  # drawn from the pin that lists the other
+            a, b = b, a
+        path[0] = a
+        if early_stop and best <= 0.0:
+            stats[1] = 1
+            return 0
+        last[a] = 0
+        cur_next = b
     else:
         path[0] = start
         last[start] = 0
         k = -1
         cur_next = -1
-        best = -np.inf
+        gain = -np.inf
     while drawn < n_lines:
         if k < 0:
-            cur = path[drawn]
-            ncand = 0
-            for j in range(n):
-                c = id_of[cur, j]
-                if c < 0 or (once and used[c]) or last[j] > drawn - no_return:
-                    continue
-                cand[ncand] = c
-                cpin[ncand] = j
-                ncand += 1
-            if ncand == 0 and no_return > 0:
-                stats[0] += 1
-                for j in range(n):
-                    c = id_of[cur, j]
-                    if c < 0 or (once and used[c]):
-                        continue
-                    cand[ncand] = c
-                    cpin[ncand] = j
-                    ncand += 1
+            ncand, _ = _gather(id_of, path[drawn], partners, last, drawn, no_return, once, used, cand, cpin, stats)
             if ncand == 0:
                 stats[1] = 2
                 break
@@ -796,15 +909,17 @@ def _greedy_scan(indptr, pixel, coverage, id_of, pin_a, pin_b, S, T, Wt, o, rule
                 _scan_serial(indptr, pixel, coverage, S, T, Wt, o, rule, cand, ncand, sc)
             best = -np.inf
             for i in range(ncand):
-                if sc[i] > best:
-                    best = sc[i]
+                v = sc[i] + _bonus(prior, cand[i])
+                if v > best:
+                    best = v
+                    gain = sc[i]
                     k = cand[i]
                     cur_next = cpin[i]
             if early_stop and best <= 0.0:
                 stats[1] = 1
                 break
         used[k] = True
-        gains[drawn] = best
+        gains[drawn] = gain
         rm = 0.0
         for t in range(indptr[k], indptr[k + 1]):
             rm += _step_pixel(S, pixel[t], coverage[t], o, rule, sum_step)

@@ -35,6 +35,7 @@ Examples
 
 from __future__ import annotations
 
+import dataclasses
 import time
 import threading
 import weakref
@@ -248,33 +249,150 @@ class GreedySolver(Solver):
         """Draw ``problem.n_lines`` chords (fewer only with ``early_stop`` or at a dead end).
 
         The result does not depend on ``rng`` (greedy is deterministic); an int
-        seed is recorded.
+        seed is recorded. Same as :func:`solve_greedy` with this config.
         """
-        start = time.perf_counter()
-        as_generator(rng)  # validates
-        seed = int(rng) if isinstance(rng, (int, np.integer)) else None
-        cfg = self.config
-        path, history, extra = greedy_path(problem, score=cfg.score, weight=cfg.weight, no_return=cfg.no_return,
-                                           once=cfg.once or not problem.allow_repeats, early_stop=cfg.early_stop,
-                                           start_pin=cfg.start_pin, method=cfg.method, parallel=cfg.parallel,
-                                           scale=cfg.scale, shortlist=cfg.shortlist)
-        if cfg.refine and path.size >= 2:
-            path, info = refine_path(problem, path, scale=cfg.refine_scale, once=cfg.once or not problem.allow_repeats,
-                                     sweeps=cfg.refine_sweeps, seconds=cfg.refine_seconds,
-                                     shortlist=cfg.shortlist)
-            extra.update(info)
-        if path.size < 2:  # early stop before the first chord: an empty thread
-            return Solution(problem=problem, chords=np.zeros(0, dtype=np.int32), path=path.astype(np.int32),
-                            solver=self.name, config=self.config_dict(), seed=seed,
-                            seconds=time.perf_counter() - start, history=history, extra=extra)
-        return self._solution(problem, path=path, seed=seed, start=start, history=history, **extra)
+        return _solve(problem, self.config, rng=rng, name=self.name, config_dict=self.config_dict())
+
+
+def solve_greedy(problem: Problem, *, config: "GreedySolver.Config | None" = None, rng: RngLike = None,
+                 prior=None, partners=None, start_pin: int | None = None) -> Solution:
+    """Greedy, optionally warm-started: a prior on each chord's gain and/or a short list of partners per pin.
+
+    The one code path behind :class:`GreedySolver`; the learned solvers
+    (``ae+greedy``) call it with their chord scores.
+
+    Parameters
+    ----------
+    problem : Problem
+    config : GreedySolver.Config, optional (default: the ``greedy`` defaults)
+    rng : int, Generator or None; greedy is deterministic, an int seed is recorded
+    prior : optional (n_chords,) float32 (or float64), added to every candidate chord's score when
+        choosing, in the score's own units (``error``: squared-error decrease; ``sum``: darkness);
+        the caller scales it. ``history`` and the recorded gains stay the true error, and
+        ``early_stop`` stops when the best score plus prior is not positive.
+    partners : optional (n_pins, m) int32 partner pins, -1 padded: from pin ``i`` only the chords
+        to ``partners[i]`` are candidates (a free first chord, ``start_pin=None``, is the best of
+        those chords over all pins, drawn from the pin that lists the other). A step where no listed partner is valid (chord drawn, not
+        allowed by ``min_gap``, or within ``no_return``) falls back to every candidate from that
+        pin; ``extra["partner_fallbacks"]`` counts those steps. With the ``incremental`` method only
+        the listed chords' scores are kept up to date (a pixel-major table cut to them, built per
+        call), which is where the speed-up comes from; a fallback step rescores its candidates exactly.
+    start_pin : int or None, overrides ``config.start_pin``
+
+    Returns
+    -------
+    Solution, with ``solver="greedy"`` and the config used (``start_pin`` included); ``extra`` as
+    :func:`greedy_path`'s.
+
+    Raises
+    ------
+    InputError
+        for a badly shaped or typed ``prior`` or ``partners``, or when they are combined with
+        ``scale > 1`` (``greedy-view``), which does not support them.
+
+    Examples
+    --------
+    >>> problem = Problem.create("camera", pins=32, lines=40, canvas=64)
+    >>> partners = np.tile(np.arange(0, 32, 2, dtype=np.int32), (32, 1))  # even pins only
+    >>> sol = solve_greedy(problem, partners=partners, start_pin=0)
+    >>> bool(np.all(sol.path % 2 == 0)) or sol.extra["partner_fallbacks"] > 0
+    True
+    """
+    if config is None:
+        config = GreedySolver.Config()
+    if not isinstance(config, GreedySolver.Config):
+        raise InputError(f"config must be a GreedySolver.Config, got {type(config).__name__}; "
+                         f"build one with GreedySolver.Config(...) or GreedySolver(...).config")
+    if start_pin is not None:
+        check_int("start_pin", start_pin, low=0, hint="use a pin index, or None for the best chord")
+        config = dataclasses.replace(config, start_pin=int(start_pin))
+    return _solve(problem, config, rng=rng, name="greedy", config_dict=dataclasses.asdict(config), prior=prior,
+                  partners=partners)
+
+
+def _solve(problem: Problem, cfg, *, rng, name: str, config_dict: dict, prior=None, partners=None) -> Solution:
+    start = time.perf_counter()
+    as_generator(rng)  # validates
+    seed = int(rng) if isinstance(rng, (int, np.integer)) else None
+    once = cfg.once or not problem.allow_repeats
+    path, history, extra = greedy_path(problem, score=cfg.score, weight=cfg.weight, no_return=cfg.no_return,
+                                       once=once, early_stop=cfg.early_stop, start_pin=cfg.start_pin,
+                                       method=cfg.method, parallel=cfg.parallel, scale=cfg.scale,
+                                       shortlist=cfg.shortlist, prior=prior, partners=partners)
+    if cfg.refine and path.size >= 2:
+        path, info = refine_path(problem, path, scale=cfg.refine_scale, once=once, sweeps=cfg.refine_sweeps,
+                                 seconds=cfg.refine_seconds, shortlist=cfg.shortlist)
+        extra.update(info)
+    path = np.asarray(path, dtype=np.int32)
+    chords = problem.chords.path_to_chords(path) if path.size >= 2 else np.zeros(0, dtype=np.int32)
+    # path.size < 2: early stop before the first chord, an empty thread
+    return Solution(problem=problem, chords=chords, path=path, solver=name, config=config_dict, seed=seed,
+                    seconds=time.perf_counter() - start, history=np.asarray(history), extra=extra)
+
+
+def warm_start_inputs(problem: Problem, prior=None, partners=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Check and normalise :func:`solve_greedy`'s ``prior`` and ``partners`` for the kernels.
+
+    Returns
+    -------
+    prior : (n_chords,) float64, or (0,) for none
+    partners : (n_pins, m) int32, each row sorted by pin with duplicates dropped and -1 at the end,
+        or (n_pins, 0) for none
+    allowed : (n_chords,) bool, the chords ``(i, partners[i, q])`` allowed by ``min_gap``, or (0,) for none
+    """
+    n_pins = problem.layout.n_pins
+    n_chords = problem.table.n_chords
+    if prior is None:
+        prior64 = np.zeros(0, dtype=np.float64)
+    else:
+        arr = np.asarray(prior)
+        if arr.shape != (n_chords,) or arr.dtype.kind != "f":
+            raise InputError(f"prior must be a ({n_chords},) float32 array, one value per chord of the problem, "
+                             f"got shape {arr.shape} and dtype {arr.dtype}; index it by problem.chords ids")
+        prior64 = np.ascontiguousarray(arr, dtype=np.float64)
+        if not np.isfinite(prior64).all():
+            raise InputError("prior must be finite; replace NaN/inf values (e.g. np.nan_to_num) first")
+    if partners is None:
+        return prior64, np.zeros((n_pins, 0), dtype=np.int32), np.zeros(0, dtype=np.bool_)
+    P = np.asarray(partners)
+    if P.ndim != 2 or P.shape[0] != n_pins or P.shape[1] == 0 or P.dtype.kind not in "iu":
+        raise InputError(f"partners must be an ({n_pins}, m) int32 array of partner pins per pin, m >= 1, "
+                         f"-1 padded, got shape {P.shape} and dtype {P.dtype}; e.g. learned.solvers.top_partners")
+    if P.size and (P.min() < -1 or P.max() >= n_pins):
+        raise InputError(f"partners must hold pins in [0, {n_pins - 1}] or -1 for padding, "
+                         f"got values in [{P.min()}, {P.max()}]")
+    key = np.where(P < 0, n_pins, P).astype(np.int64)
+    key.sort(axis=1)
+    dup = np.zeros(key.shape, dtype=bool)
+    dup[:, 1:] = key[:, 1:] == key[:, :-1]
+    key[dup] = n_pins
+    key.sort(axis=1)
+    norm = np.ascontiguousarray(np.where(key == n_pins, -1, key), dtype=np.int32)
+    ids = problem.chords.id_of[np.arange(n_pins)[:, None], np.maximum(norm, 0)]
+    allowed = np.zeros(n_chords, dtype=np.bool_)
+    allowed[ids[(norm >= 0) & (ids >= 0)]] = True
+    return prior64, norm, allowed
+
+
+def restricted_pixel_table(table: ChordTable, allowed: np.ndarray) -> PixelTable:
+    """The :func:`pixel_table` of ``table`` cut to the chords with ``allowed[c]`` (chord ids kept; not cached)."""
+    pt = pixel_table(table)
+    qptr = np.zeros_like(pt.indptr)
+    empty_c, empty_v = pt.chord[:0].copy(), pt.coverage[:0].copy()
+    nnz = K._restrict(pt.indptr, pt.chord, pt.coverage, allowed, qptr, empty_c, empty_v, False)
+    chord = np.empty(nnz, dtype=pt.chord.dtype)
+    cov = np.empty(nnz, dtype=np.float32)
+    K._restrict(pt.indptr, pt.chord, pt.coverage, allowed, qptr, chord, cov, True)
+    return PixelTable(qptr, chord, cov)
 
 
 def greedy_path(problem: Problem, *, score: str = "error", weight: float = SEED_WEIGHT, no_return: int = 0,
                 once: bool = True, early_stop: bool = False, start_pin: int | None = None,
                 method: str = "incremental", parallel: bool = False, scale: int = 1,
-                shortlist: int = 8) -> tuple[np.ndarray, np.ndarray, dict]:
+                shortlist: int = 8, prior=None, partners=None) -> tuple[np.ndarray, np.ndarray, dict]:
     """Build a greedy continuous thread (the work behind :class:`GreedySolver`; arguments as its config).
+
+    ``prior`` and ``partners`` warm-start it as in :func:`solve_greedy` (``scale == 1`` only).
 
     Returns
     -------
@@ -284,7 +402,9 @@ def greedy_path(problem: Problem, *, score: str = "error", weight: float = SEED_
         block-averaged images when ``scale > 1``) or the darkness left (``sum``),
         before the first and after each chord
     extra : dict, ``stop`` ("budget", "no gain", "dead end"), ``no_return_relaxed``,
-        ``greedy_seconds``
+        ``greedy_seconds``; with ``partners`` also ``partner_fallbacks`` (steps that fell back to
+        every candidate) and ``partner_chords`` (chords the partners allow); with ``prior``,
+        ``prior=True``
     """
     t0 = time.perf_counter()
     if score not in SCORES:
@@ -304,8 +424,12 @@ def greedy_path(problem: Problem, *, score: str = "error", weight: float = SEED_
     if scale > 1:
         if score != "error":
             raise InputError(f"scale {scale} needs score='error' (the sum rule has no scale); use scale=1")
+        if prior is not None or partners is not None:
+            raise InputError(f"prior and partners are not supported with scale {scale} (greedy-view); "
+                             f"use scale=1 (greedy) for a warm start")
         return _greedy_blocks(problem, scale=scale, shortlist=shortlist, no_return=no_return, once=once,
                               early_stop=early_stop, start_pin=start_pin, t0=t0)
+    prior64, partners32, allowed = warm_start_inputs(problem, prior, partners)
     table = problem.table
     chords = problem.chords
     rule = K.RULE_ERROR if score == "error" else K.RULE_SUM
@@ -322,11 +446,13 @@ def greedy_path(problem: Problem, *, score: str = "error", weight: float = SEED_
     path = np.zeros(problem.n_lines + 1, dtype=np.int64)
     gains = np.zeros(problem.n_lines, dtype=np.float64)
     removed = np.zeros(problem.n_lines, dtype=np.float64)
-    stats = np.zeros(3, dtype=np.int64)
+    stats = np.zeros(4, dtype=np.int64)
     first = -1 if start_pin is None else int(start_pin)
     sum_step = np.float32(weight / table.width_px)
     if method == "incremental":
-        pt = pixel_table(table)
+        # with partners only the allowed chords can be candidates (but for counted fallbacks, which
+        # rescore exactly): keeping just their scores up to date is the speed-up
+        pt = pixel_table(table) if partners is None else restricted_pixel_table(table, allowed)
         gh = np.empty((table.n_pixels, 2), dtype=np.float32)
         K._fill_gh(state, T, Wt, o, rule, gh)
         scores = np.empty(table.n_chords, dtype=np.float32)
@@ -335,16 +461,21 @@ def greedy_path(problem: Problem, *, score: str = "error", weight: float = SEED_
         nt = 2 * _n_threads() if parallel else 1
         drawn = K._greedy(table.indptr, table.pixel, table.coverage, chords.id_of, chords.pin_a, chords.pin_b,
                           state, T, Wt, o, rule, sum_step, problem.n_lines, first, no_return, once, early_stop,
-                          used, parallel, nt, pt.indptr, pt.chord, pt.coverage, scores, tol, REFRESH_EVERY, path,
-                          gains, removed, stats)
+                          used, parallel, nt, pt.indptr, pt.chord, pt.coverage, scores, tol, REFRESH_EVERY,
+                          prior64, partners32, allowed, path, gains, removed, stats)
     else:
-        drawn = K._greedy_scan(table.indptr, table.pixel, table.coverage, chords.id_of, chords.pin_a,
-                               chords.pin_b, state, T, Wt, o, rule, sum_step, problem.n_lines, first, no_return,
-                               once, early_stop, used, parallel, path, gains, removed, stats)
+        drawn = K._greedy_scan_warm(table.indptr, table.pixel, table.coverage, chords.id_of, chords.pin_a,
+                                    chords.pin_b, state, T, Wt, o, rule, sum_step, problem.n_lines, first,
+                                    no_return, once, early_stop, used, parallel, prior64, partners32, allowed,
+                                    path, gains, removed, stats)
     drop = gains[:drawn] if rule == K.RULE_ERROR else removed[:drawn]
     history = total0 - np.concatenate([[0.0], np.cumsum(drop)])
     extra = dict(stop=_STOP_REASONS[stats[1]], no_return_relaxed=int(stats[0]), exact_rescores=int(stats[2]),
                  greedy_seconds=time.perf_counter() - t0)
+    if partners is not None:
+        extra.update(partner_fallbacks=int(stats[3]), partner_chords=int(allowed.sum()))
+    if prior is not None:
+        extra["prior"] = True
     return path[:drawn + 1], history, extra
 
 

@@ -10,7 +10,7 @@ from solvers import Problem, make_solver
 from solvers import greedy as G  # noqa: F401  (registers greedy, greedy-sum, greedy+refine)
 from solvers.baseline import random_path
 from solvers.greedy import (GreedySolver, chord_scores, error_weights, greedy_path, pixel_table, refine_path,
-                            squared_error)
+                            solve_greedy, squared_error)
 
 
 def noise_problem(*, pins=24, lines=40, canvas=48, seed=0, **kw) -> Problem:
@@ -373,3 +373,189 @@ def test_start_pin_out_of_range():
 def test_greedy_path_checks_its_input(kw, match):
     with pytest.raises(InputError, match=match):
         greedy_path(noise_problem(), **kw)
+
+
+# ---------------------------------------------------------------------------- warm start: prior and partners
+def ref_greedy_warm(problem: Problem, *, prior=None, partners=None, no_return=0, start=None):
+    """Warm-started greedy by brute force (``error`` rule): gain + prior, candidates cut to the partners.
+
+    Returns the path and the number of steps that fell back to every candidate.
+    """
+    cs, table = problem.chords, problem.table
+    n = problem.layout.n_pins
+    prior = np.zeros(cs.n_chords) if prior is None else np.asarray(prior, dtype=np.float64)
+    lists = None if partners is None else [sorted({int(j) for j in row if j >= 0}) for row in partners]
+    state = np.ones(table.n_pixels, dtype=np.float32)
+    used = np.zeros(cs.n_chords, dtype=bool)
+    fallbacks = 0
+
+    def value(c):
+        return ref_chord_gain(problem, state, c) + prior[c]
+
+    if start is None:
+        allowed = range(cs.n_chords) if lists is None else sorted(
+            {int(cs.id_of[i, j]) for i in range(n) for j in lists[i] if cs.id_of[i, j] >= 0})
+        first = max(allowed, key=lambda c: (value(c), -c))
+        a, b = int(cs.pin_a[first]), int(cs.pin_b[first])
+        if lists is not None and b not in lists[a]:  # drawn from the pin that lists the other
+            a, b = b, a
+        path, nxt = [a], [(first, b)]
+    else:
+        path, nxt = [start], []
+    while len(path) <= problem.n_lines:
+        if nxt:
+            c, j = nxt.pop()
+        else:
+            cur = path[-1]
+            recent = set(path[-no_return:]) if no_return else set()
+
+            def ok(j):
+                return cs.id_of[cur, j] >= 0 and not used[cs.id_of[cur, j]] and j not in recent
+
+            pins = [j for j in lists[cur] if ok(j)] if lists is not None else []
+            if lists is not None and not pins:
+                fallbacks += 1
+            if not pins:
+                pins = [j for j in range(n) if ok(j)]
+            _, negj = max((value(cs.id_of[cur, j]), -j) for j in pins)
+            j = -negj
+            c = cs.id_of[cur, j]
+        used[c] = True
+        pix, cov = table.chord_pixels(c)
+        state[pix] *= np.float32(1.0) - np.float32(problem.thread.opacity) * cov
+        path.append(j)
+    return np.array(path), fallbacks
+
+
+def random_partners(problem: Problem, m: int, seed: int) -> np.ndarray:
+    """Each pin's ``m`` partner pins drawn at random, in random order, -1 padded in one column."""
+    rng = np.random.default_rng(seed)
+    n = problem.layout.n_pins
+    out = np.full((n, m + 1), -1, dtype=np.int32)
+    for i in range(n):
+        out[i, :m] = rng.choice(n, m, replace=False)
+    return out
+
+
+def test_no_prior_no_partners_is_todays_path():
+    problem = noise_problem(pins=32, lines=60, canvas=64, seed=11)
+    base = GreedySolver().solve(problem)
+    for method in ("incremental", "scan"):
+        cfg = GreedySolver.Config(method=method)
+        sol = solve_greedy(problem, config=cfg)
+        np.testing.assert_array_equal(sol.path, base.path)
+        np.testing.assert_allclose(sol.history, base.history, rtol=1e-9)
+        assert "partner_fallbacks" not in sol.extra and "prior" not in sol.extra
+        # a zero prior and partners listing every pin change nothing either
+        every = np.tile(np.arange(32, dtype=np.int32), (32, 1))
+        warm = solve_greedy(problem, config=cfg, prior=np.zeros(problem.table.n_chords, np.float32),
+                            partners=every)
+        np.testing.assert_array_equal(warm.path, base.path)
+    assert sol.solver == "greedy" and sol.config["method"] == "scan"
+
+
+def test_huge_prior_forces_its_chord():
+    problem = noise_problem(pins=24, lines=20, canvas=48, seed=12)
+    cs = problem.chords
+    plain = solve_greedy(problem, start_pin=3)
+    gains = chord_scores(problem.table, np.ones(problem.table.n_pixels), problem.target.image.ravel(),
+                         error_weights(problem))
+    far = [j for j in range(24) if cs.id_of[3, j] >= 0]
+    j = min(far, key=lambda j: gains[cs.id_of[3, j]])  # greedy's worst option from pin 3
+    c = int(cs.id_of[3, j])
+    assert plain.path[1] != j
+    prior = np.zeros(cs.n_chords, np.float32)
+    prior[c] = 1e6
+    for method in ("incremental", "scan"):
+        sol = solve_greedy(problem, config=GreedySolver.Config(method=method), prior=prior, start_pin=3)
+        assert sol.path[0] == 3 and sol.path[1] == j and sol.config["start_pin"] == 3
+        assert sol.extra["prior"] is True
+        # the history is the true error of the drawn thread, prior left out
+        assert sol.history[-1] == pytest.approx(squared_error(problem, sol.render(supersample=1)), rel=1e-4)
+        assert sol.history[1] > sol.history[0] - 1e5  # not lowered by the prior's 1e6
+    free = solve_greedy(problem, prior=prior)  # a free start picks it first
+    assert {int(free.path[0]), int(free.path[1])} == {int(cs.pin_a[c]), int(cs.pin_b[c])}
+
+
+def test_partners_restrict_every_step_but_counted_fallbacks():
+    problem = noise_problem(pins=24, lines=60, canvas=48, seed=13)
+    partners = random_partners(problem, 5, seed=1)
+    sets = [set(row[row >= 0].tolist()) for row in partners]
+    for method in ("incremental", "scan"):
+        sol = solve_greedy(problem, config=GreedySolver.Config(method=method, no_return=2), partners=partners)
+        assert sol.n_lines == 60
+        outside = sum(int(b) not in sets[a] for a, b in zip(sol.path[:-1], sol.path[1:]))
+        assert outside == sol.extra["partner_fallbacks"] > 0  # 5 partners of 24 pins run out
+        assert sol.extra["partner_chords"] > 0
+        problem.chords.path_to_chords(sol.path)  # still a valid thread
+        assert len(set(sol.chords.tolist())) == 60
+
+
+@pytest.mark.parametrize("start, no_return", [(None, 0), (4, 3)])
+def test_warm_start_matches_bruteforce_reference(start, no_return):
+    problem = noise_problem(pins=20, lines=30, canvas=40, seed=14)
+    rng = np.random.default_rng(5)
+    gains = chord_scores(problem.table, np.ones(problem.table.n_pixels), problem.target.image.ravel(),
+                         error_weights(problem))
+    prior = (rng.normal(size=problem.table.n_chords) * gains.std()).astype(np.float32)
+    partners = random_partners(problem, 6, seed=2)
+    for kw in (dict(prior=prior), dict(partners=partners), dict(prior=prior, partners=partners)):
+        want, fallbacks = ref_greedy_warm(problem, start=start, no_return=no_return, **kw)
+        path, history, extra = greedy_path(problem, start_pin=start, no_return=no_return, **kw)
+        np.testing.assert_array_equal(path, want)
+        assert extra.get("partner_fallbacks", 0) == fallbacks
+        img = render(problem.table, problem.chords.path_to_chords(path))
+        assert history[-1] == pytest.approx(squared_error(problem, img), rel=1e-4)
+
+
+def test_warm_start_incremental_scan_parallel_agree():
+    problem = Problem.create("camera", pins=48, lines=300, canvas=96)
+    gains = chord_scores(problem.table, np.ones(problem.table.n_pixels), problem.target.image.ravel(),
+                         error_weights(problem))
+    prior = (0.3 * gains.std() * np.random.default_rng(3).normal(size=gains.size)).astype(np.float32)
+    ids = problem.chords.id_of
+    s = np.where(ids >= 0, gains[np.maximum(ids, 0)], -np.inf)
+    partners = np.argsort(-s, axis=1, kind="stable")[:, :12].astype(np.int32)  # each pin's 12 best first chords
+    base, h0, e0 = greedy_path(problem, prior=prior, partners=partners)
+    assert e0["partner_fallbacks"] > 0
+    for kw in (dict(method="scan"), dict(parallel=True), dict(method="scan", parallel=True)):
+        path, h, e = greedy_path(problem, prior=prior, partners=partners, **kw)
+        np.testing.assert_array_equal(path, base)
+        np.testing.assert_allclose(h, h0, rtol=1e-6)
+        assert e["partner_fallbacks"] == e0["partner_fallbacks"]
+
+
+def test_warm_start_early_stop_uses_the_prior():
+    white = Target(np.ones((48, 48), dtype=np.float32), "white")
+    problem = Problem.create(white, pins=24, lines=30, canvas=48)
+    prior = np.zeros(problem.table.n_chords, np.float32)
+    prior[7] = 1e6  # one chord worth drawing despite the error it adds
+    sol = solve_greedy(problem, config=GreedySolver.Config(early_stop=True), prior=prior)
+    assert sol.n_lines == 1 and sol.chords[0] == 7 and sol.extra["stop"] == "no gain"
+    assert sol.history[1] > sol.history[0]  # the true error rose
+
+
+@pytest.mark.parametrize("kw, match", [
+    (dict(prior=np.zeros(5, np.float32)), r"prior must be a \(\d+,\) float32 array"),
+    (dict(prior="zeros"), "prior must be a"),
+    (dict(prior=np.zeros(10**6, np.int32)), "prior must be a"),
+    (dict(prior=np.full(1, np.nan)), "prior must be"),
+    (dict(partners=np.zeros((24,), np.int32)), r"partners must be an \(24, m\) int32 array"),
+    (dict(partners=np.zeros((24, 4), np.float32)), "partners must be an"),
+    (dict(partners=np.zeros((23, 4), np.int32)), "partners must be an"),
+    (dict(partners=np.zeros((24, 0), np.int32)), "partners must be an"),
+    (dict(partners=np.full((24, 4), 24, np.int32)), r"partners must hold pins in \[0, 23\]"),
+    (dict(partners=np.full((24, 4), -2, np.int32)), "partners must hold pins"),
+    (dict(config=dict(method="scan")), "config must be a GreedySolver.Config"),
+    (dict(config=GreedySolver.Config(scale=4), partners=np.zeros((24, 1), np.int32)), "not supported with scale 4"),
+    (dict(start_pin=-1), "start_pin must be at least 0"),
+])
+def test_solve_greedy_checks_its_input(kw, match):
+    problem = noise_problem()
+    if isinstance(kw.get("prior"), np.ndarray) and kw["prior"].size == 1:
+        kw = dict(prior=np.full(problem.table.n_chords, np.nan, np.float32))
+    if isinstance(kw.get("prior"), np.ndarray) and kw["prior"].size == 10**6:
+        kw = dict(prior=np.zeros(problem.table.n_chords, np.int32))
+    with pytest.raises(InputError, match=match) as e:
+        solve_greedy(problem, **kw)
+    assert "\n" not in str(e.value)

@@ -232,7 +232,7 @@ def _register_ae_greedy():
         class Config:
             checkpoint: str = ""
             prior_weight: float = 0.0
-            partners: int = 64
+            partners: int = 128
 
             def __post_init__(self):
                 check_float("prior_weight", self.prior_weight, low=0.0)

@@ -93,3 +93,17 @@ def test_top_partners(tiny_problem):
         assert (ids >= 0).all()
         allowed = cs.id_of[i][cs.id_of[i] >= 0]
         assert set(ids.tolist()) == set(np.sort(allowed)[-5:].tolist())
+
+
+def test_ae_greedy_warm_start(tiny_problem, checkpoints):
+    pytest.importorskip("solvers.greedy").solve_greedy  # noqa: B018
+    assert "ae+greedy" in solver_names()
+    for opts in ({"partners": 8}, {"partners": 0, "prior_weight": 0.5}):
+        sol = make_solver("ae+greedy", checkpoint=checkpoints["ae-chords"], **opts).solve(tiny_problem, rng=1)
+        _check(tiny_problem, sol)
+        assert sol.solver == "ae+greedy"
+    # with neither prior nor partners it is greedy itself
+    plain = make_solver("ae+greedy", checkpoint=checkpoints["ae-chords"], partners=0).solve(tiny_problem)
+    np.testing.assert_array_equal(plain.chords, make_solver("greedy").solve(tiny_problem).chords)
+    with pytest.raises(InputError, match="partners must be at least 0"):
+        make_solver("ae+greedy", partners=-1)

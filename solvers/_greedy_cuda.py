@@ -7,7 +7,7 @@ counters come back. Each step:
 1. *score*: one block per candidate pin ``j`` (the chord ``(cur, j)``), the
    gain ``sum cov * (g - cov * h)`` summed by a shared-memory tree reduction,
    with ``g`` and ``h`` computed from the state on the fly by the same float32
-   expressions as :func:`solvers._greedy_kernels._set_gh`;
+   expressions as :func:`solvers._greedy_kernels._gh`;
 2. *pick and draw*: one block takes the arg-max (ties to the lowest pin, as
    the CPU loop), applies the ``no_return`` relaxation and the stops, and
    updates the state along the chosen chord.

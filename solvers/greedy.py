@@ -44,6 +44,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from rendering import ChordTable, InputError
+from rendering.device import DEVICES
 from rendering.errors import check_float, check_int
 
 from . import _greedy_kernels as K
@@ -198,6 +199,10 @@ class GreedySolver(Solver):
         times down (default: the benchmark's viewing scale, 4; 1 = the pixel error greedy lowers)
     refine_sweeps : int >= 1, at most this many sweeps over the path
     refine_seconds : float > 0 or None, time budget of the refinement
+    device : {"cpu", "auto", "cuda"}, where the greedy loop runs: ``cuda`` runs
+        :func:`solvers._greedy_cuda.greedy` (the ``scan`` arithmetic, every candidate scored on the
+        GPU each step; ``method`` and ``parallel`` are then unused; ``scale=1`` only, no warm
+        start); ``auto`` picks CUDA when numba.cuda finds a GPU. The refinement runs on the CPU.
     """
 
     continuous = True
@@ -220,8 +225,10 @@ class GreedySolver(Solver):
         refine_scale: int = VIEW_SCALE
         refine_sweeps: int = 3
         refine_seconds: float | None = 60.0
+        device: str = "cpu"
 
         def __post_init__(self):
+            check_device(self.device)
             if self.score not in SCORES:
                 raise InputError(f"score must be one of {', '.join(SCORES)}, got {self.score!r}")
             if self.method not in METHODS:
@@ -252,6 +259,14 @@ class GreedySolver(Solver):
         seed is recorded. Same as :func:`solve_greedy` with this config.
         """
         return _solve(problem, self.config, rng=rng, name=self.name, config_dict=self.config_dict())
+
+
+def check_device(device) -> str:
+    """Check a ``device`` option against :data:`rendering.device.DEVICES` (without importing numba.cuda)."""
+    if not isinstance(device, str) or device.lower() not in DEVICES:
+        raise InputError(f"device must be one of {', '.join(DEVICES)}, got {device!r}; use 'cpu' (or 'auto' "
+                         f"to pick CUDA when a GPU is there)")
+    return device.lower()
 
 
 def solve_greedy(problem: Problem, *, config: "GreedySolver.Config | None" = None, rng: RngLike = None,
@@ -318,7 +333,8 @@ def _solve(problem: Problem, cfg, *, rng, name: str, config_dict: dict, prior=No
     path, history, extra = greedy_path(problem, score=cfg.score, weight=cfg.weight, no_return=cfg.no_return,
                                        once=once, early_stop=cfg.early_stop, start_pin=cfg.start_pin,
                                        method=cfg.method, parallel=cfg.parallel, scale=cfg.scale,
-                                       shortlist=cfg.shortlist, prior=prior, partners=partners)
+                                       shortlist=cfg.shortlist, prior=prior, partners=partners,
+                                       device=cfg.device)
     if cfg.refine and path.size >= 2:
         path, info = refine_path(problem, path, scale=cfg.refine_scale, once=once, sweeps=cfg.refine_sweeps,
                                  seconds=cfg.refine_seconds, shortlist=cfg.shortlist)
@@ -389,10 +405,14 @@ def restricted_pixel_table(table: ChordTable, allowed: np.ndarray) -> PixelTable
 def greedy_path(problem: Problem, *, score: str = "error", weight: float = SEED_WEIGHT, no_return: int = 0,
                 once: bool = True, early_stop: bool = False, start_pin: int | None = None,
                 method: str = "incremental", parallel: bool = False, scale: int = 1,
-                shortlist: int = 8, prior=None, partners=None) -> tuple[np.ndarray, np.ndarray, dict]:
+                shortlist: int = 8, prior=None, partners=None,
+                device: str = "cpu") -> tuple[np.ndarray, np.ndarray, dict]:
     """Build a greedy continuous thread (the work behind :class:`GreedySolver`; arguments as its config).
 
-    ``prior`` and ``partners`` warm-start it as in :func:`solve_greedy` (``scale == 1`` only).
+    ``prior`` and ``partners`` warm-start it as in :func:`solve_greedy` (``scale == 1``, CPU only).
+    ``device="cuda"`` (or ``"auto"`` with a GPU) runs the loop on the GPU
+    (:func:`solvers._greedy_cuda.greedy`, the ``scan`` arithmetic); ``"cuda"`` without a usable
+    GPU raises :class:`InputError`.
 
     Returns
     -------
@@ -402,9 +422,9 @@ def greedy_path(problem: Problem, *, score: str = "error", weight: float = SEED_
         block-averaged images when ``scale > 1``) or the darkness left (``sum``),
         before the first and after each chord
     extra : dict, ``stop`` ("budget", "no gain", "dead end"), ``no_return_relaxed``,
-        ``greedy_seconds``; with ``partners`` also ``partner_fallbacks`` (steps that fell back to
-        every candidate) and ``partner_chords`` (chords the partners allow); with ``prior``,
-        ``prior=True``
+        ``greedy_seconds``, ``device`` ("cpu" or "cuda"); with ``partners`` also
+        ``partner_fallbacks`` (steps that fell back to every candidate) and ``partner_chords``
+        (chords the partners allow); with ``prior``, ``prior=True``
     """
     t0 = time.perf_counter()
     if score not in SCORES:
@@ -421,6 +441,13 @@ def greedy_path(problem: Problem, *, score: str = "error", weight: float = SEED_
             raise InputError(f"start_pin must be below the pin count {n_pins}, got {start_pin}")
     scale = check_int("scale", scale, low=1, hint="use 1 (pixels) or the viewing scale, e.g. 4")
     shortlist = check_int("shortlist", shortlist, low=0, hint="e.g. 8, or 0 to measure every candidate")
+    device = check_device(device)
+    if device != "cpu":
+        from rendering.device import resolve_device  # imports numba.cuda only now
+
+        device = resolve_device(device)
+    if device == "cuda" and (scale > 1 or prior is not None or partners is not None):
+        raise InputError("prior, partners and scale > 1 are not supported on cuda yet; use device='cpu' for them")
     if scale > 1:
         if score != "error":
             raise InputError(f"scale {scale} needs score='error' (the sum rule has no scale); use scale=1")
@@ -449,7 +476,13 @@ def greedy_path(problem: Problem, *, score: str = "error", weight: float = SEED_
     stats = np.zeros(4, dtype=np.int64)
     first = -1 if start_pin is None else int(start_pin)
     sum_step = np.float32(weight / table.width_px)
-    if method == "incremental":
+    if device == "cuda":
+        from . import _greedy_cuda
+
+        drawn = _greedy_cuda.greedy(table, chords.id_of, chords.pin_a, chords.pin_b, state, T, Wt, o, rule, sum_step,
+                                    problem.n_lines, first, no_return, once, early_stop, used, path, gains, removed,
+                                    stats)
+    elif method == "incremental":
         # with partners only the allowed chords can be candidates (but for counted fallbacks, which
         # rescore exactly): keeping just their scores up to date is the speed-up
         pt = pixel_table(table) if partners is None else restricted_pixel_table(table, allowed)
@@ -471,7 +504,7 @@ def greedy_path(problem: Problem, *, score: str = "error", weight: float = SEED_
     drop = gains[:drawn] if rule == K.RULE_ERROR else removed[:drawn]
     history = total0 - np.concatenate([[0.0], np.cumsum(drop)])
     extra = dict(stop=_STOP_REASONS[stats[1]], no_return_relaxed=int(stats[0]), exact_rescores=int(stats[2]),
-                 greedy_seconds=time.perf_counter() - t0)
+                 greedy_seconds=time.perf_counter() - t0, device=device)
     if partners is not None:
         extra.update(partner_fallbacks=int(stats[3]), partner_chords=int(allowed.sum()))
     if prior is not None:

@@ -559,3 +559,75 @@ def test_solve_greedy_checks_its_input(kw, match):
     with pytest.raises(InputError, match=match) as e:
         solve_greedy(problem, **kw)
     assert "\n" not in str(e.value)
+
+
+# ---------------------------------------------------------------------------- device option
+def test_device_option_is_validated():
+    assert GreedySolver().config.device == "cpu"
+    with pytest.raises(InputError, match="device must be one of auto, cpu, cuda, got 'gpu'") as e:
+        GreedySolver(device="gpu")
+    assert "\n" not in str(e.value)
+    with pytest.raises(InputError, match="device must be one of"):
+        greedy_path(noise_problem(), device=0)
+
+
+def test_cpu_and_auto_give_the_same_path_here():
+    from rendering.device import resolve_device
+
+    problem = noise_problem(seed=15)
+    cpu = GreedySolver(device="cpu").solve(problem)
+    auto = GreedySolver(device="auto").solve(problem)
+    assert cpu.extra["device"] == "cpu"
+    if resolve_device("auto") == "cpu":  # no GPU here
+        assert auto.extra["device"] == "cpu"
+        np.testing.assert_array_equal(auto.path, cpu.path)
+
+
+def test_cuda_without_a_gpu_is_a_one_line_error():
+    from rendering.device import cuda_available
+
+    if cuda_available():
+        pytest.skip("a GPU (or the simulator) is usable here")
+    with pytest.raises(InputError, match="device 'cuda' was asked") as e:
+        GreedySolver(device="cuda").solve(noise_problem())
+    assert "\n" not in str(e.value)
+
+
+def test_importing_solvers_does_not_import_numba_cuda():
+    import subprocess
+    import sys
+
+    code = "import solvers, solvers.greedy, solvers.ga, sys; print('numba.cuda' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.stdout.strip() == "False", out.stderr[-2000:]
+
+
+_SIM_CHECK = """
+import numpy as np
+from solvers import Problem
+from solvers.greedy import GreedySolver, greedy_path
+problem = Problem.create("camera", pins=12, lines=5, canvas=24, min_gap=2)
+for kw in (dict(), dict(start_pin=3, no_return=2)):
+    gpu = GreedySolver(device="cuda", **kw).solve(problem)
+    cpu = GreedySolver(method="scan", **kw).solve(problem)
+    assert gpu.extra["device"] == "cuda", gpu.extra
+    np.testing.assert_array_equal(gpu.path, cpu.path)
+    np.testing.assert_allclose(gpu.history, cpu.history, rtol=1e-9)
+try:
+    greedy_path(problem, device="cuda", prior=np.zeros(problem.table.n_chords, np.float32))
+except Exception as e:
+    assert "not supported on cuda yet" in str(e), e
+else:
+    raise AssertionError("prior on cuda was accepted")
+print("SIM OK")
+"""
+
+
+def test_cuda_greedy_matches_cpu_scan_under_the_simulator():
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ, NUMBA_ENABLE_CUDASIM="1")
+    out = subprocess.run([sys.executable, "-c", _SIM_CHECK], capture_output=True, text=True, timeout=300, env=env)
+    assert out.returncode == 0 and "SIM OK" in out.stdout, out.stdout[-3000:] + out.stderr[-3000:]

@@ -283,9 +283,10 @@ def budget_weights(scores: torch.Tensor, n_lines: torch.Tensor, *, temperature: 
                    iters: int = 30) -> torch.Tensor:
     """Chord weights ``sigmoid((scores + shift) / T)`` whose sum is ``n_lines`` per row.
 
-    The line budget is met exactly: ``shift`` (one per row) is found by bisection
-    without gradient, so the weights are a differentiable soft choice of
-    ``n_lines`` chords.
+    The line budget is met exactly: ``shift`` (one per row) is found by
+    bisection, and its gradient comes from the implicit function theorem
+    (raising one score lowers the shift so the sum stays ``n_lines``), so the
+    weights are a differentiable soft choice of exactly ``n_lines`` chords.
 
     Parameters
     ----------
@@ -307,7 +308,13 @@ def budget_weights(scores: torch.Tensor, n_lines: torch.Tensor, *, temperature: 
             hi = torch.where(big, mid, hi)
             lo = torch.where(big, lo, mid)
         shift = (lo + hi) / 2
-    return torch.sigmoid((scores + shift[:, None]) / temperature)
+        d = torch.sigmoid((scores + shift[:, None]) / temperature)
+        d = d * (1 - d)  # the sigmoid's slope at each chord
+        d = d / d.sum(1, keepdim=True).clamp_min(1e-12)
+    # the shift depends on the scores through sum(w) = n: d shift / d s_k = -slope_k / sum(slope)
+    # (implicit function theorem); this term is zero in value and gives the shift that gradient
+    shift = shift[:, None] - (d * (scores - scores.detach())).sum(1, keepdim=True)
+    return torch.sigmoid((scores + shift) / temperature)
 
 
 # ---------------------------------------------------------------------- checkpoints

@@ -124,3 +124,15 @@ def test_greedy_ranks_are_greedys_thread_order():
     sol = make_solver("greedy").solve(p)
     np.testing.assert_array_equal(np.argsort(ranks[1])[:15], sol.chords)
     assert (np.sort(ranks[1])[15:] == NO_RANK).all()
+
+
+def test_budget_weights_gradient_keeps_the_budget():
+    """Moving the scores along the gradient of any loss keeps sum(w) = n (implicit shift gradient)."""
+    s = torch.randn(1, 300, dtype=torch.float64, requires_grad=True)
+    n = torch.tensor([40.0], dtype=torch.float64)
+    w = budget_weights(s, n, iters=60)
+    (g,) = torch.autograd.grad(w.sum(), s)
+    assert g.abs().max() < 1e-9  # the sum cannot change
+    (g2,) = torch.autograd.grad((budget_weights(s, n, iters=60) * torch.arange(300.0)).sum(), s)
+    w2 = budget_weights(s.detach() - 1e-4 * g2, n, iters=60)
+    assert float(w2.sum()) == pytest.approx(40.0, abs=1e-6)

@@ -69,6 +69,7 @@ from typing import ClassVar
 import numpy as np
 
 from rendering import InputError
+from rendering.device import DEVICES
 from rendering.errors import check_float, check_int
 
 from . import _ga_kernels as K
@@ -244,6 +245,9 @@ class GAConfig:
     seed_solver : str or None, registered solver whose path seeds the population
         (None: random paths)
     parallel : bool, score offspring on all Numba threads (same result either way)
+    device : {"cpu", "auto", "cuda"}, ``cuda`` scores the starting population in one batch on the GPU
+        (:func:`solvers._ga_cuda.population_fitness`; ``view=1`` only); offspring are scored by the
+        CPU's incremental kernels either way. ``auto`` picks CUDA when numba.cuda finds a GPU.
     """
 
     population: int = 8
@@ -258,8 +262,12 @@ class GAConfig:
     view: int = 1
     seed_solver: str | None = None
     parallel: bool = True
+    device: str = "cpu"
 
     def __post_init__(self):
+        if not isinstance(self.device, str) or self.device.lower() not in DEVICES:
+            raise InputError(f"device must be one of {', '.join(DEVICES)}, got {self.device!r}; use 'cpu' "
+                             f"(or 'auto' to pick CUDA when a GPU is there)")
         check_int("population", self.population, low=1, hint="keep at least one individual, e.g. population=16")
         check_int("offspring", self.offspring, low=1, hint="make at least one offspring per generation")
         check_int("generations", self.generations, low=0, hint="e.g. generations=1000")
@@ -444,13 +452,27 @@ def solve_ga(problem: Problem, *, config: GAConfig | None = None, rng: RngLike =
     -------
     path : (n_lines + 1,) int32, the best individual
     history : (generations_run + 1,) float64, best fitness after each generation
-    info : dict, ``evaluations``, ``generations``, ``initial_fitness`` (best at start), ``fitness``
+    info : dict, ``evaluations``, ``generations``, ``initial_fitness`` (best at start), ``fitness``,
+        ``device`` ("cpu" or "cuda")
+
+    Raises
+    ------
+    InputError
+        for ``device="cuda"`` without a usable GPU, or with ``view > 1``.
     """
     cfg = config or GAConfig()
     if not problem.continuous:
         raise InputError("the GA evolves one continuous thread; build the problem with continuous=True")
     gen = as_generator(rng)
     start = time.perf_counter()
+    device = cfg.device.lower()
+    if device != "cpu":
+        from rendering.device import resolve_device  # imports numba.cuda only now
+
+        device = resolve_device(device)
+    if device == "cuda" and cfg.view != 1:
+        raise InputError(f"view {cfg.view} is not supported on cuda yet (the GPU fitness is at full resolution); "
+                         f"use view=1 or device='cpu'")
     mu = cfg.population
     if initial is None:
         paths = random_paths(problem, mu, gen)
@@ -460,6 +482,10 @@ def solve_ga(problem: Problem, *, config: GAConfig | None = None, rng: RngLike =
             [_as_path(problem, s) for s in seeds]
         paths = np.stack([seeds[i % len(seeds)] for i in range(mu)])
     pop = _Population(problem, paths, cfg)
+    if device == "cuda":  # the population scored in one batch on the GPU (equal to float64 rounding)
+        from ._ga_cuda import population_fitness
+
+        pop.fit[:] = population_fitness(problem, pop.paths)
     history = [float(pop.fit.min())]
     done = 0
     g = 0
@@ -476,7 +502,8 @@ def solve_ga(problem: Problem, *, config: GAConfig | None = None, rng: RngLike =
         g += 1
         history.append(float(pop.fit.min()))
     b = pop.best()
-    info = dict(evaluations=done, generations=g, initial_fitness=history[0], fitness=float(pop.fit[b]))
+    info = dict(evaluations=done, generations=g, initial_fitness=history[0], fitness=float(pop.fit[b]),
+                device=device)
     return pop.paths[b].copy(), np.asarray(history, dtype=np.float64), info
 
 

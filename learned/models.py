@@ -202,10 +202,10 @@ class ChordNetConfig:
     hidden: int = 16
     max_lines: int = 4000
     temperature: float = 1.0
-    w_l1: float = 1.0
-    w_ssim: float = 1.0
+    w_l1: float = 0.1
+    w_ssim: float = 0.1
     w_distill: float = 1.0
-    proj_scale: float = 3.0
+    proj_scale: float = 1.0
 
     def __post_init__(self):
         for name in ("channels", "features", "hidden", "max_lines"):

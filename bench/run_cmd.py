@@ -41,13 +41,13 @@ def parse_lines(values: list[str] | None) -> list[int] | None:
 
 
 def parse_options(values: list[str] | None) -> dict[str, dict]:
-    """``["greedy.refine_passes=2"]`` -> ``{"greedy": {"refine_passes": 2}}`` (values read as JSON, else text)."""
+    """``["greedy+refine.refine_sweeps=2"]`` -> ``{"greedy+refine": {"refine_sweeps": 2}}`` (values read as JSON, else text)."""
     out: dict[str, dict] = {}
     for v in values or []:
         head, eq, value = str(v).partition("=")
         solver, dot, key = head.partition(".")
         if not eq or not dot or not solver or not key:
-            raise InputError(f"--option takes SOLVER.KEY=VALUE, got '{v}'; e.g. --option greedy.refine_passes=2")
+            raise InputError(f"--option takes SOLVER.KEY=VALUE, got '{v}'; e.g. --option greedy+refine.refine_sweeps=2")
         out.setdefault(solver, {})[key] = parse_value(value)
     return out
 
@@ -78,7 +78,7 @@ def run_cmd(
     seed: Seed = 0,
     min_gap: MinGap = None,
     option: Annotated[Optional[list[str]], typer.Option(
-        "--option", "-O", help="Solver option SOLVER.KEY=VALUE (repeatable), e.g. greedy.refine_passes=2.")] = None,
+        "--option", "-O", help="Solver option SOLVER.KEY=VALUE (repeatable), e.g. greedy+refine.refine_sweeps=2.")] = None,
     workers: Annotated[OptInt, typer.Option("--workers", "-j", help="Local worker processes [default: CPU count; "
                                                                      "1 = in this process].")] = None,
     scheduler: Annotated[Optional[str], typer.Option(

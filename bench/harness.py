@@ -59,7 +59,7 @@ from solvers.export import png_bytes, prepare_out_dir, txt_bytes, write_files_at
 from .metrics import METRICS, VIEW_SCALE, reference_scores, score_solution
 
 #: The default study (``bench run`` with no arguments): every registered solver on these.
-DEFAULT_STUDY = dict(images=("astronaut", "camera", "grace_hopper"), pins=288, canvas=512, lines=(1000, 2000, 3000, 4000), seeds=1)
+DEFAULT_STUDY = dict(images=tuple(BUILTIN_IMAGES), pins=288, canvas=512, lines=(1000, 2000, 3000, 4000), seeds=2)
 #: The smoke study (``bench run --quick``): tiny sizes and each solver's ``quick_options``.
 QUICK_STUDY = dict(images=("camera",), pins=288, canvas=128, lines=(100, 200), seeds=1)
 

@@ -44,6 +44,10 @@ def _load_meta(out: Path) -> dict:
         return {}
 
 
+#: Markers cycle after every 10 colours, so no two solvers look alike.
+_MARKERS = ("o", "s", "^", "D")
+
+
 def _labelled(df: pd.DataFrame, order: list[str] | None = None) -> tuple[pd.DataFrame, list[str]]:
     """Add a ``label`` column: the solver name, plus a config hash when one solver ran with several configs."""
     df = df.copy()
@@ -258,7 +262,7 @@ def _metric_figure(df: pd.DataFrame, metric: str, ylabel: str, order) -> bytes:
                 ax.axhline(v, color="0.5", ls="--" if "blank" in label else ":", lw=1, label=label)
             continue
         s = row.astype(float)
-        ax.plot(s.index, s.values, marker="o", label=label, color=f"C{i % 10}")
+        ax.plot(s.index, s.values, marker=_MARKERS[i // 10 % len(_MARKERS)], label=label, color=f"C{i % 10}")
     ax.set_xlabel("lines")
     ax.set_ylabel(ylabel)
     ax.set_xticks(list(table.columns))
@@ -293,7 +297,8 @@ def _runtime_figure(df: pd.DataFrame, order) -> bytes:
     fig, ax = plt.subplots(figsize=(6.4, 4.2), dpi=110)
     for i, lab in enumerate(labels):
         p = pts[pts["label"] == lab]
-        ax.scatter(np.maximum(p["seconds"], 1e-4), p["ssim"], label=lab, color=f"C{i % 10}", s=22, zorder=3)
+        ax.scatter(np.maximum(p["seconds"], 1e-4), p["ssim"], label=lab, color=f"C{i % 10}", s=22, zorder=3,
+                   marker=_MARKERS[i // 10 % len(_MARKERS)])
         for s, q, n in zip(p["seconds"], p["ssim"], p["lines"]):
             ax.annotate(str(int(n)), (max(s, 1e-4), q), fontsize=5, xytext=(3, 2), textcoords="offset points")
     front = pareto_front(pts["seconds"].to_numpy(), pts["ssim"].to_numpy())

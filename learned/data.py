@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rendering import BUILTIN_IMAGES, InputError
+from rendering import BUILTIN_IMAGES, InputError, read_image
 from rendering.errors import check_int
 
 #: File suffixes :class:`ImageFolder` picks up (lower case).
@@ -71,18 +71,10 @@ def to_gray(arr: np.ndarray) -> np.ndarray:
 
 
 def _read_image(path: Path) -> np.ndarray:
-    from PIL import Image, ImageOps
-
+    """:func:`rendering.read_image`, with Pillow's warnings (truncated files, huge images) silenced."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        with Image.open(path) as im:
-            im = ImageOps.exif_transpose(im)
-            im.load()
-            if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
-                im = im.convert("RGBA")
-                white = Image.new("RGBA", im.size, (255, 255, 255, 255))
-                im = Image.alpha_composite(white, im)
-            return np.asarray(im.convert("L"), dtype=np.float32) / 255.0
+        return read_image(path)
 
 
 # ---------------------------------------------------------------------- sources

@@ -9,6 +9,37 @@ os.environ.setdefault("STRINGART_CACHE_DIR", os.path.join(tempfile.gettempdir(),
 os.environ.setdefault("NUMBA_NUM_THREADS", "2")
 
 
+
+def _has_nvidia_device() -> bool:
+    return os.path.exists("/dev/nvidiactl") or os.path.exists("/dev/nvidia0")
+
+
+@pytest.fixture
+def run_cuda_child():
+    """Run a CUDA test file in a child process, on numba's simulator or on the GPU; fail with its output.
+
+    numba reads ``NUMBA_ENABLE_CUDASIM`` once, at import, so simulator tests need a process of
+    their own. The child sees ``STRINGART_CUDA_TESTS=1`` and must pass without skipping anything.
+    ``simulate=False`` skips where the machine has no NVIDIA device.
+    """
+    import subprocess
+    import sys
+
+    def run(path: str, *, simulate: bool) -> None:
+        if not simulate and not _has_nvidia_device():
+            pytest.skip("no NVIDIA device on this machine")
+        env = dict(os.environ, STRINGART_CUDA_TESTS="1")
+        if simulate:
+            env["NUMBA_ENABLE_CUDASIM"] = "1"
+        else:
+            env.pop("NUMBA_ENABLE_CUDASIM", None)
+        r = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-x", path], env=env,
+                           capture_output=True, text=True, timeout=600)
+        assert r.returncode == 0, f"CUDA tests failed (simulate={simulate}):\n{r.stdout[-6000:]}\n{r.stderr[-3000:]}"
+        assert " passed" in r.stdout and "skipped" not in r.stdout, r.stdout[-2000:]
+
+    return run
+
 @pytest.fixture
 def tiny_problem():
     """A 64 px, 32-pin problem on camera: small enough for every solver in a test."""

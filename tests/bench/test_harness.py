@@ -96,7 +96,7 @@ def test_same_seed_same_table(tmp_path):
 
 
 def test_resume_skips_finished_rows(tmp_path):
-    kw = dict(solvers=["random"], images=["camera"], lines=[20, 40, 60], workers=1, out=tmp_path, **TINY)
+    kw = dict(solvers=["random"], images=["camera"], lines=[20, 40, 60], seeds=1, workers=1, out=tmp_path, **TINY)
     first = run_study(**kw)
     plans = []
     again = run_study(on_plan=lambda st, todo, done: plans.append((todo, done)), **kw)
@@ -117,7 +117,7 @@ def test_resume_skips_finished_rows(tmp_path):
 
 
 def test_interrupted_study_leaves_a_valid_table_and_resumes(tmp_path):
-    kw = dict(solvers=["random"], images=["camera"], lines=[20, 40, 60], workers=1, out=tmp_path, **TINY)
+    kw = dict(solvers=["random"], images=["camera"], lines=[20, 40, 60], seeds=1, workers=1, out=tmp_path, **TINY)
 
     def stop(row):
         raise KeyboardInterrupt
@@ -133,7 +133,8 @@ def test_interrupted_study_leaves_a_valid_table_and_resumes(tmp_path):
 
 
 def test_failing_run_is_recorded_and_study_goes_on(tmp_path, extra_solvers):
-    kw = dict(solvers=["test-fail", "random"], images=["camera"], lines=[20], workers=1, out=tmp_path, **TINY)
+    kw = dict(solvers=["test-fail", "random"], images=["camera"], lines=[20], seeds=1, workers=1, out=tmp_path,
+              **TINY)
     df = run_study(**kw)
     bad = df[df["solver"] == "test-fail"].iloc[0]
     assert bad["error"] == "RuntimeError: boom: this solver always fails"
@@ -258,7 +259,7 @@ def test_images_from_a_folder(tmp_path):
     empty.mkdir()
     with pytest.raises(InputError, match="no image files"):
         harness.resolve_images([str(empty)])
-    df = run_study(solvers=["random"], images=[str(folder)], lines=[20], workers=1, out=tmp_path / "s", **TINY)
+    df = run_study(solvers=["random"], images=[str(folder)], lines=[20], seeds=1, workers=1, out=tmp_path / "s", **TINY)
     assert sorted(df["image"]) == ["a", "b"] and (df["error"] == "").all()
 
 

@@ -9,8 +9,6 @@ be the same at every step. Problems are tiny: each simulated
 """
 
 import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -18,30 +16,12 @@ import pytest
 CHILD = os.environ.get("STRINGART_CUDA_TESTS") == "1" or os.environ.get("NUMBA_ENABLE_CUDASIM", "0") not in ("", "0")
 
 
-def run_child(path: str, *, simulate: bool) -> None:
-    """Run the pytest file ``path`` in a child process, on the simulator or on the GPU; fail with its output."""
-    env = dict(os.environ, STRINGART_CUDA_TESTS="1")
-    if simulate:
-        env["NUMBA_ENABLE_CUDASIM"] = "1"
-    else:
-        env.pop("NUMBA_ENABLE_CUDASIM", None)
-    r = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-x", path], env=env,
-                       capture_output=True, text=True, timeout=600)
-    assert r.returncode == 0, f"CUDA tests failed (simulate={simulate}):\n{r.stdout[-6000:]}\n{r.stderr[-3000:]}"
-    assert " passed" in r.stdout and "skipped" not in r.stdout, r.stdout[-2000:]
-
-
-def has_nvidia_device() -> bool:
-    return os.path.exists("/dev/nvidiactl") or os.path.exists("/dev/nvidia0")
-
-
 if not CHILD:
-    def test_greedy_cuda_under_simulator():
-        run_child(__file__, simulate=True)
+    def test_greedy_cuda_under_simulator(run_cuda_child):
+        run_cuda_child(__file__, simulate=True)
 
-    @pytest.mark.skipif(not has_nvidia_device(), reason="no NVIDIA device on this machine")
-    def test_greedy_cuda_on_gpu():
-        run_child(__file__, simulate=False)
+    def test_greedy_cuda_on_gpu(run_cuda_child):
+        run_cuda_child(__file__, simulate=False)
 
 else:
     from solvers import Problem

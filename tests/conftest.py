@@ -41,6 +41,20 @@ def run_cuda_child():
     return run
 
 @pytest.fixture
+def run_cuda_sim_script():
+    """Run a Python script in a child process under numba's CUDA simulator; it must print ``SIM OK``."""
+    import subprocess
+    import sys
+
+    def run(code: str) -> None:
+        env = dict(os.environ, NUMBA_ENABLE_CUDASIM="1")
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, env=env)
+        assert out.returncode == 0 and "SIM OK" in out.stdout, out.stdout[-3000:] + out.stderr[-3000:]
+
+    return run
+
+
+@pytest.fixture
 def tiny_problem():
     """A 64 px, 32-pin problem on camera: small enough for every solver in a test."""
     from solvers import Problem

@@ -292,11 +292,5 @@ print("SIM OK")
 """
 
 
-def test_cuda_population_fitness_under_the_simulator():
-    import os
-    import subprocess
-    import sys
-
-    env = dict(os.environ, NUMBA_ENABLE_CUDASIM="1")
-    out = subprocess.run([sys.executable, "-c", _SIM_CHECK], capture_output=True, text=True, timeout=300, env=env)
-    assert out.returncode == 0 and "SIM OK" in out.stdout, out.stdout[-3000:] + out.stderr[-3000:]
+def test_cuda_population_fitness_under_the_simulator(run_cuda_sim_script):
+    run_cuda_sim_script(_SIM_CHECK)

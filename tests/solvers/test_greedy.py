@@ -36,32 +36,56 @@ def ref_chord_gain(problem: Problem, state: np.ndarray, chord: int, *, score="er
 
 def ref_greedy(problem: Problem, *, score="error", weight=G.SEED_WEIGHT, no_return=0, start=None):
     """Greedy by brute force: every candidate's gain recomputed from the image at every step."""
-    cs = problem.chords
-    table = problem.table
+    return _ref_greedy(problem, score=score, weight=weight, no_return=no_return, start=start)[0]
+
+
+def _ref_greedy(problem: Problem, *, score="error", weight=G.SEED_WEIGHT, prior=None, partners=None, no_return=0,
+                start=None):
+    """Brute-force greedy: gain (+ prior) from the image at every step, candidates cut to the partners.
+
+    Returns the path and the number of steps that fell back to every candidate.
+    """
+    cs, table = problem.chords, problem.table
     n = problem.layout.n_pins
     T = problem.target.image.ravel()
+    prior = np.zeros(cs.n_chords) if prior is None else np.asarray(prior, dtype=np.float64)
+    lists = None if partners is None else [sorted({int(j) for j in row if j >= 0}) for row in partners]
     if score == "error":
         state = np.ones(table.n_pixels, dtype=np.float32)
     else:
         state = ((1.0 - T) * error_weights(problem)).astype(np.float32)
     used = np.zeros(cs.n_chords, dtype=bool)
+    fallbacks = 0
+
+    def value(c):
+        return ref_chord_gain(problem, state, c, score=score, weight=weight) + prior[c]
+
     if start is None:
-        gains = [ref_chord_gain(problem, state, c, score=score) for c in range(cs.n_chords)]
-        first = int(np.argmax(gains))
-        path = [int(cs.pin_a[first])]
-        nxt = [(first, int(cs.pin_b[first]))]
+        allowed = range(cs.n_chords) if lists is None else sorted(
+            {int(cs.id_of[i, j]) for i in range(n) for j in lists[i] if cs.id_of[i, j] >= 0})
+        first = max(allowed, key=lambda c: (value(c), -c))
+        a, b = int(cs.pin_a[first]), int(cs.pin_b[first])
+        if lists is not None and b not in lists[a]:  # drawn from the pin that lists the other
+            a, b = b, a
+        path, nxt = [a], [(first, b)]
     else:
-        path = [start]
-        nxt = []
+        path, nxt = [start], []
     while len(path) <= problem.n_lines:
         if nxt:
             c, j = nxt.pop()
         else:
             cur = path[-1]
             recent = set(path[-no_return:]) if no_return else set()
-            options = [(ref_chord_gain(problem, state, cs.id_of[cur, j], score=score), -j)
-                       for j in range(n) if cs.id_of[cur, j] >= 0 and not used[cs.id_of[cur, j]] and j not in recent]
-            _, negj = max(options)
+
+            def ok(j):
+                return cs.id_of[cur, j] >= 0 and not used[cs.id_of[cur, j]] and j not in recent
+
+            pins = [j for j in lists[cur] if ok(j)] if lists is not None else []
+            if lists is not None and not pins:
+                fallbacks += 1
+            if not pins:
+                pins = [j for j in range(n) if ok(j)]
+            _, negj = max((value(cs.id_of[cur, j]), -j) for j in pins)
             j = -negj
             c = cs.id_of[cur, j]
         used[c] = True
@@ -71,7 +95,7 @@ def ref_greedy(problem: Problem, *, score="error", weight=G.SEED_WEIGHT, no_retu
         else:
             state[pix] = np.maximum(state[pix] - np.float32(weight / table.width_px) * cov, 0)
         path.append(j)
-    return np.array(path)
+    return np.array(path), fallbacks
 
 
 # ---------------------------------------------------------------------------- parity
@@ -377,54 +401,8 @@ def test_greedy_path_checks_its_input(kw, match):
 
 # ---------------------------------------------------------------------------- warm start: prior and partners
 def ref_greedy_warm(problem: Problem, *, prior=None, partners=None, no_return=0, start=None):
-    """Warm-started greedy by brute force (``error`` rule): gain + prior, candidates cut to the partners.
-
-    Returns the path and the number of steps that fell back to every candidate.
-    """
-    cs, table = problem.chords, problem.table
-    n = problem.layout.n_pins
-    prior = np.zeros(cs.n_chords) if prior is None else np.asarray(prior, dtype=np.float64)
-    lists = None if partners is None else [sorted({int(j) for j in row if j >= 0}) for row in partners]
-    state = np.ones(table.n_pixels, dtype=np.float32)
-    used = np.zeros(cs.n_chords, dtype=bool)
-    fallbacks = 0
-
-    def value(c):
-        return ref_chord_gain(problem, state, c) + prior[c]
-
-    if start is None:
-        allowed = range(cs.n_chords) if lists is None else sorted(
-            {int(cs.id_of[i, j]) for i in range(n) for j in lists[i] if cs.id_of[i, j] >= 0})
-        first = max(allowed, key=lambda c: (value(c), -c))
-        a, b = int(cs.pin_a[first]), int(cs.pin_b[first])
-        if lists is not None and b not in lists[a]:  # drawn from the pin that lists the other
-            a, b = b, a
-        path, nxt = [a], [(first, b)]
-    else:
-        path, nxt = [start], []
-    while len(path) <= problem.n_lines:
-        if nxt:
-            c, j = nxt.pop()
-        else:
-            cur = path[-1]
-            recent = set(path[-no_return:]) if no_return else set()
-
-            def ok(j):
-                return cs.id_of[cur, j] >= 0 and not used[cs.id_of[cur, j]] and j not in recent
-
-            pins = [j for j in lists[cur] if ok(j)] if lists is not None else []
-            if lists is not None and not pins:
-                fallbacks += 1
-            if not pins:
-                pins = [j for j in range(n) if ok(j)]
-            _, negj = max((value(cs.id_of[cur, j]), -j) for j in pins)
-            j = -negj
-            c = cs.id_of[cur, j]
-        used[c] = True
-        pix, cov = table.chord_pixels(c)
-        state[pix] *= np.float32(1.0) - np.float32(problem.thread.opacity) * cov
-        path.append(j)
-    return np.array(path), fallbacks
+    """Warm-started greedy by brute force (``error`` rule): the path and the number of fallback steps."""
+    return _ref_greedy(problem, prior=prior, partners=partners, no_return=no_return, start=start)
 
 
 def random_partners(problem: Problem, m: int, seed: int) -> np.ndarray:
@@ -623,11 +601,5 @@ print("SIM OK")
 """
 
 
-def test_cuda_greedy_matches_cpu_scan_under_the_simulator():
-    import os
-    import subprocess
-    import sys
-
-    env = dict(os.environ, NUMBA_ENABLE_CUDASIM="1")
-    out = subprocess.run([sys.executable, "-c", _SIM_CHECK], capture_output=True, text=True, timeout=300, env=env)
-    assert out.returncode == 0 and "SIM OK" in out.stdout, out.stdout[-3000:] + out.stderr[-3000:]
+def test_cuda_greedy_matches_cpu_scan_under_the_simulator(run_cuda_sim_script):
+    run_cuda_sim_script(_SIM_CHECK)

@@ -4,14 +4,17 @@ Loaded through the ``stringart.solvers`` entry point (``learned = "learned.solve
 in pyproject.toml), so :mod:`solvers` never imports :mod:`learned`.
 
 * ``projection`` -- not learned: each chord scored by the mean target darkness
-  along it, decoded into one thread by :func:`learned.decode.decode_path`.
+  along it (standardised), decoded into one thread by
+  :func:`learned.decode.decode_path`: what an untrained ChordNet scores.
 * ``ae-seed`` -- the seed's autoencoder: its K continuous thread endpoints are
-  snapped to pins; chords score by how close they lie to the predicted threads
-  (a kernel density in pin-pair space whose peaks are the snapped chords), and
-  the scores are decoded like every other learned solver.
+  snapped to pins; the wanted density is a kernel density of the predicted
+  threads in pin-pair space, scaled to the line budget and followed by the
+  same decoder.
 * ``ae-chords`` -- :class:`learned.models.ChordNet`'s chord scores, decoded.
-* ``ae+greedy`` -- greedy warm-started by ChordNet: the scores as a prior on
-  greedy's gain, and greedy's candidates cut to each pin's top-m partners.
+* ``ae+greedy`` -- greedy guided by ChordNet: at each step greedy scores
+  exactly only the ``candidates`` open partners of the current pin that the
+  model's density (updated as chords are drawn) wants most
+  (:class:`solvers.guide.ChordGuide`), which is where its speed-up comes from.
 """
 
 from __future__ import annotations
@@ -27,9 +30,9 @@ import torch
 
 from rendering import InputError
 from rendering.errors import check_float, check_int
-from solvers import Problem, RngLike, Solution, Solver, register
+from solvers import ChordGuide, Problem, RngLike, Solution, Solver, follow_guide, register
 
-from .decode import decode_path
+from .decode import SIGMA, decode_path, scores_guide
 from .models import check_spec, default_checkpoint, load_checkpoint, to_input
 
 _models: dict = {}
@@ -71,6 +74,11 @@ def projection_scores(problem: Problem) -> np.ndarray:
     dark = 1.0 - np.where(problem.mask, problem.target.image, 1.0).astype(np.float64).ravel()
     m = sp.csr_matrix((table.coverage, table.pixel, table.indptr), shape=(table.n_chords, table.n_pixels))
     return (m @ dark) / np.maximum(table.coverage_sums(), 1e-12)
+
+
+def standardise(scores: np.ndarray) -> np.ndarray:
+    """``(s - mean) / std``: the projection term of an untrained ChordNet's score."""
+    return (scores - scores.mean()) / max(float(scores.std()), 1e-6)
 
 
 def chordnet_scores(model, problem: Problem) -> np.ndarray:
@@ -135,7 +143,7 @@ class ProjectionSolver(Solver):
 
     def solve(self, problem: Problem, *, rng: RngLike = None) -> Solution:
         start = time.perf_counter()
-        scores = projection_scores(problem)
+        scores = standardise(projection_scores(problem))
         path = decode_path(problem.chords, scores, problem.n_lines, allow_repeats=problem.allow_repeats)
         return self._solution(problem, path=path, seed=rng if isinstance(rng, int) else None, start=start)
 
@@ -155,17 +163,16 @@ class AEChordsSolver(_LearnedBase):
         model = get_model(self.kind, self.config.checkpoint, problem.layout.n_pins)
         start = time.perf_counter()
         scores = chordnet_scores(model, problem)
-        path = decode_path(problem.chords, scores, problem.n_lines, allow_repeats=problem.allow_repeats)
+        path = decode_path(problem.chords, scores, problem.n_lines, allow_repeats=problem.allow_repeats,
+                           temperature=model.config.temperature)
         return self._solution(problem, path=path, seed=rng if isinstance(rng, int) else None, start=start)
 
 
 @register("ae-seed", description="learned: the seed's autoencoder (continuous endpoints snapped to pins), decoded")
 class AESeedSolver(_LearnedBase):
-    """The seed's autoencoder: K predicted threads snapped to pins, then decoded into one thread.
+    """The seed's autoencoder: the density of its K predicted threads, scaled to the budget and followed.
 
-    With ``n_lines`` at most the number of snapped chords, the thread's wanted
-    chords are the snapped ones with the highest density; beyond, the next
-    densest chords (neighbours of the predicted threads) fill the budget.
+    ``extra["snapped"]`` counts the distinct chords the threads snap to.
     """
 
     kind = "ae-seed"
@@ -182,47 +189,27 @@ class AESeedSolver(_LearnedBase):
         set_threads()
         model = get_model(self.kind, self.config.checkpoint, problem.layout.n_pins)
         start = time.perf_counter()
-        scores, snapped = aeseed_scores(model, problem, sigma_pins=self.config.sigma_pins)
-        # snapped chords first (by density), then the densest others
-        pri = scores.copy()
-        pri[snapped] += scores.max() + 1.0
-        path = decode_path(problem.chords, pri, problem.n_lines, allow_repeats=problem.allow_repeats)
+        dens, snapped = aeseed_scores(model, problem, sigma_pins=self.config.sigma_pins)
+        guide = ChordGuide(dens * (problem.n_lines / max(float(dens.sum()), 1e-12)), sigma=SIGMA)
+        path = follow_guide(problem.chords, guide, problem.n_lines, allow_repeats=problem.allow_repeats)
         return self._solution(problem, path=path, seed=rng if isinstance(rng, int) else None, start=start,
                               snapped=int(snapped.size))
 
 
 # ---------------------------------------------------------------------- ae+greedy
-def top_partners(chords, scores: np.ndarray, m: int) -> np.ndarray:
-    """(n_pins, m) int32: each pin's ``m`` best-scoring partner pins (-1 padded).
-
-    Parameters
-    ----------
-    chords : rendering.ChordSet
-    scores : (n_chords,) float
-    m : int >= 1
-    """
-    n = chords.n_pins
-    ids = chords.id_of
-    s = np.where(ids >= 0, np.asarray(scores, dtype=np.float64)[np.maximum(ids, 0)], -np.inf)
-    m = min(int(m), n)
-    order = np.argsort(-s, axis=1, kind="stable")[:, :m]
-    ok = np.take_along_axis(s, order, axis=1) > -np.inf
-    return np.where(ok, order, -1).astype(np.int32)
-
-
 def _register_ae_greedy():
     try:
         from solvers.greedy import solve_greedy  # noqa: F401
     except ImportError:  # greedy not built yet: ae+greedy is simply not offered
         return
 
-    @register("ae+greedy", description="greedy warm-started by ChordNet: scores as a prior, top-m partners per pin")
+    @register("ae+greedy", description="greedy guided by ChordNet: exact gains of the model's top candidates only")
     class AEGreedySolver(_LearnedBase):
-        """Greedy with ChordNet's scores added to its gain and candidates cut to each pin's top-m partners.
+        """Greedy whose candidates at each pin are ChordNet's ``candidates`` most wanted open partners.
 
-        ``prior_weight`` scales the standardised scores (mean 0, std 1) relative
-        to the median positive gain of a single chord on the target (see
-        :func:`prior_scale`); ``partners`` = 0 keeps every candidate.
+        The model's chord weights (as ``ae-chords`` decodes them) become a
+        :class:`solvers.guide.ChordGuide`; greedy scores those candidates
+        exactly on the pixels and draws the best (see ``solve_greedy(guide=)``).
         """
 
         kind = "ae-chords"
@@ -231,12 +218,12 @@ def _register_ae_greedy():
         @dataclass(frozen=True, kw_only=True)
         class Config:
             checkpoint: str = ""
-            prior_weight: float = 0.0
-            partners: int = 128
+            candidates: int = 16
+            sigma: float = SIGMA
 
             def __post_init__(self):
-                check_float("prior_weight", self.prior_weight, low=0.0)
-                check_int("partners", self.partners, low=0, hint="0 keeps every candidate")
+                check_int("candidates", self.candidates, low=1, hint="e.g. 16")
+                check_float("sigma", self.sigma, low=0.0, hint="pins, e.g. 1.0")
 
         def solve(self, problem: Problem, *, rng: RngLike = None) -> Solution:
             from solvers.greedy import solve_greedy
@@ -245,28 +232,15 @@ def _register_ae_greedy():
             model = get_model(self.kind, self.config.checkpoint, problem.layout.n_pins)
             start = time.perf_counter()
             scores = chordnet_scores(model, problem)
-            prior = None
-            if self.config.prior_weight > 0:
-                z = (scores - scores.mean()) / max(scores.std(), 1e-12)
-                prior = (self.config.prior_weight * prior_scale(problem) * z).astype(np.float32)
-            partners = top_partners(problem.chords, scores, self.config.partners) if self.config.partners else None
-            sol = solve_greedy(problem, rng=rng, prior=prior, partners=partners)
+            guide = scores_guide(problem.chords, scores, problem.n_lines, temperature=model.config.temperature,
+                                 sigma=self.config.sigma, candidates=self.config.candidates)
+            sol = solve_greedy(problem, rng=rng, guide=guide)
             seconds = time.perf_counter() - start
             return Solution(problem=problem, chords=sol.chords, path=sol.path, solver=self.name,
                             config=self.config_dict(), seed=sol.seed, seconds=seconds, history=sol.history,
                             extra=dict(sol.extra))
 
     return AEGreedySolver
-
-
-def prior_scale(problem: Problem) -> float:
-    """A gain scale: squared-error decrease of one average thread on a mid-gray pixel line.
-
-    One chord of ``L`` px at width ``w`` darkens ``~ w L`` px-area by up to 1, so the
-    gain on the target is of order ``w * L * 0.25``; this uses the mean chord length.
-    """
-    table = problem.table
-    return float(problem.width_px * table.lengths_px().mean() * 0.25)
 
 
 AEGreedySolver = _register_ae_greedy()

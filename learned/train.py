@@ -202,7 +202,7 @@ class _Step:
 
     @torch.no_grad()
     def hard(self, batch: torch.Tensor, n_lines: torch.Tensor) -> dict:
-        """Validation with hard choices: top-n chords (ae-chords) or snapped threads (ae-seed)."""
+        """Validation with hard choices: the decoded thread (ae-chords) or snapped threads (ae-seed)."""
         from .models import to_input
 
         x = to_input(batch, self.spec.input_size)
@@ -218,10 +218,15 @@ class _Step:
             for i in range(B):
                 ok = c[i][c[i] >= 0]
                 w[i, ok] = 1.0
-        else:
-            scores = self.model(x, n_lines)
-            top = torch.topk(scores, int(n_lines[0]), dim=1).indices
-            w.scatter_(1, top, 1.0)
+        else:  # the solver's decoder: one thread following the weights' density
+            from .decode import decode_path
+
+            scores = self.model(x, n_lines).double().cpu().numpy()
+            cs = self.table.chords
+            for i in range(B):
+                path = decode_path(cs, scores[i], int(n_lines[i]), temperature=self.model.config.temperature)
+                w[i].index_put_((torch.from_numpy(cs.path_to_chords(path)).long().to(batch.device),),
+                                torch.ones(path.size - 1, device=batch.device), accumulate=True)
         img = chord_render(self.table, w, opacity=self.spec.opacity)
         _, info = view_loss(img, batch, self.mask)
         return {"hard_l1": info["l1"], "hard_ssim": info["ssim"]}

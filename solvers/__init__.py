@@ -9,7 +9,8 @@
 
 from .base import Problem, RngLike, Solution, Solver, as_generator
 from .registry import get_entry, make_solver, register, solver_names
+from .guide import ChordGuide, follow_guide  # noqa: E402
 from . import baseline, greedy, ga  # noqa: F401,E402  (importing registers: random; greedy, greedy-sum, greedy+refine; ga, greedy+ga)
 
-__all__ = ["Problem", "RngLike", "Solution", "Solver", "as_generator", "get_entry", "make_solver", "register",
+__all__ = ["ChordGuide", "follow_guide", "Problem", "RngLike", "Solution", "Solver", "as_generator", "get_entry", "make_solver", "register",
            "solver_names"]

@@ -270,7 +270,7 @@ def check_device(device) -> str:
 
 
 def solve_greedy(problem: Problem, *, config: "GreedySolver.Config | None" = None, rng: RngLike = None,
-                 prior=None, partners=None, start_pin: int | None = None) -> Solution:
+                 prior=None, partners=None, guide=None, start_pin: int | None = None) -> Solution:
     """Greedy, optionally warm-started: a prior on each chord's gain and/or a short list of partners per pin.
 
     The one code path behind :class:`GreedySolver`; the learned solvers
@@ -292,6 +292,12 @@ def solve_greedy(problem: Problem, *, config: "GreedySolver.Config | None" = Non
         pin; ``extra["partner_fallbacks"]`` counts those steps. With the ``incremental`` method only
         the listed chords' scores are kept up to date (a pixel-major table cut to them, built per
         call), which is where the speed-up comes from; a fallback step rescores its candidates exactly.
+    guide : optional :class:`solvers.guide.ChordGuide`: at each step only the guide's
+        ``candidates`` most wanted open partners of the current pin (its residual density, updated
+        as chords are drawn) are scored, each exactly by a scan of its pixels; a free start
+        (``start_pin=None``) is the guide's :meth:`~solvers.guide.ChordGuide.start_pin`. Not with
+        ``prior``, ``partners``, ``no_return``, ``scale > 1`` or cuda. ``extra["guide_candidates"]``
+        records ``candidates``.
     start_pin : int or None, overrides ``config.start_pin``
 
     Returns
@@ -322,10 +328,11 @@ def solve_greedy(problem: Problem, *, config: "GreedySolver.Config | None" = Non
         check_int("start_pin", start_pin, low=0, hint="use a pin index, or None for the best chord")
         config = dataclasses.replace(config, start_pin=int(start_pin))
     return _solve(problem, config, rng=rng, name="greedy", config_dict=dataclasses.asdict(config), prior=prior,
-                  partners=partners)
+                  partners=partners, guide=guide)
 
 
-def _solve(problem: Problem, cfg, *, rng, name: str, config_dict: dict, prior=None, partners=None) -> Solution:
+def _solve(problem: Problem, cfg, *, rng, name: str, config_dict: dict, prior=None, partners=None,
+           guide=None) -> Solution:
     start = time.perf_counter()
     as_generator(rng)  # validates
     seed = int(rng) if isinstance(rng, (int, np.integer)) else None
@@ -334,7 +341,7 @@ def _solve(problem: Problem, cfg, *, rng, name: str, config_dict: dict, prior=No
                                        once=once, early_stop=cfg.early_stop, start_pin=cfg.start_pin,
                                        method=cfg.method, parallel=cfg.parallel, scale=cfg.scale,
                                        shortlist=cfg.shortlist, prior=prior, partners=partners,
-                                       device=cfg.device)
+                                       guide=guide, device=cfg.device)
     if cfg.refine and path.size >= 2:
         path, info = refine_path(problem, path, scale=cfg.refine_scale, once=once, sweeps=cfg.refine_sweeps,
                                  seconds=cfg.refine_seconds, shortlist=cfg.shortlist)
@@ -405,11 +412,11 @@ def restricted_pixel_table(table: ChordTable, allowed: np.ndarray) -> PixelTable
 def greedy_path(problem: Problem, *, score: str = "error", weight: float = SEED_WEIGHT, no_return: int = 0,
                 once: bool = True, early_stop: bool = False, start_pin: int | None = None,
                 method: str = "incremental", parallel: bool = False, scale: int = 1,
-                shortlist: int = 8, prior=None, partners=None,
+                shortlist: int = 8, prior=None, partners=None, guide=None,
                 device: str = "cpu") -> tuple[np.ndarray, np.ndarray, dict]:
     """Build a greedy continuous thread (the work behind :class:`GreedySolver`; arguments as its config).
 
-    ``prior`` and ``partners`` warm-start it as in :func:`solve_greedy` (``scale == 1``, CPU only).
+    ``prior``, ``partners`` and ``guide`` warm-start it as in :func:`solve_greedy` (``scale == 1``, CPU only).
     ``device="cuda"`` (or ``"auto"`` with a GPU) runs the loop on the GPU
     (:func:`solvers._greedy_cuda.greedy`, the ``scan`` arithmetic); ``"cuda"`` without a usable
     GPU raises :class:`InputError`.
@@ -446,6 +453,15 @@ def greedy_path(problem: Problem, *, score: str = "error", weight: float = SEED_
         from rendering.device import resolve_device  # imports numba.cuda only now
 
         device = resolve_device(device)
+    if guide is not None:
+        from .guide import ChordGuide
+
+        if not isinstance(guide, ChordGuide):
+            raise InputError(f"guide must be a solvers.guide.ChordGuide, got {type(guide).__name__}")
+        guide.check(problem.chords)
+        if prior is not None or partners is not None or no_return or scale > 1 or device == "cuda":
+            raise InputError("a guide cannot be combined with prior, partners, no_return > 0, scale > 1 or cuda; "
+                             "drop those options or the guide")
     if device == "cuda" and (scale > 1 or prior is not None or partners is not None):
         raise InputError("prior, partners and scale > 1 are not supported on cuda yet; use device='cpu' for them")
     if scale > 1:
@@ -482,6 +498,15 @@ def greedy_path(problem: Problem, *, score: str = "error", weight: float = SEED_
         drawn = _greedy_cuda.greedy(table, chords.id_of, chords.pin_a, chords.pin_b, state, T, Wt, o, rule, sum_step,
                                     problem.n_lines, first, no_return, once, early_stop, used, path, gains, removed,
                                     stats)
+    elif guide is not None:
+        from . import _guide_kernels as GK
+
+        if first < 0:
+            first = guide.start_pin(chords)
+        drawn = GK._greedy_guided(table.indptr, table.pixel, table.coverage,
+                                  np.ascontiguousarray(chords.id_of, dtype=np.int32), state, T, Wt, o, rule, sum_step,
+                                  problem.n_lines, first, once, early_stop, used, guide.residual(chords),
+                                  guide.kernel(), guide.candidates, path, gains, removed, stats)
     elif method == "incremental":
         # with partners only the allowed chords can be candidates (but for counted fallbacks, which
         # rescore exactly): keeping just their scores up to date is the speed-up
@@ -509,6 +534,8 @@ def greedy_path(problem: Problem, *, score: str = "error", weight: float = SEED_
         extra.update(partner_fallbacks=int(stats[3]), partner_chords=int(allowed.sum()))
     if prior is not None:
         extra["prior"] = True
+    if guide is not None:
+        extra["guide_candidates"] = int(guide.candidates)
     return path[:drawn + 1], history, extra
 
 

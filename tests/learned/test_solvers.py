@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 import torch
 
-from learned.decode import decode_path, wanted_top
+from learned.decode import decode_path, score_weights
 from learned.models import Spec, build_model, save_checkpoint
-from learned.solvers import projection_scores, top_partners
+from learned.solvers import projection_scores
 from rendering import InputError, render
 from solvers import Problem, make_solver, solver_names
 
@@ -67,15 +67,17 @@ def test_projection_finds_a_drawn_chord():
     assert cid in sol.chords
 
 
-def test_decoder_prefers_wanted_chords_and_respects_constraints(tiny_problem):
+def test_decoder_follows_the_score_weights(tiny_problem):
     cs = tiny_problem.chords
     rng = np.random.default_rng(0)
-    scores = rng.random(cs.n_chords)
+    scores = 3 * rng.standard_normal(cs.n_chords)
+    w = score_weights(scores, 30)
+    assert w.sum() == pytest.approx(30, rel=1e-6) and (w > 0).all() and (w < 1).all()
+    assert np.array_equal(np.argsort(w, kind="stable"), np.argsort(scores, kind="stable"))  # monotone
     path = decode_path(cs, scores, 30)
     chords = cs.path_to_chords(path)
     assert len(np.unique(chords)) == 30
-    wanted = wanted_top(scores, 30)
-    assert wanted[chords].mean() > 0.5  # mostly the wanted chords, plus connectors
+    assert w[chords].mean() > 2 * w.mean()  # mostly the wanted chords
     with pytest.raises(InputError, match="scores must be"):
         decode_path(cs, scores[:-1], 10)
     # with repeats allowed the thread can go on past every chord
@@ -83,27 +85,19 @@ def test_decoder_prefers_wanted_chords_and_respects_constraints(tiny_problem):
     assert path.size == cs.n_chords + 11
 
 
-def test_top_partners(tiny_problem):
-    cs = tiny_problem.chords
-    scores = np.arange(cs.n_chords, dtype=float)
-    part = top_partners(cs, scores, 5)
-    assert part.shape == (cs.n_pins, 5) and part.dtype == np.int32
-    for i in range(cs.n_pins):
-        ids = cs.id_of[i, part[i]]
-        assert (ids >= 0).all()
-        allowed = cs.id_of[i][cs.id_of[i] >= 0]
-        assert set(ids.tolist()) == set(np.sort(allowed)[-5:].tolist())
-
-
-def test_ae_greedy_warm_start(tiny_problem, checkpoints):
+def test_ae_greedy_is_greedy_guided_by_the_model(tiny_problem, checkpoints):
     pytest.importorskip("solvers.greedy").solve_greedy  # noqa: B018
+    from solvers.greedy import solve_greedy
+
     assert "ae+greedy" in solver_names()
-    for opts in ({"partners": 8}, {"partners": 0, "prior_weight": 0.5}):
-        sol = make_solver("ae+greedy", checkpoint=checkpoints["ae-chords"], **opts).solve(tiny_problem, rng=1)
-        _check(tiny_problem, sol)
-        assert sol.solver == "ae+greedy"
-    # with neither prior nor partners it is greedy itself
-    plain = make_solver("ae+greedy", checkpoint=checkpoints["ae-chords"], partners=0).solve(tiny_problem)
-    np.testing.assert_array_equal(plain.chords, make_solver("greedy").solve(tiny_problem).chords)
-    with pytest.raises(InputError, match="partners must be at least 0"):
-        make_solver("ae+greedy", partners=-1)
+    ck = checkpoints["ae-chords"]
+    sol = make_solver("ae+greedy", checkpoint=ck).solve(tiny_problem, rng=1)
+    _check(tiny_problem, sol)
+    assert sol.solver == "ae+greedy" and sol.extra["guide_candidates"] == 16
+    # one candidate: the model's own decoded thread; every candidate: greedy from the same start
+    one = make_solver("ae+greedy", checkpoint=ck, candidates=1).solve(tiny_problem)
+    np.testing.assert_array_equal(one.path, make_solver("ae-chords", checkpoint=ck).solve(tiny_problem).path)
+    every = make_solver("ae+greedy", checkpoint=ck, candidates=tiny_problem.layout.n_pins).solve(tiny_problem)
+    np.testing.assert_array_equal(every.path, solve_greedy(tiny_problem, start_pin=int(every.path[0])).path)
+    with pytest.raises(InputError, match="candidates must be at least 1"):
+        make_solver("ae+greedy", candidates=0)

@@ -1,0 +1,141 @@
+"""Numba kernels of chord-space guides (private; see :mod:`solvers.guide`).
+
+A guide is a wanted thread density ``R`` over pin pairs (an ``(n, n)`` symmetric
+float64 map, already blurred by a small kernel ``kern`` over pin offsets).
+Drawing chord ``(i, j)`` subtracts ``kern`` centred at ``(i, j)`` and ``(j, i)``,
+so ``R`` is the density still wanted around every chord: after a chord is
+drawn, its near-parallel neighbours (nearby pin pairs cover nearly the same
+pixels) are wanted less. Both kernels below read and update ``R`` in place.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from ._greedy_kernels import _score_chord, _step_pixel
+
+
+@njit(cache=True, inline="always")
+def _take(R, kern, i, j):
+    """Subtract ``kern`` centred at ``(i, j)`` and ``(j, i)`` (pin indices wrap around)."""
+    n = R.shape[0]
+    r = kern.shape[0] // 2
+    for a in range(-r, r + 1):
+        ia = (i + a) % n
+        ja = (j + a) % n
+        for b in range(-r, r + 1):
+            w = kern[a + r, b + r]
+            R[ia, (j + b) % n] -= w
+            R[ja, (i + b) % n] -= w
+
+
+@njit(cache=True, inline="always")
+def _open(id_of, used, once, cur, j):
+    c = id_of[cur, j]
+    return c >= 0 and not (once and used[c])
+
+
+@njit(cache=True)
+def _top(R, id_of, used, once, cur, m, cj, cr):
+    """The ``m`` open partners of ``cur`` with the most wanted density, best first (ties: lower pin).
+
+    Fills ``cj`` (pins) and ``cr`` (their ``R``); returns how many were found.
+    """
+    n = id_of.shape[0]
+    cnt = 0
+    for j in range(n):
+        if not _open(id_of, used, once, cur, j):
+            continue
+        v = R[cur, j]
+        if cnt < m:
+            q = cnt
+            cnt += 1
+        elif v > cr[m - 1]:
+            q = m - 1
+        else:
+            continue
+        while q > 0 and cr[q - 1] < v:
+            cr[q] = cr[q - 1]
+            cj[q] = cj[q - 1]
+            q -= 1
+        cr[q] = v
+        cj[q] = j
+    return cnt
+
+
+@njit(cache=True)
+def _dead_end(id_of, R, cur):
+    """Every chord from ``cur`` is used: the one with the most wanted density (it is drawn again)."""
+    best, bv = -1, -np.inf
+    for j in range(id_of.shape[0]):
+        if id_of[cur, j] >= 0 and R[cur, j] > bv:
+            bv = R[cur, j]
+            best = j
+    return best
+
+
+@njit(cache=True)
+def _follow(id_of, R, kern, n_lines, start, once, used, path):
+    """Walk ``n_lines`` chords from ``start``, each time to the open partner with the most wanted density.
+
+    Returns the number of chords drawn (``n_lines``, or fewer when a pin has no chord at all).
+    """
+    cj = np.empty(1, dtype=np.int64)
+    cr = np.empty(1, dtype=np.float64)
+    cur = start
+    path[0] = cur
+    for k in range(n_lines):
+        if _top(R, id_of, used, once, cur, 1, cj, cr) > 0:
+            j = cj[0]
+        else:
+            j = _dead_end(id_of, R, cur)
+            if j < 0:
+                return k
+        used[id_of[cur, j]] = True
+        _take(R, kern, cur, j)
+        path[k + 1] = j
+        cur = j
+    return n_lines
+
+
+@njit(cache=True)
+def _greedy_guided(indptr, pixel, coverage, id_of, S, T, Wt, o, rule, sum_step, n_lines, start, once,
+                   early_stop, used, R, kern, m, path, gains, removed, stats):
+    """Greedy whose candidates at each pin are the guide's ``m`` most wanted open partners.
+
+    Each candidate's exact score is a scan of its pixels (the arithmetic of
+    :func:`solvers._greedy_kernels._score_chord`), so a step costs ``m`` chord
+    lengths instead of an update of every chord crossing the drawn one.
+    ``stats[1]``: the stop code (1: no gain, 2: dead end), as :func:`solvers._greedy_kernels._greedy`.
+    Returns the number of chords drawn.
+    """
+    cj = np.empty(max(m, 1), dtype=np.int64)
+    cr = np.empty(max(m, 1), dtype=np.float64)
+    cur = start
+    path[0] = cur
+    for k in range(n_lines):
+        cnt = _top(R, id_of, used, once, cur, m, cj, cr)
+        best, bs = -1, -np.inf
+        for q in range(cnt):
+            sc = _score_chord(indptr, pixel, coverage, S, T, Wt, o, rule, id_of[cur, cj[q]])
+            if sc > bs:
+                bs = sc
+                best = cj[q]
+        if best < 0:  # every chord from this pin is drawn: stop, as greedy does
+            stats[1] = 2
+            return k
+        if early_stop and bs <= 0.0:
+            stats[1] = 1
+            return k
+        c = id_of[cur, best]
+        rem = 0.0
+        for t in range(indptr[c], indptr[c + 1]):
+            rem += _step_pixel(S, pixel[t], coverage[t], o, rule, sum_step)
+        gains[k] = bs
+        removed[k] = rem
+        used[c] = True
+        _take(R, kern, cur, best)
+        path[k + 1] = best
+        cur = best
+    return n_lines

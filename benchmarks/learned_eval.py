@@ -5,6 +5,9 @@ Usage::
     python benchmarks/learned_eval.py --images camera astronaut grace_hopper --lines 1000 2000 4000 \
         --solvers random projection ae-seed ae-chords greedy --out results/learned
 
+A solver may carry options in brackets, as its own row: ``"projection[refine_steps=2]"``
+(the same solver with other options, e.g. an ablation).
+
 Writes ``scores.csv`` (one row per solver x image x lines) and ``table.md``
 (means over images) into ``--out``, and times ``ae-chords`` inference
 (median of repeated solves, after a warm-up) in the same run.
@@ -47,6 +50,16 @@ def main(argv=None):
         name, kv = o.split(":", 1)
         k, v = kv.split("=", 1)
         opts.setdefault(name, {})[k] = float(v) if "." in v else int(v)
+    def parse(entry):  # "name[k=v,k=v]" -> (name, options)
+        if "[" not in entry:
+            return entry, dict(opts.get(entry, {}))
+        name, rest = entry.split("[", 1)
+        kw = dict(opts.get(name, {}))
+        for kv in rest.rstrip("]").split(","):
+            k, v = kv.split("=", 1)
+            kw[k] = float(v) if "." in v else int(v)
+        return name, kw
+
     rows = []
     for image in args.images:
         base = Problem.create(image, pins=args.pins, lines=args.lines[0], canvas=args.canvas)
@@ -54,7 +67,8 @@ def main(argv=None):
             p = base.with_lines(lines)
             for name in args.solvers:
                 try:
-                    sol = make_solver(name, **opts.get(name, {})).solve(p, rng=args.seed)
+                    solver, kw = parse(name)
+                    sol = make_solver(solver, **kw).solve(p, rng=args.seed)
                     m = score_solution(sol)
                     rows.append(dict(solver=name, image=image, lines=lines, seconds=sol.seconds, **m, error=""))
                 except Exception as e:  # noqa: BLE001 -- a failing run is a row, the sweep goes on

@@ -192,9 +192,15 @@ class ChordNetConfig:
     max_lines : int, the budget is fed to the model as ``n_lines / max_lines``
     temperature : float, weights are ``sigmoid((score + shift) / temperature)``
     w_l1, w_ssim : float, loss weights of L1 and 1 - SSIM (at the training canvas = viewing scale)
-    w_distill : float, weight of the distillation term: binary cross-entropy between the chord
-        weights and greedy's first ``n_lines`` chords on the same picture (0 = off)
+    w_distill : float, weight of the distillation term: binary cross-entropy between the network's
+        chord weights and a teacher's, the weights that ``teacher_steps`` steps of
+        :func:`refine_scores` (step ``teacher_lr``) find for the same picture from the projection
+        baseline's scores (0 = off; see :func:`learned.train.teacher_weights`)
     proj_scale : float, initial scale of the projection term of the score
+    refine_steps : int >= 0, learned refinement steps after the network (see :class:`ChordNet`)
+    refine_lr : float, their initial step size (logit units per unit-RMS gradient)
+    refine_hidden : int, width of each step's per-chord MLP
+    teacher_steps, teacher_lr : the teacher of the distillation term (plain :func:`refine_scores`)
     """
 
     channels: int = 12
@@ -206,10 +212,20 @@ class ChordNetConfig:
     w_ssim: float = 0.1
     w_distill: float = 1.0
     proj_scale: float = 1.0
+    refine_steps: int = 2
+    refine_lr: float = 1.0
+    refine_hidden: int = 16
+    teacher_steps: int = 20
+    teacher_lr: float = 0.5
 
     def __post_init__(self):
         for name in ("channels", "features", "hidden", "max_lines"):
             check_int(name, getattr(self, name), low=1)
+        check_int("refine_steps", self.refine_steps, low=0, hint="e.g. 2, or 0 for the network alone")
+        check_int("refine_hidden", self.refine_hidden, low=1)
+        check_float("refine_lr", self.refine_lr, low=0.0, low_open=True)
+        check_int("teacher_steps", self.teacher_steps, low=1)
+        check_float("teacher_lr", self.teacher_lr, low=0.0, low_open=True)
         check_float("temperature", self.temperature, low=0.0, low_open=True)
         for name in ("w_l1", "w_ssim", "w_distill"):
             check_float(name, getattr(self, name), low=0.0)
@@ -246,6 +262,18 @@ class ChordNet(nn.Module):
         nn.init.zeros_(self.mlp[-1].weight)
         nn.init.zeros_(self.mlp[-1].bias)
         self.proj_scale = nn.Parameter(torch.tensor(float(config.proj_scale)))
+        # learned refinement: step t moves the scores by step_size[t] * (the render loss's gradient at
+        # unit RMS) plus a per-chord MLP's correction (zero at initialisation: plain normalised descent)
+        self.step_size = nn.Parameter(torch.full((config.refine_steps,), float(config.refine_lr)))
+        self.steps = nn.ModuleList()
+        for _ in range(config.refine_steps):
+            mlp = nn.Sequential(nn.Conv1d(5, config.refine_hidden, 1), nn.ReLU(),
+                                nn.Conv1d(config.refine_hidden, config.refine_hidden, 1), nn.ReLU(),
+                                nn.Conv1d(config.refine_hidden, 1, 1))
+            nn.init.zeros_(mlp[-1].weight)
+            nn.init.zeros_(mlp[-1].bias)
+            self.steps.append(mlp)
+        self._refine_table = None
         table = spec.table(spec.input_size)
         self._table = table
         length = table.lengths_px() / table.layout.span_px
@@ -271,6 +299,79 @@ class ChordNet(nn.Module):
         proj = feats[:, -1]  # mean darkness along each chord: the projection baseline
         z = (proj - proj.mean(1, keepdim=True)) / proj.std(1, keepdim=True).clamp_min(1e-6)
         return self.proj_scale * z + self.mlp(torch.cat([feats, extra], 1))[:, 0]  # (B, n_chords)
+
+
+    @property
+    def refine_table(self):
+        """The chord table at the training canvas, where the refinement renders."""
+        if self._refine_table is None:
+            self._refine_table = self.spec.table(self.spec.train_canvas)
+        return self._refine_table
+
+    def scores(self, picture: torch.Tensor, n_lines: torch.Tensor, *, steps: int | None = None) -> torch.Tensor:
+        """The network's scores, then the learned refinement: what the solvers decode.
+
+        Parameters
+        ----------
+        picture : (B, 1, C, C) in [0, 1] at the training canvas ``C`` (1 = white)
+        n_lines : (B,) float budgets
+        steps : refinement steps, default the trained number; steps beyond it reuse the last one
+
+        Returns
+        -------
+        (B, n_chords) logits
+        """
+        s = self(to_input(picture, self.spec.input_size), n_lines)
+        return self.refine(s, picture, n_lines, steps=steps)
+
+    def refine(self, scores, picture, n_lines, *, steps: int | None = None, mask=None):
+        """Learned refinement: ``steps`` moves along the render loss's gradient, each corrected per chord.
+
+        At step ``t`` the gradient ``g`` of ``L1 + 1 - SSIM`` between the
+        rendered weights (training canvas) and ``picture`` is taken without a
+        graph (no second derivatives) and scaled to unit RMS per picture; the
+        scores move by ``-step_size[t] * g`` minus an MLP of (g, standardised
+        score, weight, chord length, budget), so the network learns how far and
+        where to trust the gradient. Its parameters get their gradient through
+        the picture rendered after the last step.
+        """
+        T = self.config.refine_steps if steps is None else int(steps)
+        if T <= 0 or len(self.steps) == 0:
+            return scores
+        cfg = self.config
+        table = self.refine_table
+        if mask is None:
+            mask = torch.from_numpy(np.array(table.layout.frame_mask)).to(scores.device)
+        B, n = scores.shape
+        budget = (n_lines.to(scores.dtype) / cfg.max_lines).reshape(B, 1).expand(B, n)
+        length = self.length.to(scores.dtype).expand(B, n)
+        s = scores
+        for t in range(T):
+            k = min(t, len(self.steps) - 1)
+            g = loss_gradient(s, picture, table, n_lines, temperature=cfg.temperature, opacity=self.spec.opacity,
+                              mask=mask)
+            g = g / g.pow(2).mean(1, keepdim=True).sqrt().clamp_min(1e-20)
+            w = budget_weights(s, n_lines, temperature=cfg.temperature)
+            z = (s - s.mean(1, keepdim=True)) / s.std(1, keepdim=True).clamp_min(1e-6)
+            feats = torch.stack([g, z, w, length, budget], 1)
+            s = s - self.step_size[k] * g - self.steps[k](feats)[:, 0]
+        return s
+
+
+def loss_gradient(scores, picture, table, n_lines, *, temperature: float = 1.0, opacity: float = 1.0, mask=None,
+                  w_l1: float = 1.0, w_ssim: float = 1.0) -> torch.Tensor:
+    """(B, n_chords): each picture's gradient of ``L1 + 1 - SSIM`` (rendered weights vs ``picture``) in its
+    scores, computed without a graph (a constant for autograd)."""
+    from .render import chord_render, view_loss
+
+    if mask is None:
+        mask = torch.from_numpy(np.array(table.layout.frame_mask)).to(scores.device)
+    with torch.enable_grad():
+        x = scores.detach().clone().requires_grad_(True)
+        img = chord_render(table, budget_weights(x, n_lines, temperature=temperature), opacity=opacity)
+        loss, _ = view_loss(img, picture, mask, w_l1=w_l1, w_ssim=w_ssim)
+        (g,) = torch.autograd.grad(loss * x.shape[0], x)
+    return g
 
 
 def chord_means_fn(table, maps):
@@ -315,6 +416,41 @@ def budget_weights(scores: torch.Tensor, n_lines: torch.Tensor, *, temperature: 
     # (implicit function theorem); this term is zero in value and gives the shift that gradient
     shift = shift[:, None] - (d * (scores - scores.detach())).sum(1, keepdim=True)
     return torch.sigmoid((scores + shift) / temperature)
+
+
+def refine_scores(scores: torch.Tensor, target: torch.Tensor, table, n_lines: torch.Tensor, *, steps: int,
+                  lr: float, temperature: float = 1.0, opacity: float = 1.0, mask=None) -> torch.Tensor:
+    """Plain refinement (no learning): ``steps`` steps of normalised gradient descent on the logits.
+
+    Each step moves every picture's scores by ``-lr * g / rms(g)``, ``g`` the
+    gradient of ``L1 + 1 - SSIM`` between the rendered chord weights
+    (:func:`budget_weights` drawn by :func:`learned.render.chord_render` on
+    ``table``, the viewing scale of a 512 px problem at 128 px) and ``target``
+    inside the frame. It is :meth:`ChordNet.refine` before training, and what
+    the ``projection`` ablation and the distillation teacher run. The steps are
+    constants for autograd: the output's gradient in ``scores`` is the identity.
+
+    Parameters
+    ----------
+    scores : (B, n_chords) logits
+    target : (B, 1, canvas, canvas) pictures at the table's canvas, 1 = white
+    table : rendering.ChordTable at that canvas
+    n_lines : (B,) float budgets
+    steps : int >= 0
+    lr : float > 0
+    mask : (canvas, canvas) bool tensor, default the table's frame mask
+
+    Returns
+    -------
+    (B, n_chords) refined logits (``scores`` itself when ``steps == 0``)
+    """
+    if steps <= 0:
+        return scores
+    s = scores.detach().clone()
+    for _ in range(int(steps)):
+        g = loss_gradient(s, target, table, n_lines, temperature=temperature, opacity=opacity, mask=mask)
+        s = s - lr * g / g.pow(2).mean(1, keepdim=True).sqrt().clamp_min(1e-20)
+    return scores + (s - scores.detach())
 
 
 # ---------------------------------------------------------------------- checkpoints

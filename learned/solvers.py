@@ -33,7 +33,7 @@ from rendering.errors import check_float, check_int
 from solvers import ChordGuide, Problem, RngLike, Solution, Solver, follow_guide, register
 
 from .decode import SIGMA, decode_path, scores_guide
-from .models import check_spec, default_checkpoint, load_checkpoint, to_input
+from .models import check_spec, default_checkpoint, load_checkpoint, refine_scores, to_input
 
 _models: dict = {}
 _lock = threading.Lock()
@@ -68,12 +68,9 @@ def target_tensor(problem: Problem) -> torch.Tensor:
 
 def projection_scores(problem: Problem) -> np.ndarray:
     """(n_chords,) float64: mean target darkness along each chord (coverage-weighted), on the problem's table."""
-    import scipy.sparse as sp
+    from rendering import chord_means
 
-    table = problem.table
-    dark = 1.0 - np.where(problem.mask, problem.target.image, 1.0).astype(np.float64).ravel()
-    m = sp.csr_matrix((table.coverage, table.pixel, table.indptr), shape=(table.n_chords, table.n_pixels))
-    return (m @ dark) / np.maximum(table.coverage_sums(), 1e-12)
+    return chord_means(problem.table, 1.0 - np.where(problem.mask, problem.target.image, 1.0))
 
 
 def standardise(scores: np.ndarray) -> np.ndarray:
@@ -81,13 +78,18 @@ def standardise(scores: np.ndarray) -> np.ndarray:
     return (scores - scores.mean()) / max(float(scores.std()), 1e-6)
 
 
-def chordnet_scores(model, problem: Problem) -> np.ndarray:
-    """(n_chords,) float64: the ChordNet scores of the problem's target (checks the setup first)."""
+def chordnet_scores(model, problem: Problem, *, refine_steps: int | None = None) -> np.ndarray:
+    """(n_chords,) float64: the ChordNet scores of the problem's target (checks the setup first).
+
+    The network's scores are refined by ``refine_steps`` of its learned steps
+    (:meth:`learned.models.ChordNet.refine`, at the model's training canvas; default:
+    the number it was trained with).
+    """
     check_spec(model.spec, problem, where="the ae-chords checkpoint")
-    with torch.inference_mode():
-        x = to_input(target_tensor(problem), model.spec.input_size)
-        s = model(x, torch.tensor([float(problem.n_lines)]))[0]
-    return s.double().numpy()
+    n = torch.tensor([float(problem.n_lines)])
+    with torch.no_grad():
+        s = model.scores(to_input(target_tensor(problem), model.spec.train_canvas), n, steps=refine_steps)
+    return s[0].double().numpy()
 
 
 def aeseed_scores(model, problem: Problem, *, sigma_pins: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
@@ -130,20 +132,53 @@ class _LearnedBase(Solver):
     kind: ClassVar[str] = ""
 
 
+#: The refinement canvas of a problem without a model: its canvas over this (the benchmark's viewing scale).
+REFINE_FACTOR = 4
+
+
+def refine_table(problem: Problem):
+    """The problem's chord table at ``canvas // REFINE_FACTOR`` px (at least 32): where scores are refined."""
+    import dataclasses
+
+    from rendering import get_chord_table
+
+    lay = dataclasses.replace(problem.layout, canvas=max(32, problem.layout.canvas // REFINE_FACTOR))
+    return get_chord_table(lay, problem.min_gap, problem.thread.width_px(lay.span_px))
+
+
 @register("projection", description="not learned: chords scored by mean darkness along them, decoded to one thread")
 class ProjectionSolver(Solver):
-    """Each chord scored by the mean target darkness along it, decoded as ``ae-chords`` decodes."""
+    """Each chord scored by the mean target darkness along it, decoded as ``ae-chords`` decodes.
+
+    ``refine_steps`` > 0 refines the scores by plain normalised gradient steps
+    (:func:`learned.models.refine_scores` at a quarter of the canvas): what
+    ``ae-chords``' refinement is before training, the ablation that shows what
+    the learning adds.
+    """
 
     continuous: ClassVar[bool] = True
     stochastic: ClassVar[bool] = False
 
     @dataclass(frozen=True, kw_only=True)
     class Config:
-        pass
+        refine_steps: int = 0
+        refine_lr: float = 1.0
+
+        def __post_init__(self):
+            check_int("refine_steps", self.refine_steps, low=0, hint="e.g. 2, or 0 for the plain baseline")
+            check_float("refine_lr", self.refine_lr, low=0.0, low_open=True)
 
     def solve(self, problem: Problem, *, rng: RngLike = None) -> Solution:
         start = time.perf_counter()
         scores = standardise(projection_scores(problem))
+        if self.config.refine_steps:
+            set_threads()
+            table = refine_table(problem)
+            with torch.no_grad():
+                t = to_input(target_tensor(problem), table.layout.canvas)
+                scores = refine_scores(torch.from_numpy(scores)[None].float(), t, table,
+                                       torch.tensor([float(problem.n_lines)]), steps=self.config.refine_steps,
+                                       lr=self.config.refine_lr, opacity=problem.thread.opacity)[0].double().numpy()
         path = decode_path(problem.chords, scores, problem.n_lines, allow_repeats=problem.allow_repeats)
         return self._solution(problem, path=path, seed=rng if isinstance(rng, int) else None, start=start)
 
@@ -157,12 +192,17 @@ class AEChordsSolver(_LearnedBase):
     @dataclass(frozen=True, kw_only=True)
     class Config:
         checkpoint: str = ""
+        refine_steps: int | None = None
+
+        def __post_init__(self):
+            if self.refine_steps is not None:
+                check_int("refine_steps", self.refine_steps, low=0, hint="e.g. 2, or leave unset for the model's")
 
     def solve(self, problem: Problem, *, rng: RngLike = None) -> Solution:
         set_threads()
         model = get_model(self.kind, self.config.checkpoint, problem.layout.n_pins)
         start = time.perf_counter()
-        scores = chordnet_scores(model, problem)
+        scores = chordnet_scores(model, problem, refine_steps=self.config.refine_steps)
         path = decode_path(problem.chords, scores, problem.n_lines, allow_repeats=problem.allow_repeats,
                            temperature=model.config.temperature)
         return self._solution(problem, path=path, seed=rng if isinstance(rng, int) else None, start=start)
@@ -220,10 +260,14 @@ def _register_ae_greedy():
             checkpoint: str = ""
             candidates: int = 16
             sigma: float = SIGMA
+            refine_steps: int | None = None
 
             def __post_init__(self):
                 check_int("candidates", self.candidates, low=1, hint="e.g. 16")
                 check_float("sigma", self.sigma, low=0.0, hint="pins, e.g. 1.0")
+                if self.refine_steps is not None:
+                    check_int("refine_steps", self.refine_steps, low=0,
+                              hint="e.g. 2, or leave unset for the model's")
 
         def solve(self, problem: Problem, *, rng: RngLike = None) -> Solution:
             from solvers.greedy import solve_greedy
@@ -231,7 +275,7 @@ def _register_ae_greedy():
             set_threads()
             model = get_model(self.kind, self.config.checkpoint, problem.layout.n_pins)
             start = time.perf_counter()
-            scores = chordnet_scores(model, problem)
+            scores = chordnet_scores(model, problem, refine_steps=self.config.refine_steps)
             guide = scores_guide(problem.chords, scores, problem.n_lines, temperature=model.config.temperature,
                                  sigma=self.config.sigma, candidates=self.config.candidates)
             sol = solve_greedy(problem, rng=rng, guide=guide)

@@ -14,12 +14,17 @@ Losses
 ``ae-seed`` (faithful to the seed): ``w_dec * MSE(decoder, input) + w_art *
 L1(soft-line string art, input)`` at the 64 px input.
 
-``ae-chords``: the chord weights ``sigmoid(score + shift)`` (the shift meets a
-line budget drawn per picture from ``lines``, exactly; see
-:func:`learned.models.budget_weights`) are rendered by the shared chord table
-at the training canvas (128 px for a 512 px problem is the benchmark's viewing
-scale), and compared with the picture by ``w_l1 * L1 + w_ssim * (1 - SSIM)``
-inside the frame.
+``ae-chords``: the network's chord scores go through its ``refine_steps``
+learned refinement steps (:meth:`learned.models.ChordNet.refine`, as at
+inference), their weights
+``sigmoid(score + shift)`` (the shift meets a line budget per picture exactly;
+see :func:`learned.models.budget_weights`) are rendered by the shared chord
+table at the training canvas (128 px for a 512 px problem is the benchmark's
+viewing scale), and compared with the picture by ``w_l1 * L1 + w_ssim * (1 -
+SSIM)`` inside the frame. With ``w_distill > 0`` the network's own weights are
+also pulled toward a teacher's (:func:`teacher_weights`: the weights that many
+refinement steps find for that picture, computed once before training and
+cached in ``out``) by binary cross-entropy.
 """
 
 from __future__ import annotations
@@ -39,7 +44,7 @@ from rendering import InputError
 from rendering.errors import check_float, check_int
 
 from .data import CropDataset, chord_permutation, load_pool
-from .models import MODELS, Spec, budget_weights, build_model, save_checkpoint
+from .models import MODELS, Spec, budget_weights, build_model, refine_scores, save_checkpoint
 from .render import chord_render, soft_lines, view_loss
 
 
@@ -106,47 +111,43 @@ class TrainResult:
     seconds: float
 
 
-NO_RANK = np.iinfo(np.int16).max
+def teacher_weights(images: np.ndarray, spec: Spec, budgets: np.ndarray, *, steps: int, lr: float,
+                    temperature: float = 1.0, batch_size: int = 16, log: Callable | None = None) -> np.ndarray:
+    """The distillation target of ``ae-chords``: chord weights optimised for each picture.
 
-
-def greedy_ranks(images: np.ndarray, spec: Spec, n_lines: int, *, log: Callable | None = None) -> np.ndarray:
-    """Greedy's chord order on each picture, the distillation target.
-
-    Greedy is sequential, so its first ``n`` chords are its ``n``-line answer:
-    one run of ``n_lines`` gives the target of every budget up to ``n_lines``.
+    Start from the projection baseline's scores (standardised mean darkness
+    along each chord, what an untrained ChordNet scores), run ``steps`` steps of
+    :func:`learned.models.refine_scores` on the picture at the training canvas,
+    and take the budget's weights. No learning: it is the slow per-picture
+    optimisation that the network learns to shortcut.
 
     Parameters
     ----------
-    images : (n, canvas, canvas) float32 in [0, 1]
-    spec : the setup (pins, min gap, thread model); greedy runs at the pictures' canvas
+    images : (n, canvas, canvas) float32 in [0, 1] at the training canvas
+    spec : the setup
+    budgets : (n,) line budget of each picture
 
     Returns
     -------
-    (n, n_chords) int16: position of each chord in greedy's thread, :data:`NO_RANK` if unused
+    (n, n_chords) float16 weights in [0, 1], row ``i`` summing to ``budgets[i]``
     """
-    try:
-        from solvers import make_solver
-        solver = make_solver("greedy")
-    except InputError:
-        raise InputError("distillation needs the greedy solver, which is not available; "
-                         "train with w_distill=0") from None
-    from solvers import Problem
+    from .render import chord_means
 
-    from rendering import ChordSet
-
-    n_chords = ChordSet.build(spec.layout(images.shape[-1]), spec.min_gap).n_chords
-    n_lines = max(1, min(int(n_lines), NO_RANK - 1, n_chords // 2))  # training never asks for more
-    out = None
+    table = spec.table(spec.train_canvas)
+    if images.shape[-1] != table.layout.canvas:
+        raise InputError(f"teacher pictures must be {table.layout.canvas} px, got {images.shape[-1]}")
+    out = np.empty((len(images), table.n_chords), dtype=np.float16)
     t0 = time.perf_counter()
-    for i, img in enumerate(images):
-        p = Problem.create(img, pins=spec.n_pins, lines=n_lines, canvas=img.shape[0], min_gap=spec.min_gap,
-                           thread=spec.thread)
-        sol = solver.solve(p)
-        if out is None:
-            out = np.full((len(images), p.chords.n_chords), NO_RANK, dtype=np.int16)
-        out[i, sol.chords] = np.arange(sol.n_lines, dtype=np.int16)
-        if log and (i + 1) % 200 == 0:
-            log(f"greedy targets: {i + 1}/{len(images)} ({time.perf_counter() - t0:.0f} s)")
+    for s in range(0, len(images), batch_size):
+        x = torch.from_numpy(np.ascontiguousarray(images[s:s + batch_size]))[:, None]
+        n = torch.from_numpy(np.asarray(budgets[s:s + batch_size], dtype=np.float32))
+        with torch.no_grad():
+            proj = chord_means(table, 1.0 - x)[:, 0]
+            z = (proj - proj.mean(1, keepdim=True)) / proj.std(1, keepdim=True).clamp_min(1e-6)
+            z = refine_scores(z, x, table, n, steps=steps, lr=lr, temperature=temperature, opacity=spec.opacity)
+            out[s:s + len(x)] = budget_weights(z, n, temperature=temperature).numpy().astype(np.float16)
+        if log and (s // batch_size + 1) % 10 == 0:
+            log(f"teacher targets: {s + len(x)}/{len(images)} ({time.perf_counter() - t0:.0f} s)")
     return out
 
 
@@ -171,8 +172,8 @@ class _Step:
         self.mask = torch.from_numpy(np.array(self.table.layout.frame_mask)).to(device)
         self.in_mask = torch.from_numpy(np.array(spec.layout(spec.input_size).frame_mask)).to(device)
 
-    def __call__(self, batch: torch.Tensor, n_lines: torch.Tensor, ranks: torch.Tensor | None = None):
-        """batch (B, 1, canvas, canvas) pictures, ranks (B, n_chords) greedy's order or None;
+    def __call__(self, batch: torch.Tensor, n_lines: torch.Tensor, teacher: torch.Tensor | None = None):
+        """batch (B, 1, canvas, canvas) pictures, teacher (B, n_chords) target weights or None;
         returns (loss, metrics dict)."""
         import torch.nn.functional as F
 
@@ -189,13 +190,17 @@ class _Step:
             l_art = ((art - x).abs() * mk).sum() / (mk.sum() * x.shape[0])
             loss = mc.w_dec * l_dec + mc.w_art * l_art
             return loss, {"dec_mse": float(l_dec.detach()), "art_l1": float(l_art.detach())}
-        scores = m(x, n_lines)
-        w = budget_weights(scores, n_lines, temperature=mc.temperature)
-        img = chord_render(self.table, w, opacity=self.spec.opacity)
-        loss, info = view_loss(img, batch, self.mask, w_l1=mc.w_l1, w_ssim=mc.w_ssim)
-        if ranks is not None and mc.w_distill > 0:
-            labels = (ranks.long() < n_lines[:, None].long()).to(w.dtype)
-            bce = F.binary_cross_entropy(w.clamp(1e-6, 1 - 1e-6), labels)
+        raw = m(x, n_lines)
+        loss = raw.new_zeros(())
+        info = {}
+        if mc.w_l1 > 0 or mc.w_ssim > 0:  # the picture the solver will decode: after the refinement
+            scores = m.refine(raw, batch, n_lines, mask=self.mask)
+            img = chord_render(self.table, budget_weights(scores, n_lines, temperature=mc.temperature),
+                               opacity=self.spec.opacity)
+            loss, info = view_loss(img, batch, self.mask, w_l1=mc.w_l1, w_ssim=mc.w_ssim)
+        if teacher is not None and mc.w_distill > 0:  # the network's own weights toward the teacher's
+            w = budget_weights(raw, n_lines, temperature=mc.temperature)
+            bce = F.binary_cross_entropy(w.clamp(1e-6, 1 - 1e-6), teacher.to(w.dtype))
             loss = loss + mc.w_distill * bce
             info["distill_bce"] = float(bce.detach())
         return loss, info
@@ -221,7 +226,8 @@ class _Step:
         else:  # the solver's decoder: one thread following the weights' density
             from .decode import decode_path
 
-            scores = self.model(x, n_lines).double().cpu().numpy()
+            mc = self.model.config
+            scores = self.model.scores(batch, n_lines).double().cpu().numpy()
             cs = self.table.chords
             for i in range(B):
                 path = decode_path(cs, scores[i], int(n_lines[i]), temperature=self.model.config.temperature)
@@ -319,31 +325,37 @@ def train(cfg: TrainConfig, *, data=None, out="runs/train", device: str = "auto"
         np_rng.bit_generator.state = state["np_rng"]
         log(f"resumed from epoch {first_epoch}")
     step = _Step(model, cfg, spec, dev)
-    ranks_train = ranks_val = None
+    cap = max(1, step.table.n_chords // 2)  # budgets beyond half the chords make no sense (small setups)
+    lo, hi = min(cfg.lines[0], cap), min(cfg.lines[1], cap)
+    val_budget = float(min(cfg.val_lines, cap))
+    teach_train = teach_val = budgets = None
     if cfg.kind == "ae-chords" and model.config.w_distill > 0:
-        ranks_path = out / "greedy_targets.npz"
-        key = json.dumps(dict(seed=seed, data=str(data), n_train=cfg.n_train, n_val=cfg.n_val, lines=cfg.lines[1],
+        mc = model.config
+        # each training crop keeps one budget (drawn once), so that its teacher can be computed once
+        budgets = np.random.default_rng([seed, 1]).integers(lo, hi + 1, len(ds.train)).astype(np.float32)
+        teach_path = out / "teacher_targets.npz"
+        key = json.dumps(dict(seed=seed, data=str(data), n_train=cfg.n_train, n_val=cfg.n_val, lines=[lo, hi],
+                              val=val_budget, steps=mc.teacher_steps, lr=mc.teacher_lr, t=mc.temperature,
                               spec=asdict(spec)), sort_keys=True)
         cached = None
-        if ranks_path.is_file():  # the same crops and setup: reuse greedy's answers
-            with np.load(ranks_path) as z:
+        if teach_path.is_file():  # the same crops, budgets and setup: reuse the teacher's answers
+            with np.load(teach_path) as z:
                 if str(z["key"]) == key:
                     cached = z["train"], z["val"]
         if cached is not None:
-            ranks_train, ranks_val = cached
-            log(f"greedy targets reused from {ranks_path}")
+            teach_train, teach_val = cached
+            log(f"teacher targets reused from {teach_path}")
         else:
-            log(f"greedy targets for {len(ds.train) + len(ds.val)} crops ({cfg.lines[1]} lines each)")
-            ranks_train = greedy_ranks(ds.train, spec, cfg.lines[1], log=log)
-            ranks_val = greedy_ranks(ds.val, spec, cfg.lines[1])
+            log(f"teacher targets for {len(ds.train) + len(ds.val)} crops ({mc.teacher_steps} refinement steps each)")
+            kw = dict(steps=mc.teacher_steps, lr=mc.teacher_lr, temperature=mc.temperature)
+            teach_train = teacher_weights(ds.train, spec, budgets, log=log, **kw)
+            teach_val = teacher_weights(ds.val, spec, np.full(len(ds.val), val_budget), **kw)
             out.mkdir(parents=True, exist_ok=True)
-            np.savez(ranks_path, train=ranks_train, val=ranks_val, key=np.array(key))
+            np.savez(teach_path, train=teach_train, val=teach_val, key=np.array(key))
         perm_cache: dict = {}
     val = torch.from_numpy(ds.val)[:, None].to(dev)
-    cap = max(1, step.table.n_chords // 2)  # budgets beyond half the chords make no sense (small setups)
-    val_lines = torch.full((val.shape[0],), float(min(cfg.val_lines, cap)), device=dev)
+    val_lines = torch.full((val.shape[0],), val_budget, device=dev)
     n_batches = math.ceil(len(ds.train) / cfg.batch_size)
-    lo, hi = min(cfg.lines[0], cap), min(cfg.lines[1], cap)
     ckpt_path = out / f"{cfg.kind}.pt"
     for epoch in range(first_epoch, cfg.epochs):
         t0 = time.perf_counter()
@@ -356,13 +368,14 @@ def train(cfg: TrainConfig, *, data=None, out="runs/train", device: str = "auto"
                 x = torch.from_numpy(batch)[:, None].to(dev)
                 n_lines = torch.randint(lo, hi + 1, (x.shape[0],), generator=gen).float().to(dev)
                 r = None
-                if ranks_train is not None:
-                    r = np.empty((len(idx), ranks_train.shape[1]), dtype=np.int16)
+                if teach_train is not None:
+                    n_lines = torch.from_numpy(budgets[idx]).to(dev)
+                    r = np.empty((len(idx), teach_train.shape[1]), dtype=np.float32)
                     for t, (i, k, f) in enumerate(zip(idx, ks, flips)):
                         key = (int(k), bool(f))
                         if key not in perm_cache:
                             perm_cache[key] = chord_permutation(step.table.chords, int(k), bool(f))
-                        r[t, perm_cache[key]] = ranks_train[i]
+                        r[t, perm_cache[key]] = teach_train[i]
                     r = torch.from_numpy(r).to(dev)
                 loss, _ = step(x, n_lines, r)
                 opt.zero_grad(set_to_none=True)
@@ -375,7 +388,7 @@ def train(cfg: TrainConfig, *, data=None, out="runs/train", device: str = "auto"
         with torch.no_grad():
             vloss, vinfo = [], {}
             for s in range(0, val.shape[0], cfg.batch_size):
-                rv = None if ranks_val is None else torch.from_numpy(ranks_val[s:s + cfg.batch_size]).to(dev)
+                rv = None if teach_val is None else torch.from_numpy(teach_val[s:s + cfg.batch_size].astype(np.float32)).to(dev)
                 lv, info = step(val[s:s + cfg.batch_size], val_lines[s:s + cfg.batch_size], rv)
                 vloss.append(float(lv))
                 for k, v in {**info, **step.hard(val[s:s + cfg.batch_size], val_lines[s:s + cfg.batch_size])}.items():

@@ -166,6 +166,19 @@ def _render_multiplicative(indptr, pixel, coverage, chords, opacity, out):
             out[pixel[t]] *= 1.0 - opacity * coverage[t]
 
 
+@njit(cache=True, parallel=True)
+def _chord_means(indptr, pixel, coverage, image, out):
+    """out[c] = coverage-weighted mean of ``image`` (flat float64) along chord ``c``."""
+    for c in prange(indptr.shape[0] - 1):
+        s = 0.0
+        w = 0.0
+        for t in range(indptr[c], indptr[c + 1]):
+            cv = np.float64(coverage[t])
+            s += cv * image[pixel[t]]
+            w += cv
+        out[c] = s / w if w > 0 else 0.0
+
+
 @njit(cache=True)
 def _accumulate_coverage(indptr, pixel, coverage, chords, out):
     """out (flat, float32, start at 0) += coverage for each chord pass."""

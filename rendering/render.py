@@ -57,6 +57,30 @@ def coverage_sum(table: ChordTable, chords) -> np.ndarray:
     return out.reshape(table.shape)
 
 
+def chord_means(table: ChordTable, image) -> np.ndarray:
+    """(n_chords,) float64: the coverage-weighted mean of ``image`` along every chord (its projection).
+
+    Parameters
+    ----------
+    table : ChordTable
+    image : (canvas, canvas) array on the table's canvas
+
+    Examples
+    --------
+    >>> from rendering import PinLayout, get_chord_table
+    >>> t = get_chord_table(PinLayout(n_pins=16, canvas=32), 2, 0.5)
+    >>> bool(np.allclose(chord_means(t, np.full((32, 32), 0.25)), 0.25))
+    True
+    """
+    img = np.asarray(image, dtype=np.float64)
+    if img.shape != table.shape:
+        raise InputError(f"image is {img.shape} but the chord table's canvas is {table.shape}; "
+                         f"resize the image to the table's canvas")
+    out = np.empty(table.n_chords, dtype=np.float64)
+    _kernels._chord_means(table.indptr, table.pixel, table.coverage, np.ascontiguousarray(img.ravel()), out)
+    return out
+
+
 def render_opaque(table: ChordTable, chords, *, supersample: int = 4, disk_cache: bool = True) -> np.ndarray:
     """Render with the opaque, supersampled model (Birsak et al. 2018).
 

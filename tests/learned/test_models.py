@@ -112,18 +112,48 @@ def test_tiny_training_run_learns_saves_and_resumes(tmp_path, kind):
         train(TrainConfig(**{**cfg.__dict__, "lr": 0.5}), data=data, out=out, device="cpu", seed=1, resume=True)
 
 
-def test_greedy_ranks_are_greedys_thread_order():
-    from learned.train import NO_RANK, greedy_ranks
-    from solvers import Problem, make_solver
+def _soft_loss(scores, x, table, n):
+    from learned.render import chord_render, view_loss
 
+    mask = torch.from_numpy(np.array(table.layout.frame_mask))
+    return float(view_loss(chord_render(table, budget_weights(scores, n)), x, mask)[0])
+
+
+def test_refine_scores_lowers_the_render_loss_and_passes_gradients_straight_through():
+    from learned.models import refine_scores
+
+    table = SPEC.table(32)
     rng = np.random.default_rng(0)
-    imgs = rng.random((2, 32, 32)).astype(np.float32)
-    ranks = greedy_ranks(imgs, SPEC, 15)
-    assert ranks.shape == (2, Problem.create(imgs[0], pins=32, lines=1, canvas=32, min_gap=3).chords.n_chords)
-    p = Problem.create(imgs[1], pins=32, lines=15, canvas=32, min_gap=3)
-    sol = make_solver("greedy").solve(p)
-    np.testing.assert_array_equal(np.argsort(ranks[1])[:15], sol.chords)
-    assert (np.sort(ranks[1])[15:] == NO_RANK).all()
+    x = torch.from_numpy(rng.random((2, 1, 32, 32)).astype(np.float32))
+    n = torch.tensor([20.0, 40.0])
+    s0 = torch.zeros(2, table.n_chords, requires_grad=True)
+    assert refine_scores(s0, x, table, n, steps=0, lr=0.5) is s0
+    losses = [_soft_loss(refine_scores(s0, x, table, n, steps=k, lr=0.3).detach(), x, table, n) for k in (0, 2, 8)]
+    assert losses[0] > losses[1] > losses[2]
+    out = refine_scores(s0, x, table, n, steps=2, lr=0.3)
+    out.sum().backward()  # the steps are constants: d out / d scores = identity
+    np.testing.assert_allclose(s0.grad.numpy(), 1.0)
+
+
+def test_teacher_weights_meet_the_budget_and_beat_their_start():
+    from learned.train import teacher_weights
+
+    table = SPEC.table(32)
+    rng = np.random.default_rng(1)
+    imgs = rng.random((3, 32, 32)).astype(np.float32)
+    budgets = np.array([15.0, 30.0, 45.0])
+    w = teacher_weights(imgs, SPEC, budgets, steps=6, lr=0.3, batch_size=2)
+    assert w.shape == (3, table.n_chords) and w.dtype == np.float16
+    np.testing.assert_allclose(w.astype(np.float64).sum(1), budgets, rtol=2e-3)
+    w0 = teacher_weights(imgs, SPEC, budgets, steps=1, lr=1e-6)  # ~ the projection start
+    x = torch.from_numpy(imgs)[:, None]
+    n = torch.from_numpy(budgets.astype(np.float32))
+    from learned.render import chord_render, view_loss
+
+    mask = torch.from_numpy(np.array(table.layout.frame_mask))
+    def loss(wt):
+        return float(view_loss(chord_render(table, torch.from_numpy(wt.astype(np.float32))), x, mask)[0])
+    assert loss(w) < loss(w0)
 
 
 def test_budget_weights_gradient_keeps_the_budget():
@@ -136,3 +166,23 @@ def test_budget_weights_gradient_keeps_the_budget():
     (g2,) = torch.autograd.grad((budget_weights(s, n, iters=60) * torch.arange(300.0)).sum(), s)
     w2 = budget_weights(s.detach() - 1e-4 * g2, n, iters=60)
     assert float(w2.sum()) == pytest.approx(40.0, abs=1e-6)
+
+
+def test_chordnet_refinement_starts_as_plain_descent_and_learns():
+    from learned.models import refine_scores
+
+    torch.manual_seed(0)
+    model = build_model("ae-chords", SPEC, channels=4, refine_steps=2, refine_lr=0.4)
+    rng = np.random.default_rng(2)
+    pic = torch.from_numpy(rng.random((2, 1, 32, 32)).astype(np.float32))
+    n = torch.tensor([20.0, 30.0])
+    s0 = model(pic, n)  # input size = training canvas here
+    plain = refine_scores(s0, pic, model.refine_table, n, steps=2, lr=0.4)
+    np.testing.assert_allclose(model.refine(s0, pic, n).detach().numpy(), plain.detach().numpy(), atol=1e-5)
+    np.testing.assert_allclose(model.scores(pic, n).detach().numpy(), plain.detach().numpy(), atol=1e-5)
+    # the learned parts get gradients from a loss on the refined scores; a third step reuses the last one
+    model.scores(pic, n).pow(2).mean().backward()
+    assert model.step_size.grad.abs().sum() > 0
+    assert model.steps[1][-1].weight.grad.abs().sum() > 0
+    assert model.scores(pic, n, steps=3).shape == s0.shape
+    assert torch.equal(model.scores(pic, n, steps=0), model(pic, n))

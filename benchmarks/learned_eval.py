@@ -57,7 +57,12 @@ def main(argv=None):
         kw = dict(opts.get(name, {}))
         for kv in rest.rstrip("]").split(","):
             k, v = kv.split("=", 1)
-            kw[k] = float(v) if "." in v else int(v)
+            for cast in (int, float, str):
+                try:
+                    kw[k] = cast(v)
+                    break
+                except ValueError:
+                    continue
         return name, kw
 
     rows = []

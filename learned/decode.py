@@ -36,7 +36,7 @@ def score_weights(scores, n_lines: int, *, temperature: float = 1.0) -> np.ndarr
     k = min(float(n_lines), 0.999 * s.size)
     with torch.no_grad():
         w = budget_weights(torch.from_numpy(s)[None], torch.tensor([k], dtype=torch.float64),
-                           temperature=temperature, iters=60)[0]
+                           temperature=temperature, iters=40)[0]
     return w.numpy()
 
 

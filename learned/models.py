@@ -14,9 +14,13 @@
   equivariant; the image part learns it from augmentation). The score starts
   as the projection baseline (standardised mean darkness along the chord, times
   a learned scale) and the network learns a correction that is zero at
-  initialisation, so training starts from the baseline. A learned, nonlinear
-  filtered back-projection, trained through the chord-table renderer and
-  distilled toward greedy's chords.
+  initialisation. Then come ``refine_steps`` *learned refinement steps*
+  (:meth:`ChordNet.refine`): each takes the gradient of the rendered picture's
+  loss in the scores and moves them by a learned step size times that gradient
+  plus a per-chord MLP's correction -- plain normalised gradient descent
+  (:func:`refine_scores`) at initialisation, a learned optimiser after
+  training. Trained end to end on the picture of the *decoded* thread
+  (straight-through), so what it learns is what the solver draws.
 
 Checkpoints (:func:`save_checkpoint`, :func:`load_checkpoint`) record the
 setup (pins, min gap, frame shape, training canvas, input size, thread model)
@@ -201,6 +205,8 @@ class ChordNetConfig:
     refine_lr : float, their initial step size (logit units per unit-RMS gradient)
     refine_hidden : int, width of each step's per-chord MLP
     teacher_steps, teacher_lr : the teacher of the distillation term (plain :func:`refine_scores`)
+    hard_forward : bool, train on the decoded thread: the render loss is computed on the thread the
+        solver would draw (straight-through: its gradient flows to the soft weights as if it were them)
     """
 
     channels: int = 12
@@ -208,15 +214,16 @@ class ChordNetConfig:
     hidden: int = 16
     max_lines: int = 4000
     temperature: float = 1.0
-    w_l1: float = 0.1
-    w_ssim: float = 0.1
-    w_distill: float = 1.0
+    w_l1: float = 1.0
+    w_ssim: float = 1.0
+    w_distill: float = 0.0
     proj_scale: float = 1.0
     refine_steps: int = 2
     refine_lr: float = 1.0
     refine_hidden: int = 16
     teacher_steps: int = 20
     teacher_lr: float = 0.5
+    hard_forward: bool = True
 
     def __post_init__(self):
         for name in ("channels", "features", "hidden", "max_lines"):
@@ -348,10 +355,11 @@ class ChordNet(nn.Module):
         s = scores
         for t in range(T):
             k = min(t, len(self.steps) - 1)
-            g = loss_gradient(s, picture, table, n_lines, temperature=cfg.temperature, opacity=self.spec.opacity,
-                              mask=mask)
+            g, w = loss_gradient(s, picture, table, n_lines, temperature=cfg.temperature, opacity=self.spec.opacity,
+                                 mask=mask, weights=True)
             g = g / g.pow(2).mean(1, keepdim=True).sqrt().clamp_min(1e-20)
-            w = budget_weights(s, n_lines, temperature=cfg.temperature)
+            if torch.is_grad_enabled() and s.requires_grad:  # training: the feature keeps its graph
+                w = budget_weights(s, n_lines, temperature=cfg.temperature)
             z = (s - s.mean(1, keepdim=True)) / s.std(1, keepdim=True).clamp_min(1e-6)
             feats = torch.stack([g, z, w, length, budget], 1)
             s = s - self.step_size[k] * g - self.steps[k](feats)[:, 0]
@@ -359,19 +367,21 @@ class ChordNet(nn.Module):
 
 
 def loss_gradient(scores, picture, table, n_lines, *, temperature: float = 1.0, opacity: float = 1.0, mask=None,
-                  w_l1: float = 1.0, w_ssim: float = 1.0) -> torch.Tensor:
+                  w_l1: float = 1.0, w_ssim: float = 1.0, weights: bool = False):
     """(B, n_chords): each picture's gradient of ``L1 + 1 - SSIM`` (rendered weights vs ``picture``) in its
-    scores, computed without a graph (a constant for autograd)."""
+    scores, computed without a graph (a constant for autograd); with ``weights=True`` also the (detached)
+    chord weights it rendered, as ``(gradient, weights)``."""
     from .render import chord_render, view_loss
 
     if mask is None:
         mask = torch.from_numpy(np.array(table.layout.frame_mask)).to(scores.device)
     with torch.enable_grad():
         x = scores.detach().clone().requires_grad_(True)
-        img = chord_render(table, budget_weights(x, n_lines, temperature=temperature), opacity=opacity)
+        w = budget_weights(x, n_lines, temperature=temperature)
+        img = chord_render(table, w, opacity=opacity)
         loss, _ = view_loss(img, picture, mask, w_l1=w_l1, w_ssim=w_ssim)
         (g,) = torch.autograd.grad(loss * x.shape[0], x)
-    return g
+    return (g, w.detach()) if weights else g
 
 
 def chord_means_fn(table, maps):

@@ -195,8 +195,10 @@ class _Step:
         info = {}
         if mc.w_l1 > 0 or mc.w_ssim > 0:  # the picture the solver will decode: after the refinement
             scores = m.refine(raw, batch, n_lines, mask=self.mask)
-            img = chord_render(self.table, budget_weights(scores, n_lines, temperature=mc.temperature),
-                               opacity=self.spec.opacity)
+            w = budget_weights(scores, n_lines, temperature=mc.temperature)
+            if mc.hard_forward:  # the picture of the decoded thread, with the soft weights' gradient
+                w = w + (self.decoded(scores, n_lines) - w).detach()
+            img = chord_render(self.table, w, opacity=self.spec.opacity)
             loss, info = view_loss(img, batch, self.mask, w_l1=mc.w_l1, w_ssim=mc.w_ssim)
         if teacher is not None and mc.w_distill > 0:  # the network's own weights toward the teacher's
             w = budget_weights(raw, n_lines, temperature=mc.temperature)
@@ -204,6 +206,20 @@ class _Step:
             loss = loss + mc.w_distill * bce
             info["distill_bce"] = float(bce.detach())
         return loss, info
+
+    @torch.no_grad()
+    def decoded(self, scores: torch.Tensor, n_lines: torch.Tensor) -> torch.Tensor:
+        """(B, n_chords) how often the solver's decoder draws each chord from these scores."""
+        from .decode import decode_path
+
+        cs = self.table.chords
+        out = torch.zeros_like(scores)
+        arr = scores.detach().double().cpu().numpy()
+        for i in range(arr.shape[0]):
+            path = decode_path(cs, arr[i], int(n_lines[i]), temperature=self.model.config.temperature)
+            ids = torch.from_numpy(cs.path_to_chords(path).astype(np.int64)).to(scores.device)
+            out[i].index_put_((ids,), torch.ones(ids.numel(), dtype=out.dtype, device=out.device), accumulate=True)
+        return out
 
     @torch.no_grad()
     def hard(self, batch: torch.Tensor, n_lines: torch.Tensor) -> dict:
@@ -224,15 +240,7 @@ class _Step:
                 ok = c[i][c[i] >= 0]
                 w[i, ok] = 1.0
         else:  # the solver's decoder: one thread following the weights' density
-            from .decode import decode_path
-
-            mc = self.model.config
-            scores = self.model.scores(batch, n_lines).double().cpu().numpy()
-            cs = self.table.chords
-            for i in range(B):
-                path = decode_path(cs, scores[i], int(n_lines[i]), temperature=self.model.config.temperature)
-                w[i].index_put_((torch.from_numpy(cs.path_to_chords(path)).long().to(batch.device),),
-                                torch.ones(path.size - 1, device=batch.device), accumulate=True)
+            w = self.decoded(self.model.scores(batch, n_lines), n_lines)
         img = chord_render(self.table, w, opacity=self.spec.opacity)
         _, info = view_loss(img, batch, self.mask)
         return {"hard_l1": info["l1"], "hard_ssim": info["ssim"]}

@@ -70,23 +70,28 @@ class ChordGuide:
         """(2r+1, 2r+1) float64: the blur over pin offsets, a separable Gaussian summing to 1 (r = ceil(2.5 sigma))."""
         if self.sigma <= 0:
             return np.ones((1, 1))
+        g = self._gauss()
+        return np.outer(g, g)
+
+    def _gauss(self) -> np.ndarray:
         r = max(1, int(np.ceil(2.5 * self.sigma)))
         x = np.arange(-r, r + 1, dtype=np.float64)
         g = np.exp(-0.5 * (x / self.sigma) ** 2)
-        k = np.outer(g, g)
-        return k / k.sum()
+        return g / g.sum()
 
     def residual(self, chords) -> np.ndarray:
         """(n_pins, n_pins) float64: the blurred wanted density before any chord is drawn (symmetric)."""
-        from scipy.ndimage import convolve
+        from scipy.ndimage import convolve1d
 
         self.check(chords)
         n = chords.n_pins
         W = np.zeros((n, n), dtype=np.float64)
         W[chords.pin_a, chords.pin_b] = self.weights
         W[chords.pin_b, chords.pin_a] = self.weights
-        k = self.kernel()
-        return np.ascontiguousarray(convolve(W, k, mode="wrap") if k.size > 1 else W)
+        if self.sigma <= 0:
+            return W
+        g = self._gauss()  # the kernel is separable: two 1-D passes
+        return np.ascontiguousarray(convolve1d(convolve1d(W, g, axis=0, mode="wrap"), g, axis=1, mode="wrap"))
 
     def start_pin(self, chords) -> int:
         """The pin with the most wanted thread (lowest index on ties): where a free thread starts."""

@@ -143,8 +143,10 @@ def solvers_cmd():
     """List the registered solvers."""
     from solvers import get_entry, solver_names
 
-    for name in solver_names():
-        typer.echo(f"{name:14s} {get_entry(name).description}")
+    names = solver_names()
+    width = max(map(len, names), default=0)
+    for name in names:
+        typer.echo(f"{name:{width}s}  {get_entry(name).description}")
 
 
 # Command groups that live in their own modules register on `app` when imported here

@@ -6,6 +6,9 @@ in pyproject.toml), so :mod:`solvers` never imports :mod:`learned`.
 * ``projection`` -- not learned: each chord scored by the mean target darkness
   along it (standardised), decoded into one thread by
   :func:`learned.decode.decode_path`: what an untrained ChordNet scores.
+* ``projection+refine`` -- the same scores refined by two plain normalised
+  gradient steps through the differentiable renderer: ``ae-chords``'
+  refinement before training, its ablation.
 * ``ae-seed`` -- the seed's autoencoder: its K continuous thread endpoints are
   snapped to pins; the wanted density is a kernel density of the predicted
   threads in pin-pair space, scaled to the line budget and followed by the
@@ -181,6 +184,17 @@ class ProjectionSolver(Solver):
                                        lr=self.config.refine_lr, opacity=problem.thread.opacity)[0].double().numpy()
         path = decode_path(problem.chords, scores, problem.n_lines, allow_repeats=problem.allow_repeats)
         return self._solution(problem, path=path, seed=rng if isinstance(rng, int) else None, start=start)
+
+
+@register("projection+refine", description="not learned: projection plus two plain gradient steps through the "
+                                            "renderer (ae-chords' refinement untrained: its ablation)")
+class ProjectionRefineSolver(ProjectionSolver):
+    """``projection`` with ``refine_steps=2``: exactly what ``ae-chords``' two refinement steps do before training,
+    started from the projection's scores. The row that shows what the learning adds."""
+
+    @dataclass(frozen=True, kw_only=True)
+    class Config(ProjectionSolver.Config):
+        refine_steps: int = 2
 
 
 @register("ae-chords", description="learned: ChordNet scores every chord through the chord table; decoded to one thread")

@@ -56,11 +56,48 @@ def _chord_major(table: ChordTable, *, log: bool, opacity: float, dtype, device)
     return table._torch[key]
 
 
+def _compact(table: ChordTable, *, pixel_major: bool, log: bool, opacity: float):
+    """The table as compact NumPy CSR arrays (int32 offsets, 16/32-bit ids, float32 values); cached on the table.
+
+    ``pixel_major``: rows are pixels (the shared pixel-major table of :func:`solvers.greedy.pixel_table`),
+    else chords. ``log``: values ``log(1 - opacity * coverage)``, else the coverage.
+    """
+    key = ("learned-compact", pixel_major, log, float(opacity))
+    if key not in table._torch:
+        if pixel_major:
+            from solvers.greedy import pixel_table
+
+            pt = pixel_table(table)
+            indptr, index, cov = pt.indptr, pt.chord, pt.coverage
+        else:
+            indptr, index, cov = table.indptr, table.pixel, table.coverage
+        vals = np.log1p(-np.minimum(opacity * cov.astype(np.float64), _MAX_DARKENING)) if log else cov
+        table._torch[key] = (indptr, index, np.ascontiguousarray(vals, dtype=np.float32))
+    return table._torch[key]
+
+
+def _spmm(table: ChordTable, x: torch.Tensor, *, pixel_major: bool, log: bool, opacity: float,
+          fallback) -> torch.Tensor:
+    """``A @ x`` for the table's CSR ``A`` (see :func:`_compact`): a parallel Numba kernel over compact
+    arrays for float32 on the CPU (torch's CPU sparse product is serial and reads 64-bit indices), else
+    ``torch.sparse.mm(fallback(), x)`` (float64, e.g. gradcheck, and GPUs)."""
+    if x.device.type != "cpu" or x.dtype != torch.float32:
+        return torch.sparse.mm(fallback(), x)
+    from ._kernels import _csr_dense
+
+    indptr, index, vals = _compact(table, pixel_major=pixel_major, log=log, opacity=opacity)
+    xn = np.ascontiguousarray(x.detach().numpy())
+    out = np.empty((indptr.shape[0] - 1, xn.shape[1]), dtype=np.float32)
+    _csr_dense(indptr, index, vals, xn, out)
+    return torch.from_numpy(out)
+
+
 class _ChordRender(torch.autograd.Function):
     @staticmethod
     def forward(ctx, weights, table, opacity):
-        L = log_transmittance(table, opacity=opacity, dtype=weights.dtype, device=weights.device)
-        img = torch.exp(torch.sparse.mm(L, weights.T))  # (n_pixels, B)
+        img = torch.exp(_spmm(table, weights.T.contiguous(), pixel_major=True, log=True, opacity=opacity,
+                              fallback=lambda: log_transmittance(table, opacity=opacity, dtype=weights.dtype,
+                                                                 device=weights.device)))  # (n_pixels, B)
         ctx.save_for_backward(img)
         ctx.table, ctx.opacity = table, opacity
         return img
@@ -68,8 +105,9 @@ class _ChordRender(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad_img):
         (img,) = ctx.saved_tensors
-        LT = _chord_major(ctx.table, log=True, opacity=ctx.opacity, dtype=img.dtype, device=img.device)
-        grad_w = torch.sparse.mm(LT, (grad_img * img).contiguous())  # (n_chords, B)
+        grad_w = _spmm(ctx.table, (grad_img * img).contiguous(), pixel_major=False, log=True, opacity=ctx.opacity,
+                       fallback=lambda: _chord_major(ctx.table, log=True, opacity=ctx.opacity, dtype=img.dtype,
+                                                     device=img.device))  # (n_chords, B)
         return grad_w.T, None, None
 
 
@@ -96,14 +134,16 @@ def chord_render(table: ChordTable, weights: torch.Tensor, *, opacity: float = 1
 class _ChordMeans(torch.autograd.Function):
     @staticmethod
     def forward(ctx, flat, table, norm):
-        C = _chord_major(table, log=False, opacity=1.0, dtype=flat.dtype, device=flat.device)
         ctx.table, ctx.norm = table, norm
-        return torch.sparse.mm(C, flat) / norm[:, None]  # (n_chords, B*K)
+        out = _spmm(table, flat, pixel_major=False, log=False, opacity=1.0,
+                    fallback=lambda: _chord_major(table, log=False, opacity=1.0, dtype=flat.dtype, device=flat.device))
+        return out / norm[:, None]  # (n_chords, B*K)
 
     @staticmethod
     def backward(ctx, grad):
-        A = ctx.table.to_torch(dtype=grad.dtype, device=grad.device)  # (n_pixels, n_chords)
-        return torch.sparse.mm(A, (grad / ctx.norm[:, None]).contiguous()), None, None
+        g = (grad / ctx.norm[:, None]).contiguous()
+        return _spmm(ctx.table, g, pixel_major=True, log=False, opacity=1.0,
+                     fallback=lambda: ctx.table.to_torch(dtype=grad.dtype, device=grad.device)), None, None
 
 
 def chord_means(table: ChordTable, maps: torch.Tensor) -> torch.Tensor:

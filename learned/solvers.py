@@ -44,10 +44,12 @@ _THREADS = 2
 
 
 def set_threads(n: int | None = None) -> None:
-    """``torch.set_num_threads``: ``n`` or min(2, cores) (the benchmark runs solvers in parallel)."""
-    import os
+    """``torch.set_num_threads(n)``; without ``n``, cap torch's threads at 2 but never raise them.
 
-    torch.set_num_threads(int(n or max(1, min(_THREADS, os.cpu_count() or 1))))
+    Never raising matters in ``bench run``: its parallel workers set one thread each
+    (``bench.harness``), and a solver must not take more behind the harness's back.
+    """
+    torch.set_num_threads(int(n) if n else max(1, min(_THREADS, torch.get_num_threads())))
 
 
 def get_model(kind: str, checkpoint: str | Path | None, n_pins: int):

@@ -1,0 +1,55 @@
+"""Greedy solved on a coarser canvas, scored on the problem's: a finding for a later issue.
+
+Usage::
+
+    python benchmarks/greedy_work_canvas.py --images moon coins rocket --lines 2000 4000 --work 256
+
+For each image and line count, ``greedy`` solves the 512 px problem and the same
+problem at ``--work`` px (same pins and thread in mm, so the same chords); both
+pin paths are rendered and scored on the 512 px problem (viewing-scale metrics of
+``bench.metrics``). Seconds are the second of two solves (JIT and table warm).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.metrics import score  # noqa: E402
+from rendering import render  # noqa: E402
+from solvers import Problem, make_solver  # noqa: E402
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--images", nargs="+", default=["moon", "coins", "rocket"])
+    ap.add_argument("--lines", nargs="+", type=int, default=[2000, 4000])
+    ap.add_argument("--canvas", type=int, default=512)
+    ap.add_argument("--work", type=int, default=256)
+    ap.add_argument("--pins", type=int, default=288)
+    args = ap.parse_args(argv)
+    greedy = make_solver("greedy")
+    print(f"| lines | solved at | SSIM | L1 | seconds |\n|---:|---:|---:|---:|---:|")
+    for n in args.lines:
+        rows = {args.canvas: [], args.work: []}
+        for image in args.images:
+            p = Problem.create(image, pins=args.pins, lines=n, canvas=args.canvas)
+            for c in rows:
+                q = p if c == args.canvas else Problem.create(image, pins=args.pins, lines=n, canvas=c)
+                greedy.solve(q)
+                sol = greedy.solve(q)
+                img = render(p.table, p.chords.path_to_chords(sol.path), opacity=p.thread.opacity)
+                m = score(img, p.target.image, p.mask)
+                rows[c].append((m["ssim"], m["l1"], sol.seconds))
+        for c, v in rows.items():
+            v = np.array(v)
+            print(f"| {n} | {c} px | {v[:, 0].mean():.4f} | {v[:, 1].mean():.4f} | {v[:, 2].mean():.3f} |")
+
+
+if __name__ == "__main__":
+    main()

@@ -39,7 +39,7 @@ from solvers.greedy import GreedySolver, chord_scores, error_weights, solve_gree
 
 
 def top_partners(problem: Problem, scores: np.ndarray, m: int) -> np.ndarray:
-    """(n_pins, m) int32: each pin's ``m`` best-scoring partners (as ``learned.solvers.top_partners``)."""
+    """(n_pins, m) int32: each pin's ``m`` best-scoring partners."""
     ids = problem.chords.id_of
     s = np.where(ids >= 0, scores[np.maximum(ids, 0)], -np.inf)
     order = np.argsort(-s, axis=1, kind="stable")[:, :m]

@@ -29,6 +29,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.cli import parse_value  # noqa: E402
 from bench.metrics import score_solution  # noqa: E402
 from solvers import Problem, make_solver  # noqa: E402
 
@@ -41,7 +42,7 @@ def main(argv=None):
     ap.add_argument("--pins", type=int, default=288)
     ap.add_argument("--canvas", type=int, default=512)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--option", action="append", default=[], help="solver:key=value (float or int)")
+    ap.add_argument("--option", action="append", default=[], help="solver:key=value (parsed as by bench -O)")
     ap.add_argument("--out", type=Path, default=Path("results/learned"))
     ap.add_argument("--timing-repeats", type=int, default=5)
     args = ap.parse_args(argv)
@@ -49,7 +50,7 @@ def main(argv=None):
     for o in args.option:
         name, kv = o.split(":", 1)
         k, v = kv.split("=", 1)
-        opts.setdefault(name, {})[k] = float(v) if "." in v else int(v)
+        opts.setdefault(name, {})[k] = parse_value(v)
     def parse(entry):  # "name[k=v,k=v]" -> (name, options)
         if "[" not in entry:
             return entry, dict(opts.get(entry, {}))
@@ -57,12 +58,7 @@ def main(argv=None):
         kw = dict(opts.get(name, {}))
         for kv in rest.rstrip("]").split(","):
             k, v = kv.split("=", 1)
-            for cast in (int, float, str):
-                try:
-                    kw[k] = cast(v)
-                    break
-                except ValueError:
-                    continue
+            kw[k] = parse_value(v)
         return name, kw
 
     rows = []

@@ -242,6 +242,16 @@ def _block(cin, cout):
     return nn.Sequential(nn.Conv2d(cin, cout, 3, padding=1), nn.ReLU(), nn.Conv2d(cout, cout, 3, padding=1), nn.ReLU())
 
 
+def _chord_mlp(cin: int, hidden: int) -> nn.Sequential:
+    """A per-chord MLP (1x1 convolutions over the chord axis) ``cin -> hidden -> hidden -> 1``, whose output
+    starts at zero (last layer zeroed), so what it corrects starts as it was."""
+    mlp = nn.Sequential(nn.Conv1d(cin, hidden, 1), nn.ReLU(), nn.Conv1d(hidden, hidden, 1), nn.ReLU(),
+                        nn.Conv1d(hidden, 1, 1))
+    nn.init.zeros_(mlp[-1].weight)
+    nn.init.zeros_(mlp[-1].bias)
+    return mlp
+
+
 class ChordNet(nn.Module):
     """Scores every allowed chord of the spec's setup (see module docstring).
 
@@ -261,25 +271,16 @@ class ChordNet(nn.Module):
         self.u2 = _block(4 * c + 2 * c, 2 * c)
         self.u1 = _block(2 * c + c, c)
         self.out = nn.Conv2d(c, k, 1)
-        self.mlp = nn.Sequential(nn.Conv1d(k + 3, config.hidden, 1), nn.ReLU(),
-                                 nn.Conv1d(config.hidden, config.hidden, 1), nn.ReLU(),
-                                 nn.Conv1d(config.hidden, 1, 1))
         # the score starts as the projection baseline (standardised mean darkness along the chord,
         # times a learned scale); the network learns a correction, zero at initialisation
-        nn.init.zeros_(self.mlp[-1].weight)
-        nn.init.zeros_(self.mlp[-1].bias)
+        self.mlp = _chord_mlp(k + 3, config.hidden)
         self.proj_scale = nn.Parameter(torch.tensor(float(config.proj_scale)))
         # learned refinement: step t moves the scores by step_size[t] * (the render loss's gradient at
         # unit RMS) plus a per-chord MLP's correction (zero at initialisation: plain normalised descent)
         self.step_size = nn.Parameter(torch.full((config.refine_steps,), float(config.refine_lr)))
         self.steps = nn.ModuleList()
         for _ in range(config.refine_steps):
-            mlp = nn.Sequential(nn.Conv1d(5, config.refine_hidden, 1), nn.ReLU(),
-                                nn.Conv1d(config.refine_hidden, config.refine_hidden, 1), nn.ReLU(),
-                                nn.Conv1d(config.refine_hidden, 1, 1))
-            nn.init.zeros_(mlp[-1].weight)
-            nn.init.zeros_(mlp[-1].bias)
-            self.steps.append(mlp)
+            self.steps.append(_chord_mlp(5, config.refine_hidden))
         self._refine_table = None
         table = spec.table(spec.input_size)
         self._table = table
@@ -347,8 +348,6 @@ class ChordNet(nn.Module):
             return scores
         cfg = self.config
         table = self.refine_table
-        if mask is None:
-            mask = torch.from_numpy(np.array(table.layout.frame_mask)).to(scores.device)
         B, n = scores.shape
         budget = (n_lines.to(scores.dtype) / cfg.max_lines).reshape(B, 1).expand(B, n)
         length = self.length.to(scores.dtype).expand(B, n)
@@ -357,7 +356,7 @@ class ChordNet(nn.Module):
             k = min(t, len(self.steps) - 1)
             g, w = loss_gradient(s, picture, table, n_lines, temperature=cfg.temperature, opacity=self.spec.opacity,
                                  mask=mask, weights=True)
-            g = g / g.pow(2).mean(1, keepdim=True).sqrt().clamp_min(1e-20)
+            g = unit_rms(g)
             if torch.is_grad_enabled() and s.requires_grad:  # training: the feature keeps its graph
                 w = budget_weights(s, n_lines, temperature=cfg.temperature)
             z = (s - s.mean(1, keepdim=True)) / s.std(1, keepdim=True).clamp_min(1e-6)
@@ -371,10 +370,10 @@ def loss_gradient(scores, picture, table, n_lines, *, temperature: float = 1.0, 
     """(B, n_chords): each picture's gradient of ``L1 + 1 - SSIM`` (rendered weights vs ``picture``) in its
     scores, computed without a graph (a constant for autograd); with ``weights=True`` also the (detached)
     chord weights it rendered, as ``(gradient, weights)``."""
-    from .render import chord_render, view_loss
+    from .render import chord_render, frame_mask_tensor, view_loss
 
     if mask is None:
-        mask = torch.from_numpy(np.array(table.layout.frame_mask)).to(scores.device)
+        mask = frame_mask_tensor(table, scores.device)
     with torch.enable_grad():
         x = scores.detach().clone().requires_grad_(True)
         w = budget_weights(x, n_lines, temperature=temperature)
@@ -382,6 +381,11 @@ def loss_gradient(scores, picture, table, n_lines, *, temperature: float = 1.0, 
         loss, _ = view_loss(img, picture, mask, w_l1=w_l1, w_ssim=w_ssim)
         (g,) = torch.autograd.grad(loss * x.shape[0], x)
     return (g, w.detach()) if weights else g
+
+
+def unit_rms(g: torch.Tensor) -> torch.Tensor:
+    """Each row of ``g`` scaled to unit root-mean-square: the step direction of the refinement."""
+    return g / g.pow(2).mean(1, keepdim=True).sqrt().clamp_min(1e-20)
 
 
 def chord_means_fn(table, maps):
@@ -459,7 +463,7 @@ def refine_scores(scores: torch.Tensor, target: torch.Tensor, table, n_lines: to
     s = scores.detach().clone()
     for _ in range(int(steps)):
         g = loss_gradient(s, target, table, n_lines, temperature=temperature, opacity=opacity, mask=mask)
-        s = s - lr * g / g.pow(2).mean(1, keepdim=True).sqrt().clamp_min(1e-20)
+        s = s - lr * unit_rms(g)
     return scores + (s - scores.detach())
 
 

@@ -56,6 +56,14 @@ def _chord_major(table: ChordTable, *, log: bool, opacity: float, dtype, device)
     return table._torch[key]
 
 
+def frame_mask_tensor(table: ChordTable, device=None) -> torch.Tensor:
+    """(canvas, canvas) bool tensor: the table's frame mask (cached on the table, per device)."""
+    key = ("learned-mask", str(device))
+    if key not in table._torch:
+        table._torch[key] = torch.from_numpy(np.array(table.layout.frame_mask)).to(device)
+    return table._torch[key]
+
+
 def _compact(table: ChordTable, *, pixel_major: bool, log: bool, opacity: float):
     """The table as compact NumPy CSR arrays (int32 offsets, 16/32-bit ids, float32 values); cached on the table.
 

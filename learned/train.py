@@ -45,7 +45,7 @@ from rendering.errors import check_float, check_int
 
 from .data import CropDataset, chord_permutation, load_pool
 from .models import MODELS, Spec, budget_weights, build_model, refine_scores, save_checkpoint
-from .render import chord_render, soft_lines, view_loss
+from .render import chord_render, frame_mask_tensor, soft_lines, view_loss
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -169,7 +169,7 @@ class _Step:
         self.model, self.cfg, self.spec, self.device = model, cfg, spec, device
         self.table = spec.table(spec.train_canvas)
         self.width = spec.thread.width_px(self.table.layout.span_px)
-        self.mask = torch.from_numpy(np.array(self.table.layout.frame_mask)).to(device)
+        self.mask = frame_mask_tensor(self.table, device)
         self.in_mask = torch.from_numpy(np.array(spec.layout(spec.input_size).frame_mask)).to(device)
 
     def __call__(self, batch: torch.Tensor, n_lines: torch.Tensor, teacher: torch.Tensor | None = None):

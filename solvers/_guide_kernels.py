@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from ._greedy_kernels import _score_chord, _step_pixel
+from ._greedy_kernels import _gh, _step_pixel
 
 
 @njit(cache=True, inline="always")
@@ -99,17 +99,30 @@ def _follow(id_of, R, kern, n_lines, start, once, used, path):
     return n_lines
 
 
+@njit(cache=True, inline="always")
+def _set_gh(gh, S, T, Wt, o, rule, p):
+    g, h = _gh(S[p], T[p], Wt[p], o, rule)
+    gh[p, 0] = g
+    gh[p, 1] = h
+
+
 @njit(cache=True)
 def _greedy_guided(indptr, pixel, coverage, id_of, S, T, Wt, o, rule, sum_step, n_lines, start, once,
                    early_stop, used, R, kern, m, path, gains, removed, stats):
     """Greedy whose candidates at each pin are the guide's ``m`` most wanted open partners.
 
-    Each candidate's exact score is a scan of its pixels (the arithmetic of
-    :func:`solvers._greedy_kernels._score_chord`), so a step costs ``m`` chord
-    lengths instead of an update of every chord crossing the drawn one.
+    Each candidate's exact score is a scan of its pixels with greedy's own
+    arithmetic (:func:`solvers._greedy_kernels._score_chord`: ``cov * (g - cov * h)``
+    in float64), so a step costs ``m`` chord lengths instead of an update of
+    every chord crossing the drawn one. Each pixel's float64 ``(g, h)`` is kept
+    in one array and refreshed where a chord is drawn: one read per entry instead
+    of three, the same numbers bit for bit.
     ``stats[1]``: the stop code (1: no gain, 2: dead end), as :func:`solvers._greedy_kernels._greedy`.
     Returns the number of chords drawn.
     """
+    gh = np.empty((S.shape[0], 2), dtype=np.float64)
+    for p in range(S.shape[0]):
+        _set_gh(gh, S, T, Wt, o, rule, p)
     cj = np.empty(max(m, 1), dtype=np.int64)
     cr = np.empty(max(m, 1), dtype=np.float64)
     cur = start
@@ -118,7 +131,12 @@ def _greedy_guided(indptr, pixel, coverage, id_of, S, T, Wt, o, rule, sum_step, 
         cnt = _top(R, id_of, used, once, cur, m, cj, cr)
         best, bs = -1, -np.inf
         for q in range(cnt):
-            sc = _score_chord(indptr, pixel, coverage, S, T, Wt, o, rule, id_of[cur, cj[q]])
+            c = id_of[cur, cj[q]]
+            sc = 0.0
+            for t in range(indptr[c], indptr[c + 1]):
+                p = pixel[t]
+                cv = np.float64(coverage[t])
+                sc += cv * (gh[p, 0] - cv * gh[p, 1])
             if sc > bs:
                 bs = sc
                 best = cj[q]
@@ -131,7 +149,9 @@ def _greedy_guided(indptr, pixel, coverage, id_of, S, T, Wt, o, rule, sum_step, 
         c = id_of[cur, best]
         rem = 0.0
         for t in range(indptr[c], indptr[c + 1]):
-            rem += _step_pixel(S, pixel[t], coverage[t], o, rule, sum_step)
+            p = pixel[t]
+            rem += _step_pixel(S, p, coverage[t], o, rule, sum_step)
+            _set_gh(gh, S, T, Wt, o, rule, p)
         gains[k] = bs
         removed[k] = rem
         used[c] = True

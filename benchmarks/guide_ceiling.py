@@ -66,6 +66,7 @@ def main(argv=None):
             rows.append(dict(image=image, lines=lines, guide="greedy", candidates=0, sigma=0.0, seconds=g.seconds,
                              ssim=mg["ssim"], l1=mg["l1"]))
             oracle = np.bincount(g.chords, minlength=p.chords.n_chords).astype(np.float64)
+            chordnet_scores(model, p)  # warm-up: torch's first call is slow
             t0 = time.perf_counter()
             scores = chordnet_scores(model, p)
             model_s = time.perf_counter() - t0

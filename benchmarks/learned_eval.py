@@ -9,7 +9,9 @@ A solver may carry options in brackets, as its own row: ``"projection[refine_ste
 (the same solver with other options, e.g. an ablation).
 
 Writes ``scores.csv`` (one row per solver x image x lines) and ``table.md``
-(means over images) into ``--out``, and times ``ae-chords`` inference
+(means over images) into ``--out``. Each timed solve follows ``--warm-runs``
+untimed solves of the same solver and problem, so no solver pays for JIT
+compilation, a table build or loading a model. It also times ``ae-chords`` inference
 (median of repeated solves, after a warm-up) in the same run.
 Metrics are the project's: :func:`bench.metrics.score` at the viewing scale.
 """
@@ -45,6 +47,8 @@ def main(argv=None):
     ap.add_argument("--option", action="append", default=[], help="solver:key=value (parsed as by bench -O)")
     ap.add_argument("--out", type=Path, default=Path("results/learned"))
     ap.add_argument("--timing-repeats", type=int, default=5)
+    ap.add_argument("--warm-runs", type=int, default=1,
+                    help="untimed solves of the same solver and problem before the timed one (JIT, tables, model)")
     args = ap.parse_args(argv)
     opts: dict = {}
     for o in args.option:
@@ -69,7 +73,10 @@ def main(argv=None):
             for name in args.solvers:
                 try:
                     solver, kw = parse(name)
-                    sol = make_solver(solver, **kw).solve(p, rng=args.seed)
+                    s = make_solver(solver, **kw)
+                    for _ in range(args.warm_runs):  # so that seconds compare steady-state solves, not first calls
+                        s.solve(p, rng=args.seed)
+                    sol = s.solve(p, rng=args.seed)
                     m = score_solution(sol)
                     rows.append(dict(solver=name, image=image, lines=lines, seconds=sol.seconds, **m, error=""))
                 except Exception as e:  # noqa: BLE001 -- a failing run is a row, the sweep goes on

@@ -41,12 +41,13 @@ def score_weights(scores, n_lines: int, *, temperature: float = 1.0) -> np.ndarr
 
 
 def scores_guide(chords, scores, n_lines: int, *, temperature: float = 1.0, sigma: float = SIGMA,
-                 candidates: int = 16) -> ChordGuide:
+                 candidates: int = 16, lead: int | None = None) -> ChordGuide:
     """The :class:`~solvers.guide.ChordGuide` of chord scores (checked: one finite score per chord)."""
     scores = np.asarray(scores, dtype=np.float64)
     if scores.shape != (chords.n_chords,) or not np.isfinite(scores).all():
         raise InputError(f"scores must be {chords.n_chords} finite numbers, got shape {scores.shape}")
-    return ChordGuide(score_weights(scores, n_lines, temperature=temperature), sigma=sigma, candidates=candidates)
+    return ChordGuide(score_weights(scores, n_lines, temperature=temperature), sigma=sigma, candidates=candidates,
+                      lead=lead)
 
 
 def decode_path(chords, scores, n_lines: int, *, allow_repeats: bool = False, temperature: float = 1.0,

@@ -14,10 +14,13 @@ in pyproject.toml), so :mod:`solvers` never imports :mod:`learned`.
   threads in pin-pair space, scaled to the line budget and followed by the
   same decoder.
 * ``ae-chords`` -- :class:`learned.models.ChordNet`'s chord scores, decoded.
-* ``ae+greedy`` -- greedy guided by ChordNet: at each step greedy scores
-  exactly only the ``candidates`` open partners of the current pin that the
-  model's density (updated as chords are drawn) wants most
-  (:class:`solvers.guide.ChordGuide`), which is where its speed-up comes from.
+* ``ae+greedy`` -- greedy led by ChordNet: for its first ``lead`` lines
+  greedy scores exactly only the ``candidates`` open partners of the current
+  pin that the model's density (updated as chords are drawn) wants most
+  (:class:`solvers.guide.ChordGuide`), which is where its speed-up comes
+  from; plain greedy finishes the thread.
+* ``projection+greedy`` -- not learned: ``ae+greedy`` led by
+  ``projection+refine``'s scores, its ablation.
 """
 
 from __future__ import annotations
@@ -175,17 +178,23 @@ class ProjectionSolver(Solver):
 
     def solve(self, problem: Problem, *, rng: RngLike = None) -> Solution:
         start = time.perf_counter()
-        scores = standardise(projection_scores(problem))
-        if self.config.refine_steps:
-            set_threads()
-            table = refine_table(problem)
-            with torch.no_grad():
-                t = to_input(target_tensor(problem), table.layout.canvas)
-                scores = refine_scores(torch.from_numpy(scores)[None].float(), t, table,
-                                       torch.tensor([float(problem.n_lines)]), steps=self.config.refine_steps,
-                                       lr=self.config.refine_lr, opacity=problem.thread.opacity)[0].double().numpy()
+        scores = refined_projection_scores(problem, steps=self.config.refine_steps, lr=self.config.refine_lr)
         path = decode_path(problem.chords, scores, problem.n_lines, allow_repeats=problem.allow_repeats)
         return self._solution(problem, path=path, seed=rng if isinstance(rng, int) else None, start=start)
+
+
+def refined_projection_scores(problem: Problem, *, steps: int, lr: float = 1.0) -> np.ndarray:
+    """(n_chords,) float64: the standardised projection scores after ``steps`` plain normalised gradient steps
+    (:func:`learned.models.refine_scores` at a quarter of the canvas; 0 steps: the projection itself)."""
+    scores = standardise(projection_scores(problem))
+    if not steps:
+        return scores
+    set_threads()
+    table = refine_table(problem)
+    with torch.no_grad():
+        t = to_input(target_tensor(problem), table.layout.canvas)
+        return refine_scores(torch.from_numpy(scores)[None].float(), t, table, torch.tensor([float(problem.n_lines)]),
+                             steps=steps, lr=lr, opacity=problem.thread.opacity)[0].double().numpy()
 
 
 @register("projection+refine", description="not learned: projection plus two plain gradient steps through the "
@@ -253,54 +262,107 @@ class AESeedSolver(_LearnedBase):
 
 
 # ---------------------------------------------------------------------- ae+greedy
-def _register_ae_greedy():
+#: ae+greedy's defaults, tuned on moon, coins and rocket (not the held-out images) at 288 pins, 512 px:
+#: the guide's blur (pins), candidates scored per step, and lines the guide leads before greedy finishes.
+GUIDE_SIGMA = 0.5
+GUIDE_CANDIDATES = 16
+GUIDE_LEAD = 1500
+
+
+@dataclass(frozen=True, kw_only=True)
+class GuidedConfig:
+    """How chord scores lead greedy (see :class:`solvers.guide.ChordGuide`)."""
+
+    candidates: int = GUIDE_CANDIDATES
+    sigma: float = GUIDE_SIGMA
+    lead: int | None = GUIDE_LEAD
+
+    def __post_init__(self):
+        check_int("candidates", self.candidates, low=1, hint="e.g. 16")
+        check_float("sigma", self.sigma, low=0.0, hint="pins, e.g. 0.5")
+        if self.lead is not None:
+            check_int("lead", self.lead, low=0, hint="lines the guide leads, e.g. 1500, or None for all")
+
+
+def guided_greedy(solver: Solver, problem: Problem, scores: np.ndarray, *, temperature: float, rng: RngLike,
+                  start: float) -> Solution:
+    """Greedy led by chord scores (``solve_greedy(guide=...)``), as ``solver``'s Solution timed from ``start``."""
+    from solvers.greedy import solve_greedy
+
+    cfg = solver.config
+    guide = scores_guide(problem.chords, scores, problem.n_lines, temperature=temperature, sigma=cfg.sigma,
+                         candidates=cfg.candidates, lead=cfg.lead)
+    sol = solve_greedy(problem, rng=rng, guide=guide)
+    return Solution(problem=problem, chords=sol.chords, path=sol.path, solver=solver.name,
+                    config=solver.config_dict(), seed=sol.seed, seconds=time.perf_counter() - start,
+                    history=sol.history, extra=dict(sol.extra))
+
+
+def _register_guided():
     try:
         from solvers.greedy import solve_greedy  # noqa: F401
-    except ImportError:  # greedy not built yet: ae+greedy is simply not offered
-        return
+    except ImportError:  # greedy not built yet: the guided solvers are simply not offered
+        return None, None
 
-    @register("ae+greedy", description="greedy guided by ChordNet: exact gains of the model's top candidates only")
+    @register("ae+greedy", description="greedy led by ChordNet: for the first lines only the model's top candidates "
+                                       "are scored, then plain greedy finishes")
     class AEGreedySolver(_LearnedBase):
-        """Greedy whose candidates at each pin are ChordNet's ``candidates`` most wanted open partners.
+        """Greedy led by ChordNet for its first ``lead`` lines, then plain greedy.
 
         The model's chord weights (as ``ae-chords`` decodes them) become a
-        :class:`solvers.guide.ChordGuide`; greedy scores those candidates
-        exactly on the pixels and draws the best (see ``solve_greedy(guide=)``).
+        :class:`solvers.guide.ChordGuide`: for the first ``lead`` lines greedy
+        scores exactly only the guide's ``candidates`` most wanted open partners
+        of the current pin (the speed-up; the model lays out where thread goes),
+        then scores every candidate for the rest (greedy sets the tone). The
+        guide also hands over early when none of its candidates lowers the error.
+        ``lead=None``: the whole thread is led; ``lead=0``: plain greedy.
         """
 
         kind = "ae-chords"
         quick_options: ClassVar[dict] = {}
 
         @dataclass(frozen=True, kw_only=True)
-        class Config:
+        class Config(GuidedConfig):
             checkpoint: str = ""
-            candidates: int = 16
-            sigma: float = SIGMA
             refine_steps: int | None = None
 
             def __post_init__(self):
-                check_int("candidates", self.candidates, low=1, hint="e.g. 16")
-                check_float("sigma", self.sigma, low=0.0, hint="pins, e.g. 1.0")
+                super().__post_init__()
                 if self.refine_steps is not None:
                     check_int("refine_steps", self.refine_steps, low=0,
                               hint="e.g. 2, or leave unset for the model's")
 
         def solve(self, problem: Problem, *, rng: RngLike = None) -> Solution:
-            from solvers.greedy import solve_greedy
-
             set_threads()
             model = get_model(self.kind, self.config.checkpoint, problem.layout.n_pins)
             start = time.perf_counter()
             scores = chordnet_scores(model, problem, refine_steps=self.config.refine_steps)
-            guide = scores_guide(problem.chords, scores, problem.n_lines, temperature=model.config.temperature,
-                                 sigma=self.config.sigma, candidates=self.config.candidates)
-            sol = solve_greedy(problem, rng=rng, guide=guide)
-            seconds = time.perf_counter() - start
-            return Solution(problem=problem, chords=sol.chords, path=sol.path, solver=self.name,
-                            config=self.config_dict(), seed=sol.seed, seconds=seconds, history=sol.history,
-                            extra=dict(sol.extra))
+            return guided_greedy(self, problem, scores, temperature=model.config.temperature, rng=rng, start=start)
 
-    return AEGreedySolver
+    @register("projection+greedy", description="not learned: greedy led by projection+refine's scores as ae+greedy "
+                                               "is led by the model (its ablation)")
+    class ProjectionGreedySolver(Solver):
+        """``ae+greedy`` with ``projection+refine``'s scores in place of the model's: what the learning adds."""
+
+        continuous: ClassVar[bool] = True
+        stochastic: ClassVar[bool] = False
+
+        @dataclass(frozen=True, kw_only=True)
+        class Config(GuidedConfig):
+            refine_steps: int = 2
+            refine_lr: float = 1.0
+
+            def __post_init__(self):
+                super().__post_init__()
+                check_int("refine_steps", self.refine_steps, low=0, hint="e.g. 2, or 0 for the plain projection")
+                check_float("refine_lr", self.refine_lr, low=0.0, low_open=True)
+
+        def solve(self, problem: Problem, *, rng: RngLike = None) -> Solution:
+            start = time.perf_counter()
+            scores = refined_projection_scores(problem, steps=self.config.refine_steps, lr=self.config.refine_lr)
+            return guided_greedy(self, problem, scores, temperature=1.0, rng=rng, start=start)
+
+    return AEGreedySolver, ProjectionGreedySolver
 
 
-AEGreedySolver = _register_ae_greedy()
+AEGreedySolver, ProjectionGreedySolver = _register_guided()

@@ -108,7 +108,7 @@ def _set_gh(gh, S, T, Wt, o, rule, p):
 
 @njit(cache=True)
 def _greedy_guided(indptr, pixel, coverage, id_of, S, T, Wt, o, rule, sum_step, n_lines, start, once,
-                   early_stop, used, R, kern, m, path, gains, removed, stats):
+                   early_stop, handover, used, R, kern, m, path, gains, removed, stats):
     """Greedy whose candidates at each pin are the guide's ``m`` most wanted open partners.
 
     Each candidate's exact score is a scan of its pixels with greedy's own
@@ -117,7 +117,9 @@ def _greedy_guided(indptr, pixel, coverage, id_of, S, T, Wt, o, rule, sum_step, 
     every chord crossing the drawn one. Each pixel's float64 ``(g, h)`` is kept
     in one array and refreshed where a chord is drawn: one read per entry instead
     of three, the same numbers bit for bit.
-    ``stats[1]``: the stop code (1: no gain, 2: dead end), as :func:`solvers._greedy_kernels._greedy`.
+    ``stats[1]``: the stop code (1: no gain, 2: dead end), as :func:`solvers._greedy_kernels._greedy`;
+    with ``handover`` it returns, leaving the code 0, as soon as no candidate lowers the error
+    (the caller hands the thread to plain greedy, which scores every candidate).
     Returns the number of chords drawn.
     """
     gh = np.empty((S.shape[0], 2), dtype=np.float64)
@@ -142,6 +144,8 @@ def _greedy_guided(indptr, pixel, coverage, id_of, S, T, Wt, o, rule, sum_step, 
                 best = cj[q]
         if best < 0:  # every chord from this pin is drawn: stop, as greedy does
             stats[1] = 2
+            return k
+        if handover and bs <= 0.0:
             return k
         if early_stop and bs <= 0.0:
             stats[1] = 1

@@ -489,7 +489,7 @@ def greedy_path(problem: Problem, *, score: str = "error", weight: float = SEED_
     path = np.zeros(problem.n_lines + 1, dtype=np.int64)
     gains = np.zeros(problem.n_lines, dtype=np.float64)
     removed = np.zeros(problem.n_lines, dtype=np.float64)
-    stats = np.zeros(4, dtype=np.int64)
+    stats = np.zeros(5, dtype=np.int64)
     first = -1 if start_pin is None else int(start_pin)
     sum_step = np.float32(weight / table.width_px)
     if device == "cuda":
@@ -499,28 +499,12 @@ def greedy_path(problem: Problem, *, score: str = "error", weight: float = SEED_
                                     problem.n_lines, first, no_return, once, early_stop, used, path, gains, removed,
                                     stats)
     elif guide is not None:
-        from . import _guide_kernels as GK
-
-        if first < 0:
-            first = guide.start_pin(chords)
-        drawn = GK._greedy_guided(table.indptr, table.pixel, table.coverage,
-                                  np.ascontiguousarray(chords.id_of, dtype=np.int32), state, T, Wt, o, rule, sum_step,
-                                  problem.n_lines, first, once, early_stop, used, guide.residual(chords),
-                                  guide.kernel(), guide.candidates, path, gains, removed, stats)
+        drawn = _guided(problem, guide, state, T, Wt, o, rule, sum_step, first, once, early_stop, used, parallel,
+                        path, gains, removed, stats)
     elif method == "incremental":
-        # with partners only the allowed chords can be candidates (but for counted fallbacks, which
-        # rescore exactly): keeping just their scores up to date is the speed-up
-        pt = pixel_table(table) if partners is None else restricted_pixel_table(table, allowed)
-        gh = np.empty((table.n_pixels, 2), dtype=np.float32)
-        K._fill_gh(state, T, Wt, o, rule, gh)
-        scores = np.empty(table.n_chords, dtype=np.float32)
-        K._scores_push(pt.indptr, pt.chord, pt.coverage, gh, scores)
-        tol = SCORE_TOLERANCE * float(np.abs(scores).max(initial=0.0))
-        nt = 2 * _n_threads() if parallel else 1
-        drawn = K._greedy(table.indptr, table.pixel, table.coverage, chords.id_of, chords.pin_a, chords.pin_b,
-                          state, T, Wt, o, rule, sum_step, problem.n_lines, first, no_return, once, early_stop,
-                          used, parallel, nt, pt.indptr, pt.chord, pt.coverage, scores, tol, REFRESH_EVERY,
-                          prior64, partners32, allowed, path, gains, removed, stats)
+        drawn = _incremental(problem, state, T, Wt, o, rule, sum_step, problem.n_lines, first, no_return, once,
+                             early_stop, used, parallel, prior64, partners32, allowed, path, gains, removed, stats,
+                             restricted=partners is not None)
     else:
         drawn = K._greedy_scan_warm(table.indptr, table.pixel, table.coverage, chords.id_of, chords.pin_a,
                                     chords.pin_b, state, T, Wt, o, rule, sum_step, problem.n_lines, first,
@@ -536,7 +520,66 @@ def greedy_path(problem: Problem, *, score: str = "error", weight: float = SEED_
         extra["prior"] = True
     if guide is not None:
         extra["guide_candidates"] = int(guide.candidates)
+        extra["guide_lines"] = int(stats[4])
     return path[:drawn + 1], history, extra
+
+
+_NO_PRIOR = np.zeros(0, dtype=np.float64)
+_NO_ALLOWED = np.zeros(0, dtype=np.bool_)
+
+
+def _incremental(problem, state, T, Wt, o, rule, sum_step, n_lines, first, no_return, once, early_stop, used,
+                 parallel, prior64, partners32, allowed, path, gains, removed, stats, *, restricted=False) -> int:
+    """Run :func:`solvers._greedy_kernels._greedy` from ``state`` (any chords already drawn, ``used`` marked)."""
+    table = problem.table
+    chords = problem.chords
+    # with partners only the allowed chords can be candidates (but for counted fallbacks, which
+    # rescore exactly): keeping just their scores up to date is the speed-up
+    pt = restricted_pixel_table(table, allowed) if restricted else pixel_table(table)
+    gh = np.empty((table.n_pixels, 2), dtype=np.float32)
+    K._fill_gh(state, T, Wt, o, rule, gh)
+    scores = np.empty(table.n_chords, dtype=np.float32)
+    K._scores_push(pt.indptr, pt.chord, pt.coverage, gh, scores)
+    tol = SCORE_TOLERANCE * float(np.abs(scores).max(initial=0.0))
+    nt = 2 * _n_threads() if parallel else 1
+    return K._greedy(table.indptr, table.pixel, table.coverage, chords.id_of, chords.pin_a, chords.pin_b,
+                     state, T, Wt, o, rule, sum_step, n_lines, first, no_return, once, early_stop,
+                     used, parallel, nt, pt.indptr, pt.chord, pt.coverage, scores, tol, REFRESH_EVERY,
+                     prior64, partners32, allowed, path, gains, removed, stats)
+
+
+def _guided(problem, guide, state, T, Wt, o, rule, sum_step, first, once, early_stop, used, parallel,
+            path, gains, removed, stats) -> int:
+    """Greedy led by a guide for ``guide.lead`` lines (all when None), then plain greedy; ``stats[4]``: lines led."""
+    from . import _guide_kernels as GK
+
+    table = problem.table
+    chords = problem.chords
+    n_lines = problem.n_lines
+    lead = n_lines if guide.lead is None else min(int(guide.lead), n_lines)
+    handover = guide.lead is not None
+    drawn = 0
+    if lead > 0:
+        if first < 0:
+            first = guide.start_pin(chords)
+        drawn = GK._greedy_guided(table.indptr, table.pixel, table.coverage,
+                                  np.ascontiguousarray(chords.id_of, dtype=np.int32), state, T, Wt, o, rule,
+                                  sum_step, lead, first, once, early_stop, handover, used, guide.residual(chords),
+                                  guide.kernel(), guide.candidates, path, gains, removed, stats)
+    stats[4] = drawn
+    if not handover or drawn == n_lines or stats[1] in (1, 2):  # done, stopped for no gain, or a dead end
+        return drawn
+    stats[1] = 0  # handed over (budget led, or no candidate of the guide lowers the error): greedy finishes
+    start = int(path[drawn]) if lead > 0 else first
+    tail = np.zeros(4, dtype=np.int64)
+    no_partners = np.zeros((chords.n_pins, 0), dtype=np.int32)
+    more = _incremental(problem, state, T, Wt, o, rule, sum_step, n_lines - drawn, start, 0, once, early_stop,
+                        used, parallel, _NO_PRIOR, no_partners, _NO_ALLOWED, path[drawn:], gains[drawn:],
+                        removed[drawn:], tail)
+    stats[0] += tail[0]
+    stats[1] = tail[1]
+    stats[2] += tail[2]
+    return drawn + more
 
 
 def _greedy_blocks(problem: Problem, *, scale, shortlist, no_return, once, early_stop, start_pin, t0):

@@ -16,7 +16,8 @@ the blur kernel around it, so ``R`` is the thread still wanted near every chord.
   stop being wanted. The learned solvers decode their chord weights with it.
 * ``solve_greedy(problem, guide=...)`` (:mod:`solvers.greedy`) runs greedy with
   each step's candidates cut to the guide's ``candidates`` most wanted open
-  partners of the current pin, scoring each exactly on the pixels: ``ae+greedy``.
+  partners of the current pin, scoring each exactly on the pixels, for the
+  guide's ``lead`` lines; plain greedy finishes the thread: ``ae+greedy``.
 """
 
 from __future__ import annotations
@@ -42,11 +43,16 @@ class ChordGuide:
     sigma : float >= 0, pins: the blur over pin offsets (0: each chord stands alone)
     candidates : int >= 1, for greedy: how many of the current pin's most wanted open
         partners are scored exactly at each step
+    lead : int >= 0 or None, for greedy: how many lines the guide leads before greedy scores
+        every candidate itself for the rest of the thread (None: the whole thread). With a lead,
+        the guide also hands over early, at the first step where none of its candidates
+        lowers the error. ``lead=0`` is plain greedy.
     """
 
     weights: np.ndarray
     sigma: float = 1.0
     candidates: int = 16
+    lead: int | None = None
 
     def __post_init__(self):
         w = np.asarray(self.weights)
@@ -59,6 +65,8 @@ class ChordGuide:
         object.__setattr__(self, "weights", w)
         check_float("sigma", self.sigma, low=0.0, hint="pins, e.g. 1.0")
         check_int("candidates", self.candidates, low=1, hint="e.g. 16")
+        if self.lead is not None:
+            check_int("lead", self.lead, low=0, hint="lines the guide leads, e.g. 1500, or None for all")
 
     def check(self, chords) -> None:
         """Raise :class:`InputError` when the weights do not fit ``chords`` (a :class:`rendering.ChordSet`)."""

@@ -94,10 +94,38 @@ def test_ae_greedy_is_greedy_guided_by_the_model(tiny_problem, checkpoints):
     sol = make_solver("ae+greedy", checkpoint=ck).solve(tiny_problem, rng=1)
     _check(tiny_problem, sol)
     assert sol.solver == "ae+greedy" and sol.extra["guide_candidates"] == 16
-    # one candidate: the model's own decoded thread; every candidate: greedy from the same start
-    one = make_solver("ae+greedy", checkpoint=ck, candidates=1).solve(tiny_problem)
+    assert sol.config["lead"] == 1500 and sol.config["sigma"] == 0.5
+    # one candidate leading the whole thread with the decoder's blur: the model's own decoded thread
+    one = make_solver("ae+greedy", checkpoint=ck, candidates=1, lead=None, sigma=1.0).solve(tiny_problem)
     np.testing.assert_array_equal(one.path, make_solver("ae-chords", checkpoint=ck).solve(tiny_problem).path)
+    # every candidate: greedy from the same start; no lead: plain greedy
     every = make_solver("ae+greedy", checkpoint=ck, candidates=tiny_problem.layout.n_pins).solve(tiny_problem)
     np.testing.assert_array_equal(every.path, solve_greedy(tiny_problem, start_pin=int(every.path[0])).path)
+    zero = make_solver("ae+greedy", checkpoint=ck, lead=0).solve(tiny_problem)
+    np.testing.assert_array_equal(zero.path, solve_greedy(tiny_problem).path)
+    # a short lead: the model's candidates for those lines, then greedy (the same start as the long lead)
+    short = make_solver("ae+greedy", checkpoint=ck, lead=5).solve(tiny_problem)
+    assert short.extra["guide_lines"] == 5
+    np.testing.assert_array_equal(short.path[:6], sol.path[:6])
     with pytest.raises(InputError, match="candidates must be at least 1"):
         make_solver("ae+greedy", candidates=0)
+    with pytest.raises(InputError, match="lead must be at least 0"):
+        make_solver("ae+greedy", lead=-5)
+
+
+def test_projection_greedy_is_ae_greedy_led_by_the_projection(tiny_problem):
+    from learned.solvers import refined_projection_scores
+    from learned.decode import scores_guide
+    from solvers.greedy import solve_greedy
+
+    sol = make_solver("projection+greedy").solve(tiny_problem)
+    _check(tiny_problem, sol)
+    assert sol.solver == "projection+greedy" and sol.extra["guide_lines"] <= 1500
+    scores = refined_projection_scores(tiny_problem, steps=2)
+    guide = scores_guide(tiny_problem.chords, scores, tiny_problem.n_lines, sigma=0.5, candidates=16, lead=1500)
+    np.testing.assert_array_equal(sol.path, solve_greedy(tiny_problem, guide=guide).path)
+    # the projection's scores alone (no refinement) lead too
+    plain = make_solver("projection+greedy", refine_steps=0).solve(tiny_problem)
+    guide0 = scores_guide(tiny_problem.chords, refined_projection_scores(tiny_problem, steps=0), tiny_problem.n_lines,
+                          sigma=0.5, candidates=16, lead=1500)
+    np.testing.assert_array_equal(plain.path, solve_greedy(tiny_problem, guide=guide0).path)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from rendering import InputError, Target
+from rendering import InputError, Target, render
 from solvers import ChordGuide, Problem, follow_guide, make_solver
-from solvers.greedy import greedy_path, solve_greedy
+from solvers.greedy import chord_scores, error_weights, greedy_path, solve_greedy
 
 from .test_greedy import ref_greedy
 
@@ -133,6 +133,73 @@ def test_guided_greedy_between_follow_and_greedy():
     assert errs[2] == pytest.approx(solve_greedy(p, start_pin=int(ChordGuide(w).start_pin(p.chords))).history[-1])
 
 
+def assert_greedy_steps(p, path, first):
+    """Steps ``first..`` of ``path`` each take the open chord with the highest exact gain (brute force)."""
+    cs = p.chords
+    T, W = p.target.image.ravel(), error_weights(p)
+    for m in range(first, len(path) - 1):
+        state = render(p.table, cs.path_to_chords(path[:m + 1]), opacity=p.thread.opacity).ravel()
+        gains = chord_scores(p.table, state, T, W, opacity=p.thread.opacity)
+        drawn = set(cs.path_to_chords(path[:m + 1]).tolist())
+        cur = int(path[m])
+        opts = [int(cs.id_of[cur, j]) for j in range(cs.n_pins) if cs.id_of[cur, j] >= 0
+                and int(cs.id_of[cur, j]) not in drawn]
+        best = max(gains[c] for c in opts)
+        assert gains[cs.id_of[cur, path[m + 1]]] >= best - 1e-9 * max(1.0, abs(best)), f"step {m}"
+
+
+def test_guided_greedy_leads_then_hands_over_to_greedy():
+    p = noise_problem(lines=40)
+    w = np.random.default_rng(5).random(p.chords.n_chords)
+    led = solve_greedy(p, guide=ChordGuide(w, candidates=3))  # the whole thread led
+    part = solve_greedy(p, guide=ChordGuide(w, candidates=3, lead=15))
+    assert part.extra["guide_lines"] == 15 and led.extra["guide_lines"] == 40
+    np.testing.assert_array_equal(part.path[:16], led.path[:16])  # the same guided start
+    assert not np.array_equal(part.path, led.path)
+    assert_greedy_steps(p, part.path, 15)  # greedy from there on, every candidate scored
+    # its history is still the true error of the thread
+    img = render(p.table, p.chords.path_to_chords(part.path), opacity=p.thread.opacity)
+    err = float(np.sum(error_weights(p) * (img.ravel().astype(np.float64) - p.target.image.ravel()) ** 2))
+    assert part.history[-1] == pytest.approx(err, rel=1e-6)
+    assert part.history[-1] < led.history[-1]
+
+
+def test_guided_greedy_lead_zero_is_greedy_and_a_long_lead_is_the_whole_thread():
+    p = noise_problem()
+    w = np.random.default_rng(6).random(p.chords.n_chords)
+    zero = solve_greedy(p, guide=ChordGuide(w, lead=0))
+    plain = solve_greedy(p)
+    np.testing.assert_array_equal(zero.path, plain.path)
+    np.testing.assert_allclose(zero.history, plain.history)
+    assert zero.extra["guide_lines"] == 0
+    long = solve_greedy(p, guide=ChordGuide(w, candidates=4, lead=10 * p.n_lines))
+    np.testing.assert_array_equal(long.path, solve_greedy(p, guide=ChordGuide(w, candidates=4)).path)
+
+
+def test_guided_greedy_hands_over_when_its_candidates_stop_helping():
+    """Past the tone the target needs, the guide's best candidate darkens too much: greedy takes over there."""
+    img = np.full((48, 48), 0.97, dtype=np.float32)
+    img[18:30, 18:30] = 0.6
+    p = Problem.create(Target(img, "square"), pins=24, lines=100, canvas=48)
+    # wanted: the chords through the dark square, as first seen
+    w = np.clip(chord_scores(p.table, np.ones(p.table.n_pixels), p.target.image.ravel(), error_weights(p),
+                             opacity=p.thread.opacity), 0, None)
+    led = solve_greedy(p, guide=ChordGuide(w, candidates=2))
+    worse = np.diff(-led.history) <= 0  # the guide's steps that do not lower the error
+    assert worse.any()
+    k = int(np.argmax(worse))
+    assert 0 < k < p.n_lines
+    sol = solve_greedy(p, guide=ChordGuide(w, candidates=2, lead=p.n_lines))
+    assert sol.extra["guide_lines"] == k
+    np.testing.assert_array_equal(sol.path[:k + 1], led.path[:k + 1])
+    assert_greedy_steps(p, sol.path, k)
+    # with early_stop, greedy (scoring every candidate) decides when to stop
+    stop = solve_greedy(p, config=make_solver("greedy", early_stop=True).config,
+                        guide=ChordGuide(w, candidates=2, lead=p.n_lines))
+    assert stop.extra["stop"] == "no gain" and stop.n_lines >= k
+    assert np.all(np.diff(stop.history) < 0)
+
+
 @pytest.mark.parametrize("kw, match", [
     (dict(weights=np.ones(5)), "one value per chord"),
     (dict(weights=-np.ones(1)), "finite and >= 0"),
@@ -140,6 +207,8 @@ def test_guided_greedy_between_follow_and_greedy():
     (dict(weights=np.ones((2, 2))), "1-D array"),
     (dict(weights=np.ones(1), candidates=0), "candidates"),
     (dict(weights=np.ones(1), sigma=-1.0), "sigma"),
+    (dict(weights=np.ones(1), lead=-1), "lead must be at least 0"),
+    (dict(weights=np.ones(1), lead=2.5), "lead must be an integer"),
 ])
 def test_guide_checks_its_input(kw, match):
     p = noise_problem()

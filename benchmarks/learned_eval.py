@@ -11,7 +11,8 @@ A solver may carry options in brackets, as its own row: ``"projection[refine_ste
 Writes ``scores.csv`` (one row per solver x image x lines) and ``table.md``
 (means over images) into ``--out``. Each timed solve follows ``--warm-runs``
 untimed solves of the same solver and problem, so no solver pays for JIT
-compilation, a table build or loading a model. It also times ``ae-chords`` inference
+compilation, a table build or loading a model; ``seconds`` is the median of
+``--repeats`` timed solves. It also times ``ae-chords`` inference
 (median of repeated solves, after a warm-up) in the same run.
 Metrics are the project's: :func:`bench.metrics.score` at the viewing scale.
 """
@@ -47,6 +48,8 @@ def main(argv=None):
     ap.add_argument("--option", action="append", default=[], help="solver:key=value (parsed as by bench -O)")
     ap.add_argument("--out", type=Path, default=Path("results/learned"))
     ap.add_argument("--timing-repeats", type=int, default=5)
+    ap.add_argument("--repeats", type=int, default=1,
+                    help="timed solves per row; seconds is their median (the solution scored is the last)")
     ap.add_argument("--warm-runs", type=int, default=1,
                     help="untimed solves of the same solver and problem before the timed one (JIT, tables, model)")
     args = ap.parse_args(argv)
@@ -76,9 +79,13 @@ def main(argv=None):
                     s = make_solver(solver, **kw)
                     for _ in range(args.warm_runs):  # so that seconds compare steady-state solves, not first calls
                         s.solve(p, rng=args.seed)
-                    sol = s.solve(p, rng=args.seed)
+                    secs = []
+                    for _ in range(max(1, args.repeats)):
+                        sol = s.solve(p, rng=args.seed)
+                        secs.append(sol.seconds)
                     m = score_solution(sol)
-                    rows.append(dict(solver=name, image=image, lines=lines, seconds=sol.seconds, **m, error=""))
+                    rows.append(dict(solver=name, image=image, lines=lines, seconds=float(np.median(secs)), **m,
+                                     error=""))
                 except Exception as e:  # noqa: BLE001 -- a failing run is a row, the sweep goes on
                     rows.append(dict(solver=name, image=image, lines=lines, error=f"{type(e).__name__}: {e}"))
                 r = rows[-1]
@@ -112,7 +119,7 @@ def main(argv=None):
             f"command: `python {' '.join(sys.argv)}`\n\n")
     lines = ["| lines | solver | SSIM | L1 | seconds |", "|---:|---|---:|---:|---:|"]
     for r in table.itertuples():
-        lines.append(f"| {r.lines} | {r.solver} | {r.ssim:.4f} | {r.l1:.4f} | {r.seconds:.2f} |")
+        lines.append(f"| {r.lines} | {r.solver} | {r.ssim:.4f} | {r.l1:.4f} | {r.seconds:.3f} |")
     errs = df[df.error != ""]
     text = head + "\n".join(lines) + "\n"
     if timing:

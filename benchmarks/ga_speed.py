@@ -20,11 +20,11 @@ from __future__ import annotations
 
 import argparse
 import platform
-import subprocess
 import time
 
 import numpy as np
 
+from _common import git_commit
 from bench.metrics import score
 from rendering import BUILTIN_IMAGES
 from solvers import Problem, get_entry, make_solver
@@ -136,10 +136,7 @@ def main() -> None:
         args.pins, args.lines, args.canvas, args.speed_generations = 64, 300, 128, 5
         args.images = args.images[:2]
         ga_budget = dict(get_entry("ga").cls.quick_options)
-    try:
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
-    except OSError:
-        commit = "?"
+    commit = git_commit()
     print(f"# ga benchmark  commit {commit}  {platform.processor() or platform.machine()}  "
           f"pins {args.pins} lines {args.lines} canvas {args.canvas}  defaults {GAConfig()}")
     if not args.skip_speed:

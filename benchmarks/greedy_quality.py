@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import platform
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -36,6 +35,7 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from _common import git_commit  # noqa: E402
 from bench.metrics import score  # noqa: E402
 from rendering import BUILTIN_IMAGES, render  # noqa: E402
 from solvers import Problem  # noqa: E402
@@ -164,8 +164,7 @@ def main(argv=None) -> int:
         df = pd.DataFrame(rows)
         args.out.mkdir(parents=True, exist_ok=True)
         df.to_csv(args.out / "greedy_quality.csv", index=False)
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
-                            text=True).stdout.strip()
+    commit = git_commit()
     md = "\n".join([
         "# Greedy quality", "",
         f"{args.pins} pins, {args.canvas} px, lines {args.lines}, images {', '.join(args.images)}; greedy-sum weights "

@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -29,6 +28,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from _common import git_commit  # noqa: E402
 from rendering import PinLayout, ThreadModel, default_min_gap, get_chord_table  # noqa: E402
 from solvers import Problem  # noqa: E402
 from solvers.greedy import GreedySolver, pixel_table  # noqa: E402
@@ -124,8 +124,7 @@ def main(argv=None) -> int:
                    f"{(table.nbytes + pt.nbytes) / 2**30:.2f} GiB of this machine's 24 GiB")
         del table, pt
 
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
-                            text=True).stdout.strip()
+    commit = git_commit()
     import numba
 
     env = (f"commit {commit}; Python {platform.python_version()}, numpy {np.__version__}, numba {numba.__version__}; "

@@ -37,7 +37,7 @@ def main(argv=None):
     ap.add_argument("--solvers", nargs="+", default=["greedy"])
     args = ap.parse_args(argv)
     solvers = {name: make_solver(name) for name in args.solvers}
-    print(f"| lines | solver | solved at | SSIM | L1 | seconds |\n|---:|---|---:|---:|---:|---:|")
+    print("| lines | solver | solved at | SSIM | L1 | seconds |\n|---:|---|---:|---:|---:|---:|")
     for n in args.lines:
         rows = {(name, c): [] for name in solvers for c in (args.canvas, args.work)}
         for image in args.images:

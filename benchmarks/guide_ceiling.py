@@ -22,9 +22,6 @@ Seconds are wall times of one solve each, after a warm-up, on this machine.
 from __future__ import annotations
 
 import argparse
-import os
-import platform
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -34,6 +31,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from _common import provenance  # noqa: E402
 from bench.metrics import score_solution  # noqa: E402
 from learned.decode import scores_guide  # noqa: E402
 from learned.solvers import chordnet_scores, get_model, set_threads  # noqa: E402
@@ -98,18 +96,12 @@ def main(argv=None):
     table = runs.groupby(["lines", "guide", "candidates", "sigma"]).agg(
         d_ssim=("d_ssim", "mean"), d_l1=("d_l1", "mean"), time_ratio=("time_ratio", "mean"),
         met=("met", "sum"), n=("met", "size")).reset_index()
-    try:
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                                cwd=Path(__file__).resolve().parents[1]).stdout.strip()
-    except OSError:
-        commit = "?"
     head = (f"# Guided greedy: the shipped model's guide against an oracle's\n\n"
             f"Images: {', '.join(args.images)}; {args.pins} pins, {args.canvas} px; viewing-scale SSIM and L1 "
             f"(bench.metrics). Differences to greedy in the same run, means over images (SSIM: higher is better, "
             f"L1: lower). `met`: images where SSIM and L1 are within {TOL} of greedy's and the time is lower. "
             f"The oracle guide is greedy's own chords (free); the model's time includes its inference.\n\n"
-            f"git {commit}, {platform.processor() or platform.machine()}, {os.cpu_count()} cores; "
-            f"command: `python {' '.join(sys.argv)}`\n\n")
+            f"{provenance()}\n\n")
     lines = ["| lines | guide | K | sigma | d SSIM | d L1 | time / greedy's | met |",
              "|---:|---|---:|---:|---:|---:|---:|---:|"]
     for r in table.itertuples():

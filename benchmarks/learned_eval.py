@@ -20,11 +20,7 @@ Metrics are the project's: :func:`bench.metrics.score` at the viewing scale.
 from __future__ import annotations
 
 import argparse
-import os
-import platform
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -32,6 +28,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from _common import provenance  # noqa: E402
 from bench.cli import parse_value  # noqa: E402
 from bench.metrics import score_solution  # noqa: E402
 from solvers import Problem, make_solver  # noqa: E402
@@ -108,15 +105,9 @@ def main(argv=None):
         timing = (f"ae-chords inference at {args.lines[-1]} lines, {args.canvas} px: median {1000 * np.median(ts):.1f} ms "
                   f"(min {1000 * min(ts):.1f}) over {len(ts)} solves, torch threads {__import__('torch').get_num_threads()}")
         print(timing)
-    try:
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                                cwd=Path(__file__).resolve().parents[1]).stdout.strip()
-    except OSError:
-        commit = "?"
     head = (f"Held-out images: {', '.join(args.images)}; {args.pins} pins, {args.canvas} px; viewing-scale "
             f"SSIM (higher is better) and L1 (lower is better) from bench.metrics.score; mean over images.\n\n"
-            f"git {commit}, {platform.processor() or platform.machine()}, {os.cpu_count()} cores; "
-            f"command: `python {' '.join(sys.argv)}`\n\n")
+            f"{provenance()}\n\n")
     lines = ["| lines | solver | SSIM | L1 | seconds |", "|---:|---|---:|---:|---:|"]
     for r in table.itertuples():
         lines.append(f"| {r.lines} | {r.solver} | {r.ssim:.4f} | {r.l1:.4f} | {r.seconds:.3f} |")

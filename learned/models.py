@@ -30,7 +30,7 @@ and the model config; :func:`check_spec` refuses a problem that does not match.
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np

@@ -1,0 +1,26 @@
+"""What every benchmark report records about where its numbers came from (imported by the scripts beside it)."""
+
+from __future__ import annotations
+
+import os
+import platform
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def git_commit() -> str:
+    """The checkout's short commit hash, or ``"?"`` outside a git checkout."""
+    try:
+        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
+    except OSError:
+        return "?"
+    return out.stdout.strip() or "?"
+
+
+def provenance() -> str:
+    """One line: commit, processor, core count and the command that ran."""
+    return (f"git {git_commit()}, {platform.processor() or platform.machine()}, {os.cpu_count()} cores; "
+            f"command: `python {' '.join(sys.argv)}`")

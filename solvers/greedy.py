@@ -295,9 +295,11 @@ def solve_greedy(problem: Problem, *, config: "GreedySolver.Config | None" = Non
     guide : optional :class:`solvers.guide.ChordGuide`: at each step only the guide's
         ``candidates`` most wanted open partners of the current pin (its residual density, updated
         as chords are drawn) are scored, each exactly by a scan of its pixels; a free start
-        (``start_pin=None``) is the guide's :meth:`~solvers.guide.ChordGuide.start_pin`. Not with
+        (``start_pin=None``) is the guide's :meth:`~solvers.guide.ChordGuide.start_pin`. With
+        ``guide.lead`` set, the guide leads only that many lines (fewer if none of its candidates
+        lowers the error first) and greedy scores every candidate for the rest. Not with
         ``prior``, ``partners``, ``no_return``, ``scale > 1`` or cuda. ``extra["guide_candidates"]``
-        records ``candidates``.
+        records ``candidates``, ``extra["guide_lines"]`` the lines the guide led.
     start_pin : int or None, overrides ``config.start_pin``
 
     Returns
@@ -431,7 +433,8 @@ def greedy_path(problem: Problem, *, score: str = "error", weight: float = SEED_
     extra : dict, ``stop`` ("budget", "no gain", "dead end"), ``no_return_relaxed``,
         ``greedy_seconds``, ``device`` ("cpu" or "cuda"); with ``partners`` also
         ``partner_fallbacks`` (steps that fell back to every candidate) and ``partner_chords``
-        (chords the partners allow); with ``prior``, ``prior=True``
+        (chords the partners allow); with ``prior``, ``prior=True``; with ``guide``,
+        ``guide_candidates`` and ``guide_lines`` (lines drawn while the guide led)
     """
     t0 = time.perf_counter()
     if score not in SCORES:

@@ -281,7 +281,7 @@ class GuidedConfig:
         check_int("candidates", self.candidates, low=1, hint="e.g. 16")
         check_float("sigma", self.sigma, low=0.0, hint="pins, e.g. 0.5")
         if self.lead is not None:
-            check_int("lead", self.lead, low=0, hint="lines the guide leads, e.g. 1500, or None for all")
+            check_int("lead", self.lead, low=0, hint="lines the guide leads, e.g. 1500, or None (null on the command line) for all")
 
 
 def guided_greedy(solver: Solver, problem: Problem, scores: np.ndarray, *, temperature: float, rng: RngLike,

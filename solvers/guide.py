@@ -66,7 +66,7 @@ class ChordGuide:
         check_float("sigma", self.sigma, low=0.0, hint="pins, e.g. 1.0")
         check_int("candidates", self.candidates, low=1, hint="e.g. 16")
         if self.lead is not None:
-            check_int("lead", self.lead, low=0, hint="lines the guide leads, e.g. 1500, or None for all")
+            check_int("lead", self.lead, low=0, hint="lines the guide leads, e.g. 1500, or None (null on the command line) for all")
 
     def check(self, chords) -> None:
         """Raise :class:`InputError` when the weights do not fit ``chords`` (a :class:`rendering.ChordSet`)."""

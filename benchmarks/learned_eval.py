@@ -49,7 +49,13 @@ def main(argv=None):
                     help="timed solves per row; seconds is their median (the solution scored is the last)")
     ap.add_argument("--warm-runs", type=int, default=1,
                     help="untimed solves of the same solver and problem before the timed one (JIT, tables, model)")
+    ap.add_argument("--threads", type=int, default=0,
+                    help="torch threads for the learned solvers (default: theirs, at most 2)")
     args = ap.parse_args(argv)
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)  # the learned solvers cap torch's threads but never raise them
     opts: dict = {}
     for o in args.option:
         name, kv = o.split(":", 1)

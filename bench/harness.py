@@ -12,7 +12,9 @@ distributed cluster) and writes, in the output folder:
 * ``errors.log`` -- the traceback of every failed run;
 * ``meta.json`` -- git commit, package versions, CPU/GPU, command line.
 
-A failing run writes its error into its row and the study goes on. Each run
+A failing run writes its error into its row and the study goes on; so does a
+run whose worker process dies, or (with ``timeout``) one that runs too long:
+its worker is killed and replaced. Each run
 gets a seed derived from the master seed, the image, the line count and the
 replicate (not the solver: every solver sees the same seeds), recorded in the
 row. Deterministic solvers (``stochastic = False``) run one replicate only.
@@ -28,12 +30,12 @@ compilation and model loading are not charged to whichever run came first.
 
 from __future__ import annotations
 
-import concurrent.futures as cf
 import dataclasses
 import datetime as _dt
 import hashlib
 import json
 import multiprocessing
+import multiprocessing.connection
 import os
 import platform
 import re
@@ -52,7 +54,7 @@ import numpy as np
 import pandas as pd
 
 from rendering import BUILTIN_IMAGES, InputError, ThreadModel, get_chord_table, load_target
-from rendering.errors import check_int
+from rendering.errors import check_float, check_int
 from solvers import Problem, get_entry, make_solver, solver_names
 from solvers.export import png_bytes, prepare_out_dir, txt_bytes, write_files_atomically
 
@@ -498,38 +500,131 @@ def _write_meta(out: Path, study: Study, info: dict) -> None:
 
 
 # --------------------------------------------------------------------------- execution
-def _iter_local(specs: list[RunSpec], workers: int) -> Iterable[dict]:
-    if workers <= 1:
+#: How often (seconds) the pool looks at its workers' clocks when a timeout is set.
+_POLL = 0.25
+
+
+def _iter_local(specs: list[RunSpec], workers: int, timeout: float | None = None) -> Iterable[dict]:
+    """Run ``specs`` in this process (``workers == 1`` without a timeout) or in a pool of worker processes."""
+    if workers <= 1 and timeout is None:
         for s in specs:
             yield run_one(s)
         return
-    threads = max(1, (os.cpu_count() or 1) // workers)
-    ctx = multiprocessing.get_context("spawn")  # no fork after torch/numba threads started
-    pending = list(specs)
-    while pending:
-        ex = cf.ProcessPoolExecutor(max_workers=min(workers, len(pending)), mp_context=ctx,
-                                    initializer=_init_worker,
-                                    initargs=(threads, os.environ.get("STRINGART_CACHE_DIR")))
-        futures = {ex.submit(run_one, s): s for s in pending}
-        done_ids = set()
+    yield from _iter_pool(specs, max(1, workers), timeout)
+
+
+#: What a pool worker sends once it is set up and waiting for runs.
+_READY = "ready"
+
+
+def _worker_main(conn, threads: int, cache_dir: str | None) -> None:
+    """A pool worker: set up once and say so, then run each spec received and send its row back; ``None`` ends it."""
+    _init_worker(threads, cache_dir)
+    conn.send(_READY)
+    while True:
         try:
-            for fut in cf.as_completed(futures):
-                spec = futures[fut]
-                try:
-                    row = fut.result()
-                except cf.process.BrokenProcessPool:
-                    break
-                done_ids.add(spec.run_id)
-                yield row
-        finally:
-            ex.shutdown(wait=False, cancel_futures=True)
-        rest = [s for s in pending if s.run_id not in done_ids]
-        if len(rest) == len(pending) or not rest:
-            for s in rest:  # the pool died before finishing anything: record and stop
-                yield _failed(s, "BrokenProcessPool: a worker process died (out of memory or a crash); re-run to retry")
+            spec = conn.recv()
+        except (EOFError, OSError):  # the parent went away
             return
-        # a worker died: the run it held is unknown, so every unfinished run is retried once in a fresh pool
-        pending = rest
+        if spec is None:
+            return
+        conn.send(run_one(spec))
+
+
+class _Worker:
+    """One worker process of :func:`_iter_pool`: whether it is set up, the run it holds, when that run started."""
+
+    def __init__(self, ctx, threads: int, cache_dir: str | None, main: Callable = _worker_main):
+        self.conn, child = ctx.Pipe()
+        self.proc = ctx.Process(target=main, args=(child, threads, cache_dir), daemon=True)
+        self.proc.start()
+        child.close()
+        self.ready = False
+        self.spec: RunSpec | None = None
+        self.started = 0.0
+
+    def give(self, spec: RunSpec) -> None:
+        self.spec, self.started = spec, time.monotonic()
+        self.conn.send(spec)
+
+    def receive(self):
+        """The next message, or None when the pipe is closed (the process is going down: waited for)."""
+        try:
+            return self.conn.recv() if self.conn.poll() else None
+        except (EOFError, OSError):
+            self.proc.join(5.0)
+            return None
+
+    def stop(self, *, kill: bool = False) -> None:
+        if not kill and self.proc.is_alive():
+            try:
+                self.conn.send(None)
+            except (OSError, ValueError):
+                pass
+            self.proc.join(2.0)
+        if self.proc.is_alive():
+            self.proc.kill()
+            self.proc.join(2.0)
+        self.conn.close()
+
+
+def _iter_pool(specs: list[RunSpec], workers: int, timeout: float | None, *,
+               worker_main: Callable = _worker_main) -> Iterable[dict]:
+    """Run ``specs`` on ``workers`` processes, each run on its own clock.
+
+    A run still going after ``timeout`` seconds has its worker killed (Numba and
+    torch code cannot be interrupted any other way) and is recorded as failed; a
+    worker that dies mid-run (out of memory, a crash in native code) fails only
+    the run it held. A fresh worker takes the dead one's place, so the study
+    goes on. A run's clock starts when a set-up worker takes it (a worker's own
+    start, imports included, is not counted). Workers are spawned (not forked:
+    torch and numba threads may run). ``worker_main`` (a module-level function
+    like :func:`_worker_main`) is for tests.
+    """
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    ctx = multiprocessing.get_context("spawn")
+    cache_dir = os.environ.get("STRINGART_CACHE_DIR")
+    pending = list(reversed(specs))
+    pool = [_Worker(ctx, threads, cache_dir, worker_main) for _ in range(min(workers, len(specs)))]
+    try:
+        while pending or any(w.spec is not None for w in pool):
+            for w in pool:
+                if w.ready and w.spec is None and pending:
+                    w.give(pending.pop())
+            watched = [w for w in pool if w.spec is not None or not w.ready]
+            fired = set(multiprocessing.connection.wait(
+                [w.conn for w in watched] + [w.proc.sentinel for w in watched],
+                timeout=_POLL if timeout is not None else None))
+            for i, w in enumerate(pool):
+                if w not in watched:
+                    continue
+                msg = w.receive() if (w.conn in fired or w.proc.sentinel in fired) else None
+                if not w.ready:
+                    if msg == _READY:
+                        w.ready = True
+                    elif not w.proc.is_alive():
+                        raise InputError(f"a bench worker process failed to start (exit code {w.proc.exitcode}); "
+                                         f"run with --workers 1 to see the error in this process")
+                    continue
+                problem = None
+                if msg is None and not w.proc.is_alive():
+                    problem = (f"WorkerDied: the worker process running this died (exit code {w.proc.exitcode}: "
+                               f"out of memory or a crash in native code); re-run to retry")
+                elif msg is None and timeout is not None and time.monotonic() - w.started > timeout:
+                    problem = (f"Timeout: the run took longer than {timeout:g} s and was stopped; "
+                               f"raise --timeout or drop it to let it finish")
+                if msg is not None:
+                    w.spec = None
+                    yield msg
+                elif problem is not None:
+                    spec, w.spec = w.spec, None
+                    w.stop(kill=True)
+                    if pending:  # a fresh worker for the runs still to give out
+                        pool[i] = _Worker(ctx, threads, cache_dir, worker_main)
+                    yield _failed(spec, problem)
+    finally:
+        for w in pool:
+            w.stop(kill=w.spec is not None)
 
 
 def _failed(spec: RunSpec, message: str) -> dict:
@@ -570,7 +665,7 @@ def run_study(*, solvers: Sequence[str] | None = None, images: Sequence[str] | N
               seeds: int | None = None, master_seed: int = 0, min_gap: int | None = None,
               solver_options: dict[str, dict] | None = None, quick: bool = False, study: str | None = None,
               out: str | os.PathLike | None = None, workers: int | None = None, scheduler=None,
-              retry_errors: bool = True, thread: ThreadModel | None = None,
+              retry_errors: bool = True, thread: ThreadModel | None = None, timeout: float | None = None,
               progress: Callable[[dict], None] | None = None,
               on_plan: Callable[[Study, int, int], None] | None = None,
               command: str | None = None) -> pd.DataFrame:
@@ -592,6 +687,10 @@ def run_study(*, solvers: Sequence[str] | None = None, images: Sequence[str] | N
     workers : local processes; None = CPU count, 1 = in this process
     scheduler : Dask scheduler address (or a ``distributed.Client``): run on that cluster instead
     retry_errors : re-run the rows an earlier call recorded as failed (finished rows are always kept)
+    timeout : seconds; a run still going after this long is stopped (its worker process killed and
+        replaced) and recorded as failed. Runs then always go to worker processes, even with
+        ``workers=1``. The clock covers the whole run, including a fresh worker's one-time warm-up
+        of the solver (JIT compilation, model loading). None: no limit. Not with ``scheduler``.
     progress : called with each finished row
     on_plan : called once with (the planned :class:`Study`, runs to do, runs already done) before any run
 
@@ -614,6 +713,11 @@ def run_study(*, solvers: Sequence[str] | None = None, images: Sequence[str] | N
     if workers is None:
         workers = os.cpu_count() or 1
     workers = check_int("workers", workers, low=1, hint="use e.g. --workers 2")
+    if timeout is not None:
+        timeout = check_float("timeout", timeout, low=0.0, low_open=True, hint="seconds per run, e.g. 600")
+        if scheduler is not None:
+            raise InputError("--timeout works with local workers only; drop --scheduler or --timeout "
+                             "(Dask cannot stop a running task)")
     outdir = prepare_out_dir(st.out)
     started = _dt.datetime.now(_dt.timezone.utc)
     t0 = time.perf_counter()
@@ -645,13 +749,14 @@ def run_study(*, solvers: Sequence[str] | None = None, images: Sequence[str] | N
 
     info = {"command": command or shlex.join([Path(sys.argv[0]).name] + sys.argv[1:]),
             "started": started.isoformat(timespec="seconds"), "to_run": len(todo),
-            "skipped": len(planned) - len(todo), "workers": workers, "scheduler": str(scheduler) if scheduler else None}
+            "skipped": len(planned) - len(todo), "workers": workers, "scheduler": str(scheduler) if scheduler else None,
+            "timeout": timeout}
     _write_meta(outdir, st, {**info, "finished": None})
     if not (outdir / "runs.csv").is_file():
         write_files_atomically(outdir, {"runs.csv": (",".join(COLUMNS) + "\n").encode()})
     pin_files = {s.run_id: s.pin_file for s in todo}
 
-    it = _iter_dask(todo, scheduler) if scheduler is not None else _iter_local(todo, workers)
+    it = _iter_dask(todo, scheduler) if scheduler is not None else _iter_local(todo, workers, timeout)
     n_failed = 0
     try:
         for row in it:

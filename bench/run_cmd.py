@@ -83,6 +83,9 @@ def run_cmd(
                                                                      "1 = in this process].")] = None,
     scheduler: Annotated[Optional[str], typer.Option(
         "--scheduler", help="Dask scheduler address (tcp://host:8786): run on that cluster instead.")] = None,
+    timeout: Annotated[Optional[float], typer.Option(
+        "--timeout", help="Seconds per run: a run still going after this long is stopped and recorded as "
+                          "failed (its worker process is replaced) [default: no limit].")] = None,
     study: Annotated[Optional[str], typer.Option("--study", help="Study name [default: default; quick: quick].")] = None,
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Output folder [default: results/<study>].")] = None,
     quick: Annotated[bool, typer.Option("--quick", help="Smoke run: tiny sizes, each solver's quick options.")] = False,
@@ -117,7 +120,7 @@ def run_cmd(
         try:
             df = run_study(solvers=solver, images=image, pins=pins, lines=parse_lines(lines), canvas=canvas,
                            seeds=seeds, master_seed=seed, min_gap=min_gap, solver_options=parse_options(option),
-                           quick=quick, study=study, out=out, workers=workers, scheduler=scheduler,
+                           quick=quick, study=study, out=out, workers=workers, scheduler=scheduler, timeout=timeout,
                            retry_errors=retry_errors, progress=progress, on_plan=on_plan,
                            command=shlex.join(["bench", *sys.argv[1:]]) if sys.argv[0].endswith("bench") else None)
         except KeyboardInterrupt:

@@ -194,6 +194,53 @@ def test_local_pool_matches_in_process(tmp_path):
     assert b["host"].nunique() >= 1 and not b["host"].str.endswith(a["host"].iloc[0].split(":")[1]).all()
 
 
+def test_timeout_stops_a_hung_run_and_the_study_goes_on(tmp_path):
+    """A run past --timeout is stopped (its worker killed mid-Numba-loop) and recorded; the others finish."""
+    t0 = time.perf_counter()
+    df = run_study(solvers=["random", "ga"], images=["camera"], lines=[20, 30], seeds=1, workers=1, timeout=2,
+                   solver_options={"ga": {"generations": 10 ** 9}}, out=tmp_path, **TINY)
+    assert time.perf_counter() - t0 < 120
+    ga = df[df.solver == "ga"]
+    assert len(ga) == 2 and ga["error"].str.startswith("Timeout: the run took longer than 2 s").all()
+    assert (df[df.solver == "random"]["error"] == "").all()
+    assert json.loads((tmp_path / "meta.json").read_text())["invocations"][-1]["timeout"] == 2
+    # a timeout large enough changes nothing
+    ok = run_study(solvers=["random"], images=["camera"], lines=[20, 30], workers=2, timeout=600,
+                   out=tmp_path / "ok", **TINY)
+    ref = run_study(solvers=["random"], images=["camera"], lines=[20, 30], workers=1, out=tmp_path / "ref", **TINY)
+    np.testing.assert_allclose(ok["ssim"].to_numpy(), ref["ssim"].to_numpy())
+
+
+def test_a_dying_worker_fails_only_its_run(tmp_path, monkeypatch):
+    (tmp_path / "dying_worker.py").write_text(
+        "import os\n"
+        "from bench.harness import _init_worker, run_one\n\n"
+        "def main(conn, threads, cache_dir):\n"
+        "    _init_worker(threads, cache_dir)\n"
+        "    conn.send('ready')\n"
+        "    while True:\n"
+        "        spec = conn.recv()\n"
+        "        if spec is None:\n"
+        "            return\n"
+        "        if spec.lines == 40:\n"
+        "            os._exit(3)  # as a crash in native code or the OOM killer would\n"
+        "        conn.send(run_one(spec))\n\n"
+        "def broken(conn, threads, cache_dir):\n"
+        "    os._exit(5)\n")
+    monkeypatch.syspath_prepend(str(tmp_path))  # spawned workers get this process's sys.path
+    import dying_worker
+
+    st = plan_study(solvers=["random"], images=["camera"], lines=[20, 40, 60, 80], seeds=1, out=tmp_path / "s",
+                    **TINY)
+    rows = {r["lines"]: r for r in harness._iter_pool(st.runs, 2, None, worker_main=dying_worker.main)}
+    assert sorted(rows) == [20, 40, 60, 80]
+    assert rows[40]["error"].startswith("WorkerDied: the worker process running this died (exit code 3")
+    assert all(rows[n]["error"] == "" for n in (20, 60, 80))
+    # a worker that cannot even start stops the study with one line, not a hang
+    with pytest.raises(InputError, match="worker process failed to start .exit code 5"):
+        list(harness._iter_pool(st.runs, 1, None, worker_main=dying_worker.broken))
+
+
 def test_dask_local_cluster(tmp_path):
     distributed = pytest.importorskip("distributed")
     kw = dict(solvers=["random"], images=["camera"], lines=[20, 40], **TINY)
@@ -223,6 +270,8 @@ def test_unreachable_scheduler_is_one_line(tmp_path, monkeypatch):
     (dict(lines=[10 ** 6]), "repeated chords"),
     (dict(solver_options={"greedy-x": {"a": 1}}), "not in the study"),
     (dict(solver_options={"random": {"bogus": 1}}), "bad option for solver .*bogus"),
+    (dict(timeout=0), "timeout must be"),
+    (dict(timeout=5, scheduler="tcp://127.0.0.1:1"), "local workers only"),
 ])
 def test_bad_input_fails_before_any_work(tmp_path, kwargs, match):
     out = tmp_path / "study"

@@ -319,7 +319,6 @@ def _register_guided():
         """
 
         kind = "ae-chords"
-        quick_options: ClassVar[dict] = {}
 
         @dataclass(frozen=True, kw_only=True)
         class Config(GuidedConfig):

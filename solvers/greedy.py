@@ -503,7 +503,7 @@ def greedy_path(problem: Problem, *, score: str = "error", weight: float = SEED_
                                     stats)
     elif guide is not None:
         drawn = _guided(problem, guide, state, T, Wt, o, rule, sum_step, first, once, early_stop, used, parallel,
-                        path, gains, removed, stats)
+                        prior64, partners32, allowed, path, gains, removed, stats)
     elif method == "incremental":
         drawn = _incremental(problem, state, T, Wt, o, rule, sum_step, problem.n_lines, first, no_return, once,
                              early_stop, used, parallel, prior64, partners32, allowed, path, gains, removed, stats,
@@ -527,10 +527,6 @@ def greedy_path(problem: Problem, *, score: str = "error", weight: float = SEED_
     return path[:drawn + 1], history, extra
 
 
-_NO_PRIOR = np.zeros(0, dtype=np.float64)
-_NO_ALLOWED = np.zeros(0, dtype=np.bool_)
-
-
 def _incremental(problem, state, T, Wt, o, rule, sum_step, n_lines, first, no_return, once, early_stop, used,
                  parallel, prior64, partners32, allowed, path, gains, removed, stats, *, restricted=False) -> int:
     """Run :func:`solvers._greedy_kernels._greedy` from ``state`` (any chords already drawn, ``used`` marked)."""
@@ -552,8 +548,12 @@ def _incremental(problem, state, T, Wt, o, rule, sum_step, n_lines, first, no_re
 
 
 def _guided(problem, guide, state, T, Wt, o, rule, sum_step, first, once, early_stop, used, parallel,
-            path, gains, removed, stats) -> int:
-    """Greedy led by a guide for ``guide.lead`` lines (all when None), then plain greedy; ``stats[4]``: lines led."""
+            prior64, partners32, allowed, path, gains, removed, stats) -> int:
+    """Greedy led by a guide for ``guide.lead`` lines (all when None), then plain greedy; ``stats[4]``: lines led.
+
+    ``prior64, partners32, allowed``: :func:`warm_start_inputs` without a prior or partners (a guide
+    takes neither), what the greedy that finishes the thread is given.
+    """
     from . import _guide_kernels as GK
 
     table = problem.table
@@ -575,9 +575,8 @@ def _guided(problem, guide, state, T, Wt, o, rule, sum_step, first, once, early_
     stats[1] = 0  # handed over (budget led, or no candidate of the guide lowers the error): greedy finishes
     start = int(path[drawn]) if lead > 0 else first
     tail = np.zeros(4, dtype=np.int64)
-    no_partners = np.zeros((chords.n_pins, 0), dtype=np.int32)
     more = _incremental(problem, state, T, Wt, o, rule, sum_step, n_lines - drawn, start, 0, once, early_stop,
-                        used, parallel, _NO_PRIOR, no_partners, _NO_ALLOWED, path[drawn:], gains[drawn:],
+                        used, parallel, prior64, partners32, allowed, path[drawn:], gains[drawn:],
                         removed[drawn:], tail)
     stats[0] += tail[0]
     stats[1] = tail[1]

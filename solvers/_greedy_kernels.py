@@ -390,6 +390,26 @@ def _gather_first(n_chords, allowed, once, used, cand, stats):
     return ncand, allowed.shape[0] > 0
 
 
+@njit(cache=True, inline="always")
+def _begin(k, best, start, early_stop, pin_a, pin_b, partners, path, last, stats):
+    """Start the thread: at pin ``start`` (``start >= 0``) or with the first chord ``k``, whose score
+    (plus prior) is ``best``, drawn from the pin that lists the other. Returns ``(k, next pin, go)``;
+    ``go`` is False when ``early_stop`` stops before the first chord (``stats[1] = 1``)."""
+    if start >= 0:
+        path[0] = start
+        last[start] = 0
+        return -1, -1, True
+    a, b = pin_a[k], pin_b[k]
+    if not _listed(partners, a, b):  # drawn from the pin that lists the other
+        a, b = b, a
+    path[0] = a
+    if early_stop and best <= 0.0:
+        stats[1] = 1
+        return k, b, False
+    last[a] = 0
+    return k, b, True
+
+
 @njit(cache=True)
 def _listed(partners, a, b):
     """True when pin ``b`` is among ``a``'s partners (always, when there are no partners)."""
@@ -451,21 +471,11 @@ def _greedy(indptr, pixel, coverage, id_of, pin_a, pin_b, S, T, Wt, o, rule, sum
         i, gain, best = _settle(indptr, pixel, coverage, S, T, Wt, o, rule, scores, cand, ncand, amax,
                                 np.inf if fell else tol, prior, stats)
         k = cand[i]
-        a, b = pin_a[k], pin_b[k]
-        if not _listed(partners, a, b):  # drawn from the pin that lists the other
-            a, b = b, a
-        path[0] = a
-        if early_stop and best <= 0.0:
-            stats[1] = 1
-            return 0
-        last[a] = 0
-        cur_next = b
     else:
-        path[0] = start
-        last[start] = 0
-        k = -1
-        cur_next = -1
-        gain = -np.inf
+        k, gain, best = -1, -np.inf, 0.0
+    k, cur_next, go = _begin(k, best, start, early_stop, pin_a, pin_b, partners, path, last, stats)
+    if not go:
+        return 0
     while drawn < n_lines:
         if k < 0:  # pick the next chord from the current pin
             ncand, fell = _gather(id_of, path[drawn], partners, last, drawn, no_return, once, used, cand, cpin,
@@ -882,21 +892,11 @@ def _greedy_scan_warm(indptr, pixel, coverage, id_of, pin_a, pin_b, S, T, Wt, o,
             stats[1] = 2
             path[0] = 0
             return 0
-        a, b = pin_a[k], pin_b[k]
-        if not _listed(partners, a, b):  # drawn from the pin that lists the other
-            a, b = b, a
-        path[0] = a
-        if early_stop and best <= 0.0:
-            stats[1] = 1
-            return 0
-        last[a] = 0
-        cur_next = b
     else:
-        path[0] = start
-        last[start] = 0
-        k = -1
-        cur_next = -1
-        gain = -np.inf
+        k, gain, best = -1, -np.inf, 0.0
+    k, cur_next, go = _begin(k, best, start, early_stop, pin_a, pin_b, partners, path, last, stats)
+    if not go:
+        return 0
     while drawn < n_lines:
         if k < 0:
             ncand, _ = _gather(id_of, path[drawn], partners, last, drawn, no_return, once, used, cand, cpin, stats)

@@ -769,6 +769,7 @@ def _greedy_blocks(indptr, pixel, coverage, id_of, pin_a, pin_b, B, Bs, Ts, Wb, 
     cand = np.empty(size, dtype=np.int64)
     cpin = np.empty(size, dtype=np.int64)
     approx = np.empty(size, dtype=np.float64)
+    no_partners = np.zeros((n, 0), dtype=np.int32)
     drawn = 0
     if start < 0:
         ncand = 0
@@ -794,24 +795,8 @@ def _greedy_blocks(indptr, pixel, coverage, id_of, pin_a, pin_b, B, Bs, Ts, Wb, 
         i = -1
     while drawn < n_lines:
         if i < 0:
-            cur = path[drawn]
-            ncand = 0
-            for j in range(n):
-                c = id_of[cur, j]
-                if c < 0 or (once and used[c]) or last[j] > drawn - no_return:
-                    continue
-                cand[ncand] = c
-                cpin[ncand] = j
-                ncand += 1
-            if ncand == 0 and no_return > 0:
-                stats[0] += 1
-                for j in range(n):
-                    c = id_of[cur, j]
-                    if c < 0 or (once and used[c]):
-                        continue
-                    cand[ncand] = c
-                    cpin[ncand] = j
-                    ncand += 1
+            ncand, _ = _gather(id_of, path[drawn], no_partners, last, drawn, no_return, once, used, cand, cpin,
+                               stats)
             if ncand == 0:
                 stats[1] = 2
                 break

@@ -18,10 +18,7 @@ from __future__ import annotations
 import numpy as np
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
-from rendering import InputError, view_scale
-
-#: Box-average factor of the headline metrics.
-VIEW_SCALE = 4
+from rendering import VIEW_SCALE, InputError, view_scale
 METRICS = ("ssim", "l1", "psnr", "ssim_full", "l1_full", "psnr_full")
 
 

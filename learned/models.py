@@ -3,10 +3,10 @@
 * :class:`AESeed` -- the seed's autoencoder: 3-layer CNN encoder to ``2K``
   numbers (``K`` threads as pairs of continuous positions on the frame), a
   symmetric 3-layer decoder to a 64x64 reconstruction; the string art is drawn
-  from the endpoints by :func:`learned.render.soft_lines`.
+  from the endpoints by :func:`learned.soft_lines.soft_lines`.
 * :class:`ChordNet` -- the model behind ``ae-chords``: a small convolutional
   U-Net turns the picture into ``K`` feature maps, every chord reads the mean
-  of each map along itself (:func:`learned.render.chord_means`, on the shared
+  of each map along itself (:func:`rendering.torch_render.chord_means`, on the shared
   chord table) and a per-chord MLP turns those means, the raw darkness along the
   chord, the chord's length and the line budget into a score. Reading features
   *along* chords makes the chord space's geometry exact and rotating the
@@ -370,7 +370,9 @@ def loss_gradient(scores, picture, table, n_lines, *, temperature: float = 1.0, 
     """(B, n_chords): each picture's gradient of ``L1 + 1 - SSIM`` (rendered weights vs ``picture``) in its
     scores, computed without a graph (a constant for autograd); with ``weights=True`` also the (detached)
     chord weights it rendered, as ``(gradient, weights)``."""
-    from .render import chord_render, frame_mask_tensor, view_loss
+    from rendering.torch_render import chord_render, frame_mask_tensor
+
+    from .losses import view_loss
 
     if mask is None:
         mask = frame_mask_tensor(table, scores.device)
@@ -389,7 +391,7 @@ def unit_rms(g: torch.Tensor) -> torch.Tensor:
 
 
 def chord_means_fn(table, maps):
-    from .render import chord_means
+    from rendering.torch_render import chord_means
 
     return chord_means(table, maps)
 
@@ -438,7 +440,7 @@ def refine_scores(scores: torch.Tensor, target: torch.Tensor, table, n_lines: to
 
     Each step moves every picture's scores by ``-lr * g / rms(g)``, ``g`` the
     gradient of ``L1 + 1 - SSIM`` between the rendered chord weights
-    (:func:`budget_weights` drawn by :func:`learned.render.chord_render` on
+    (:func:`budget_weights` drawn by :func:`rendering.torch_render.chord_render` on
     ``table``, the viewing scale of a 512 px problem at 128 px) and ``target``
     inside the frame. It is :meth:`ChordNet.refine` before training, and what
     the ``projection`` ablation and the distillation teacher run. The steps are

@@ -26,7 +26,6 @@ in pyproject.toml), so :mod:`solvers` never imports :mod:`learned`.
 from __future__ import annotations
 
 import threading
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
@@ -36,7 +35,8 @@ import torch
 
 from rendering import InputError
 from rendering.errors import check_float, check_int
-from solvers import ChordGuide, Problem, RngLike, Solution, Solver, follow_guide, register
+from solvers import ChordGuide, Output, Problem, Solver, follow_guide, register
+from solvers.guide import check_guide_options
 
 from .decode import SIGMA, decode_path, scores_guide
 from .models import check_spec, default_checkpoint, load_checkpoint, refine_scores, to_input
@@ -135,9 +135,20 @@ def aeseed_scores(model, problem: Problem, *, sigma_pins: float = 1.0) -> tuple[
 
 
 class _LearnedBase(Solver):
+    """A solver with a trained model: :meth:`prepare` loads it (outside the timed solve)."""
+
     continuous: ClassVar[bool] = True
     stochastic: ClassVar[bool] = False
     kind: ClassVar[str] = ""
+
+    def model(self, problem: Problem):
+        """The model of this solver's checkpoint for the problem's pin count (loaded once per process)."""
+        return get_model(self.kind, self.config.checkpoint, problem.layout.n_pins)
+
+    def prepare(self, problem: Problem) -> None:
+        set_threads()
+        self.model(problem)
+        super().prepare(problem)
 
 
 #: The refinement canvas of a problem without a model: its canvas over this (the benchmark's viewing scale).
@@ -176,11 +187,9 @@ class ProjectionSolver(Solver):
             check_int("refine_steps", self.refine_steps, low=0, hint="e.g. 2, or 0 for the plain baseline")
             check_float("refine_lr", self.refine_lr, low=0.0, low_open=True)
 
-    def solve(self, problem: Problem, *, rng: RngLike = None) -> Solution:
-        start = time.perf_counter()
+    def run(self, problem: Problem, rng: np.random.Generator) -> Output:
         scores = refined_projection_scores(problem, steps=self.config.refine_steps, lr=self.config.refine_lr)
-        path = decode_path(problem.chords, scores, problem.n_lines, allow_repeats=problem.allow_repeats)
-        return self._solution(problem, path=path, seed=rng if isinstance(rng, int) else None, start=start)
+        return Output(path=decode_path(problem.chords, scores, problem.n_lines, allow_repeats=problem.allow_repeats))
 
 
 def refined_projection_scores(problem: Problem, *, steps: int, lr: float = 1.0) -> np.ndarray:
@@ -223,14 +232,12 @@ class AEChordsSolver(_LearnedBase):
             if self.refine_steps is not None:
                 check_int("refine_steps", self.refine_steps, low=0, hint="e.g. 2, or leave unset for the model's")
 
-    def solve(self, problem: Problem, *, rng: RngLike = None) -> Solution:
+    def run(self, problem: Problem, rng: np.random.Generator) -> Output:
         set_threads()
-        model = get_model(self.kind, self.config.checkpoint, problem.layout.n_pins)
-        start = time.perf_counter()
+        model = self.model(problem)
         scores = chordnet_scores(model, problem, refine_steps=self.config.refine_steps)
-        path = decode_path(problem.chords, scores, problem.n_lines, allow_repeats=problem.allow_repeats,
-                           temperature=model.config.temperature)
-        return self._solution(problem, path=path, seed=rng if isinstance(rng, int) else None, start=start)
+        return Output(path=decode_path(problem.chords, scores, problem.n_lines, allow_repeats=problem.allow_repeats,
+                                       temperature=model.config.temperature))
 
 
 @register("ae-seed", description="learned: the seed's autoencoder (continuous endpoints snapped to pins), decoded")
@@ -250,15 +257,12 @@ class AESeedSolver(_LearnedBase):
         def __post_init__(self):
             check_float("sigma_pins", self.sigma_pins, low=0.0, low_open=True)
 
-    def solve(self, problem: Problem, *, rng: RngLike = None) -> Solution:
+    def run(self, problem: Problem, rng: np.random.Generator) -> Output:
         set_threads()
-        model = get_model(self.kind, self.config.checkpoint, problem.layout.n_pins)
-        start = time.perf_counter()
-        dens, snapped = aeseed_scores(model, problem, sigma_pins=self.config.sigma_pins)
+        dens, snapped = aeseed_scores(self.model(problem), problem, sigma_pins=self.config.sigma_pins)
         guide = ChordGuide(dens * (problem.n_lines / max(float(dens.sum()), 1e-12)), sigma=SIGMA)
         path = follow_guide(problem.chords, guide, problem.n_lines, allow_repeats=problem.allow_repeats)
-        return self._solution(problem, path=path, seed=rng if isinstance(rng, int) else None, start=start,
-                              snapped=int(snapped.size))
+        return Output(path=path, extra=dict(snapped=int(snapped.size)))
 
 
 # ---------------------------------------------------------------------- ae+greedy
@@ -278,90 +282,69 @@ class GuidedConfig:
     lead: int | None = GUIDE_LEAD
 
     def __post_init__(self):
-        check_int("candidates", self.candidates, low=1, hint="e.g. 16")
-        check_float("sigma", self.sigma, low=0.0, hint="pins, e.g. 0.5")
-        if self.lead is not None:
-            check_int("lead", self.lead, low=0, hint="lines the guide leads, e.g. 1500, or None (null on the command line) for all")
+        check_guide_options(sigma=self.sigma, candidates=self.candidates, lead=self.lead)
 
 
-def guided_greedy(solver: Solver, problem: Problem, scores: np.ndarray, *, temperature: float, rng: RngLike,
-                  start: float) -> Solution:
-    """Greedy led by chord scores (``solve_greedy(guide=...)``), as ``solver``'s Solution timed from ``start``."""
-    from solvers.greedy import solve_greedy
+def guided_greedy(config: GuidedConfig, problem: Problem, scores: np.ndarray, *, temperature: float) -> Output:
+    """Greedy led by chord scores (:func:`solvers.greedy.greedy_thread` with a guide): a guided solver's run."""
+    from solvers.greedy import GreedySolver, greedy_thread
 
-    cfg = solver.config
-    guide = scores_guide(problem.chords, scores, problem.n_lines, temperature=temperature, sigma=cfg.sigma,
-                         candidates=cfg.candidates, lead=cfg.lead)
-    sol = solve_greedy(problem, rng=rng, guide=guide)
-    return Solution(problem=problem, chords=sol.chords, path=sol.path, solver=solver.name,
-                    config=solver.config_dict(), seed=sol.seed, seconds=time.perf_counter() - start,
-                    history=sol.history, extra=dict(sol.extra))
+    guide = scores_guide(problem.chords, scores, problem.n_lines, temperature=temperature, sigma=config.sigma,
+                         candidates=config.candidates, lead=config.lead)
+    return greedy_thread(problem, GreedySolver.Config(), guide=guide)
 
 
-def _register_guided():
-    try:
-        from solvers.greedy import solve_greedy  # noqa: F401
-    except ImportError:  # greedy not built yet: the guided solvers are simply not offered
-        return None, None
+@register("ae+greedy", description="greedy led by ChordNet: for the first lines only the model's top candidates "
+                                   "are scored, then plain greedy finishes")
+class AEGreedySolver(_LearnedBase):
+    """Greedy led by ChordNet for its first ``lead`` lines, then plain greedy.
 
-    @register("ae+greedy", description="greedy led by ChordNet: for the first lines only the model's top candidates "
-                                       "are scored, then plain greedy finishes")
-    class AEGreedySolver(_LearnedBase):
-        """Greedy led by ChordNet for its first ``lead`` lines, then plain greedy.
+    The model's chord weights (as ``ae-chords`` decodes them) become a
+    :class:`solvers.guide.ChordGuide`: for the first ``lead`` lines greedy
+    scores exactly only the guide's ``candidates`` most wanted open partners
+    of the current pin (the speed-up; the model lays out where thread goes),
+    then scores every candidate for the rest (greedy sets the tone). The
+    guide also hands over early when none of its candidates lowers the error.
+    ``lead=None``: the whole thread is led; ``lead=0``: plain greedy.
+    """
 
-        The model's chord weights (as ``ae-chords`` decodes them) become a
-        :class:`solvers.guide.ChordGuide`: for the first ``lead`` lines greedy
-        scores exactly only the guide's ``candidates`` most wanted open partners
-        of the current pin (the speed-up; the model lays out where thread goes),
-        then scores every candidate for the rest (greedy sets the tone). The
-        guide also hands over early when none of its candidates lowers the error.
-        ``lead=None``: the whole thread is led; ``lead=0``: plain greedy.
-        """
+    kind = "ae-chords"
 
-        kind = "ae-chords"
+    @dataclass(frozen=True, kw_only=True)
+    class Config(GuidedConfig):
+        checkpoint: str = ""
+        refine_steps: int | None = None
 
-        @dataclass(frozen=True, kw_only=True)
-        class Config(GuidedConfig):
-            checkpoint: str = ""
-            refine_steps: int | None = None
+        def __post_init__(self):
+            super().__post_init__()
+            if self.refine_steps is not None:
+                check_int("refine_steps", self.refine_steps, low=0, hint="e.g. 2, or leave unset for the model's")
 
-            def __post_init__(self):
-                super().__post_init__()
-                if self.refine_steps is not None:
-                    check_int("refine_steps", self.refine_steps, low=0,
-                              hint="e.g. 2, or leave unset for the model's")
-
-        def solve(self, problem: Problem, *, rng: RngLike = None) -> Solution:
-            set_threads()
-            model = get_model(self.kind, self.config.checkpoint, problem.layout.n_pins)
-            start = time.perf_counter()
-            scores = chordnet_scores(model, problem, refine_steps=self.config.refine_steps)
-            return guided_greedy(self, problem, scores, temperature=model.config.temperature, rng=rng, start=start)
-
-    @register("projection+greedy", description="not learned: greedy led by projection+refine's scores as ae+greedy "
-                                               "is led by the model (its ablation)")
-    class ProjectionGreedySolver(Solver):
-        """``ae+greedy`` with ``projection+refine``'s scores in place of the model's: what the learning adds."""
-
-        continuous: ClassVar[bool] = True
-        stochastic: ClassVar[bool] = False
-
-        @dataclass(frozen=True, kw_only=True)
-        class Config(GuidedConfig):
-            refine_steps: int = 2
-            refine_lr: float = 1.0
-
-            def __post_init__(self):
-                super().__post_init__()
-                check_int("refine_steps", self.refine_steps, low=0, hint="e.g. 2, or 0 for the plain projection")
-                check_float("refine_lr", self.refine_lr, low=0.0, low_open=True)
-
-        def solve(self, problem: Problem, *, rng: RngLike = None) -> Solution:
-            start = time.perf_counter()
-            scores = refined_projection_scores(problem, steps=self.config.refine_steps, lr=self.config.refine_lr)
-            return guided_greedy(self, problem, scores, temperature=1.0, rng=rng, start=start)
-
-    return AEGreedySolver, ProjectionGreedySolver
+    def run(self, problem: Problem, rng: np.random.Generator) -> Output:
+        set_threads()
+        model = self.model(problem)
+        scores = chordnet_scores(model, problem, refine_steps=self.config.refine_steps)
+        return guided_greedy(self.config, problem, scores, temperature=model.config.temperature)
 
 
-AEGreedySolver, ProjectionGreedySolver = _register_guided()
+@register("projection+greedy", description="not learned: greedy led by projection+refine's scores as ae+greedy "
+                                           "is led by the model (its ablation)")
+class ProjectionGreedySolver(Solver):
+    """``ae+greedy`` with ``projection+refine``'s scores in place of the model's: what the learning adds."""
+
+    continuous: ClassVar[bool] = True
+    stochastic: ClassVar[bool] = False
+
+    @dataclass(frozen=True, kw_only=True)
+    class Config(GuidedConfig):
+        refine_steps: int = 2
+        refine_lr: float = 1.0
+
+        def __post_init__(self):
+            super().__post_init__()
+            check_int("refine_steps", self.refine_steps, low=0, hint="e.g. 2, or 0 for the plain projection")
+            check_float("refine_lr", self.refine_lr, low=0.0, low_open=True)
+
+    def run(self, problem: Problem, rng: np.random.Generator) -> Output:
+        scores = refined_projection_scores(problem, steps=self.config.refine_steps, lr=self.config.refine_lr)
+        return guided_greedy(self.config, problem, scores, temperature=1.0)

@@ -42,10 +42,12 @@ import torch
 
 from rendering import InputError
 from rendering.errors import check_float, check_int
+from rendering.torch_render import chord_render, frame_mask_tensor
 
 from .data import CropDataset, chord_permutation, load_pool
+from .losses import view_loss
 from .models import MODELS, Spec, budget_weights, build_model, refine_scores, save_checkpoint
-from .render import chord_render, frame_mask_tensor, soft_lines, view_loss
+from .soft_lines import soft_lines
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -131,7 +133,7 @@ def teacher_weights(images: np.ndarray, spec: Spec, budgets: np.ndarray, *, step
     -------
     (n, n_chords) float16 weights in [0, 1], row ``i`` summing to ``budgets[i]``
     """
-    from .render import chord_means
+    from rendering.torch_render import chord_means
 
     table = spec.table(spec.train_canvas)
     if images.shape[-1] != table.layout.canvas:
@@ -153,12 +155,13 @@ def teacher_weights(images: np.ndarray, spec: Spec, budgets: np.ndarray, *, step
 
 def pick_device(device: str) -> torch.device:
     """``"cpu"``, ``"cuda"`` or ``"auto"`` (cuda when available)."""
+    from rendering.device import check_device
+
+    device = check_device(device, name="--device")
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if device == "cuda" and not torch.cuda.is_available():
         raise InputError("--device cuda was asked but no CUDA GPU is visible to torch; use --device cpu or auto")
-    if device not in ("cpu", "cuda"):
-        raise InputError(f"device must be cpu, cuda or auto, got {device!r}")
     return torch.device(device)
 
 

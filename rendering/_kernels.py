@@ -1,6 +1,6 @@
 """Numba CPU kernels. Private: they take contiguous arrays and trust their inputs.
 
-The public wrappers live in :mod:`rendering.chords` and :mod:`rendering.render`.
+The public wrappers live in :mod:`rendering.chords`, :mod:`rendering.render` and :mod:`rendering.derived`.
 
 Coverage model
 --------------
@@ -186,3 +186,56 @@ def _accumulate_coverage(indptr, pixel, coverage, chords, out):
         c = chords[k]
         for t in range(indptr[c], indptr[c + 1]):
             out[pixel[t]] += coverage[t]
+
+
+# ---------------------------------------------------------------------- derived tables (rendering.derived)
+@njit(cache=True)
+def _invert(indptr, pixel, coverage, pptr, pchord, pcov):
+    """Fill the pixel-major table (``pptr`` given); each pixel's chords come out sorted by id."""
+    fill = pptr[:-1].copy()
+    for c in range(indptr.shape[0] - 1):
+        for t in range(indptr[c], indptr[c + 1]):
+            p = pixel[t]
+            q = fill[p]
+            pchord[q] = c
+            pcov[q] = coverage[t]
+            fill[p] = q + 1
+
+
+@njit(cache=True)
+def _block_table(indptr, pixel, coverage, blk, nblocks, bindptr, bblock, bcov, fill):
+    """Per chord, the blocks it touches and its summed coverage in each (count only unless ``fill``)."""
+    mark = np.full(nblocks, -1, dtype=np.int64)
+    slot = np.zeros(nblocks, dtype=np.int64)
+    k = 0
+    for c in range(indptr.shape[0] - 1):
+        start = k
+        for t in range(indptr[c], indptr[c + 1]):
+            q = blk[pixel[t]]
+            if mark[q] != c:
+                mark[q] = c
+                slot[q] = k
+                if fill:
+                    bblock[k] = q
+                    bcov[k] = 0.0
+                k += 1
+            if fill:
+                bcov[slot[q]] += coverage[t]
+        if not fill:
+            bindptr[c + 1] = bindptr[c] + (k - start)
+    return k
+
+
+# ---------------------------------------------------------------------- torch_render (CPU float32 products)
+@njit(cache=True, parallel=True)
+def _csr_dense(indptr, index, values, x, out):  # pragma: no cover - compiled
+    """``out = A @ x`` for a CSR matrix ``A`` (rows in parallel); ``x`` (n_cols, B), ``out`` (n_rows, B)."""
+    B = x.shape[1]
+    for r in prange(indptr.shape[0] - 1):
+        for b in range(B):
+            out[r, b] = 0.0
+        for t in range(indptr[r], indptr[r + 1]):
+            v = values[t]
+            c = index[t]
+            for b in range(B):
+                out[r, b] += v * x[c, b]

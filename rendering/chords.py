@@ -20,6 +20,7 @@ import threading
 import warnings
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -103,6 +104,16 @@ class ChordSet:
         return chords.astype(np.int32)
 
 
+@lru_cache(maxsize=32)
+def get_chord_set(layout: PinLayout, min_gap: int) -> ChordSet:
+    """The :class:`ChordSet` of a layout and ``min_gap``, built once and shared (kept for the last 32).
+
+    >>> get_chord_set(PinLayout(n_pins=6, canvas=32), 2) is get_chord_set(PinLayout(n_pins=6, canvas=32), 2)
+    True
+    """
+    return ChordSet.build(layout, int(min_gap))
+
+
 def check_min_gap(min_gap, n_pins: int) -> int:
     """Validate ``min_gap`` for ``n_pins``: 1 <= min_gap <= n_pins // 2."""
     return check_int("min_gap", min_gap, low=1, high=max(1, n_pins // 2),
@@ -129,7 +140,8 @@ class ChordTable:
     indptr: np.ndarray
     pixel: np.ndarray
     coverage: np.ndarray
-    _torch: dict = field(default_factory=dict, repr=False)
+    _derived: dict = field(default_factory=dict, repr=False)
+    _lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -166,33 +178,70 @@ class ChordTable:
         pos = self.layout.positions
         return np.hypot(*(pos[self.chords.pin_a] - pos[self.chords.pin_b]).T)
 
+    def derived(self, key, build):
+        """Data derived from this table: ``build(table)`` the first time ``key`` is asked for, then the same object.
+
+        The one memo for everything computed from a table (its pixel-major copy,
+        block sums, pass factors, torch tensors, GPU copies; see
+        :mod:`rendering.derived`): kept as long as the table lives, built once
+        even when several threads ask at the same time. ``key`` is any hashable,
+        by convention a tuple whose first item names the transform.
+
+        Examples
+        --------
+        >>> t = build_chord_table(PinLayout(n_pins=8, canvas=16), 2, 1.0)
+        >>> a = t.derived(("lengths",), lambda tab: tab.lengths_px())
+        >>> a is t.derived(("lengths",), lambda tab: None)
+        True
+        """
+        hit = self._derived.get(key, _MISSING)
+        if hit is not _MISSING:
+            return hit
+        with self._lock:  # re-entrant: a build may ask for other derived data of the same table
+            hit = self._derived.get(key, _MISSING)
+            if hit is _MISSING:
+                hit = self._derived[key] = build(self)
+            return hit
+
+    def forget_derived(self) -> None:
+        """Drop everything :meth:`derived` holds for this table (it is rebuilt on demand)."""
+        with self._lock:
+            self._derived.clear()
+
     def to_torch(self, dtype=None, device=None):
         """The table as a ``torch.sparse_csr_tensor`` of shape (n_pixels, n_chords).
 
         Entry ``[p, c]`` is the coverage of pixel ``p`` by chord ``c``. Built once
-        per (dtype, device) and kept.
+        per (dtype, device) and kept (:meth:`derived`).
         """
         import torch
 
         dtype = dtype or torch.float32
-        key = (str(dtype), str(device))
-        if key not in self._torch:
-            # the table is chord-major (CSC of the pixels x chords matrix); transpose to CSR
-            import scipy.sparse as sp
+        return self.derived(("torch-csr", str(dtype), str(device)),
+                            lambda table: _sparse_csr_tensor(table, dtype, device))
 
-            csc = sp.csc_matrix((self.coverage, self.pixel, self.indptr), shape=(self.n_pixels, self.n_chords))
-            csr = csc.tocsr()
-            csr.sort_indices()
-            with warnings.catch_warnings():
-                warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
-                t = torch.sparse_csr_tensor(
-                    torch.from_numpy(csr.indptr.astype(np.int64)),
-                    torch.from_numpy(csr.indices.astype(np.int64)),
-                    torch.from_numpy(csr.data.astype(np.float64)).to(dtype),
-                    size=(self.n_pixels, self.n_chords), check_invariants=False,
-                )
-            self._torch[key] = t.to(device) if device is not None else t
-        return self._torch[key]
+
+_MISSING = object()
+
+
+def _sparse_csr_tensor(table: ChordTable, dtype, device):
+    """The (n_pixels, n_chords) coverage matrix as a torch sparse CSR tensor."""
+    import scipy.sparse as sp
+    import torch
+
+    # the table is chord-major (CSC of the pixels x chords matrix); transpose to CSR
+    csc = sp.csc_matrix((table.coverage, table.pixel, table.indptr), shape=(table.n_pixels, table.n_chords))
+    csr = csc.tocsr()
+    csr.sort_indices()
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
+        t = torch.sparse_csr_tensor(
+            torch.from_numpy(csr.indptr.astype(np.int64)),
+            torch.from_numpy(csr.indices.astype(np.int64)),
+            torch.from_numpy(csr.data.astype(np.float64)).to(dtype),
+            size=(table.n_pixels, table.n_chords), check_invariants=False,
+        )
+    return t.to(device) if device is not None else t
 
 
 # ---------------------------------------------------------------------- build & cache
@@ -207,7 +256,7 @@ def build_chord_table(layout: PinLayout, min_gap: int, width_px: float) -> Chord
     """
     width_px = check_float("thread width", width_px, low=0.0, low_open=True,
                            hint="use a positive thread width, e.g. --thread-mm 0.2")
-    chords = ChordSet.build(layout, min_gap)
+    chords = get_chord_set(layout, min_gap)
     pos = np.ascontiguousarray(layout.positions, dtype=np.float64)
     W = H = layout.canvas
     counts = _kernels._count_chord_pixels(pos, chords.pin_a, chords.pin_b, width_px, W, H)
@@ -283,7 +332,7 @@ def _load(key: str, layout: PinLayout, min_gap: int, width_px: float) -> ChordTa
             indptr, pixel, coverage = z["indptr"], z["pixel"], z["coverage"]
     except (OSError, KeyError, ValueError):
         return None
-    chords = ChordSet.build(layout, min_gap)
+    chords = get_chord_set(layout, min_gap)
     if indptr.shape != (chords.n_chords + 1,) or pixel.shape != coverage.shape or indptr[-1] != pixel.size:
         return None
     for arr in (indptr, pixel, coverage):

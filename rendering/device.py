@@ -17,12 +17,12 @@ Examples
 >>> resolve_device("gpu")
 Traceback (most recent call last):
 ...
-rendering.errors.InputError: device must be one of auto, cpu, cuda, got 'gpu'
+rendering.errors.InputError: device must be one of auto, cpu, cuda, got 'gpu'; use cpu, or auto to pick CUDA when a GPU is there
 """
 
 from __future__ import annotations
 
-import weakref
+import types
 from dataclasses import dataclass
 
 import numpy as np
@@ -56,6 +56,21 @@ def cuda_available() -> bool:
         return False
 
 
+def check_device(device, *, name: str = "device") -> str:
+    """Check a device option (any case) without importing :mod:`numba.cuda`; returns it lower-cased.
+
+    The one check of a ``device`` value: solver configs, ``bench --device`` and
+    training all call it. ``name`` is what the user typed (e.g. ``--device``).
+
+    >>> check_device("CPU")
+    'cpu'
+    """
+    if not isinstance(device, str) or device.lower() not in DEVICES:
+        raise InputError(f"{name} must be one of {', '.join(DEVICES)}, got {device!r}; use cpu, or auto to pick "
+                         f"CUDA when a GPU is there")
+    return device.lower()
+
+
 def resolve_device(device: str = "auto") -> str:
     """Turn a device option into ``"cpu"`` or ``"cuda"``.
 
@@ -72,9 +87,7 @@ def resolve_device(device: str = "auto") -> str:
     InputError
         for an unknown name, or ``"cuda"`` when no GPU is usable.
     """
-    if not isinstance(device, str) or device.lower() not in DEVICES:
-        raise InputError(f"device must be one of {', '.join(DEVICES)}, got {device!r}")
-    device = device.lower()
+    device = check_device(device)
     if device == "cpu":
         return "cpu"
     ok = cuda_available()
@@ -102,6 +115,27 @@ def kernels():
     return _cuda.kernels(threads_per_block())
 
 
+def block_functions(tpb: int | None = None):
+    """The building blocks for CUDA kernels written elsewhere (the GPU greedy in :mod:`solvers`).
+
+    Parameters
+    ----------
+    tpb : int, threads per block (a power of two); default :func:`threads_per_block`
+
+    Returns
+    -------
+    SimpleNamespace with ``cuda`` (the :mod:`numba.cuda` module the rasterizer compiles
+    with, the simulator's when it is on), ``tpb``, and the device functions
+    ``block_sum(sh, tid, value) -> float64`` (fixed-order tree reduction over the block,
+    ``sh`` a float64 shared array of ``tpb``) and
+    ``block_argmax(sval, sidx, tid, value, index) -> (value, index)`` (ties to the lowest index).
+    """
+    from . import _cuda
+
+    ns = _cuda.kernels(tpb or threads_per_block())
+    return types.SimpleNamespace(cuda=_cuda.cuda, tpb=ns.tpb, block_sum=ns.block_sum, block_argmax=ns.block_argmax)
+
+
 # ---------------------------------------------------------------------------- device-resident table
 @dataclass(frozen=True, eq=False)
 class DeviceTable:
@@ -121,22 +155,19 @@ class DeviceTable:
     coverage: object
 
 
-_device_tables: "weakref.WeakKeyDictionary[ChordTable, DeviceTable]" = weakref.WeakKeyDictionary()
-
-
 def device_table(table: ChordTable) -> DeviceTable:
-    """Upload ``table`` once; later calls return the same device arrays while the table lives."""
+    """Upload ``table`` once; later calls return the same device arrays while the table lives
+    (kept in :meth:`ChordTable.derived`)."""
     if not isinstance(table, ChordTable):
         raise InputError(f"table must be a ChordTable (rendering.get_chord_table), got {type(table).__name__}")
-    hit = _device_tables.get(table)
-    if hit is None:
+
+    def upload(t: ChordTable) -> DeviceTable:
         kernels()  # checks that CUDA is there
         from numba import cuda
 
-        hit = DeviceTable(table, cuda.to_device(table.indptr), cuda.to_device(table.pixel),
-                          cuda.to_device(table.coverage))
-        _device_tables[table] = hit
-    return hit
+        return DeviceTable(t, cuda.to_device(t.indptr), cuda.to_device(t.pixel), cuda.to_device(t.coverage))
+
+    return table.derived(("cuda",), upload)
 
 
 def pack_chord_lists(chord_lists, n_chords: int) -> tuple[np.ndarray, np.ndarray]:

@@ -9,6 +9,11 @@ from .chords import ChordTable, get_chord_table
 from .errors import InputError, check_int
 from .thread import MODELS, ThreadModel
 
+#: The viewing scale: string art is seen from a distance, so pictures are compared box-averaged this many times
+#: down (512 px seen as 128 px, as the eye averages threads from a metre or two). The benchmark's headline
+#: metrics (:mod:`bench.metrics`), ``greedy-view`` and the refiner all use it.
+VIEW_SCALE = 4
+
 
 def _as_chord_ids(chords, n_chords: int) -> np.ndarray:
     chords = np.asarray(chords)

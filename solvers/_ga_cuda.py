@@ -2,7 +2,7 @@
 
 The GA's fitness of a pin path is the weighted squared error of its
 multiplicative render, the brightness a float64 product of the floored
-per-pass factors :func:`solvers.ga.pass_factors` (:func:`solvers.ga.path_fitness`).
+per-pass factors :func:`rendering.derived.pass_factors` floored as the GA's (:func:`solvers.ga.path_fitness`).
 Here a whole population is scored at once, one block per individual
 (:func:`rendering.device.sse_batch_cuda`): each pixel's product is taken in
 the same order as the CPU kernel's, so the fitness agrees to float64 rounding
@@ -15,7 +15,7 @@ import numpy as np
 
 from rendering import InputError
 
-from .base import Problem
+from .base import Problem, error_weights
 
 
 def path_chords(problem: Problem, paths) -> np.ndarray:
@@ -78,9 +78,12 @@ def chord_fitness(problem: Problem, chord_lists) -> np.ndarray:
     -------
     fitness : (P,) float64
     """
+    from rendering.derived import pass_factors
     from rendering.device import sse_batch_cuda
 
-    from .ga import pass_factors, pixel_weights
+    from ._ga_kernels import FACTOR_FLOOR
 
     target = np.ascontiguousarray(problem.target.image.ravel(), dtype=np.float64)
-    return sse_batch_cuda(problem.table, chord_lists, target, pixel_weights(problem), factors=pass_factors(problem))
+    factors = pass_factors(problem.table, problem.thread.opacity, floor=FACTOR_FLOOR)
+    return sse_batch_cuda(problem.table, chord_lists, target, error_weights(problem).astype(np.float64),
+                          factors=factors)

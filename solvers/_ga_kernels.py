@@ -39,6 +39,10 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
+#: The factor ``1 - o c`` of a pass is floored here, so a fully opaque full-coverage pass can be
+#: divided out again (brightness 1e-9 instead of 0: far below any visible or scored difference).
+FACTOR_FLOOR = 1e-9
+
 
 @njit(cache=True)
 def _full_state(path, id_of, indptr, pixel, fac, tw, shift, bright, means, count):

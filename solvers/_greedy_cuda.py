@@ -32,7 +32,7 @@ import types
 
 import numpy as np
 
-from rendering import _cuda as _rcuda
+from ._greedy_kernels import STAT_RELAXED, STAT_STOP, STOP_DEAD_END, STOP_NO_GAIN
 
 #: numba.cuda, bound by :func:`kernels` (a module global, so the simulator can swap it inside kernels)
 cuda = None
@@ -46,8 +46,10 @@ def kernels(tpb: int) -> types.SimpleNamespace:
     global cuda
     if tpb in _compiled:
         return _compiled[tpb]
-    R = _rcuda.kernels(tpb)
-    cuda = _rcuda.cuda
+    from rendering.device import block_functions
+
+    R = block_functions(tpb)
+    cuda = R.cuda
     block_sum = R.block_sum
     block_argmax = R.block_argmax
     TPB_ = tpb
@@ -275,7 +277,7 @@ def greedy(table, id_of, pin_a, pin_b, B, T, Wt, o, rule, sum_step, n_lines, sta
     n_lines, start, no_return, once, early_stop : as the CPU loop (``start < 0``: best chord of all first)
     used : (n_chords,) bool, updated in place
     path : (n_lines + 1,) int64; gains, removed : (n_lines,) float64
-    stats : (2,) int64 [no-return relaxed, stop reason (0 budget, 1 no gain, 2 dead end)], filled in place
+    stats : (N_STATS,) int64, slots as :data:`solvers._greedy_kernels.STAT_RELAXED` ..., filled in place
     mode : {"auto", "persistent", "steps"}; auto = persistent (one cooperative launch)
     tpb : threads per block (default: :func:`rendering.device.threads_per_block`)
     blocks : cap on the blocks of the persistent launch (default: as many as fit)
@@ -318,12 +320,12 @@ def greedy(table, id_of, pin_a, pin_b, B, T, Wt, o, rule, sum_step, n_lines, sta
                                                        once_i, d_used, d_all)
         scores = d_all.copy_to_host()
         if not np.isfinite(scores).any():
-            stats[1] = 2
+            stats[STAT_STOP] = STOP_DEAD_END
             path[0] = 0
             return 0
         c = int(np.argmax(scores))  # first of the ties: the lowest chord id, as the CPU loop
         if early_stop and scores[c] <= 0.0:
-            stats[1] = 1
+            stats[STAT_STOP] = STOP_NO_GAIN
             path[0] = pin_a[c]
             return 0
         K.draw_first[1, tpb](dt.indptr, dt.pixel, dt.coverage, d_B, o, rule, sum_step, np.int64(c),
@@ -369,8 +371,8 @@ def greedy(table, id_of, pin_a, pin_b, B, T, Wt, o, rule, sum_step, n_lines, sta
     removed[:] = d_removed.copy_to_host()
     B[:] = d_B.copy_to_host()
     used[:] = d_used.copy_to_host().astype(bool)
-    stats[0] += ctrl[3]
+    stats[STAT_RELAXED] += ctrl[3]
     if ctrl[2] != 0:
-        stats[1] = ctrl[2]
+        stats[STAT_STOP] = ctrl[2]
     return drawn
 

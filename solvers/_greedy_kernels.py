@@ -54,6 +54,24 @@ from numba.extending import intrinsic
 
 RULE_ERROR = 0
 RULE_SUM = 1
+
+#: Slots of the ``stats`` array (int64, :data:`N_STATS` long) that every greedy loop fills:
+#: steps where ``no_return`` was relaxed to find a chord,
+STAT_RELAXED = 0
+#: why the thread stopped (:data:`STOP_BUDGET`, :data:`STOP_NO_GAIN`, :data:`STOP_DEAD_END`),
+STAT_STOP = 1
+#: candidates scored exactly (incremental greedy: rescored near the top; block greedy: measured),
+STAT_EXACT = 2
+#: steps where no listed partner was valid and every candidate was scored (warm start),
+STAT_FALLBACKS = 3
+#: lines drawn while a guide led (:mod:`solvers._guide_kernels`).
+STAT_LED = 4
+N_STATS = 5
+#: values of ``stats[STAT_STOP]``: the budget was drawn, no chord lowers the error, no chord is left
+STOP_BUDGET, STOP_NO_GAIN, STOP_DEAD_END = 0, 1, 2
+STOP_REASONS = ("budget", "no gain", "dead end")
+#: Slots of the refiner's ``stats`` (:func:`_refine_range`): moves tried, moves kept, exact evaluations.
+REFINE_TRIED, REFINE_MOVES, REFINE_EXACT = 0, 1, 2
 #: smallest transmittance the refiner divides by (a fully opaque pass cannot be undone exactly)
 _MIN_FACTOR = 1e-9
 #: pixels ahead of the current one whose chord lists are prefetched
@@ -97,20 +115,6 @@ def _prefetch_lists(pptr, pchord, pcov, p):
         _prefetch(pchord, q)
     for q in range(a, b, 16):
         _prefetch(pcov, q)
-
-
-# ---------------------------------------------------------------------------- pixel-major table
-@njit(cache=True)
-def _invert(indptr, pixel, coverage, pptr, pchord, pcov):
-    """Fill the pixel-major table (``pptr`` given); each pixel's chords come out sorted by id."""
-    fill = pptr[:-1].copy()
-    for c in range(indptr.shape[0] - 1):
-        for t in range(indptr[c], indptr[c + 1]):
-            p = pixel[t]
-            q = fill[p]
-            pchord[q] = c
-            pcov[q] = coverage[t]
-            fill[p] = q + 1
 
 
 # ---------------------------------------------------------------------------- per-pixel terms
@@ -292,7 +296,7 @@ def _settle(indptr, pixel, coverage, S, T, Wt, o, rule, scores, cand, ncand, ama
         if scores[c] + b >= thr:
             e = _score_chord(indptr, pixel, coverage, S, T, Wt, o, rule, c)
             scores[c] = e
-            stats[2] += 1
+            stats[STAT_EXACT] += 1
             if e + b > best:
                 best = e + b
                 gain = e
@@ -327,9 +331,9 @@ def _gather(id_of, cur, partners, last, drawn, no_return, once, used, cand, cpin
     With ``partners`` (rows sorted, -1 padded; ``partners.shape[1] > 0``)
     only the listed partner pins are candidates; when none of them is valid
     (drawn, not allowed by ``min_gap``, or within ``no_return``) the step
-    falls back to every pin and ``stats[3]`` counts it. When no pin is valid
+    falls back to every pin and ``stats[STAT_FALLBACKS]`` counts it. When no pin is valid
     and ``no_return > 0`` the no-return rule is forgotten for the step
-    (``stats[0]`` counts it). Returns ``(count, fell_back)``.
+    (``stats[STAT_RELAXED]`` counts it). Returns ``(count, fell_back)``.
     """
     n = id_of.shape[0]
     ncand = 0
@@ -347,7 +351,7 @@ def _gather(id_of, cur, partners, last, drawn, no_return, once, used, cand, cpin
             ncand += 1
         if ncand > 0:
             return ncand, False
-        stats[3] += 1
+        stats[STAT_FALLBACKS] += 1
     for j in range(n):
         c = id_of[cur, j]
         if c < 0 or (once and used[c]) or last[j] > drawn - no_return:
@@ -356,7 +360,7 @@ def _gather(id_of, cur, partners, last, drawn, no_return, once, used, cand, cpin
         cpin[ncand] = j
         ncand += 1
     if ncand == 0 and no_return > 0:  # dead end: forget the no-return rule for this step
-        stats[0] += 1
+        stats[STAT_RELAXED] += 1
         for j in range(n):
             c = id_of[cur, j]
             if c < 0 or (once and used[c]):
@@ -371,7 +375,7 @@ def _gather(id_of, cur, partners, last, drawn, no_return, once, used, cand, cpin
 def _gather_first(n_chords, allowed, once, used, cand, stats):
     """Candidates of a free first chord: every undrawn chord, or the ``allowed`` ones when given.
 
-    Falls back to every undrawn chord (``stats[3]`` counts it) when no allowed one is left.
+    Falls back to every undrawn chord (``stats[STAT_FALLBACKS]`` counts it) when no allowed one is left.
     Returns ``(count, fell_back)``.
     """
     ncand = 0
@@ -382,7 +386,7 @@ def _gather_first(n_chords, allowed, once, used, cand, stats):
                 ncand += 1
         if ncand > 0:
             return ncand, False
-        stats[3] += 1
+        stats[STAT_FALLBACKS] += 1
     for c in range(n_chords):
         if not (once and used[c]):
             cand[ncand] = c
@@ -394,7 +398,7 @@ def _gather_first(n_chords, allowed, once, used, cand, stats):
 def _begin(k, best, start, early_stop, pin_a, pin_b, partners, path, last, stats):
     """Start the thread: at pin ``start`` (``start >= 0``) or with the first chord ``k``, whose score
     (plus prior) is ``best``, drawn from the pin that lists the other. Returns ``(k, next pin, go)``;
-    ``go`` is False when ``early_stop`` stops before the first chord (``stats[1] = 1``)."""
+    ``go`` is False when ``early_stop`` stops before the first chord (``stats[STAT_STOP] = STOP_NO_GAIN``)."""
     if start >= 0:
         path[0] = start
         last[start] = 0
@@ -404,7 +408,7 @@ def _begin(k, best, start, early_stop, pin_a, pin_b, partners, path, last, stats
         a, b = b, a
     path[0] = a
     if early_stop and best <= 0.0:
-        stats[1] = 1
+        stats[STAT_STOP] = STOP_NO_GAIN
         return k, b, False
     last[a] = 0
     return k, b, True
@@ -435,8 +439,8 @@ def _greedy(indptr, pixel, coverage, id_of, pin_a, pin_b, S, T, Wt, o, rule, sum
     :func:`_settle`) and recomputed from ``S`` every ``refresh`` lines so that
     rounding cannot build up over long runs. ``path`` gets ``n_drawn + 1`` pins, ``gains`` the exact
     score of each drawn chord, ``removed`` the darkness it removed (``sum``).
-    ``start < 0``: the first chord is the best of all chords. ``stats``:
-    [no-return relaxed, stop reason (0 budget, 1 no gain, 2 dead end), exact rescores, partner fallbacks].
+    ``start < 0``: the first chord is the best of all chords. ``stats``: see
+    :data:`STAT_RELAXED` and the slots after it.
 
     Warm start: ``prior`` (n_chords,) float64 is added to each candidate's
     score when picking (empty: none; ``gains`` stay the true scores, and
@@ -462,7 +466,7 @@ def _greedy(indptr, pixel, coverage, id_of, pin_a, pin_b, S, T, Wt, o, rule, sum
     if start < 0:
         ncand, fell = _gather_first(n_chords, allowed, once, used, cand, stats)
         if ncand == 0:
-            stats[1] = 2
+            stats[STAT_STOP] = STOP_DEAD_END
             path[0] = 0
             return 0
         amax = -np.inf
@@ -481,7 +485,7 @@ def _greedy(indptr, pixel, coverage, id_of, pin_a, pin_b, S, T, Wt, o, rule, sum
             ncand, fell = _gather(id_of, path[drawn], partners, last, drawn, no_return, once, used, cand, cpin,
                                   stats)
             if ncand == 0:
-                stats[1] = 2
+                stats[STAT_STOP] = STOP_DEAD_END
                 break
             amax = -np.inf
             for i in range(ncand):
@@ -489,7 +493,7 @@ def _greedy(indptr, pixel, coverage, id_of, pin_a, pin_b, S, T, Wt, o, rule, sum
             i, gain, best = _settle(indptr, pixel, coverage, S, T, Wt, o, rule, scores, cand, ncand, amax,
                                     np.inf if (fell and restricted) else tol, prior, stats)
             if early_stop and best <= 0.0:
-                stats[1] = 1
+                stats[STAT_STOP] = STOP_NO_GAIN
                 break
             k = cand[i]
             cur_next = cpin[i]
@@ -596,30 +600,6 @@ def _pair_delta(indptr, pixel, coverage, x1, x2, B, Bs, Ts, Wb, inv, o, blk, dsu
 
 
 @njit(cache=True)
-def _block_table(indptr, pixel, coverage, blk, nblocks, bindptr, bblock, bcov, fill):
-    """Per chord, the blocks it touches and its summed coverage in each (count only unless ``fill``)."""
-    mark = np.full(nblocks, -1, dtype=np.int64)
-    slot = np.zeros(nblocks, dtype=np.int64)
-    k = 0
-    for c in range(indptr.shape[0] - 1):
-        start = k
-        for t in range(indptr[c], indptr[c + 1]):
-            q = blk[pixel[t]]
-            if mark[q] != c:
-                mark[q] = c
-                slot[q] = k
-                if fill:
-                    bblock[k] = q
-                    bcov[k] = 0.0
-                k += 1
-            if fill:
-                bcov[slot[q]] += coverage[t]
-        if not fill:
-            bindptr[c + 1] = bindptr[c] + (k - start)
-    return k
-
-
-@njit(cache=True)
 def _pair_approx(bindptr, bblock, bcov, x1, x2, Bs, Ts, Wb, inv, o, dsum, mark, touched):
     """:func:`_pair_delta` with each pixel's brightness taken as its block's mean (block table: ~4x fewer entries)."""
     nt = 0
@@ -649,7 +629,7 @@ def _refine_range(indptr, pixel, coverage, id_of, path, count, once, B, Bs, Ts, 
     means; the block table ``bindptr, bblock, bcov``) are measured exactly.
     ``count[c]`` is how often chord ``c`` is drawn (``once``: candidates use
     undrawn chords only). Returns the total decrease of the error; ``stats``:
-    [moves tried, moves kept, exact evaluations].
+    slots :data:`REFINE_TRIED`, :data:`REFINE_MOVES`, :data:`REFINE_EXACT`.
     """
     n = id_of.shape[0]
     L = path.shape[0] - 1
@@ -664,7 +644,7 @@ def _refine_range(indptr, pixel, coverage, id_of, path, count, once, B, Bs, Ts, 
         c = path[m + 1] if m < L else -1
         ca = id_of[a, b] if a >= 0 else -1
         cc = id_of[b, c] if c >= 0 else -1
-        stats[0] += 1
+        stats[REFINE_TRIED] += 1
         if ca >= 0:
             _apply(indptr, pixel, coverage, ca, False, B, Bs, o, blk)
             count[ca] -= 1
@@ -699,7 +679,7 @@ def _refine_range(indptr, pixel, coverage, id_of, path, count, once, B, Bs, Ts, 
         n2 = cc
         for i in order:
             d = _pair_delta(indptr, pixel, coverage, c1[i], c2[i], B, Bs, Ts, Wb, inv, o, blk, dsum, mark, touched)
-            stats[2] += 1
+            stats[REFINE_EXACT] += 1
             if d < best:
                 best = d
                 nb = cj[i]
@@ -708,7 +688,7 @@ def _refine_range(indptr, pixel, coverage, id_of, path, count, once, B, Bs, Ts, 
         if nb != b:
             path[m] = nb
             gain += d_old - best
-            stats[1] += 1
+            stats[REFINE_MOVES] += 1
         if n1 >= 0:
             _apply(indptr, pixel, coverage, n1, True, B, Bs, o, blk)
             count[n1] += 1
@@ -739,7 +719,7 @@ def _shortlist_pick(indptr, pixel, coverage, cand, ncand, B, Bs, Ts, Wb, inv, o,
     k = -1
     for i in order:
         d = _pair_delta(indptr, pixel, coverage, cand[i], -1, B, Bs, Ts, Wb, inv, o, blk, dsum, mark, touched)
-        stats[2] += 1
+        stats[STAT_EXACT] += 1
         if d < best:
             best = d
             k = i
@@ -779,14 +759,14 @@ def _greedy_blocks(indptr, pixel, coverage, id_of, pin_a, pin_b, B, Bs, Ts, Wb, 
                 cpin[ncand] = pin_b[c]
                 ncand += 1
         if ncand == 0:
-            stats[1] = 2
+            stats[STAT_STOP] = STOP_DEAD_END
             path[0] = 0
             return 0
         i, d = _shortlist_pick(indptr, pixel, coverage, cand, ncand, B, Bs, Ts, Wb, inv, o, blk, bindptr, bblock,
                                bcov, shortlist, approx, dsum, mark, touched, stats)
         path[0] = pin_a[cand[i]]
         if early_stop and d >= 0.0:
-            stats[1] = 1
+            stats[STAT_STOP] = STOP_NO_GAIN
             return 0
         last[path[0]] = 0
     else:
@@ -798,12 +778,12 @@ def _greedy_blocks(indptr, pixel, coverage, id_of, pin_a, pin_b, B, Bs, Ts, Wb, 
             ncand, _ = _gather(id_of, path[drawn], no_partners, last, drawn, no_return, once, used, cand, cpin,
                                stats)
             if ncand == 0:
-                stats[1] = 2
+                stats[STAT_STOP] = STOP_DEAD_END
                 break
             i, d = _shortlist_pick(indptr, pixel, coverage, cand, ncand, B, Bs, Ts, Wb, inv, o, blk, bindptr,
                                    bblock, bcov, shortlist, approx, dsum, mark, touched, stats)
             if early_stop and d >= 0.0:
-                stats[1] = 1
+                stats[STAT_STOP] = STOP_NO_GAIN
                 break
         c = cand[i]
         used[c] = True
@@ -835,7 +815,7 @@ def _greedy_scan(indptr, pixel, coverage, id_of, pin_a, pin_b, S, T, Wt, o, rule
     """:func:`_greedy` that rescans every candidate's pixels at each step (no pixel-major table).
 
     Same arguments and results as :func:`_greedy` without the score arrays
-    and the warm start (see :func:`_greedy_scan_warm`); ``stats`` may have 2 entries.
+    and the warm start (see :func:`_greedy_scan_warm`); ``stats`` holds :data:`N_STATS` slots.
     """
     return _greedy_scan_warm(indptr, pixel, coverage, id_of, pin_a, pin_b, S, T, Wt, o, rule, sum_step,
                              n_lines, start, no_return, once, early_stop, used, parallel,
@@ -849,7 +829,7 @@ def _greedy_scan_warm(indptr, pixel, coverage, id_of, pin_a, pin_b, S, T, Wt, o,
                       path, gains, removed, stats):
     """:func:`_greedy_scan` with the warm start of :func:`_greedy` (``prior``, ``partners``, ``allowed``).
 
-    ``stats`` needs 4 entries when ``partners`` are given (``stats[3]``: fallbacks).
+    ``stats`` holds :data:`N_STATS` slots (:data:`STAT_RELAXED` ...).
     """
     n = id_of.shape[0]
     n_chords = indptr.shape[0] - 1
@@ -874,7 +854,7 @@ def _greedy_scan_warm(indptr, pixel, coverage, id_of, pin_a, pin_b, S, T, Wt, o,
                 gain = sc[i]
                 k = cand[i]
         if k < 0:
-            stats[1] = 2
+            stats[STAT_STOP] = STOP_DEAD_END
             path[0] = 0
             return 0
     else:
@@ -886,7 +866,7 @@ def _greedy_scan_warm(indptr, pixel, coverage, id_of, pin_a, pin_b, S, T, Wt, o,
         if k < 0:
             ncand, _ = _gather(id_of, path[drawn], partners, last, drawn, no_return, once, used, cand, cpin, stats)
             if ncand == 0:
-                stats[1] = 2
+                stats[STAT_STOP] = STOP_DEAD_END
                 break
             if parallel:
                 _scan_parallel(indptr, pixel, coverage, S, T, Wt, o, rule, cand, ncand, sc)
@@ -901,7 +881,7 @@ def _greedy_scan_warm(indptr, pixel, coverage, id_of, pin_a, pin_b, S, T, Wt, o,
                     k = cand[i]
                     cur_next = cpin[i]
             if early_stop and best <= 0.0:
-                stats[1] = 1
+                stats[STAT_STOP] = STOP_NO_GAIN
                 break
         used[k] = True
         gains[drawn] = gain

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from ._greedy_kernels import _gh, _step_pixel
+from ._greedy_kernels import STAT_STOP, STOP_DEAD_END, STOP_NO_GAIN, _gh, _step_pixel
 
 
 @njit(cache=True, inline="always")
@@ -117,7 +117,7 @@ def _greedy_guided(indptr, pixel, coverage, id_of, S, T, Wt, o, rule, sum_step, 
     every chord crossing the drawn one. Each pixel's float64 ``(g, h)`` is kept
     in one array and refreshed where a chord is drawn: one read per entry instead
     of three, the same numbers bit for bit.
-    ``stats[1]``: the stop code (1: no gain, 2: dead end), as :func:`solvers._greedy_kernels._greedy`;
+    ``stats[STAT_STOP]``: the stop code, as :func:`solvers._greedy_kernels._greedy`;
     with ``handover`` it returns, leaving the code 0, as soon as no candidate lowers the error
     (the caller hands the thread to plain greedy, which scores every candidate).
     Returns the number of chords drawn.
@@ -143,12 +143,12 @@ def _greedy_guided(indptr, pixel, coverage, id_of, S, T, Wt, o, rule, sum_step, 
                 bs = sc
                 best = cj[q]
         if best < 0:  # every chord from this pin is drawn: stop, as greedy does
-            stats[1] = 2
+            stats[STAT_STOP] = STOP_DEAD_END
             return k
         if handover and bs <= 0.0:
             return k
         if early_stop and bs <= 0.0:
-            stats[1] = 1
+            stats[STAT_STOP] = STOP_NO_GAIN
             return k
         c = id_of[cur, best]
         rem = 0.0

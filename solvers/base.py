@@ -2,8 +2,11 @@
 
 * :class:`Problem` -- frozen: target, pin layout, thread model, line budget and
   constraints. It hands out the shared :class:`~rendering.ChordTable`.
-* :class:`Solver` -- an ABC with one abstract method, :meth:`Solver.solve`, a
-  frozen keyword-only ``Config`` dataclass, and capability flags.
+* :class:`Solver` -- an ABC: :meth:`Solver.solve` is a template that owns the
+  bookkeeping (rng, preparing outside the clock, timing, the Solution) around
+  one abstract method, :meth:`Solver.run`, which returns an :class:`Output`; a
+  frozen keyword-only ``Config`` dataclass, capability flags, and an optional
+  :meth:`Solver.prepare` hook (models, JIT kernels, derived tables).
 * :class:`Solution` -- chords in thread order (and the pin path when the thread
   is continuous), timings, history, config and seed; renders itself and exports
   (see :mod:`solvers.export`).
@@ -20,7 +23,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from rendering import (ChordTable, InputError, PinLayout, Target, ThreadModel, check_min_gap, default_min_gap,
-                       get_chord_table, load_target, render_model)
+                       get_chord_set, get_chord_table, load_target, render_model)
 from rendering.errors import check_int
 
 RngLike = np.random.Generator | int | None
@@ -109,7 +112,7 @@ class Problem:
     @property
     def chords(self):
         """The :class:`~rendering.ChordSet` (ids of allowed chords), without building the table."""
-        return _chord_set(self.layout, self.min_gap)
+        return get_chord_set(self.layout, self.min_gap)
 
     @property
     def mask(self) -> np.ndarray:
@@ -127,18 +130,13 @@ class Problem:
                     continuous=self.continuous, allow_repeats=self.allow_repeats)
 
 
-_chord_sets: dict = {}
-
-
-def _chord_set(layout: PinLayout, min_gap: int):
-    from rendering import ChordSet
-
-    key = (layout.n_pins, layout.shape, layout.canvas, layout.margin, layout.jitter, layout.seed, min_gap)
-    if key not in _chord_sets:
-        if len(_chord_sets) > 16:
-            _chord_sets.clear()
-        _chord_sets[key] = ChordSet.build(layout, min_gap)
-    return _chord_sets[key]
+def error_weights(problem: Problem) -> np.ndarray:
+    """(canvas * canvas,) float32: the per-pixel weight of the error (the importance map inside the frame, 1
+    without one; 0 outside). The weights of every solver's squared error."""
+    w = problem.mask.astype(np.float32)
+    if problem.importance is not None:
+        w *= problem.importance
+    return np.ascontiguousarray(w.ravel())
 
 
 @dataclass(frozen=True, kw_only=True, eq=False)
@@ -212,21 +210,59 @@ class Solution:
         return save_solution(self, out_dir, stem=stem, formats=formats)
 
 
-class Solver(ABC):
-    """Base class of every solver.
+@dataclass(frozen=True, kw_only=True, eq=False)
+class Output:
+    """What a solver's :meth:`Solver.run` returns: the thread, and what it learnt on the way.
 
-    Subclasses set ``Config`` (a frozen, keyword-only dataclass), the capability
-    flags, and implement :meth:`solve`. Instances are built from keyword
-    arguments, which go to ``Config``.
+    Give ``path`` (a continuous thread, ``(n + 1,)`` pins; fewer than 2 pins is an
+    empty thread) or ``chords`` (``(n,)`` chord ids in order, not continuous).
+
+    Attributes
+    ----------
+    path : (n + 1,) int pins, or None
+    chords : (n,) int chord ids, or None (derived from ``path`` when it is given)
+    history : optional (n_steps,) float, the solver's score per step (lower is better)
+    extra : dict, anything else worth recording (JSON-able values)
     """
 
-    #: registry name, set by :func:`solvers.registry.register`
+    path: np.ndarray | None = None
+    chords: np.ndarray | None = None
+    history: np.ndarray | None = None
+    extra: dict = field(default_factory=dict)
+
+
+def resolve_rng(rng: RngLike) -> tuple[np.random.Generator, int | None]:
+    """The generator a solve draws from and the seed it records (an int seed, else None).
+
+    >>> gen, seed = resolve_rng(7)
+    >>> seed, isinstance(gen, np.random.Generator)
+    (7, True)
+    """
+    gen = as_generator(rng)
+    return gen, (int(rng) if isinstance(rng, (int, np.integer)) else None)
+
+
+class Solver(ABC):
+    """Base class of every solver: :meth:`solve` is a template around one method, :meth:`run`.
+
+    A subclass sets ``Config`` (a frozen, keyword-only dataclass), the capability
+    flags, and implements :meth:`run`; it may override :meth:`prepare`. The base
+    class owns the bookkeeping every solver shares: it turns ``rng`` into a
+    generator and the seed it records, prepares the solver outside the clock,
+    times :meth:`run`, and builds the :class:`Solution` with the registered
+    name and the config. Instances are built from keyword arguments, which go
+    to ``Config`` over the registered defaults.
+    """
+
+    #: registry name, set by :func:`solvers.registry.register` (a named variant is a subclass with its own)
     name: ClassVar[str] = ""
+    #: config defaults of the registered name (a named variant's options)
+    defaults: ClassVar[dict] = {}
     #: the solver returns one continuous thread (a pin path)
     continuous: ClassVar[bool] = True
     #: the solver's output depends on the rng (False: deterministic whatever the seed)
     stochastic: ClassVar[bool] = True
-    #: config overrides for a quick run (contract tests, ``bench run --quick``): a small budget
+    #: config overrides for a quick run (contract tests, ``bench run --quick``, :meth:`prepare`'s warm-up)
     quick_options: ClassVar[dict] = {}
 
     @dataclass(frozen=True, kw_only=True)
@@ -238,31 +274,74 @@ class Solver(ABC):
             raise TypeError("pass either a config or keyword arguments, not both")
         if config is None:
             try:
-                config = self.Config(**kwargs)
+                config = self.Config(**{**self.defaults, **kwargs})
             except TypeError as e:
                 names = ", ".join(f.name for f in dataclasses.fields(self.Config)) or "none"
                 raise InputError(f"bad option for solver {self.name or type(self).__name__}: {e}; "
                                  f"its options are: {names}") from None
         self.config = config
 
+    def solve(self, problem: Problem, *, rng: RngLike = None, **inputs) -> Solution:
+        """Solve ``problem``. Same problem and same seed give the same Solution.
+
+        Prepares the solver (:meth:`prepare`, not timed), then times :meth:`run`;
+        ``Solution.seconds`` is the solve alone. ``inputs`` are solver-specific
+        keyword inputs passed on to :meth:`run` (greedy's warm starts: ``prior``,
+        ``partners``, ``guide``).
+        """
+        gen, seed = resolve_rng(rng)
+        self.prepare(problem)
+        start = time.perf_counter()
+        out = self.run(problem, gen, **inputs)
+        seconds = time.perf_counter() - start
+        if not isinstance(out, Output):
+            raise TypeError(f"{type(self).__name__}.run must return a solvers.Output, got {type(out).__name__}")
+        path, chords = out.path, out.chords
+        if path is not None:
+            path = np.asarray(path, dtype=np.int32)
+            # fewer than 2 pins: stopped before the first chord (e.g. early_stop), an empty thread
+            chords = problem.chords.path_to_chords(path) if path.size >= 2 else np.zeros(0, dtype=np.int32)
+        elif chords is None:
+            raise TypeError(f"{type(self).__name__}.run returned neither a path nor chords")
+        return Solution(problem=problem, chords=chords, path=path, solver=self.name, config=self.config_dict(),
+                        seed=seed, seconds=seconds, history=None if out.history is None else np.asarray(out.history),
+                        extra=dict(out.extra))
+
     @abstractmethod
-    def solve(self, problem: Problem, *, rng: RngLike = None) -> Solution:
-        """Solve ``problem``. Same problem and same seed give the same Solution."""
+    def run(self, problem: Problem, rng: np.random.Generator) -> Output:
+        """Build the thread for ``problem``, drawing randomness from ``rng`` only: the solver's work.
+
+        Called by :meth:`solve`, which times it; do the work here and nothing
+        else (load models and compile kernels in :meth:`prepare`).
+        """
+
+    def prepare(self, problem: Problem) -> None:
+        """Get ready to solve ``problem`` fast: everything that is not solving, done once.
+
+        Loads models, compiles or loads JIT kernels, builds the tables derived from
+        the chord table. :meth:`solve` calls it before starting its clock; the
+        harness and the CLI call it first to report it apart. The default runs
+        :meth:`run` once, untimed, on the same problem cut to a few lines with
+        the solver's ``quick_options`` (which compiles every kernel it reaches
+        and builds the derived tables of the problem's chord table), once per
+        process, solver config and chord table. Errors are left for the real
+        solve to report.
+        """
+        key = ("prepared", type(self), self.name, repr(self.config))
+        problem.table.derived(key, lambda table: self._warm_up(problem))
+
+    def _warm_up(self, problem: Problem) -> bool:
+        try:
+            cfg = dataclasses.replace(self.config, **self.quick_options) if self.quick_options else self.config
+            tiny = type(self)(config=cfg)
+            tiny.run(problem.with_lines(min(problem.n_lines, 8)), np.random.default_rng(0))
+            return True
+        except Exception:  # noqa: BLE001  (the real solve reports it)
+            return False
 
     # ------------------------------------------------------------------ helpers
     def config_dict(self) -> dict:
         return dataclasses.asdict(self.config)
-
-    def _solution(self, problem: Problem, *, path=None, chords=None, seed=None, start: float,
-                  history=None, **extra) -> Solution:
-        """Build the Solution with timing and config filled in (``start`` from ``time.perf_counter``)."""
-        seconds = time.perf_counter() - start
-        if path is not None:
-            path = np.asarray(path, dtype=np.int32)
-            chords = problem.chords.path_to_chords(path)
-        return Solution(problem=problem, chords=chords, path=path, solver=self.name, config=self.config_dict(),
-                        seed=seed, seconds=seconds, history=None if history is None else np.asarray(history),
-                        extra=extra)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.config!r})"

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 
 import numpy as np
 
-from .base import Problem, RngLike, Solution, Solver, as_generator
+from .base import Output, Problem, Solver
 from .registry import register
 
 
@@ -50,8 +49,5 @@ class RandomSolver(Solver):
     class Config:
         pass
 
-    def solve(self, problem: Problem, *, rng: RngLike = None) -> Solution:
-        start = time.perf_counter()
-        seed = rng if isinstance(rng, (int, np.integer)) else None
-        path = random_path(problem, as_generator(rng))
-        return self._solution(problem, path=path, seed=seed, start=start)
+    def run(self, problem: Problem, rng: np.random.Generator) -> Output:
+        return Output(path=random_path(problem, rng))

@@ -43,7 +43,7 @@ Fitness
     means (the viewing scale of :func:`bench.metrics.score` is 4); each
     individual then also keeps its block means, still updated incrementally.
     Pixels are stored in tiles of :data:`TILE` px in Morton order
-    (:func:`tiled_order`), so a chord of any direction touches few cache lines
+    (:func:`rendering.derived.tiled_order`), so a chord of any direction touches few cache lines
     and ``k x k`` blocks are runs of consecutive pixels.
 
 Budget
@@ -68,103 +68,41 @@ from typing import ClassVar
 
 import numpy as np
 
-from rendering import InputError
-from rendering.device import DEVICES
+from rendering import InputError, derived
+from rendering.derived import TILE, tiled_order  # noqa: F401  (the GA's pixel order; re-exported)
+from rendering.device import check_device
 from rendering.errors import check_float, check_int
 
 from . import _ga_kernels as K
-from .base import Problem, RngLike, Solution, Solver, as_generator
+from ._ga_kernels import FACTOR_FLOOR
+from .base import Output, Problem, RngLike, Solution, Solver, as_generator, error_weights
 from .registry import register
 
-#: The factor ``1 - o c`` of a pass is floored here, so a fully opaque full-coverage pass can be
-#: divided out again (brightness 1e-9 instead of 0: far below any visible or scored difference).
-FACTOR_FLOOR = 1e-9
 #: random draws allowed to find a valid pin before a mutation or junction repair gives up
 _TRIES = 24
 
-_FAC_CACHE: dict = {}
-
 
 def pass_factors(problem: Problem) -> np.ndarray:
-    """The brightness factor ``1 - opacity * coverage`` of every entry of the problem's chord table.
+    """The GA's brightness factor ``1 - opacity * coverage`` of every entry of the problem's chord table.
 
-    Computed in float32 as :func:`rendering.render` does, floored at :data:`FACTOR_FLOOR`.
+    :func:`rendering.derived.pass_factors` floored at :data:`FACTOR_FLOOR` (kept on the table).
 
     Returns
     -------
-    (nnz,) float32 in [FACTOR_FLOOR, 1), aligned with ``problem.table.pixel`` (cached for the last table)
+    (nnz,) float32 in [FACTOR_FLOOR, 1), aligned with ``problem.table.pixel``
     """
-    table = problem.table
-    key = (id(table), float(problem.thread.opacity))
-    hit = _FAC_CACHE.get(key)
-    if hit is not None and hit[0] is table:
-        return hit[1]
-    fac = np.float32(1.0) - np.float32(problem.thread.opacity) * table.coverage
-    fac = np.maximum(fac, np.float32(FACTOR_FLOOR)).astype(np.float32)
-    _FAC_CACHE.clear()
-    _FAC_CACHE[key] = (table, fac)
-    return fac
-
-
-def pixel_weights(problem: Problem) -> np.ndarray:
-    """(n_pixels,) float64 weights of the error: importance (or 1) inside the frame, 0 outside."""
-    w = problem.mask.astype(np.float64)
-    if problem.importance is not None:
-        w = w * problem.importance.astype(np.float64)
-    return np.ascontiguousarray(w.ravel())
+    return derived.pass_factors(problem.table, problem.thread.opacity, floor=FACTOR_FLOOR)
 
 
 def _target_weights(problem: Problem, perm: np.ndarray | None = None, size: int | None = None) -> np.ndarray:
     """(size, 2) float64: target brightness and error weight side by side (pixel ``p`` at ``perm[p]``)."""
-    tw = np.stack([problem.target.image.ravel().astype(np.float64), pixel_weights(problem)], axis=1)
+    tw = np.stack([problem.target.image.ravel().astype(np.float64), error_weights(problem).astype(np.float64)],
+                  axis=1)
     if perm is None:
         return np.ascontiguousarray(tw)
     out = np.zeros((size, 2), dtype=np.float64)  # padding: weight 0
     out[perm] = tw
     return out
-
-
-#: side of the square tiles of the GA's pixel order (a power of two)
-TILE = 32
-
-
-def tiled_order(canvas: int, tile: int = TILE) -> tuple[np.ndarray, int]:
-    """Where each row-major pixel goes in the GA's cache-friendly pixel order.
-
-    The canvas is cut into ``tile x tile`` squares stored one after another, each in
-    Morton (Z) order, so the pixels along a chord of any direction share cache
-    lines and memory pages (a row-major image spends one cache line per pixel on a
-    steep chord). The canvas is padded to whole tiles.
-
-    Returns
-    -------
-    perm : (canvas * canvas,) int32, new index of row-major pixel ``row * canvas + col``
-    size : int, number of pixels in the padded order
-    """
-    nt = -(-canvas // tile)
-    r, c = np.divmod(np.arange(canvas * canvas, dtype=np.int64), canvas)
-    within = np.zeros_like(r)
-    for bit in range(int(tile).bit_length() - 1):
-        within |= ((c >> bit) & 1) << (2 * bit)
-        within |= ((r >> bit) & 1) << (2 * bit + 1)
-    tile_id = (r // tile) * nt + (c // tile)
-    return (tile_id * tile * tile + within).astype(np.int32), int(nt * nt * tile * tile)
-
-
-_TILED_CACHE: dict = {}
-
-
-def _tiled_pixels(problem: Problem) -> tuple[np.ndarray, np.ndarray, int]:
-    """The table's pixel indices in :func:`tiled_order` (cached for the last table): pixel, perm, size."""
-    table = problem.table
-    hit = _TILED_CACHE.get(id(table))
-    if hit is not None and hit[0] is table:
-        return hit[1:]
-    perm, size = tiled_order(table.layout.canvas)
-    pixel = perm[table.pixel]
-    _TILED_CACHE.clear()
-    _TILED_CACHE[id(table)] = (table, pixel, perm, size)
-    return pixel, perm, size
 
 
 def _scoring_arrays(problem: Problem, view: int, tiled: bool = True):
@@ -177,7 +115,8 @@ def _scoring_arrays(problem: Problem, view: int, tiled: bool = True):
     if view == 1 and not tiled:  # row-major (for checks); a writable copy keeps the kernels' compiled types
         tw = _target_weights(problem)
         return np.array(problem.table.pixel), tw, 0, tw.shape[0], 1
-    pixel, perm, size = _tiled_pixels(problem)
+    tp = derived.tiled_pixels(problem.table, TILE)
+    pixel, perm, size = tp.pixel, tp.perm, tp.size
     tw = _target_weights(problem, perm, size)
     if view == 1:
         return pixel, tw, 0, size, 1
@@ -201,7 +140,7 @@ def path_fitness(problem: Problem, path, *, view: int = 1) -> float:
     Returns
     -------
     float, ``sum_p w_p (b_p - t_p) ** 2`` with ``b`` the multiplicative render and ``w`` from
-    :func:`pixel_weights` (``view == 1``; the squared error greedy minimises), else the same sum
+    :func:`solvers.base.error_weights` (``view == 1``; the squared error greedy minimises), else the same sum
     over blocks of block means, weighted by the blocks' mean weight
     """
     _check_view(view)
@@ -265,9 +204,7 @@ class GAConfig:
     device: str = "cpu"
 
     def __post_init__(self):
-        if not isinstance(self.device, str) or self.device.lower() not in DEVICES:
-            raise InputError(f"device must be one of {', '.join(DEVICES)}, got {self.device!r}; use 'cpu' "
-                             f"(or 'auto' to pick CUDA when a GPU is there)")
+        check_device(self.device)
         check_int("population", self.population, low=1, hint="keep at least one individual, e.g. population=16")
         check_int("offspring", self.offspring, low=1, hint="make at least one offspring per generation")
         check_int("generations", self.generations, low=0, hint="e.g. generations=1000")
@@ -514,30 +451,22 @@ class GASolver(Solver):
     Config = GAConfig
     quick_options: ClassVar[dict] = dict(population=4, offspring=8, generations=5)
 
-    def solve(self, problem: Problem, *, rng: RngLike = None) -> Solution:
-        start = time.perf_counter()
-        seed = int(rng) if isinstance(rng, (int, np.integer)) and not isinstance(rng, bool) else None
-        gen = as_generator(rng)
+    def run(self, problem: Problem, rng: np.random.Generator) -> Output:
         cfg = self.config
         initial = None
         extra = {}
         if cfg.seed_solver is not None:
-            from .registry import make_solver, solver_names
+            from .registry import make_solver
 
-            if cfg.seed_solver not in solver_names():
-                try:  # the greedy family registers on import; solvers/__init__ may not have imported it
-                    from . import greedy  # noqa: F401
-                except ImportError:
-                    pass
             seeder = make_solver(cfg.seed_solver)
             if not type(seeder).continuous:
                 raise InputError(f"seed_solver {cfg.seed_solver!r} does not make one continuous thread; "
                                  f"use a continuous solver such as greedy")
-            initial = seeder.solve(problem, rng=int(gen.integers(2**63 - 1)))
+            initial = seeder.solve(problem, rng=int(rng.integers(2**63 - 1)))
             extra["seed_seconds"] = initial.seconds
-        path, history, info = solve_ga(problem, config=cfg, rng=gen, initial=initial)
+        path, history, info = solve_ga(problem, config=cfg, rng=rng, initial=initial)
         extra.update(info)
-        return self._solution(problem, path=path, seed=seed, start=start, history=history, **extra)
+        return Output(path=path, history=history, extra=extra)
 
 
 register("greedy+ga", GASolver, defaults=dict(seed_solver="greedy"),

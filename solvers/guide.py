@@ -32,6 +32,14 @@ from rendering.errors import check_float, check_int
 from . import _guide_kernels as GK
 
 
+def check_guide_options(*, sigma, candidates, lead) -> None:
+    """Check how a guide blurs and leads (:class:`ChordGuide`'s and the guided solvers' options)."""
+    check_float("sigma", sigma, low=0.0, hint="pins, e.g. 1.0")
+    check_int("candidates", candidates, low=1, hint="e.g. 16")
+    if lead is not None:
+        check_int("lead", lead, low=0, hint="lines the guide leads, e.g. 1500, or None (null on the command line) for all")
+
+
 @dataclass(frozen=True, eq=False)
 class ChordGuide:
     """A wanted thread density over a problem's chords.
@@ -63,10 +71,7 @@ class ChordGuide:
         if not np.isfinite(w).all() or (w < 0).any():
             raise InputError("guide weights must be finite and >= 0; clip or rescale them (e.g. np.clip(w, 0, None))")
         object.__setattr__(self, "weights", w)
-        check_float("sigma", self.sigma, low=0.0, hint="pins, e.g. 1.0")
-        check_int("candidates", self.candidates, low=1, hint="e.g. 16")
-        if self.lead is not None:
-            check_int("lead", self.lead, low=0, hint="lines the guide leads, e.g. 1500, or None (null on the command line) for all")
+        check_guide_options(sigma=self.sigma, candidates=self.candidates, lead=self.lead)
 
     def check(self, chords) -> None:
         """Raise :class:`InputError` when the weights do not fit ``chords`` (a :class:`rendering.ChordSet`)."""

@@ -1,5 +1,11 @@
 """The solver registry: solvers by name, variants as registered entries.
 
+Every way a solver is made carries its registered name: ``@register("greedy")``
+sets ``GreedySolver.name``, and a named variant (``register("greedy-view",
+GreedySolver, defaults=...)``) is a subclass with its own name and defaults, so
+``GreedySolver().solve(...)`` records ``"greedy"`` and
+``make_solver("greedy-view")`` records ``"greedy-view"``.
+
 Packages that sit above ``solvers`` (``learned``) register their solvers through
 the ``stringart.solvers`` entry-point group, loaded on first lookup, so that
 ``solvers`` never imports them and the dependency arrows stay one way.
@@ -7,8 +13,8 @@ the ``stringart.solvers`` entry-point group, loaded on first lookup, so that
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 import warnings
+from dataclasses import dataclass, field
 from importlib import metadata
 
 from rendering import InputError
@@ -33,6 +39,9 @@ def register(name: str, cls: type | None = None, *, defaults: dict | None = None
     """Register ``cls`` under ``name`` (with config ``defaults`` for a named variant).
 
     Usable as a decorator (``@register("greedy")``) or a call. Refuses duplicates.
+    The first registration of a class names it; registering an already named
+    class again makes a variant: a subclass with this name and these defaults
+    (returned, and listed as the entry's class).
     """
 
     def add(klass):
@@ -41,7 +50,14 @@ def register(name: str, cls: type | None = None, *, defaults: dict | None = None
         if name in _REGISTRY:
             raise ValueError(f"a solver named {name!r} is already registered ({_REGISTRY[name].cls.__name__})")
         desc = description or ((klass.__doc__ or "").strip().splitlines() or [""])[0]
-        _REGISTRY[name] = Entry(name, klass, dict(defaults or {}), desc)
+        if klass.__dict__.get("name"):  # already registered under another name: a named variant
+            klass = type(klass.__name__, (klass,), {
+                "name": name, "defaults": {**klass.defaults, **(defaults or {})}, "__module__": klass.__module__,
+                "__qualname__": f"{klass.__qualname__}[{name}]", "__doc__": klass.__doc__})
+        else:
+            klass.name = name
+            klass.defaults = dict(defaults or {})
+        _REGISTRY[name] = Entry(name, klass, dict(klass.defaults), desc)
         return klass
 
     return add if cls is None else add(cls)
@@ -86,8 +102,4 @@ def make_solver(name: str, **config) -> Solver:
     >>> make_solver("random").name
     'random'
     """
-    entry = get_entry(name)
-    solver = entry.cls.__new__(entry.cls)
-    solver.name = name  # before __init__, so config errors name the registered solver
-    solver.__init__(**{**entry.defaults, **config})
-    return solver
+    return get_entry(name).cls(**config)

@@ -14,7 +14,7 @@ from bench import harness, report
 from bench.harness import COLUMNS, derive_seed, plan_study, read_runs, run_study
 from bench.metrics import score
 from rendering import InputError, PinLayout, load_target
-from solvers import Problem, Solution, Solver, registry, solver_names
+from solvers import Output, Problem, Solution, Solver, registry, solver_names
 from solvers.baseline import random_path
 
 TINY = dict(pins=32, canvas=32)
@@ -31,7 +31,7 @@ def extra_solvers(monkeypatch):
         class Config:
             pass
 
-        def solve(self, problem, *, rng=None):
+        def run(self, problem, rng):
             raise RuntimeError("boom: this solver always fails")
 
     class Budgeted(Solver):
@@ -44,11 +44,9 @@ def extra_solvers(monkeypatch):
         class Config:
             fraction: float = 1.0
 
-        def solve(self, problem, *, rng=None):
-            start = time.perf_counter()
+        def run(self, problem, rng):
             n = max(1, int(problem.n_lines * self.config.fraction))
-            path = random_path(problem.with_lines(n), np.random.default_rng(7))
-            return self._solution(problem, path=path, seed=None, start=start)
+            return Output(path=random_path(problem.with_lines(n), np.random.default_rng(7)))
 
     for name, cls in (("test-fail", Failing), ("test-budget", Budgeted)):
         cls.name = name

@@ -41,7 +41,7 @@ def test_train_user_errors_are_one_line(tmp_path):
     res = runner.invoke(app, ["train", "ae-chords", "--data", str(tmp_path / "none")])
     assert res.exit_code == 2 and "error: --data must be a folder of images" in res.output
     res = runner.invoke(app, ["train", "ae-chords", "--device", "tpu", "--data", str(_data(tmp_path / "d"))])
-    assert res.exit_code == 2 and "error: device must be cpu, cuda or auto" in res.output
+    assert res.exit_code == 2 and "error: --device must be one of auto, cpu, cuda" in res.output
     res = runner.invoke(app, ["train", "ae-chords", "--model-opt", "w_distill", "--data", str(tmp_path / "d")])
     assert res.exit_code == 2 and "error: --model-opt must be KEY=VALUE, got 'w_distill'" in res.output
     res = runner.invoke(app, ["train", "ae-chords", "--model-opt", "nope=1", "--pins", "24", "--out",

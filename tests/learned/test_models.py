@@ -113,7 +113,8 @@ def test_tiny_training_run_learns_saves_and_resumes(tmp_path, kind):
 
 
 def _soft_loss(scores, x, table, n):
-    from learned.render import chord_render, view_loss
+    from learned.losses import view_loss
+    from rendering.torch_render import chord_render
 
     mask = torch.from_numpy(np.array(table.layout.frame_mask))
     return float(view_loss(chord_render(table, budget_weights(scores, n)), x, mask)[0])
@@ -148,7 +149,8 @@ def test_teacher_weights_meet_the_budget_and_beat_their_start():
     w0 = teacher_weights(imgs, SPEC, budgets, steps=1, lr=1e-6)  # ~ the projection start
     x = torch.from_numpy(imgs)[:, None]
     n = torch.from_numpy(budgets.astype(np.float32))
-    from learned.render import chord_render, view_loss
+    from learned.losses import view_loss
+    from rendering.torch_render import chord_render
 
     mask = torch.from_numpy(np.array(table.layout.frame_mask))
     def loss(wt):

@@ -4,7 +4,9 @@ import numpy as np
 import pytest
 import torch
 
-from learned.render import chord_means, chord_render, soft_lines, ssim_map, view_loss
+from learned.losses import ssim_map, view_loss
+from learned.soft_lines import soft_lines
+from rendering.torch_render import chord_means, chord_render
 from rendering import PinLayout, get_chord_table, render
 from rendering.torch_render import render_torch
 

@@ -40,7 +40,7 @@ def gpu_greedy(problem, mode):
     """One GPU greedy run (``error`` score, free start, each chord once); returns the pin path."""
     from solvers import _greedy_cuda as G
     from solvers import _greedy_kernels as K
-    from solvers.greedy import error_weights
+    from solvers import error_weights
 
     t = problem.table
     cs = problem.chords

@@ -32,14 +32,6 @@ from solvers import ga  # noqa: F401  (registers ga, greedy+ga)
 from solvers.ga import GAConfig, _Population, path_fitness, random_paths
 
 
-def _greedy_available() -> bool:
-    try:
-        import solvers.greedy  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
 def speed(problem: Problem, seed_path: np.ndarray | None, label: str, generations: int) -> None:
     """Evaluations per second of the default config (breed + select), serial and parallel."""
     import numba
@@ -65,21 +57,17 @@ def speed(problem: Problem, seed_path: np.ndarray | None, label: str, generation
 
 
 def compare(images, pins: int, lines: int, canvas: int, seed: int, ga_budget: dict, views=()) -> None:
-    have_greedy = _greedy_available()
     rows = []
     for name in images:
         problem = Problem.create(name, pins=pins, lines=lines, canvas=canvas)
         problem.table  # build/load the table outside the timings
         runs = {}
         runs["random"] = make_solver("random").solve(problem, rng=seed)
-        if have_greedy:
-            runs["greedy"] = make_solver("greedy").solve(problem, rng=seed)
-            runs["greedy+ga"] = make_solver("greedy+ga", **ga_budget).solve(problem, rng=seed)
-            for v in views:
-                runs[f"g+ga@v{v}"] = make_solver("greedy+ga", view=v, **ga_budget).solve(problem, rng=seed)
-            wall = runs["greedy"].seconds
-        else:
-            wall = 1.0
+        runs["greedy"] = make_solver("greedy").solve(problem, rng=seed)
+        runs["greedy+ga"] = make_solver("greedy+ga", **ga_budget).solve(problem, rng=seed)
+        for v in views:
+            runs[f"g+ga@v{v}"] = make_solver("greedy+ga", view=v, **ga_budget).solve(problem, rng=seed)
+        wall = runs["greedy"].seconds
         runs["ga@wall"] = make_solver("ga", generations=10**9, seconds=wall, **{
             k: v for k, v in ga_budget.items() if k not in ("generations", "evaluations", "seconds")}
         ).solve(problem, rng=seed)
@@ -91,9 +79,6 @@ def compare(images, pins: int, lines: int, canvas: int, seed: int, ga_budget: di
         for r in rows[-len(runs):]:
             print(f"  {r['image']:>12} {r['solver']:>10} {r['seconds']:7.2f} s  SSE {r['sse']:10.2f}  "
                   f"SSIM {r['ssim']:.4f}  L1 {r['l1']:.4f}  evals {r['evals']:7d}  gens {r['gens']:5d}", flush=True)
-    if not have_greedy:
-        print("  (solvers.greedy not available: greedy and greedy+ga skipped; ga ran for 1 s)")
-        return
     by = {(r["image"], r["solver"]): r for r in rows}
     print("\n  greedy+ga vs greedy (its seed):")
     lower = 0
@@ -143,8 +128,7 @@ def main() -> None:
         problem = Problem.create("camera", pins=args.pins, lines=args.lines, canvas=args.canvas)
         problem.table
         print("\n## evaluations per second (camera)")
-        if _greedy_available():
-            speed(problem, make_solver("greedy").solve(problem, rng=0).path, "greedy", args.speed_generations)
+        speed(problem, make_solver("greedy").solve(problem, rng=0).path, "greedy", args.speed_generations)
         speed(problem, None, "random", args.speed_generations)
     if not args.skip_compare:
         print("\n## solvers on built-in images (viewing-scale SSIM and L1 from bench.metrics.score; "

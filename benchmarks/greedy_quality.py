@@ -39,7 +39,9 @@ from _common import git_commit  # noqa: E402
 from bench.metrics import score  # noqa: E402
 from rendering import BUILTIN_IMAGES, render  # noqa: E402
 from solvers import Problem  # noqa: E402
-from solvers.greedy import greedy_path, pixel_table, refine_path  # noqa: E402
+from rendering.derived import pixel_table  # noqa: E402
+from solvers.greedy import greedy_path  # noqa: E402
+from solvers.refine import refine_path  # noqa: E402
 
 METRICS = ("ssim", "l1", "psnr")
 HIGHER_IS_BETTER = {"ssim": True, "l1": False, "psnr": True}

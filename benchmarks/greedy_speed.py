@@ -31,7 +31,8 @@ sys.path.insert(0, str(ROOT))
 from _common import git_commit  # noqa: E402
 from rendering import PinLayout, ThreadModel, default_min_gap, get_chord_table  # noqa: E402
 from solvers import Problem  # noqa: E402
-from solvers.greedy import GreedySolver, pixel_table  # noqa: E402
+from rendering.derived import pixel_table  # noqa: E402
+from solvers.greedy import GreedySolver  # noqa: E402
 
 
 def timed(fn, repeat: int) -> tuple[float, float, object]:

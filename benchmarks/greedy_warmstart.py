@@ -35,7 +35,8 @@ sys.path.insert(0, str(ROOT))
 
 from bench.metrics import score_solution  # noqa: E402
 from solvers import Problem  # noqa: E402
-from solvers.greedy import GreedySolver, chord_scores, error_weights, solve_greedy  # noqa: E402
+from solvers import error_weights  # noqa: E402
+from solvers.greedy import GreedySolver, chord_scores, solve_greedy  # noqa: E402
 
 
 def top_partners(problem: Problem, scores: np.ndarray, m: int) -> np.ndarray:

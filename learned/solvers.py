@@ -33,7 +33,7 @@ from typing import ClassVar
 import numpy as np
 import torch
 
-from rendering import InputError
+from rendering import VIEW_SCALE, InputError
 from rendering.errors import check_float, check_int
 from solvers import ChordGuide, Output, Problem, Solver, follow_guide, register
 from solvers.guide import check_guide_options
@@ -151,8 +151,8 @@ class _LearnedBase(Solver):
         super().prepare(problem)
 
 
-#: The refinement canvas of a problem without a model: its canvas over this (the benchmark's viewing scale).
-REFINE_FACTOR = 4
+#: The refinement canvas of a problem without a model: its canvas over the benchmark's viewing scale.
+REFINE_FACTOR = VIEW_SCALE
 
 
 def refine_table(problem: Problem):

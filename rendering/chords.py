@@ -103,6 +103,25 @@ class ChordSet:
                              f"allowed chord (min_gap {self.min_gap}); fix the path")
         return chords.astype(np.int32)
 
+    def pairs_to_chords(self, pairs) -> np.ndarray:
+        """Chord ids of ``(n, 2)`` pin pairs (either order); raises :class:`InputError` on a disallowed pair.
+
+        >>> cs = ChordSet.build(PinLayout(n_pins=6, canvas=32), min_gap=2)
+        >>> cs.pairs_to_chords([[0, 2], [3, 0]]).tolist()
+        [0, 1]
+        """
+        pairs = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
+        if pairs.size and (pairs.min() < 0 or pairs.max() >= self.n_pins):
+            raise InputError(f"pin indices must be in [0, {self.n_pins - 1}], got [{pairs.min()}, {pairs.max()}]; "
+                             f"the pins come from a layout of another pin count")
+        chords = self.id_of[pairs[:, 0], pairs[:, 1]]
+        bad = np.flatnonzero(chords < 0)
+        if bad.size:
+            a, b = pairs[int(bad[0])]
+            raise InputError(f"pins {a} and {b} (line {int(bad[0]) + 1}) are not an allowed chord (min_gap "
+                             f"{self.min_gap}); the pins come from another layout or min_gap")
+        return chords.astype(np.int32)
+
 
 @lru_cache(maxsize=32)
 def get_chord_set(layout: PinLayout, min_gap: int) -> ChordSet:

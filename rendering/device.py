@@ -143,13 +143,11 @@ class DeviceTable:
 
     Attributes
     ----------
-    table : ChordTable, the host table
     indptr : device (n_chords + 1,) int64
     pixel : device (nnz,) int32
     coverage : device (nnz,) float32
     """
 
-    table: ChordTable
     indptr: object
     pixel: object
     coverage: object
@@ -165,7 +163,8 @@ def device_table(table: ChordTable) -> DeviceTable:
         kernels()  # checks that CUDA is there
         from numba import cuda
 
-        return DeviceTable(t, cuda.to_device(t.indptr), cuda.to_device(t.pixel), cuda.to_device(t.coverage))
+        # no reference back to the table: the copy is freed with it (the memo is the table's own)
+        return DeviceTable(cuda.to_device(t.indptr), cuda.to_device(t.pixel), cuda.to_device(t.coverage))
 
     return table.derived(("cuda",), upload)
 

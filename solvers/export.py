@@ -91,6 +91,32 @@ def csv_bytes(solution) -> bytes:
     return ("\n".join(rows) + "\n").encode()
 
 
+def read_pin_file(path) -> np.ndarray:
+    """A pin file written by :func:`txt_bytes` -> (n_lines, 2) int64 pin pairs.
+
+    Path files hold one pin a line (a continuous thread); chord files ``a b`` a line.
+    Raises :class:`InputError` for a missing, empty or mixed file.
+    """
+    try:
+        text = Path(path).read_text()
+    except (OSError, UnicodeDecodeError) as e:
+        raise InputError(f"cannot read pin file '{path}' ({getattr(e, 'strerror', None) or e}); "
+                         f"pass a .txt pin file written by bench") from None
+    try:
+        rows = [[int(v) for v in ln.split()] for ln in text.splitlines() if ln.strip()]
+    except ValueError:
+        raise InputError(f"pin file '{path}' holds something other than whole numbers; expected one pin a line "
+                         f"or 'a b' a line") from None
+    if not rows:
+        raise InputError(f"pin file '{path}' is empty; expected one pin a line or 'a b' a line")
+    if all(len(r) == 1 for r in rows):
+        pins = np.array([r[0] for r in rows], dtype=np.int64)
+        return np.stack([pins[:-1], pins[1:]], axis=1)
+    if all(len(r) == 2 for r in rows):
+        return np.array(rows, dtype=np.int64)
+    raise InputError(f"pin file '{path}' mixes formats; expected one pin a line or 'a b' a line")
+
+
 def json_bytes(solution) -> bytes:
     p = solution.problem
     doc = {
@@ -107,14 +133,17 @@ def json_bytes(solution) -> bytes:
         doc["pins"] = solution.path.tolist()
     else:
         doc["chords"] = solution.pin_pairs().tolist()
-    return (json.dumps(doc, indent=1, default=_json_default) + "\n").encode()
+    return (json.dumps(doc, indent=1, default=json_default) + "\n").encode()
 
 
-def _json_default(o):
+def json_default(o):
+    """``json.dumps(..., default=json_default)``: NumPy scalars and arrays as Python values, sets sorted, else ``str``."""
     if isinstance(o, np.generic):
         return o.item()
     if isinstance(o, np.ndarray):
         return o.tolist()
+    if isinstance(o, (set, frozenset)):
+        return sorted(o)
     return str(o)
 
 

@@ -69,7 +69,7 @@ from typing import ClassVar
 import numpy as np
 
 from rendering import InputError, derived
-from rendering.derived import TILE, tiled_order  # noqa: F401  (the GA's pixel order; re-exported)
+from rendering.derived import TILE
 from rendering.device import check_device
 from rendering.errors import check_float, check_int
 

@@ -47,7 +47,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from rendering import VIEW_SCALE, ChordTable, InputError
-from rendering.derived import PixelTable, pixel_table  # noqa: F401  (PixelTable: re-exported for callers)
+from rendering.derived import pixel_table
 from rendering.device import check_device
 from rendering.errors import check_float, check_int
 

@@ -3,45 +3,51 @@
 import numpy as np
 import pytest
 
-from solvers import Problem, Solution, get_entry, make_solver, solver_names
+from solvers import Problem, get_entry, make_solver, solver_names
+from solvers.testing import check_solver, contract_problem
 
 
 @pytest.fixture(scope="module")
 def problem():
-    # 288 pins (the default, which shipped learned checkpoints are trained for) on a small canvas
-    return Problem.create("camera", pins=288, lines=50, canvas=96)
-
-
-def quick(name):
-    return make_solver(name, **get_entry(name).cls.quick_options)
+    return contract_problem()
 
 
 @pytest.mark.parametrize("name", solver_names())
 def test_solver_contract(name, problem):
-    solver = quick(name)
-    sol = solver.solve(problem, rng=7)
-    assert isinstance(sol, Solution)
-    assert sol.solver == name
-    # budget respected, valid chord ids
-    assert sol.chords.dtype == np.int32 and sol.chords.shape == (problem.n_lines,)
-    cs = problem.chords
-    assert sol.chords.min() >= 0 and sol.chords.max() < cs.n_chords
-    # min_gap respected
-    a, b = cs.pin_a[sol.chords], cs.pin_b[sol.chords]
-    assert np.all(problem.layout.circular_distance(a, b) >= problem.min_gap)
-    # no chord twice unless the problem allows it
-    if not problem.allow_repeats:
-        assert len(np.unique(sol.chords)) == len(sol.chords)
-    # one continuous thread when the solver claims it
-    if type(solver).continuous:
-        assert sol.path is not None and sol.path.shape == (problem.n_lines + 1,)
-        np.testing.assert_array_equal(cs.path_to_chords(sol.path), sol.chords)
-    assert sol.seconds >= 0
-    img = sol.render()
-    assert img.shape == problem.target.image.shape and 0 <= img.min() <= img.max() <= 1
-    # same seed, same result
-    again = quick(name).solve(problem, rng=7)
-    np.testing.assert_array_equal(sol.chords, again.chords)
+    check_solver(name, problem)
+
+
+def test_the_contract_catches_a_broken_solver(problem):
+    from dataclasses import dataclass
+
+    from solvers import Output, Solver, registry
+
+    @registry.register("test-repeats")
+    class Repeats(Solver):
+        """Winds one chord over and over: breaks the no-repeat rule."""
+
+        @dataclass(frozen=True, kw_only=True)
+        class Config:
+            pass
+
+        def run(self, problem, rng):
+            a, b = problem.chords.pins(0)
+            return Output(path=[a, b] * (problem.n_lines // 2) + [a] * (problem.n_lines % 2 + 1))
+
+    try:
+        with pytest.raises(AssertionError, match="drawn twice"):
+            check_solver("test-repeats", problem)
+    finally:
+        del registry._REGISTRY["test-repeats"]
+
+
+def test_variants_carry_their_registered_name():
+    from solvers.greedy import GreedySolver
+
+    assert GreedySolver().name == "greedy"
+    view = make_solver("greedy-view")
+    assert view.name == "greedy-view" and isinstance(view, GreedySolver) and view.config.scale == 4
+    assert get_entry("greedy-view").cls().config == view.config
 
 
 def test_registry_refuses_duplicates_and_unknown_names():

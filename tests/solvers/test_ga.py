@@ -174,17 +174,6 @@ def test_seeded_from_a_path_is_never_worse(tiny):
         solve_ga(tiny, config=GAConfig(generations=1), initial=seed[:-1])
 
 
-def _greedy_available():
-    try:
-        import solvers.greedy  # noqa: F401
-    except Exception:  # greedy not landed yet
-        return False
-    from solvers import solver_names
-
-    return "greedy" in solver_names()
-
-
-@pytest.mark.skipif(not _greedy_available(), reason="solvers.greedy is not available")
 def test_greedy_ga_never_worse_than_its_greedy_seed():
     p = Problem.create("camera", pins=48, lines=120, canvas=64)
     for seed in (0, 1):
@@ -223,7 +212,7 @@ def test_unknown_option_and_non_continuous_problem(tiny):
 
 
 def test_tiled_order_is_a_permutation_of_whole_tiles():
-    from solvers.ga import tiled_order
+    from rendering.derived import tiled_order
 
     for canvas, tile in ((64, 32), (48, 32), (10, 4)):
         perm, size = tiled_order(canvas, tile)

@@ -6,11 +6,12 @@ import numpy as np
 import pytest
 
 from rendering import InputError, Target, ThreadModel, render, view_scale
-from solvers import Problem, make_solver
+from rendering.derived import pixel_table
+from solvers import Problem, error_weights, make_solver
 from solvers import greedy as G  # noqa: F401  (registers greedy, greedy-sum, greedy+refine)
 from solvers.baseline import random_path
-from solvers.greedy import (GreedySolver, chord_scores, error_weights, greedy_path, pixel_table, refine_path,
-                            solve_greedy, squared_error)
+from solvers.greedy import GreedySolver, chord_scores, greedy_path, solve_greedy, squared_error
+from solvers.refine import refine_path
 
 
 def noise_problem(*, pins=24, lines=40, canvas=48, seed=0, **kw) -> Problem:

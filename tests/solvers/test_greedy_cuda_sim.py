@@ -27,7 +27,7 @@ else:
     from solvers import Problem
     from solvers import _greedy_cuda as G
     from solvers import _greedy_kernels as K
-    from solvers.greedy import error_weights
+    from solvers import error_weights
 
     def both(problem, *, rule, start, no_return, mode, early_stop=False, target=None, opacity=0.8):
         """Run the CPU scan loop and the GPU loop on the same inputs; return both results."""

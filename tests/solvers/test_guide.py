@@ -7,7 +7,8 @@ import pytest
 
 from rendering import InputError, Target, render
 from solvers import ChordGuide, Problem, follow_guide, make_solver
-from solvers.greedy import chord_scores, error_weights, greedy_path, solve_greedy
+from solvers import error_weights
+from solvers.greedy import chord_scores, greedy_path, solve_greedy
 
 from .test_greedy import ref_greedy
 

@@ -1,0 +1,95 @@
+"""The contract every solver keeps: a suite plugin authors can run on their own solvers.
+
+Like ``optuna.testing``, this ships with the package so that a solver written
+elsewhere (registered through the ``stringart.solvers`` entry point) can be
+held to the same contract as the built-in ones. It needs no test framework:
+:func:`check_solver` raises :class:`AssertionError` with what broke.
+
+Examples
+--------
+In a plugin's test suite::
+
+    import pytest
+    from solvers import solver_names
+    from solvers.testing import check_solver
+
+    @pytest.mark.parametrize("name", ["my-solver"])
+    def test_contract(name):
+        check_solver(name)
+
+>>> sol = check_solver("random", contract_problem(pins=32, canvas=32, lines=20))
+>>> sol.solver, sol.n_lines
+('random', 20)
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .base import Problem, Solution, Solver
+from .registry import get_entry, make_solver
+
+
+def contract_problem(*, pins: int = 288, canvas: int = 96, lines: int = 50, **kw) -> Problem:
+    """The problem the contract is checked on: camera, 288 pins (what shipped checkpoints are trained for)
+    on a small canvas; keyword arguments go to :meth:`Problem.create`."""
+    return Problem.create("camera", pins=pins, lines=lines, canvas=canvas, **kw)
+
+
+def quick_solver(name: str, **options) -> Solver:
+    """The registered solver ``name`` with its ``quick_options`` (a small budget), then ``options``."""
+    return make_solver(name, **{**get_entry(name).cls.quick_options, **options})
+
+
+def check_solution(solution: Solution, problem: Problem, *, continuous: bool) -> None:
+    """Raise AssertionError unless ``solution`` is a valid answer to ``problem``.
+
+    Valid: chord ids of the problem within the line budget, every chord at least
+    ``min_gap`` pins apart, no chord twice unless the problem allows repeats, one
+    continuous thread (a pin path matching the chords) when ``continuous``, a
+    finite non-negative time and a preview in [0, 1] on the problem's canvas.
+    """
+    assert isinstance(solution, Solution), f"solve returned {type(solution).__name__}, not a Solution"
+    chords = solution.chords
+    assert chords.dtype == np.int32 and chords.ndim == 1, f"chords must be 1-D int32, got {chords.dtype} {chords.shape}"
+    assert chords.size <= problem.n_lines, f"{chords.size} lines drawn, over the budget of {problem.n_lines}"
+    cs = problem.chords
+    if chords.size:
+        assert chords.min() >= 0 and chords.max() < cs.n_chords, "chord ids outside the problem's chord set"
+        a, b = cs.pin_a[chords], cs.pin_b[chords]
+        assert np.all(problem.layout.circular_distance(a, b) >= problem.min_gap), "a chord breaks min_gap"
+    if not problem.allow_repeats:
+        assert len(np.unique(chords)) == len(chords), "a chord is drawn twice but the problem forbids repeats"
+    if continuous:
+        assert solution.path is not None, "the solver claims one continuous thread but returned no pin path"
+        assert solution.path.shape == (chords.size + 1,), "the pin path must have one pin more than the chords"
+        if chords.size:
+            np.testing.assert_array_equal(cs.path_to_chords(solution.path), chords,
+                                          err_msg="the pin path does not walk the chords")
+    assert np.isfinite(solution.seconds) and solution.seconds >= 0, f"seconds must be >= 0, got {solution.seconds}"
+    img = solution.render()
+    assert img.shape == problem.target.image.shape, f"preview is {img.shape}, not the canvas"
+    assert 0 <= img.min() <= img.max() <= 1, "preview values outside [0, 1]"
+
+
+def check_solver(name: str, problem: Problem | None = None, *, rng: int = 7, exact_budget: bool = True,
+                 **options) -> Solution:
+    """Run the contract on the registered solver ``name`` (with its quick options) and return its solution.
+
+    Checks :func:`check_solution`, that the solution records the registered
+    name however the solver is made (by name or by its class), that the budget
+    is drawn in full when ``exact_budget``, and that the same seed gives the
+    same chords.
+    """
+    problem = problem if problem is not None else contract_problem()
+    solver = quick_solver(name, **options)
+    sol = solver.solve(problem, rng=rng)
+    continuous = type(solver).continuous
+    check_solution(sol, problem, continuous=continuous)
+    assert sol.solver == name, f"the solution records solver {sol.solver!r}, not its registered name {name!r}"
+    assert type(solver)().name == name, "a solver made from its class does not carry its registered name"
+    if exact_budget:
+        assert sol.n_lines == problem.n_lines, f"{sol.n_lines} lines drawn, {problem.n_lines} asked"
+    again = quick_solver(name, **options).solve(problem, rng=rng)
+    np.testing.assert_array_equal(sol.chords, again.chords, err_msg="the same seed gave another result")
+    return sol

@@ -1,0 +1,120 @@
+"""The architecture, checked: arrows one way, rendering's privates private, no import circles.
+
+Every ``import`` in the four packages is read with :mod:`ast` (module level and
+inside functions alike: a lazy import is still an arrow).
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGES = ("rendering", "solvers", "learned", "bench")
+#: what each package may import of ours: the layers below it
+ALLOWED = {"rendering": set(), "solvers": {"rendering"}, "learned": {"rendering", "solvers"},
+           "bench": {"rendering", "solvers", "learned"}}
+
+
+def _module_name(path: Path) -> str:
+    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def _imports(path: Path) -> list[tuple[str, list[str], int]]:
+    """(module imported, names taken from it, line) for every import in a file, relative ones resolved."""
+    name = _module_name(path)
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    out = []
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            out += [(a.name, [], node.lineno) for a in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")
+                base = base[:len(base) - (node.level - 1)]
+                mod = ".".join(base + ([node.module] if node.module else []))
+            else:
+                mod = node.module or ""
+            out.append((mod, [a.name for a in node.names], node.lineno))
+    return out
+
+
+def _targets(mod: str, names: list[str], modules) -> list[str]:
+    """The modules an import loads: ``from pkg import sub`` loads ``pkg.sub``, and ``pkg`` itself only
+    when some name is not a submodule (``from . import _kernels`` does not import the package's __init__
+    again; ``from . import x, Y`` does)."""
+    subs = [f"{mod}.{n}" for n in names if f"{mod}.{n}" in modules]
+    return subs if names and len(subs) == len(names) else subs + [mod]
+
+
+def _sources(*folders: str):
+    for folder in folders:
+        yield from sorted((ROOT / folder).rglob("*.py"))
+
+
+@pytest.fixture(scope="module")
+def modules() -> dict[str, Path]:
+    return {_module_name(p): p for p in _sources(*PACKAGES)}
+
+
+def test_arrows_point_one_way():
+    bad = []
+    for path in _sources(*PACKAGES):
+        own = _module_name(path).split(".")[0]
+        for mod, _, line in _imports(path):
+            top = mod.split(".")[0]
+            if top in PACKAGES and top != own and top not in ALLOWED[own]:
+                bad.append(f"{path.relative_to(ROOT)}:{line} imports {mod}")
+    assert not bad, "imports against the layering rendering <- solvers <- learned <- bench:\n" + "\n".join(bad)
+
+
+def test_nothing_outside_rendering_touches_its_privates():
+    bad = []
+    for path in _sources("solvers", "learned", "bench", "benchmarks"):
+        for mod, names, line in _imports(path):
+            if not mod.startswith("rendering"):
+                continue
+            if any(part.startswith("_") for part in mod.split(".")):
+                bad.append(f"{path.relative_to(ROOT)}:{line} imports private module {mod}")
+            bad += [f"{path.relative_to(ROOT)}:{line} imports private name {mod}.{n}" for n in names
+                    if n.startswith("_")]
+        text = path.read_text()
+        for attr in ("._derived", "._lock", "._torch", "._memory"):
+            if attr in text:
+                bad.append(f"{path.relative_to(ROOT)} reads a private attribute {attr} of rendering")
+    assert not bad, "\n".join(bad)
+
+
+@pytest.mark.parametrize("package", PACKAGES)
+def test_no_import_circle_inside_a_package(package, modules):
+    graph: dict[str, set[str]] = {}
+    for name, path in modules.items():
+        if name.split(".")[0] != package:
+            continue
+        deps = set()
+        for mod, names, _ in _imports(path):
+            deps |= {t for t in _targets(mod, names, modules)
+                     if t in modules and t.split(".")[0] == package and t != name}
+        graph[name] = deps
+    # a package's __init__ imports its modules; a module importing its own package's __init__ closes a circle
+    cycles = []
+    state: dict[str, int] = {}
+
+    def visit(node, stack):
+        state[node] = 1
+        for dep in sorted(graph.get(node, ())):
+            if state.get(dep) == 1:
+                cycles.append(" -> ".join(stack[stack.index(dep):] + [dep]))
+            elif dep not in state:
+                visit(dep, stack + [dep])
+        state[node] = 2
+
+    for node in sorted(graph):
+        if node not in state:
+            visit(node, [node])
+    assert not cycles, f"import circles in {package}:\n" + "\n".join(cycles)

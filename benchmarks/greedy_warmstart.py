@@ -10,7 +10,7 @@ Each row is :func:`solvers.greedy.solve_greedy` on the same problem, with
 
 ``projection``
     the mean target darkness along the chord (the ``projection`` baseline's
-    scores, :func:`learned.solvers.projection_scores`), or
+    scores, :func:`learned.inference.projection_scores`), or
 ``gain``
     greedy's exact first-step gain of each chord (:func:`solvers.greedy.chord_scores` on a white canvas),
 

@@ -34,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from _common import provenance  # noqa: E402
 from bench.metrics import score_solution  # noqa: E402
 from learned.decode import scores_guide  # noqa: E402
-from learned.solvers import chordnet_scores, get_model, set_threads  # noqa: E402
+from learned.inference import chordnet_scores, get_model, set_threads  # noqa: E402
 from solvers import ChordGuide, Problem  # noqa: E402
 from solvers.greedy import solve_greedy  # noqa: E402
 

@@ -1,7 +1,10 @@
 """The learned solvers and the projection baseline, registered with :mod:`solvers`.
 
 Loaded through the ``stringart.solvers`` entry point (``learned = "learned.solvers"``
-in pyproject.toml), so :mod:`solvers` never imports :mod:`learned`.
+in pyproject.toml), so :mod:`solvers` never imports :mod:`learned`. This module
+only declares the solvers (names, configs, capability flags) and imports no
+torch: the work is in :mod:`learned.inference`, imported when a learned solver
+prepares or runs, so listing solvers stays light.
 
 * ``projection`` -- not learned: each chord scored by the mean target darkness
   along it (standardised), decoded into one thread by
@@ -25,114 +28,14 @@ in pyproject.toml), so :mod:`solvers` never imports :mod:`learned`.
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
-from pathlib import Path
 from typing import ClassVar
 
 import numpy as np
-import torch
 
-from rendering import VIEW_SCALE, InputError
 from rendering.errors import check_float, check_int
-from solvers import ChordGuide, Output, Problem, Solver, follow_guide, register
+from solvers import Output, Problem, Solver, register
 from solvers.guide import check_guide_options
-
-from .decode import SIGMA, decode_path, scores_guide
-from .models import check_spec, default_checkpoint, load_checkpoint, refine_scores, to_input
-
-_models: dict = {}
-_lock = threading.Lock()
-_THREADS = 2
-
-
-def set_threads(n: int | None = None) -> None:
-    """``torch.set_num_threads(n)``; without ``n``, cap torch's threads at 2 but never raise them.
-
-    Never raising matters in ``bench run``: its parallel workers set one thread each
-    (``bench.harness``), and a solver must not take more behind the harness's back.
-    """
-    torch.set_num_threads(int(n) if n else max(1, min(_THREADS, torch.get_num_threads())))
-
-
-def get_model(kind: str, checkpoint: str | Path | None, n_pins: int):
-    """The model of a checkpoint (the shipped one for ``n_pins`` when ``checkpoint`` is empty), cached."""
-    path = Path(checkpoint) if checkpoint else default_checkpoint(kind, n_pins)
-    if not checkpoint and not path.is_file():
-        raise InputError(f"no shipped {kind} checkpoint for {n_pins} pins (looked for {path.name}); train one with "
-                         f"`bench train {kind} --pins {n_pins} --out DIR` and pass checkpoint=DIR/{kind}.pt")
-    key = (kind, str(path.resolve()), path.stat().st_mtime if path.is_file() else 0)
-    with _lock:
-        if key not in _models:
-            _models[key] = load_checkpoint(path, kind=kind)[0]
-        return _models[key]
-
-
-def target_tensor(problem: Problem) -> torch.Tensor:
-    """(1, 1, canvas, canvas) float32: the problem's target, white outside the frame."""
-    img = np.where(problem.mask, problem.target.image, 1.0).astype(np.float32)
-    return torch.from_numpy(img)[None, None]
-
-
-def projection_scores(problem: Problem) -> np.ndarray:
-    """(n_chords,) float64: mean target darkness along each chord (coverage-weighted), on the problem's table."""
-    from rendering import chord_means
-
-    return chord_means(problem.table, 1.0 - np.where(problem.mask, problem.target.image, 1.0))
-
-
-def standardise(scores: np.ndarray) -> np.ndarray:
-    """``(s - mean) / std``: the projection term of an untrained ChordNet's score."""
-    return (scores - scores.mean()) / max(float(scores.std()), 1e-6)
-
-
-def chordnet_scores(model, problem: Problem, *, refine_steps: int | None = None) -> np.ndarray:
-    """(n_chords,) float64: the ChordNet scores of the problem's target (checks the setup first).
-
-    The network's scores are refined by ``refine_steps`` of its learned steps
-    (:meth:`learned.models.ChordNet.refine`, at the model's training canvas; default:
-    the number it was trained with).
-    """
-    check_spec(model.spec, problem, where="the ae-chords checkpoint")
-    n = torch.tensor([float(problem.n_lines)])
-    with torch.no_grad():
-        s = model.scores(to_input(target_tensor(problem), model.spec.train_canvas), n, steps=refine_steps)
-    return s[0].double().numpy()
-
-
-def aeseed_scores(model, problem: Problem, *, sigma_pins: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
-    """Chord scores of the seed model: snapped chords and a kernel density around its threads.
-
-    Returns
-    -------
-    scores : (n_chords,) float64, sum over predicted threads of a circular Gaussian
-        (``sigma_pins`` pins) in both endpoints
-    snapped : (n_snapped,) int64 unique chord ids of the threads snapped to the
-        nearest pins (threads whose snapped pins are closer than min_gap are dropped)
-    """
-    check_spec(model.spec, problem, where="the ae-seed checkpoint")
-    n = problem.layout.n_pins
-    cs = problem.chords
-    with torch.inference_mode():
-        x = to_input(target_tensor(problem), model.spec.input_size)
-        u, v, _ = model(x)
-    pu = u[0].double().numpy() * n
-    pv = v[0].double().numpy() * n
-    ia, ib = np.rint(pu).astype(np.int64) % n, np.rint(pv).astype(np.int64) % n
-    ids = cs.id_of[ia, ib]
-    snapped = np.unique(ids[ids >= 0])
-    pins = np.arange(n, dtype=np.float64)
-
-    def g(p):  # (n, K) circular Gaussian weights of each pin around positions p
-        d = np.abs(pins[:, None] - p[None, :]) % n
-        d = np.minimum(d, n - d)
-        return np.exp(-0.5 * (d / sigma_pins) ** 2)
-
-    ga, gb = g(pu), g(pv)
-    dens = ga @ gb.T
-    dens = dens + dens.T
-    return dens[cs.pin_a, cs.pin_b], snapped
-
 
 class _LearnedBase(Solver):
     """A solver with a trained model: :meth:`prepare` loads it (outside the timed solve)."""
@@ -143,26 +46,16 @@ class _LearnedBase(Solver):
 
     def model(self, problem: Problem):
         """The model of this solver's checkpoint for the problem's pin count (loaded once per process)."""
+        from .inference import get_model
+
         return get_model(self.kind, self.config.checkpoint, problem.layout.n_pins)
 
     def prepare(self, problem: Problem) -> None:
+        from .inference import set_threads
+
         set_threads()
         self.model(problem)
         super().prepare(problem)
-
-
-#: The refinement canvas of a problem without a model: its canvas over the benchmark's viewing scale.
-REFINE_FACTOR = VIEW_SCALE
-
-
-def refine_table(problem: Problem):
-    """The problem's chord table at ``canvas // REFINE_FACTOR`` px (at least 32): where scores are refined."""
-    import dataclasses
-
-    from rendering import get_chord_table
-
-    lay = dataclasses.replace(problem.layout, canvas=max(32, problem.layout.canvas // REFINE_FACTOR))
-    return get_chord_table(lay, problem.min_gap, problem.thread.width_px(lay.span_px))
 
 
 @register("projection", description="not learned: chords scored by mean darkness along them, decoded to one thread")
@@ -188,22 +81,11 @@ class ProjectionSolver(Solver):
             check_float("refine_lr", self.refine_lr, low=0.0, low_open=True)
 
     def run(self, problem: Problem, rng: np.random.Generator) -> Output:
+        from .decode import decode_path
+        from .inference import refined_projection_scores
+
         scores = refined_projection_scores(problem, steps=self.config.refine_steps, lr=self.config.refine_lr)
         return Output(path=decode_path(problem.chords, scores, problem.n_lines, allow_repeats=problem.allow_repeats))
-
-
-def refined_projection_scores(problem: Problem, *, steps: int, lr: float = 1.0) -> np.ndarray:
-    """(n_chords,) float64: the standardised projection scores after ``steps`` plain normalised gradient steps
-    (:func:`learned.models.refine_scores` at a quarter of the canvas; 0 steps: the projection itself)."""
-    scores = standardise(projection_scores(problem))
-    if not steps:
-        return scores
-    set_threads()
-    table = refine_table(problem)
-    with torch.no_grad():
-        t = to_input(target_tensor(problem), table.layout.canvas)
-        return refine_scores(torch.from_numpy(scores)[None].float(), t, table, torch.tensor([float(problem.n_lines)]),
-                             steps=steps, lr=lr, opacity=problem.thread.opacity)[0].double().numpy()
 
 
 @register("projection+refine", description="not learned: projection plus two plain gradient steps through the "
@@ -233,6 +115,9 @@ class AEChordsSolver(_LearnedBase):
                 check_int("refine_steps", self.refine_steps, low=0, hint="e.g. 2, or leave unset for the model's")
 
     def run(self, problem: Problem, rng: np.random.Generator) -> Output:
+        from .decode import decode_path
+        from .inference import chordnet_scores, set_threads
+
         set_threads()
         model = self.model(problem)
         scores = chordnet_scores(model, problem, refine_steps=self.config.refine_steps)
@@ -258,11 +143,11 @@ class AESeedSolver(_LearnedBase):
             check_float("sigma_pins", self.sigma_pins, low=0.0, low_open=True)
 
     def run(self, problem: Problem, rng: np.random.Generator) -> Output:
+        from .inference import aeseed_path, set_threads
+
         set_threads()
-        dens, snapped = aeseed_scores(self.model(problem), problem, sigma_pins=self.config.sigma_pins)
-        guide = ChordGuide(dens * (problem.n_lines / max(float(dens.sum()), 1e-12)), sigma=SIGMA)
-        path = follow_guide(problem.chords, guide, problem.n_lines, allow_repeats=problem.allow_repeats)
-        return Output(path=path, extra=dict(snapped=int(snapped.size)))
+        path, snapped = aeseed_path(self.model(problem), problem, sigma_pins=self.config.sigma_pins)
+        return Output(path=path, extra=dict(snapped=snapped))
 
 
 # ---------------------------------------------------------------------- ae+greedy
@@ -283,15 +168,6 @@ class GuidedConfig:
 
     def __post_init__(self):
         check_guide_options(sigma=self.sigma, candidates=self.candidates, lead=self.lead)
-
-
-def guided_greedy(config: GuidedConfig, problem: Problem, scores: np.ndarray, *, temperature: float) -> Output:
-    """Greedy led by chord scores (:func:`solvers.greedy.greedy_thread` with a guide): a guided solver's run."""
-    from solvers.greedy import GreedySolver, greedy_thread
-
-    guide = scores_guide(problem.chords, scores, problem.n_lines, temperature=temperature, sigma=config.sigma,
-                         candidates=config.candidates, lead=config.lead)
-    return greedy_thread(problem, GreedySolver.Config(), guide=guide)
 
 
 @register("ae+greedy", description="greedy led by ChordNet: for the first lines only the model's top candidates "
@@ -321,6 +197,8 @@ class AEGreedySolver(_LearnedBase):
                 check_int("refine_steps", self.refine_steps, low=0, hint="e.g. 2, or leave unset for the model's")
 
     def run(self, problem: Problem, rng: np.random.Generator) -> Output:
+        from .inference import chordnet_scores, guided_greedy, set_threads
+
         set_threads()
         model = self.model(problem)
         scores = chordnet_scores(model, problem, refine_steps=self.config.refine_steps)
@@ -346,5 +224,7 @@ class ProjectionGreedySolver(Solver):
             check_float("refine_lr", self.refine_lr, low=0.0, low_open=True)
 
     def run(self, problem: Problem, rng: np.random.Generator) -> Output:
+        from .inference import guided_greedy, refined_projection_scores
+
         scores = refined_projection_scores(problem, steps=self.config.refine_steps, lr=self.config.refine_lr)
         return guided_greedy(self.config, problem, scores, temperature=1.0)

@@ -9,7 +9,7 @@ seen from the front (the side the picture is viewed from).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from functools import cached_property
 
 import numpy as np

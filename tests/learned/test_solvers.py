@@ -6,7 +6,7 @@ import torch
 
 from learned.decode import decode_path, score_weights
 from learned.models import Spec, build_model, save_checkpoint
-from learned.solvers import projection_scores
+from learned.inference import projection_scores
 from rendering import InputError, render
 from solvers import Problem, make_solver, solver_names
 
@@ -114,7 +114,7 @@ def test_ae_greedy_is_greedy_guided_by_the_model(tiny_problem, checkpoints):
 
 
 def test_projection_greedy_is_ae_greedy_led_by_the_projection(tiny_problem):
-    from learned.solvers import refined_projection_scores
+    from learned.inference import refined_projection_scores
     from learned.decode import scores_guide
     from solvers.greedy import solve_greedy
 

@@ -1,6 +1,5 @@
 """The contract every registered solver keeps (run against the whole registry)."""
 
-import numpy as np
 import pytest
 
 from solvers import Problem, get_entry, make_solver, solver_names

@@ -26,10 +26,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from rendering import ChordSet, InputError, PinLayout, ThreadModel, get_chord_table, render_model, view_scale
-from solvers.export import prepare_out_dir, write_files_atomically
+from rendering import InputError, PinLayout, ThreadModel, get_chord_set, get_chord_table, render_model, view_scale
+from solvers.export import prepare_out_dir, read_pin_file, write_files_atomically
 
-from .harness import read_runs
+from .storage import read_runs
 
 FIGURES = ("ssim_vs_lines.png", "l1_vs_lines.png", "ssim_vs_runtime.png", "gallery.png")
 REFERENCE_LABELS = {"blank": "blank canvas (reference)", "flat": "flat mean tone (reference)"}
@@ -315,36 +315,21 @@ def _runtime_figure(df: pd.DataFrame, order) -> bytes:
     return _png(fig)
 
 
-def read_pin_file(path) -> np.ndarray:
-    """A pin file -> (n_lines, 2) int pin pairs (path files: one pin a line; chord files: ``a b`` a line)."""
-    rows = [ln.split() for ln in Path(path).read_text().splitlines() if ln.strip()]
-    if not rows:
-        raise ValueError(f"pin file '{path}' is empty")
-    if all(len(r) == 1 for r in rows):
-        pins = np.array([int(r[0]) for r in rows])
-        return np.stack([pins[:-1], pins[1:]], axis=1)
-    if all(len(r) == 2 for r in rows):
-        return np.array([[int(a), int(b)] for a, b in rows])
-    raise ValueError(f"pin file '{path}' mixes formats; expected one pin a line or 'a b' a line")
-
-
 def render_row(row: dict, out: Path) -> np.ndarray:
-    """Re-render one finished run from its saved pin file and the set-up in its row."""
+    """Re-render one finished run from its saved pin file and the set-up in its row.
+
+    Raises :class:`~rendering.InputError` for a missing or broken pin file, or one whose
+    chords the row's layout does not allow.
+    """
     shape = row.get("shape")
     layout = PinLayout(n_pins=int(row["pins"]), canvas=int(row["canvas"]),
                        shape=shape if isinstance(shape, str) and shape else "circle")
     thread = ThreadModel(frame_mm=float(row["frame_mm"]), thread_mm=float(row["thread_mm"]),
                          opacity=float(row["opacity"]))
     min_gap = int(row["min_gap"])
-    pairs = read_pin_file(out / str(row["pin_file"]))
-    cs = ChordSet.build(layout, min_gap)
-    if pairs.size and (pairs.min() < 0 or pairs.max() >= layout.n_pins):
-        raise ValueError("pin index out of range")
-    chords = cs.id_of[pairs[:, 0], pairs[:, 1]]
-    if (chords < 0).any():
-        raise ValueError("pin file holds chords the layout does not allow")
+    chords = get_chord_set(layout, min_gap).pairs_to_chords(read_pin_file(out / str(row["pin_file"])))
     table = get_chord_table(layout, min_gap, thread.width_px(layout.span_px))
-    return render_model(table, chords.astype(np.int32), thread)
+    return render_model(table, chords, thread)
 
 
 def _for_display(img: np.ndarray, max_side: int = 256) -> np.ndarray:

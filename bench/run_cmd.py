@@ -16,7 +16,7 @@ import typer
 
 from rendering import InputError
 
-from .cli import MinGap, Seed, app, parse_value, user_errors
+from .cli_common import MinGap, Seed, parse_value, user_errors
 
 OptInt = Optional[int]
 
@@ -60,7 +60,6 @@ def _describe(row: dict | None) -> str | None:
     return f"{row['solver']} {row['image']} {row['lines']}: SSIM {row['ssim']:.3f}, {row['seconds']:.1f} s"
 
 
-@app.command("run")
 @user_errors
 def run_cmd(
     solver: Annotated[Optional[list[str]], typer.Option(
@@ -143,7 +142,6 @@ def run_cmd(
     typer.echo(f"wrote {Path(folder) / 'runs.csv'}")
 
 
-@app.command("report")
 @user_errors
 def report_cmd(
     folder: Annotated[Path, typer.Argument(help="Study folder (holds runs.csv).")],

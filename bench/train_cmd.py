@@ -7,15 +7,13 @@ from typing import Annotated, Optional
 
 import typer
 
-from .cli import Pins, Seed, app, user_errors
-
-MODEL_NAMES = ("ae-chords", "ae-seed")
+from .cli_common import Pins, Seed, parse_key_values, user_errors
 
 
-@app.command("train")
 @user_errors
 def train_cmd(
-    model: Annotated[str, typer.Argument(help="Model to train: ae-chords or ae-seed.")],
+    model: Annotated[str, typer.Argument(help="Model to train: a name in learned.models.MODELS, e.g. ae-chords "
+                                              "(an unknown name lists them).")],
     data: Annotated[Optional[Path], typer.Option("--data", help="Folder of training images (recursive); "
                                                  "default: the offline pool of packaged images.")] = None,
     epochs: Annotated[int, typer.Option("--epochs", help="Number of epochs.")] = 8,
@@ -42,10 +40,11 @@ def train_cmd(
                                                            "(repeatable), e.g. w_distill=1.")] = None,
 ):
     """Train a learned model; writes OUT/MODEL.pt (best epoch), OUT/last.pt (resume), loss.png."""
+    from learned.models import MODELS
     from learned.train import TrainConfig, train
 
-    if model not in MODEL_NAMES:
-        raise ValueError(f"unknown model {model!r}; choose one of: {', '.join(MODEL_NAMES)}")
+    if model not in MODELS:
+        raise ValueError(f"unknown model {model!r}; choose one of: {', '.join(sorted(MODELS))}")
     mcfg = {}
     if model == "ae-seed":
         if w_dec is not None:
@@ -53,15 +52,8 @@ def train_cmd(
         if w_art is not None:
             mcfg["w_art"] = w_art
     elif w_dec is not None or w_art is not None:
-        raise ValueError("--w-dec/--w-art apply to ae-seed only; drop them for ae-chords")
-    for item in model_opt or []:
-        k, sep, v = item.partition("=")
-        if not sep or not k:
-            raise ValueError(f"--model-opt must be KEY=VALUE, got {item!r}")
-        try:
-            mcfg[k] = int(v) if v.lstrip("-").isdigit() else float(v)
-        except ValueError:
-            raise ValueError(f"--model-opt {k} must be a number, got {v!r}") from None
+        raise ValueError(f"--w-dec/--w-art apply to ae-seed only; drop them for {model}")
+    mcfg.update(parse_key_values(model_opt, option="--model-opt", example="w_distill=1"))
     cfg = TrainConfig(kind=model, epochs=epochs, batch_size=batch_size, lr=lr, n_train=train_crops,
                       n_val=val_crops, pins=pins, canvas=canvas, max_minutes=max_minutes, model=mcfg)
 

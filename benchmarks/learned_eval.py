@@ -29,7 +29,7 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from _common import provenance  # noqa: E402
-from bench.cli import parse_value  # noqa: E402
+from bench.cli_common import parse_value  # noqa: E402
 from bench.metrics import score_solution  # noqa: E402
 from solvers import Problem, make_solver  # noqa: E402
 

@@ -90,4 +90,4 @@ def test_solver_options_and_device(tmp_path):
     res = runner.invoke(app, ["solve", "camera", "--solver", "random", *TINY, "--device", "cuda", "--out", str(out)])
     assert res.exit_code == 2 and "runs on the CPU only" in res.stderr
     res = runner.invoke(app, ["solve", "camera", *TINY, "--device", "tpu", "--out", str(out)])
-    assert res.exit_code == 2 and "--device must be auto, cpu or cuda, got 'tpu'" in res.stderr
+    assert res.exit_code == 2 and "--device must be one of auto, cpu, cuda, got 'tpu'" in res.stderr

@@ -10,8 +10,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bench import harness, report
-from bench.harness import COLUMNS, derive_seed, plan_study, read_runs, run_study
+from bench import executors, plan, report
+from bench.executors import LocalPool
+from bench.harness import run_study
+from bench.plan import derive_seed, plan_study
+from bench.runner import COLUMNS
+from bench.storage import read_runs
 from bench.metrics import score
 from rendering import InputError, PinLayout, load_target
 from solvers import Output, Problem, Solution, Solver, registry, solver_names
@@ -212,7 +216,8 @@ def test_timeout_stops_a_hung_run_and_the_study_goes_on(tmp_path):
 def test_a_dying_worker_fails_only_its_run(tmp_path, monkeypatch):
     (tmp_path / "dying_worker.py").write_text(
         "import os\n"
-        "from bench.harness import _init_worker, run_one\n\n"
+        "from bench.executors import _init_worker\n"
+        "from bench.runner import run_one\n\n"
         "def main(conn, threads, cache_dir):\n"
         "    _init_worker(threads, cache_dir)\n"
         "    conn.send('ready')\n"
@@ -230,13 +235,24 @@ def test_a_dying_worker_fails_only_its_run(tmp_path, monkeypatch):
 
     st = plan_study(solvers=["random"], images=["camera"], lines=[20, 40, 60, 80], seeds=1, out=tmp_path / "s",
                     **TINY)
-    rows = {r["lines"]: r for r in harness._iter_pool(st.runs, 2, None, worker_main=dying_worker.main)}
+    rows = {r["lines"]: r for r in LocalPool(2, None, worker_main=dying_worker.main).run(st.runs)}
     assert sorted(rows) == [20, 40, 60, 80]
     assert rows[40]["error"].startswith("WorkerDied: the worker process running this died (exit code 3")
     assert all(rows[n]["error"] == "" for n in (20, 60, 80))
     # a worker that cannot even start stops the study with one line, not a hang
     with pytest.raises(InputError, match="worker process failed to start .exit code 5"):
-        list(harness._iter_pool(st.runs, 1, None, worker_main=dying_worker.broken))
+        list(LocalPool(1, None, worker_main=dying_worker.broken).run(st.runs))
+
+
+def test_make_executor_picks_by_workers_scheduler_and_timeout():
+    assert isinstance(executors.make_executor(1), executors.InProcess)
+    assert isinstance(executors.make_executor(1, timeout=5), LocalPool)  # a timeout needs a worker to kill
+    pool = executors.make_executor(3, timeout=5)
+    assert isinstance(pool, LocalPool) and pool.workers == 3 and pool.timeout == 5
+    assert isinstance(executors.make_executor(2, scheduler="tcp://127.0.0.1:1"), executors.DaskExecutor)
+    assert isinstance(executors.make_executor(None), executors.Executor)
+    with pytest.raises(InputError, match="local workers only"):
+        executors.make_executor(2, scheduler="tcp://127.0.0.1:1", timeout=5)
 
 
 def test_dask_local_cluster(tmp_path):
@@ -253,7 +269,7 @@ def test_dask_local_cluster(tmp_path):
 
 def test_unreachable_scheduler_is_one_line(tmp_path, monkeypatch):
     pytest.importorskip("distributed")
-    monkeypatch.setattr(harness, "DASK_CONNECT_TIMEOUT", "1s")
+    monkeypatch.setattr(executors, "DASK_CONNECT_TIMEOUT", "1s")
     with pytest.raises(InputError, match="cannot reach the Dask scheduler"):
         run_study(solvers=["random"], images=["camera"], lines=[20], scheduler="tcp://127.0.0.1:1",
                   out=tmp_path, **TINY)
@@ -295,17 +311,17 @@ def test_images_from_a_folder(tmp_path):
     for name in ("b", "a"):
         Image.fromarray((rng.random((40, 50)) * 255).astype(np.uint8)).save(folder / f"{name}.png")
     (folder / "notes.txt").write_text("not an image")
-    ims = harness.resolve_images([str(folder), "camera"])
+    ims = plan.resolve_images([str(folder), "camera"])
     assert [i.label for i in ims] == ["a", "b", "camera"]
     other = tmp_path / "other"
     other.mkdir()
     Image.fromarray(np.zeros((20, 20), np.uint8)).save(other / "a.png")
     with pytest.raises(InputError, match="share the name 'a'"):
-        harness.resolve_images([str(folder), str(other / "a.png")])
+        plan.resolve_images([str(folder), str(other / "a.png")])
     empty = tmp_path / "empty"
     empty.mkdir()
     with pytest.raises(InputError, match="no image files"):
-        harness.resolve_images([str(empty)])
+        plan.resolve_images([str(empty)])
     df = run_study(solvers=["random"], images=[str(folder)], lines=[20], seeds=1, workers=1, out=tmp_path / "s", **TINY)
     assert sorted(df["image"]) == ["a", "b"] and (df["error"] == "").all()
 
@@ -353,13 +369,39 @@ def test_pareto_front():
 
 
 def test_read_pin_file_formats(tmp_path):
+    from solvers.export import read_pin_file
+
     (tmp_path / "p.txt").write_text("0\n5\n2\n")
-    assert report.read_pin_file(tmp_path / "p.txt").tolist() == [[0, 5], [5, 2]]
+    assert read_pin_file(tmp_path / "p.txt").tolist() == [[0, 5], [5, 2]]
     (tmp_path / "c.txt").write_text("0 5\n3 9\n")
-    assert report.read_pin_file(tmp_path / "c.txt").tolist() == [[0, 5], [3, 9]]
+    assert read_pin_file(tmp_path / "c.txt").tolist() == [[0, 5], [3, 9]]
     (tmp_path / "m.txt").write_text("0 5\n3\n")
     with pytest.raises(ValueError, match="mixes"):
-        report.read_pin_file(tmp_path / "m.txt")
+        read_pin_file(tmp_path / "m.txt")
+
+
+def test_render_row_refuses_a_broken_pin_file(tmp_path):
+    (tmp_path / "pins").mkdir()
+    row = dict(pins=32, canvas=32, shape="circle", frame_mm=600.0, thread_mm=0.2, opacity=1.0, min_gap=4,
+               pin_file="pins/x.txt")
+    with pytest.raises(InputError, match="cannot read pin file"):
+        report.render_row(row, tmp_path)  # missing
+    (tmp_path / "pins" / "x.txt").write_text("0\n40\n")
+    with pytest.raises(InputError, match="pin indices must be in"):
+        report.render_row(row, tmp_path)
+    (tmp_path / "pins" / "x.txt").write_text("0\n1\n")
+    with pytest.raises(InputError, match="not an allowed chord"):
+        report.render_row(row, tmp_path)  # closer than min_gap
+
+
+def test_gallery_shows_a_broken_pin_file_in_its_cell(tmp_path, monkeypatch):
+    df = run_study(solvers=["random"], images=["camera"], lines=[20, 40], workers=1, out=tmp_path, **TINY)
+    (tmp_path / df["pin_file"].iloc[0]).write_text("0 1\n")  # a chord the layout does not allow
+    axes = report._plt().Axes
+    shown, text = [], axes.text
+    monkeypatch.setattr(axes, "text", lambda self, x, y, s, *a, **k: shown.append(s) or text(self, x, y, s, *a, **k))
+    assert "gallery.png" in report.write_report(tmp_path)
+    assert "pin file: InputError" in shown and "SSIM" in " ".join(shown)  # the other cell still draws
 
 
 def test_chord_list_solution_round_trips_through_pin_file(tmp_path):

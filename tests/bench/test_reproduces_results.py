@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from bench.harness import config_json
+from bench.plan import config_json
 from rendering import load_target
 from solvers import Problem, make_solver, solver_names
 from solvers.export import txt_bytes

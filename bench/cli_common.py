@@ -1,0 +1,93 @@
+"""What the ``bench`` commands share: option types, option parsers and the one-line user errors.
+
+The command modules (:mod:`bench.solve_cmd`, :mod:`bench.run_cmd`,
+:mod:`bench.train_cmd`) import this and nothing else of the CLI;
+:mod:`bench.cli` builds the app from them. Kept light: no heavy import here.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Annotated, Optional
+
+import typer
+
+from rendering import InputError
+
+# shared option types
+Pins = Annotated[int, typer.Option("--pins", help="Number of pins around the frame.")]
+Lines = Annotated[int, typer.Option("--lines", help="Number of lines (chords) to draw.")]
+Canvas = Annotated[int, typer.Option("--canvas", help="Canvas side in pixels.")]
+MinGap = Annotated[Optional[int], typer.Option("--min-gap", help="Min pin distance of a chord [default: 20 at 288 pins, scaled].")]
+Seed = Annotated[int, typer.Option("--seed", help="Random seed; the same seed gives the same result.")]
+
+
+Device = Annotated[str, typer.Option("--device", help="auto|cpu|cuda for solvers that have a device option; "
+                                                    "auto picks CUDA when present.")]
+
+
+def parse_value(text: str):
+    """An option value: JSON when it parses (numbers, true/false, null, lists), else the text itself."""
+    import json
+
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def parse_key_values(values: list[str] | None, *, option: str = "--option", example: str = "refine=true") -> dict:
+    """``["refine=true", "shortlist=16"]`` -> ``{"refine": True, "shortlist": 16}`` (values read as JSON, else text).
+
+    ``option`` and ``example`` name the command-line option in the error for an item without ``=``.
+
+    >>> parse_key_values(["refine=true", "shortlist=16", "name=x"])
+    {'refine': True, 'shortlist': 16, 'name': 'x'}
+    """
+    out = {}
+    for v in values or []:
+        key, eq, value = str(v).partition("=")
+        if not eq or not key.strip():
+            raise InputError(f"{option} takes KEY=VALUE, got '{v}'; e.g. {option} {example}")
+        out[key.strip()] = parse_value(value)
+    return out
+
+
+def with_device(solver: str, options: dict, device: str) -> dict:
+    """Add ``device`` to a solver's options when its config has that field (CPU-only solvers ignore it)."""
+    import dataclasses
+
+    from rendering.device import check_device
+    from solvers import get_entry
+
+    device = check_device(device, name="--device")
+    fields = {f.name for f in dataclasses.fields(get_entry(solver).cls.Config)}
+    if "device" in fields and "device" not in options:
+        from rendering.device import resolve_device
+
+        # resolved here, so that probing for a GPU is not counted in the solver's seconds
+        return {**options, "device": resolve_device(device)}
+    if device == "cuda" and "device" not in fields:
+        raise InputError(f"solver {solver} runs on the CPU only, got --device cuda; use --device auto or cpu")
+    return options
+
+
+def fail(message: str) -> None:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(2)
+
+
+def user_errors(fn):
+    """Turn InputError (and other ValueErrors from checks) into one line and exit 2."""
+    import functools
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except (InputError, ValueError) as e:
+            if os.environ.get("STRINGART_DEBUG"):
+                raise
+            fail(str(e).splitlines()[0] if str(e) else type(e).__name__)
+
+    return wrapper

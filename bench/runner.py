@@ -1,0 +1,139 @@
+"""Running one run of a study (in a worker process, on a Dask worker, or in this process).
+
+:func:`run_one` turns a :class:`~bench.plan.RunSpec` into one row of
+``runs.csv`` (see :data:`COLUMNS`) and never raises: a failing run writes its
+error into its row. The timed region is the solver's own
+:attr:`~solvers.Solution.seconds`; the chord table is built (or loaded from its
+cache) and the solver is prepared (:meth:`solvers.Solver.prepare`: models
+loaded, JIT kernels compiled, derived tables built, once per process, config
+and table) before the solver starts, so set-up is never charged to whichever
+run came first.
+
+Targets, problems and reference scores are cached per process, so a worker
+loads each image once.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import os
+import socket
+import time
+import traceback
+from functools import lru_cache
+
+import numpy as np
+
+from rendering import ChordTable, Target, ThreadModel, load_target
+from solvers import Problem, make_solver
+from solvers.export import txt_bytes
+
+from .metrics import METRICS, VIEW_SCALE, reference_scores, score_solution
+from .plan import RunSpec, Study, config_json
+
+REFERENCES = ("blank", "flat")
+#: The columns of ``runs.csv``, in order.
+COLUMNS = (
+    ["run_id", "solver", "config", "image", "pins", "lines", "canvas", "seed", "replicate", "master_seed"]
+    + list(METRICS)
+    + ["seconds", "error", "n_lines", "thread_length_m", "min_gap", "shape", "frame_mm", "thread_mm", "opacity",
+       "quick", "wall_seconds", "pin_file", "host", "finished_at"]
+    + [f"{ref}_{m}" for ref in REFERENCES for m in METRICS]
+)
+
+
+@lru_cache(maxsize=16)
+def cached_target(source: str, canvas: int) -> Target:
+    """The preprocessed target of an image, loaded once per process."""
+    return load_target(source, canvas)
+
+
+@lru_cache(maxsize=32)
+def _references(source: str, canvas: int, pins: int, min_gap, thread_key: tuple) -> dict:
+    p = problem_for(source, canvas, pins, 1, min_gap, thread_key)
+    return reference_scores(p.target.image, p.mask, factor=VIEW_SCALE)
+
+
+def problem_for(source: str, canvas: int, pins: int, lines: int, min_gap, thread_key: tuple) -> Problem:
+    """The problem of one run; ``thread_key`` is the sorted items of the thread model's options."""
+    thread = ThreadModel(**dict(thread_key))
+    return Problem.create(cached_target(source, canvas), pins=pins, lines=lines, canvas=canvas, min_gap=min_gap,
+                          thread=thread)
+
+
+def study_table(study: Study) -> ChordTable:
+    """Build (or load from its cache) the chord table every run of ``study`` shares, in this process."""
+    return problem_for(study.images[0].source, study.canvas, study.pins, 1, study.min_gap,
+                       tuple(sorted(study.problem_options.items()))).table
+
+
+def _base_row(spec: RunSpec) -> dict:
+    row = {c: np.nan for c in COLUMNS}
+    row.update(run_id=spec.run_id, solver=spec.solver, config=spec.config, image=spec.image, pins=spec.pins,
+               lines=spec.lines, canvas=spec.canvas, seed=spec.seed, replicate=spec.replicate,
+               master_seed=spec.master_seed, error="", quick=spec.quick, min_gap=spec.min_gap,
+               pin_file="", **{k: spec.problem_options[k] for k in ("frame_mm", "thread_mm", "opacity")})
+    return row
+
+
+def _now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def first_line(e: BaseException) -> str:
+    """``"TypeName: first line of the message"``, the ``error`` column of a failed run."""
+    text = str(e).strip().splitlines()
+    return f"{type(e).__name__}: {text[0]}" if text else type(e).__name__
+
+
+def failed_row(spec: RunSpec, message: str) -> dict:
+    """The row of a run that did not come back (its worker died or was stopped, or Dask lost it)."""
+    row = _base_row(spec)
+    row.update(error=message, finished_at=_now(), _pins=None, _traceback=None)
+    return row
+
+
+def run_one(spec: RunSpec) -> dict:
+    """Run one grid cell; never raises.
+
+    Returns
+    -------
+    dict: the row (keys :data:`COLUMNS`), plus ``_pins`` (the pin file's text,
+    or None) and ``_traceback`` (None unless the run failed).
+    """
+    t0 = time.perf_counter()
+    row = _base_row(spec)
+    row["host"] = f"{socket.gethostname()}:{os.getpid()}"
+    pins_txt, tb = None, None
+    thread_key = tuple(sorted(spec.problem_options.items()))
+    try:
+        problem = problem_for(spec.source, spec.canvas, spec.pins, spec.lines, spec.min_gap, thread_key)
+        row.update(min_gap=problem.min_gap, shape=problem.layout.shape)
+        problem.table  # noqa: B018  (built or loaded outside the timed region)
+        solver = make_solver(spec.solver, **spec.options)
+        solver.prepare(problem)  # models, JIT kernels, derived tables: once per process, never timed
+        solution = solver.solve(problem, rng=spec.seed)
+        n = solution.n_lines
+        if n > spec.lines:
+            raise RuntimeError(f"solver returned {n} lines, over the budget of {spec.lines}")
+        row.update(score_solution(solution, factor=VIEW_SCALE))
+        row.update(seconds=float(solution.seconds), n_lines=n, thread_length_m=solution.thread_length_m(),
+                   config=config_json(solution.config) if solution.config else spec.config)
+        pins_txt = txt_bytes(solution).decode()
+    except Exception as e:  # noqa: BLE001  (a failing run is recorded, the study goes on)
+        row["error"] = first_line(e)
+        tb = traceback.format_exc()
+    try:
+        refs = _references(spec.source, spec.canvas, spec.pins, spec.min_gap, thread_key)
+        for ref in REFERENCES:
+            for m in METRICS:
+                row[f"{ref}_{m}"] = refs[ref][m]
+    except Exception as e:  # noqa: BLE001
+        if not row["error"]:
+            row["error"] = f"reference scores failed: {first_line(e)}"
+            tb = traceback.format_exc()
+    row["wall_seconds"] = time.perf_counter() - t0
+    row["finished_at"] = _now()
+    row["_pins"] = pins_txt
+    row["_traceback"] = tb
+    return row

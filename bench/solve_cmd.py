@@ -1,0 +1,71 @@
+"""``bench solve`` (one image, one solver), ``bench images`` and ``bench solvers`` (what there is).
+
+A thin layer over :func:`bench.solve.solve` and the solver registry.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from rendering import BUILTIN_IMAGES
+
+from .cli_common import Canvas, Device, Lines, MinGap, Pins, Seed, parse_key_values, user_errors, with_device
+
+
+@user_errors
+def solve_cmd(
+    image: Annotated[str, typer.Argument(help="Image file, or a built-in name (see `bench images`).")],
+    solver: Annotated[str, typer.Option("--solver", "-s", help="Solver name (see `bench solvers`).")] = "greedy",
+    pins: Pins = 288, lines: Lines = 4000, canvas: Canvas = 512, min_gap: MinGap = None, seed: Seed = 0,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")] = Path("out"),
+    shape: Annotated[str, typer.Option(help="Frame shape: circle or rect.")] = "circle",
+    jitter: Annotated[float, typer.Option(help="Angular pin jitter, fraction of the pin spacing.")] = 0.0,
+    frame_mm: Annotated[float, typer.Option("--frame-mm", help="Frame diameter (or side) in mm.")] = 600.0,
+    thread_mm: Annotated[float, typer.Option("--thread-mm", help="Thread diameter in mm.")] = 0.2,
+    opacity: Annotated[float, typer.Option(help="Darkening of one full-coverage pass, (0, 1].")] = 1.0,
+    contrast: Annotated[bool, typer.Option(help="Stretch the target's contrast first.")] = False,
+    gamma: Annotated[float, typer.Option(help="Gamma applied to the target (>1 darkens mid-tones).")] = 1.0,
+    option: Annotated[Optional[list[str]], typer.Option(
+        "--option", "-O", help="Solver option KEY=VALUE (repeatable), e.g. -O refine_sweeps=2.")] = None,
+    device: Device = "auto",
+):
+    """Turn one image into string art; write preview PNG, pins TXT/CSV/JSON and SVG."""
+    from solvers import get_entry
+
+    from .solve import solve
+
+    get_entry(solver)  # unknown names fail before any work
+    options = with_device(solver, parse_key_values(option), device)
+    res = solve(image, solver=solver, pins=pins, lines=lines, canvas=canvas, min_gap=min_gap, seed=seed,
+                shape=shape, jitter=jitter, frame_mm=frame_mm, thread_mm=thread_mm, opacity=opacity,
+                contrast=contrast, gamma=gamma, out=out, solver_options=options,
+                progress=lambda m: typer.echo(f"... {m}", err=True))
+    sol = res.solution
+    typer.echo(f"{solver}: {sol.n_lines} lines, {pins} pins, {canvas} px, {sol.seconds:.3f} s, "
+               f"thread {sol.thread_length_m():.1f} m")
+    typer.echo(f"{'':10s} {'SSIM':>7s} {'L1':>7s} {'PSNR':>7s}   (viewing scale; full resolution: SSIM L1)")
+    rows = [(solver, res.metrics), ("blank", res.references["blank"]), ("flat", res.references["flat"])]
+    for name, m in rows:
+        typer.echo(f"{name:10s} {m['ssim']:7.4f} {m['l1']:7.4f} {m['psnr']:7.2f}   "
+                   f"{m['ssim_full']:.4f} {m['l1_full']:.4f}")
+    for path in res.files.values():
+        typer.echo(f"wrote {path}")
+
+
+def images_cmd():
+    """List the built-in images (shipped inside installed packages)."""
+    for name, (_, desc) in BUILTIN_IMAGES.items():
+        typer.echo(f"{name:14s} {desc}")
+
+
+def solvers_cmd():
+    """List the registered solvers."""
+    from solvers import get_entry, solver_names
+
+    names = solver_names()
+    width = max(map(len, names), default=0)
+    for name in names:
+        typer.echo(f"{name:{width}s}  {get_entry(name).description}")

@@ -99,30 +99,46 @@ class ProjectionRefineSolver(ProjectionSolver):
         refine_steps: int = 2
 
 
-@register("ae-chords", description="learned: ChordNet scores every chord through the chord table; decoded to one thread")
-class AEChordsSolver(_LearnedBase):
-    """ChordNet's chord scores decoded into one thread (shipped checkpoint for 288 pins)."""
+@dataclass(frozen=True, kw_only=True)
+class ChordNetOptions:
+    """Which ChordNet to run: a checkpoint (empty: the shipped one) and its refinement steps."""
+
+    checkpoint: str = ""
+    refine_steps: int | None = None
+
+    def __post_init__(self):
+        if self.refine_steps is not None:
+            check_int("refine_steps", self.refine_steps, low=0, hint="e.g. 2, or leave unset for the model's")
+
+
+class _ChordNetBase(_LearnedBase):
+    """A solver led by ChordNet's chord scores."""
 
     kind = "ae-chords"
 
-    @dataclass(frozen=True, kw_only=True)
-    class Config:
-        checkpoint: str = ""
-        refine_steps: int | None = None
-
-        def __post_init__(self):
-            if self.refine_steps is not None:
-                check_int("refine_steps", self.refine_steps, low=0, hint="e.g. 2, or leave unset for the model's")
-
-    def run(self, problem: Problem, rng: np.random.Generator) -> Output:
-        from .decode import decode_path
+    def chordnet(self, problem: Problem) -> tuple[np.ndarray, float]:
+        """ChordNet's chord scores for the problem and the model's temperature."""
         from .inference import chordnet_scores, set_threads
 
         set_threads()
         model = self.model(problem)
-        scores = chordnet_scores(model, problem, refine_steps=self.config.refine_steps)
+        return chordnet_scores(model, problem, refine_steps=self.config.refine_steps), model.config.temperature
+
+
+@register("ae-chords", description="learned: ChordNet scores every chord through the chord table; decoded to one thread")
+class AEChordsSolver(_ChordNetBase):
+    """ChordNet's chord scores decoded into one thread (shipped checkpoint for 288 pins)."""
+
+    @dataclass(frozen=True, kw_only=True)
+    class Config(ChordNetOptions):
+        pass
+
+    def run(self, problem: Problem, rng: np.random.Generator) -> Output:
+        from .decode import decode_path
+
+        scores, temperature = self.chordnet(problem)
         return Output(path=decode_path(problem.chords, scores, problem.n_lines, allow_repeats=problem.allow_repeats,
-                                       temperature=model.config.temperature))
+                                       temperature=temperature))
 
 
 @register("ae-seed", description="learned: the seed's autoencoder (continuous endpoints snapped to pins), decoded")
@@ -172,7 +188,7 @@ class GuidedConfig:
 
 @register("ae+greedy", description="greedy led by ChordNet: for the first lines only the model's top candidates "
                                    "are scored, then plain greedy finishes")
-class AEGreedySolver(_LearnedBase):
+class AEGreedySolver(_ChordNetBase):
     """Greedy led by ChordNet for its first ``lead`` lines, then plain greedy.
 
     The model's chord weights (as ``ae-chords`` decodes them) become a
@@ -184,25 +200,17 @@ class AEGreedySolver(_LearnedBase):
     ``lead=None``: the whole thread is led; ``lead=0``: plain greedy.
     """
 
-    kind = "ae-chords"
-
     @dataclass(frozen=True, kw_only=True)
-    class Config(GuidedConfig):
-        checkpoint: str = ""
-        refine_steps: int | None = None
-
+    class Config(GuidedConfig, ChordNetOptions):
         def __post_init__(self):
-            super().__post_init__()
-            if self.refine_steps is not None:
-                check_int("refine_steps", self.refine_steps, low=0, hint="e.g. 2, or leave unset for the model's")
+            GuidedConfig.__post_init__(self)
+            ChordNetOptions.__post_init__(self)
 
     def run(self, problem: Problem, rng: np.random.Generator) -> Output:
-        from .inference import chordnet_scores, guided_greedy, set_threads
+        from .inference import guided_greedy
 
-        set_threads()
-        model = self.model(problem)
-        scores = chordnet_scores(model, problem, refine_steps=self.config.refine_steps)
-        return guided_greedy(self.config, problem, scores, temperature=model.config.temperature)
+        scores, temperature = self.chordnet(problem)
+        return guided_greedy(self.config, problem, scores, temperature=temperature)
 
 
 @register("projection+greedy", description="not learned: greedy led by projection+refine's scores as ae+greedy "

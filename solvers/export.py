@@ -37,10 +37,20 @@ def prepare_out_dir(out_dir) -> Path:
 
 
 def write_files_atomically(out_dir: Path, files: dict[str, bytes]) -> dict[str, Path]:
-    """Write ``{name: bytes}`` into ``out_dir``: all to temporary files first, then renamed."""
+    """Write ``{name: bytes}`` into ``out_dir``: all to temporary files first, then renamed.
+
+    A file that already holds exactly these bytes is left alone (not rewritten, its
+    modification time kept), so re-running a command that produces the same output
+    changes nothing on disk.
+    """
+    out_dir = Path(out_dir)
     tmps: list[tuple[str, Path]] = []
+    written = {}
     try:
         for name, data in files.items():
+            if _same_bytes(out_dir / name, data):
+                written[name] = out_dir / name
+                continue
             fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=out_dir)
             with os.fdopen(fd, "wb") as f:
                 f.write(data)
@@ -51,11 +61,17 @@ def write_files_atomically(out_dir: Path, files: dict[str, bytes]) -> dict[str, 
             tmp.unlink(missing_ok=True)
         raise InputError(f"cannot write to output folder '{out_dir}' ({e.strerror or e}); "
                          f"free some space or choose another --out") from None
-    written = {}
     for name, tmp in tmps:
         os.replace(tmp, out_dir / name)
         written[name] = out_dir / name
-    return written
+    return {name: written[name] for name in files}
+
+
+def _same_bytes(path: Path, data: bytes) -> bool:
+    try:
+        return path.stat().st_size == len(data) and path.read_bytes() == data
+    except OSError:
+        return False
 
 
 def png_bytes(image: np.ndarray) -> bytes:

@@ -14,7 +14,9 @@ import typer
 
 from . import run_cmd, solve_cmd, train_cmd
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+# rich_markup_mode=None: plain help (click's), so "[default: ...]" in help texts is shown, not read as markup,
+# and --help does not import rich
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False, rich_markup_mode=None,
                   help="String art: solvers, learned models and the benchmark that compares them.")
 
 app.command("solve")(solve_cmd.solve_cmd)

@@ -5,7 +5,6 @@ The command modules (:mod:`bench.solve_cmd`, :mod:`bench.run_cmd`,
 :mod:`bench.cli` builds the app from them. Kept light: no heavy import here.
 """
 
-from __future__ import annotations
 
 import os
 from typing import Annotated, Optional

@@ -3,14 +3,11 @@
 A thin layer over :func:`bench.solve.solve` and the solver registry.
 """
 
-from __future__ import annotations
 
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-
-from rendering import BUILTIN_IMAGES
 
 from .cli_common import Canvas, Device, Lines, MinGap, Pins, Seed, parse_key_values, user_errors, with_device
 
@@ -35,7 +32,7 @@ def solve_cmd(
     """Turn one image into string art; write preview PNG, pins TXT/CSV/JSON and SVG."""
     from solvers import get_entry
 
-    from .solve import solve
+    from .single import solve
 
     get_entry(solver)  # unknown names fail before any work
     options = with_device(solver, parse_key_values(option), device)
@@ -57,6 +54,8 @@ def solve_cmd(
 
 def images_cmd():
     """List the built-in images (shipped inside installed packages)."""
+    from rendering import BUILTIN_IMAGES
+
     for name, (_, desc) in BUILTIN_IMAGES.items():
         typer.echo(f"{name:14s} {desc}")
 

@@ -1,6 +1,5 @@
 """``bench train MODEL``: train a learned model (a thin layer over :func:`learned.train.train`)."""
 
-from __future__ import annotations
 
 from pathlib import Path
 from typing import Annotated, Optional

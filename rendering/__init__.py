@@ -1,22 +1,44 @@
 """rendering: the shared rasterizer of the string-art toolkit.
 
 Pin layouts, chords and the cached chord table, the physical thread model, and
-the renderers (Numba CPU; differentiable torch in :mod:`rendering.torch_render`,
-imported on demand so the CPU path never loads torch). Every solver, loss and
-metric draws through this package, so numbers from different solvers compare.
+the renderers (Numba CPU; differentiable torch in :mod:`rendering.torch_render`;
+CUDA in :mod:`rendering.device`). Every solver, loss and metric draws through
+this package, so numbers from different solvers compare.
+
+Names are loaded on first use (PEP 562), so ``from rendering import InputError``
+costs nothing, and numba is imported only when a kernel runs. (No public name
+is also the name of a submodule, which a lazy package could not tell apart:
+the renderers live in :mod:`rendering.raster`.)
 """
 
-from .chords import (ChordSet, ChordTable, build_chord_table, cache_dir, check_min_gap, clear_memory_cache,
-                     get_chord_set, get_chord_table)
-from .errors import InputError
-from .layout import PinLayout, default_min_gap
-from .render import VIEW_SCALE, chord_means, coverage_sum, render, render_model, render_opaque, view_scale
-from .target import BUILTIN_IMAGES, Target, builtin_names, load_target, prepare_image, read_image
-from .thread import MODELS, ThreadModel
+from __future__ import annotations
 
-__all__ = [
-    "BUILTIN_IMAGES", "MODELS", "VIEW_SCALE", "ChordSet", "ChordTable", "InputError", "PinLayout", "Target", "ThreadModel",
-    "build_chord_table", "builtin_names", "cache_dir", "chord_means", "check_min_gap", "clear_memory_cache", "coverage_sum",
-    "default_min_gap", "get_chord_set", "get_chord_table", "load_target", "prepare_image", "render", "render_model",
-    "render_opaque", "read_image", "view_scale",
-]
+import importlib
+
+#: public name -> the submodule that defines it
+_EXPORTS = {
+    "ChordSet": "chords", "ChordTable": "chords", "build_chord_table": "chords", "cache_dir": "cache",
+    "check_min_gap": "chords", "clear_memory_cache": "chords", "get_chord_set": "chords",
+    "get_chord_table": "chords", "is_cached": "chords", "table_size": "chords",
+    "InputError": "errors",
+    "PinLayout": "layout", "default_min_gap": "layout",
+    "VIEW_SCALE": "raster", "chord_means": "raster", "coverage_sum": "raster", "render": "raster",
+    "render_model": "raster", "render_opaque": "raster", "view_scale": "raster",
+    "BUILTIN_IMAGES": "target", "Target": "target", "builtin_names": "target", "load_target": "target",
+    "prepare_image": "target", "read_image": "target",
+    "MODELS": "thread", "ThreadModel": "thread",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'rendering' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value  # later look-ups skip this function
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_EXPORTS))

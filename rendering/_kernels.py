@@ -1,6 +1,6 @@
 """Numba CPU kernels. Private: they take contiguous arrays and trust their inputs.
 
-The public wrappers live in :mod:`rendering.chords`, :mod:`rendering.render` and :mod:`rendering.derived`.
+The public wrappers live in :mod:`rendering.chords`, :mod:`rendering.raster` and :mod:`rendering.derived`.
 
 Coverage model
 --------------

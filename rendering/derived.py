@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import _kernels
+from . import cache
 from .chords import ChordTable
 from .errors import check_float, check_int
 
@@ -64,12 +64,27 @@ def pixel_table(table: ChordTable) -> PixelTable:
 
 
 def _build_pixel_table(table: ChordTable) -> PixelTable:
+    """Load the pixel-major table from the table's disk-cache entry, else build it (and store it there)."""
+    names = ("pixel_major_indptr", "pixel_major_chord", "pixel_major_coverage")
+    if table.cache_key is not None:
+        got = cache.load(table.cache_key, names)
+        if got is not None and got[names[1]].size == table.nnz:
+            return PixelTable(*(got[n] for n in names))
+    pt = _invert_table(table)
+    if table.cache_key is not None:
+        cache.add(table.cache_key, dict(zip(names, (pt.indptr, pt.chord, pt.coverage))))
+    return pt
+
+
+def _invert_table(table: ChordTable) -> PixelTable:
     counts = np.bincount(table.pixel, minlength=table.n_pixels)
     # int32 offsets when they fit: greedy's update loop reads two per pixel, and half the bytes is ~5% faster
     indptr = np.zeros(table.n_pixels + 1, dtype=np.int32 if table.nnz < 2**31 else np.int64)
     np.cumsum(counts, out=indptr[1:])
     chord = np.empty(table.nnz, dtype=np.uint16 if table.n_chords <= 65535 else np.int32)
     cov = np.empty(table.nnz, dtype=np.float32)
+    from . import _kernels  # numba: loaded on first use
+
     _kernels._invert(table.indptr, table.pixel, table.coverage, indptr, chord, cov)
     for arr in (indptr, chord, cov):
         arr.setflags(write=False)
@@ -122,6 +137,8 @@ def _build_block_table(table: ChordTable, scale: int) -> BlockTable:
     blk, nblocks = block_index(table.layout.canvas, scale)
     indptr = np.zeros(table.n_chords + 1, dtype=np.int64)
     dummy_b, dummy_c = np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+    from . import _kernels  # numba: loaded on first use
+
     nnz = _kernels._block_table(table.indptr, table.pixel, table.coverage, blk, nblocks, indptr, dummy_b, dummy_c,
                                 False)
     block = np.empty(nnz, dtype=np.int64)

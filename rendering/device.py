@@ -29,7 +29,7 @@ import numpy as np
 
 from .chords import ChordTable
 from .errors import InputError
-from .render import _as_chord_ids
+from .raster import _as_chord_ids
 
 DEVICES = ("auto", "cpu", "cuda")
 #: threads per block under the simulator (each simulated thread is a Python thread)

@@ -82,21 +82,24 @@ def test_disk_cache_round_trip(tmp_path, monkeypatch):
     lay = PinLayout(n_pins=30, canvas=48)
     chords_mod.clear_memory_cache()
     a = get_chord_table(lay, 3, 0.5)
-    files = list(tmp_path.glob("*.npz"))
-    assert len(files) == 1
+    entries = [p for p in tmp_path.iterdir() if (p / "info.json").is_file()]
+    assert len(entries) == 1 and a.cache_key == entries[0].name
     chords_mod.clear_memory_cache()
     b = get_chord_table(lay, 3, 0.5)
     assert a is not b
     for name in ("indptr", "pixel", "coverage"):
         np.testing.assert_array_equal(getattr(a, name), getattr(b, name))
+        assert getattr(a, name).dtype == getattr(b, name).dtype and not getattr(b, name).flags.writeable
     assert get_chord_table(lay, 3, 0.5) is b  # memory cache
     assert get_chord_table(lay, 3, 0.6) is not b  # every parameter is in the key
-    assert len(list(tmp_path.glob("*.npz"))) == 2
+    assert len([p for p in tmp_path.iterdir() if p.is_dir()]) == 2
     # a corrupt cache file is rebuilt, not trusted
     chords_mod.clear_memory_cache()
-    files[0].write_bytes(b"garbage")
+    (entries[0] / "pixel.npy").write_bytes(b"garbage")
     c = get_chord_table(lay, 3, 0.5)
     np.testing.assert_array_equal(a.coverage, c.coverage)
+    chords_mod.clear_memory_cache()
+    np.testing.assert_array_equal(get_chord_table(lay, 3, 0.5).pixel, a.pixel)  # stored again
 
 
 def _build_in_child(cache, out_queue):
@@ -116,5 +119,65 @@ def test_two_processes_building_the_same_table_at_once(tmp_path):
     sums = [q.get(timeout=5) for _ in procs]
     assert all(p.exitcode == 0 for p in procs)
     assert sums[0] == sums[1]
-    assert len(list(tmp_path.glob("*.npz"))) == 1
-    assert not list(tmp_path.glob("*.tmp"))  # no temporary file left behind
+    assert len([p for p in tmp_path.iterdir() if (p / "info.json").is_file()]) == 1
+    assert not list(tmp_path.glob(".*"))  # no temporary folder left behind
+
+
+def test_pixel_major_copy_is_kept_in_the_disk_cache(tmp_path, monkeypatch):
+    from rendering.derived import pixel_table
+
+    monkeypatch.setenv("STRINGART_CACHE_DIR", str(tmp_path))
+    lay = PinLayout(n_pins=30, canvas=48)
+    chords_mod.clear_memory_cache()
+    built = pixel_table(get_chord_table(lay, 3, 0.5))
+    chords_mod.clear_memory_cache()
+    table = get_chord_table(lay, 3, 0.5)
+    loaded = pixel_table(table)
+    assert (tmp_path / table.cache_key / "pixel_major_chord.npy").is_file()
+    for name in ("indptr", "chord", "coverage"):
+        a, b = getattr(built, name), getattr(loaded, name)
+        np.testing.assert_array_equal(a, b)
+        assert a.dtype == b.dtype and not b.flags.writeable
+
+
+def test_table_size_estimate_is_close_to_the_built_table():
+    for pins, canvas, gap, width in ((64, 64, 4, 0.2), (120, 160, 10, 1.5), (288, 256, 20, 0.09)):
+        lay = PinLayout(n_pins=pins, canvas=canvas)
+        t = get_chord_table(lay, gap, width, disk_cache=False)
+        size = chords_mod.table_size(lay, gap, width)
+        assert t.nnz <= size["entries"] <= 1.15 * t.nnz
+        assert t.nbytes <= size["table_bytes"] <= 1.15 * t.nbytes
+
+
+def test_a_table_too_big_for_memory_is_refused_before_anything_is_built(tmp_path, monkeypatch):
+    monkeypatch.setenv("STRINGART_CACHE_DIR", str(tmp_path))
+    monkeypatch.setenv("STRINGART_MAX_MEMORY_GB", "0.002")
+    chords_mod.clear_memory_cache()
+    with pytest.raises(InputError, match=r"chord table for 64 pins at 256 px would take about .* lower --canvas "
+                                         r"\(about \d+ px fits\) or --pins"):
+        get_chord_table(PinLayout(n_pins=64, canvas=256), 4, 0.5)
+    assert not list(tmp_path.iterdir())
+    get_chord_table(PinLayout(n_pins=16, canvas=32), 2, 0.5)  # a small one still fits
+
+
+def test_cache_lists_trims_least_recently_used_and_clears(tmp_path, monkeypatch):
+    import time
+
+    from rendering import cache
+
+    monkeypatch.setenv("STRINGART_CACHE_DIR", str(tmp_path))
+    chords_mod.clear_memory_cache()
+    lays = [PinLayout(n_pins=24, canvas=c) for c in (32, 40, 48)]
+    for lay in lays:
+        get_chord_table(lay, 3, 0.5)
+        time.sleep(0.02)
+    items = cache.entries()
+    assert len(items) == 3 and items[0]["info"]["canvas"] == 48  # most recently used first
+    (tmp_path / "old-format.npz").write_bytes(b"x" * 10)
+    assert any(e["info"].get("stale") for e in cache.entries())
+    keep = sum(e["bytes"] for e in items[:2])
+    cache.trim(keep)
+    left = {e["info"].get("canvas") for e in cache.entries()}
+    assert 32 not in left and 48 in left  # the least recently used went first
+    n, freed = cache.clear()
+    assert n >= 2 and freed > 0 and cache.entries() == []

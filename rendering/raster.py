@@ -1,10 +1,9 @@
-"""Render chords into a preview image with the shared chord table."""
+"""Render chords into a preview image with the shared chord table (``rendering.render`` and friends)."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from . import _kernels
 from .chords import ChordTable, get_chord_table
 from .errors import InputError, check_int
 from .thread import MODELS, ThreadModel
@@ -50,6 +49,8 @@ def render(table: ChordTable, chords, *, opacity: float = 1.0) -> np.ndarray:
     """
     chords = _as_chord_ids(chords, table.n_chords)
     out = np.ones(table.n_pixels, dtype=np.float32)
+    from . import _kernels  # numba: loaded on first use
+
     _kernels._render_multiplicative(table.indptr, table.pixel, table.coverage, chords, np.float32(opacity), out)
     return out.reshape(table.shape)
 
@@ -58,6 +59,8 @@ def coverage_sum(table: ChordTable, chords) -> np.ndarray:
     """(canvas, canvas) float32: summed coverage of the chords at each pixel."""
     chords = _as_chord_ids(chords, table.n_chords)
     out = np.zeros(table.n_pixels, dtype=np.float32)
+    from . import _kernels  # numba: loaded on first use
+
     _kernels._accumulate_coverage(table.indptr, table.pixel, table.coverage, chords, out)
     return out.reshape(table.shape)
 
@@ -82,6 +85,8 @@ def chord_means(table: ChordTable, image) -> np.ndarray:
         raise InputError(f"image is {img.shape} but the chord table's canvas is {table.shape}; "
                          f"resize the image to the table's canvas")
     out = np.empty(table.n_chords, dtype=np.float64)
+    from . import _kernels  # numba: loaded on first use
+
     _kernels._chord_means(table.indptr, table.pixel, table.coverage, np.ascontiguousarray(img.ravel()), out)
     return out
 

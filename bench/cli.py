@@ -1,7 +1,8 @@
 """The ``bench`` command line: a thin layer over functions scripts can call.
 
 This module builds the Typer app from the command modules, one per command
-group (:mod:`bench.solve_cmd`, :mod:`bench.run_cmd`, :mod:`bench.train_cmd`);
+group (:mod:`bench.solve_cmd`, :mod:`bench.run_cmd`, :mod:`bench.train_cmd`,
+:mod:`bench.cache_cmd`);
 they share :mod:`bench.cli_common` and import nothing from here.
 User errors print one line (``error: ...``) and exit with status 2.
 """
@@ -12,7 +13,7 @@ import sys
 
 import typer
 
-from . import run_cmd, solve_cmd, train_cmd
+from . import cache_cmd, run_cmd, solve_cmd, train_cmd
 
 # rich_markup_mode=None: plain help (click's), so "[default: ...]" in help texts is shown, not read as markup,
 # and --help does not import rich
@@ -25,6 +26,7 @@ app.command("solvers")(solve_cmd.solvers_cmd)
 app.command("run")(run_cmd.run_cmd)
 app.command("report")(run_cmd.report_cmd)
 app.command("train")(train_cmd.train_cmd)
+app.command("cache")(cache_cmd.cache_cmd)
 
 
 def main() -> None:

@@ -76,8 +76,28 @@ def fail(message: str) -> None:
     raise typer.Exit(2)
 
 
+#: The library's names for what the user typed as options: an error that starts with one names the option.
+OPTION_NAMES = {"n_pins": "--pins", "pins": "--pins", "lines": "--lines", "canvas": "--canvas",
+                "min_gap": "--min-gap", "thread width": "--thread-mm (the thread width)", "thread_mm": "--thread-mm",
+                "frame_mm": "--frame-mm", "opacity": "--opacity", "gamma": "--gamma", "jitter": "--jitter",
+                "shape": "--shape", "seed": "--seed", "seeds": "--seeds", "workers": "--workers",
+                "timeout": "--timeout"}
+
+
+def as_option_error(message: str) -> str:
+    """An error message with its subject renamed to the option the user typed.
+
+    >>> as_option_error("n_pins must be at most 4096, got 5000; use 3 to 4096 pins, e.g. --pins 288")
+    '--pins must be at most 4096, got 5000; use 3 to 4096 pins, e.g. --pins 288'
+    """
+    for name in sorted(OPTION_NAMES, key=len, reverse=True):
+        if message.startswith(name + " "):
+            return OPTION_NAMES[name] + message[len(name):]
+    return message
+
+
 def user_errors(fn):
-    """Turn InputError (and other ValueErrors from checks) into one line and exit 2."""
+    """Turn InputError (and other ValueErrors from checks) into one line naming the option, and exit 2."""
     import functools
 
     @functools.wraps(fn)
@@ -87,6 +107,6 @@ def user_errors(fn):
         except (InputError, ValueError) as e:
             if os.environ.get("STRINGART_DEBUG"):
                 raise
-            fail(str(e).splitlines()[0] if str(e) else type(e).__name__)
+            fail(as_option_error(str(e).splitlines()[0]) if str(e) else type(e).__name__)
 
     return wrapper

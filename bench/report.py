@@ -11,6 +11,11 @@ and writes, next to ``runs.csv``:
 * ``gallery.png`` -- rows = solvers, columns = line counts, rendered from the
   saved pin files (and the saved target, as the first column).
 
+Every solver keeps one colour-blind-safe (colour, marker, line style) in every
+figure (:func:`solver_styles`); legends sit right of the axes, grouped by family
+(:func:`solver_family`), and the gallery's rows follow the same order. The same
+``runs.csv`` gives the same PNG bytes.
+
 When the table holds several set-ups (pin count, canvas), each gets its own
 section and the figures show the largest one.
 """
@@ -42,10 +47,6 @@ def _load_meta(out: Path) -> dict:
         return meta if isinstance(meta, dict) else {}
     except (OSError, ValueError):
         return {}
-
-
-#: Markers cycle after every 10 colours, so no two solvers look alike.
-_MARKERS = ("o", "s", "^", "D")
 
 
 def _labelled(df: pd.DataFrame, order: list[str] | None = None) -> tuple[pd.DataFrame, list[str]]:
@@ -233,6 +234,85 @@ def summary_markdown(df: pd.DataFrame, meta: dict | None = None, *, figures: dic
     return "\n".join(out)
 
 
+# --------------------------------------------------------------------------- solver styles
+#: Okabe & Ito's colour-blind-safe palette (https://jfly.uni-koeln.de/color/): blue, vermillion, bluish
+#: green, reddish purple, orange, sky blue, black, yellow. Yellow, the faintest on white, comes last.
+PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#F0E442")
+
+#: Solver families in legend order: (markers, line style). The marker sets do not overlap, so two
+#: solvers of different families never look alike; a family's 9th to 16th members take its second marker.
+FAMILIES = {
+    "greedy": (("o", "p"), "-"),
+    "learned": (("s", "D"), "--"),
+    "GA": (("^", "v"), "-."),
+    "other": (("<", ">"), (0, (5, 1.5, 1, 1.5, 1, 1.5))),
+    "baseline": (("X", "P"), ":"),
+}
+FAMILY_TITLES = {"greedy": "greedy family", "learned": "learned", "GA": "genetic (GA)", "other": "other",
+                 "baseline": "baseline"}
+#: Markers for the (rare) pairs the family scheme runs out of: a family of more than 16 solvers.
+_SPARE_MARKERS = ("h", "d", "*", "8", "H", "1", "2", "3", "4", "+", "x")
+_REF_STYLE = {"blank": "--", "flat": ":"}  # grey reference lines
+_REF_COLOUR = "0.45"
+
+
+def solver_family(label: str) -> str:
+    """The family of a solver name (or of a ``"name #config-hash"`` label), read from the name alone.
+
+    ``ae*`` and ``projection*`` are learned (whatever stage follows), a name with a ``ga``
+    stage is genetic, ``greedy*`` the greedy family, ``random`` the baseline; any other name
+    is ``"other"``. No solver module is imported, so ``bench report`` stays light.
+
+    >>> [solver_family(n) for n in ("greedy+refine", "ae+greedy", "greedy+ga", "random", "greedy #1a2b", "mine")]
+    ['greedy', 'learned', 'GA', 'baseline', 'greedy', 'other']
+    """
+    stages = label.split(" #")[0].strip().lower().split("+")
+
+    def named(stage: str, stem: str) -> bool:
+        return stage == stem or stage.startswith(stem + "-")
+
+    head = stages[0]
+    if named(head, "ae") or head.startswith("projection"):
+        return "learned"
+    if any(named(s, "ga") for s in stages):
+        return "GA"
+    if named(head, "greedy"):
+        return "greedy"
+    if named(head, "random"):
+        return "baseline"
+    return "other"
+
+
+def legend_order(labels) -> list[str]:
+    """``labels`` grouped by family (in :data:`FAMILIES` order), each family in the order given."""
+    rank = {f: i for i, f in enumerate(FAMILIES)}
+    return sorted(dict.fromkeys(labels), key=lambda lab: rank[solver_family(lab)])
+
+
+def solver_styles(labels) -> dict[str, dict]:
+    """``{label: {"color", "marker", "linestyle", "family"}}``: one look per solver, shared by every figure.
+
+    Colours run through :data:`PALETTE` in legend order and markers and line styles come from
+    the family, so every label gets its own (colour, marker) pair: inside a family the members
+    are consecutive (distinct colours for up to 8, then the family's second marker), and
+    families do not share markers.
+    """
+    out: dict[str, dict] = {}
+    used: set[tuple[str, str]] = set()
+    within: dict[str, int] = {}
+    for i, lab in enumerate(legend_order(labels)):
+        fam = solver_family(lab)
+        j = within[fam] = within.get(fam, -1) + 1
+        markers, ls = FAMILIES[fam]
+        pair = (PALETTE[i % len(PALETTE)], markers[j // len(PALETTE) % len(markers)])
+        if pair in used:  # only past 16 members of one family
+            spare = [(c, m) for m in _SPARE_MARKERS for c in PALETTE if (c, m) not in used]
+            pair = spare[0] if spare else pair
+        used.add(pair)
+        out[lab] = {"color": pair[0], "marker": pair[1], "linestyle": ls, "family": fam}
+    return out
+
+
 # --------------------------------------------------------------------------- figures
 def _plt():
     import matplotlib
@@ -244,32 +324,75 @@ def _plt():
 
 
 def _png(fig) -> bytes:
+    """The figure as PNG bytes, then closed. Agg writes no time stamp; dropping ``Software`` leaves
+    no metadata at all, so the same table gives the same bytes."""
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=fig.dpi, bbox_inches="tight")
+    fig.savefig(buf, format="png", dpi=fig.dpi, bbox_inches="tight", pad_inches=0.08,
+                metadata={"Software": None})
     _plt().close(fig)
     return buf.getvalue()
 
 
-def _metric_figure(df: pd.DataFrame, metric: str, ylabel: str, order) -> bytes:
+def _handle(style: dict, size: float = 5.0):
+    from matplotlib.lines import Line2D
+
+    return Line2D([], [], color=style["color"], marker=style["marker"], linestyle=style["linestyle"], lw=1.3,
+                  markersize=size, markeredgecolor="white", markeredgewidth=0.5)
+
+
+def _legend(ax, labels: list[str], styles: dict, extra=()):
+    """The legend, right of the axes (never over the data): solvers under bold family headers, in
+    legend order, then each ``(title, [(handle, text), ...])`` of ``extra``."""
+    from matplotlib.lines import Line2D
+
+    groups: dict[str, list[str]] = {}
+    for lab in legend_order(labels):
+        groups.setdefault(styles[lab]["family"], []).append(lab)
+    sections = [(FAMILY_TITLES[f], [(_handle(styles[lab]), lab) for lab in labs]) for f, labs in groups.items()]
+    handles, texts, headers = [], [], []
+    for title, entries in [*sections, *extra]:
+        if not entries:
+            continue
+        headers.append(len(texts))
+        handles.append(Line2D([], [], linestyle="none"))
+        texts.append(title)
+        for h, t in entries:
+            handles.append(h)
+            texts.append(t)
+    leg = ax.legend(handles, texts, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0, fontsize=7,
+                    handlelength=2.8, ncols=1 if len(texts) <= 30 else 2)
+    for k in headers:
+        leg.get_texts()[k].set_fontweight("bold")
+    return leg
+
+
+def metric_figure(df: pd.DataFrame, metric: str, ylabel: str, order=None, styles: dict | None = None):
+    """``metric`` against line count, one curve per solver (mean over images and seeds), with the
+    blank and flat-canvas references as grey lines; a matplotlib Figure (Agg)."""
     plt = _plt()
     table = pivot(df, metric, order=order)
+    refs = {name: ref for ref, name in REFERENCE_LABELS.items()}
+    labels = legend_order(lab for lab in table.index if lab not in refs)
+    styles = styles or solver_styles(labels)
     fig, ax = plt.subplots(figsize=(6.4, 4.2), dpi=110)
-    refs = list(REFERENCE_LABELS.values())
-    for i, (label, row) in enumerate(table.iterrows()):
-        if label in refs:
-            v = row.astype(float).mean()
+    for lab in labels:
+        st, s = styles[lab], table.loc[lab].astype(float)
+        ax.plot(s.index, s.values, color=st["color"], marker=st["marker"], linestyle=st["linestyle"], lw=1.3,
+                markersize=5, markeredgecolor="white", markeredgewidth=0.5, zorder=3)
+    ref_entries = []
+    for name, ref in refs.items():
+        if name in table.index:
+            v = table.loc[name].astype(float).mean()
             if np.isfinite(v):
-                ax.axhline(v, color="0.5", ls="--" if "blank" in label else ":", lw=1, label=label)
-            continue
-        s = row.astype(float)
-        ax.plot(s.index, s.values, marker=_MARKERS[i // 10 % len(_MARKERS)], label=label, color=f"C{i % 10}")
+                h = ax.axhline(v, color=_REF_COLOUR, ls=_REF_STYLE[ref], lw=1.1, zorder=2, label=name)
+                ref_entries.append((h, name.replace(" (reference)", "")))  # under the "references" header
     ax.set_xlabel("lines")
     ax.set_ylabel(ylabel)
     ax.set_xticks(list(table.columns))
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, loc="best")
+    _legend(ax, labels, styles, [("references", ref_entries)])
     ax.set_title(f"{ylabel} vs lines (mean over images and seeds)", fontsize=9)
-    return _png(fig)
+    return fig
 
 
 def pareto_front(seconds: np.ndarray, score: np.ndarray) -> np.ndarray:
@@ -289,30 +412,43 @@ def pareto_front(seconds: np.ndarray, score: np.ndarray) -> np.ndarray:
     return np.array(front, dtype=int)
 
 
-def _runtime_figure(df: pd.DataFrame, order) -> bytes:
+def runtime_figure(df: pd.DataFrame, order=None, styles: dict | None = None):
+    """SSIM against solver seconds: one point per (solver, lines), marker size = lines, each solver's
+    points joined in line order, and the Pareto front; a matplotlib Figure (Agg)."""
+    from matplotlib.lines import Line2D
+
     plt = _plt()
     dfl, labels = _labelled(df, order)
+    labels = legend_order(labels)
+    styles = styles or solver_styles(labels)
     ok = dfl[dfl["error"] == ""]
     pts = ok.groupby(["label", "lines"], sort=False)[["seconds", "ssim"]].mean().reset_index()
-    fig, ax = plt.subplots(figsize=(6.4, 4.2), dpi=110)
-    for i, lab in enumerate(labels):
-        p = pts[pts["label"] == lab]
-        ax.scatter(np.maximum(p["seconds"], 1e-4), p["ssim"], label=lab, color=f"C{i % 10}", s=22, zorder=3,
-                   marker=_MARKERS[i // 10 % len(_MARKERS)])
-        for s, q, n in zip(p["seconds"], p["ssim"], p["lines"]):
-            ax.annotate(str(int(n)), (max(s, 1e-4), q), fontsize=5, xytext=(3, 2), textcoords="offset points")
+    lines = sorted(int(n) for n in df["lines"].unique())
+    area = dict(zip(lines, np.linspace(18.0, 70.0, len(lines)) if len(lines) > 1 else [36.0]))
+    fig, ax = plt.subplots(figsize=(6.4, 4.8), dpi=110)
+    for lab in labels:
+        st, p = styles[lab], pts[pts["label"] == lab].sort_values("lines")
+        x = np.maximum(p["seconds"].to_numpy(float), 1e-4)
+        ax.plot(x, p["ssim"], color=st["color"], linestyle=st["linestyle"], lw=0.8, alpha=0.7, zorder=2)
+        ax.scatter(x, p["ssim"], s=[area[int(n)] for n in p["lines"]], color=st["color"], marker=st["marker"],
+                   edgecolors="white", linewidths=0.5, zorder=3)
+    extra = []
     front = pareto_front(pts["seconds"].to_numpy(), pts["ssim"].to_numpy())
     if len(front):
         f = pts.iloc[front]
-        ax.step(np.maximum(f["seconds"], 1e-4), f["ssim"], where="post", color="k", lw=1, alpha=0.6,
-                label="Pareto front", zorder=2)
+        h = ax.step(np.maximum(f["seconds"], 1e-4), f["ssim"], where="post", color="0.5", lw=4, alpha=0.35,
+                    zorder=1, solid_capstyle="butt")[0]
+        extra.append(("Pareto front", [(h, "upper left is better")]))
+    extra.append(("lines (marker size)", [(Line2D([], [], ls="none", marker="o", color="0.45",
+                                                  markersize=float(np.sqrt(area[n]))), str(n)) for n in lines]))
     ax.set_xscale("log")
+    ax.tick_params(axis="x", which="both", pad=6)  # a labelled minor tick by the corner clears the y labels
     ax.set_xlabel("solver seconds (log)")
     ax.set_ylabel("SSIM (viewing scale)")
     ax.grid(alpha=0.3, which="both")
-    ax.legend(fontsize=7, loc="best")
-    ax.set_title("SSIM vs runtime; labels = lines; upper left is better", fontsize=9)
-    return _png(fig)
+    _legend(ax, labels, styles, extra)
+    ax.set_title("SSIM vs runtime (mean over images and seeds)", fontsize=9)
+    return fig
 
 
 def render_row(row: dict, out: Path) -> np.ndarray:
@@ -337,32 +473,51 @@ def _for_display(img: np.ndarray, max_side: int = 256) -> np.ndarray:
     return view_scale(img, k) if k > 1 else img
 
 
-def _gallery_figure(df: pd.DataFrame, out: Path, image: str, order) -> bytes:
+def _two_lines(label: str, width: int = 26) -> str:
+    """A long row label broken once, after a ``+`` or before a `` #``, near its middle."""
+    if len(label) <= width:
+        return label
+    cuts = [i + 1 for i, ch in enumerate(label) if ch == "+"] + [i for i, ch in enumerate(label) if ch == " "]
+    cut = min(cuts, key=lambda i: abs(i - len(label) / 2)) if cuts else width
+    return label[:cut].rstrip() + "\n" + label[cut:].lstrip()
+
+
+def gallery_figure(df: pd.DataFrame, out: Path, image: str, order=None):
+    """Rows = solvers (legend order), columns = line counts, each cell re-rendered from its pin file,
+    the target top left; a matplotlib Figure (Agg) laid out in inches so no text meets another."""
     plt = _plt()
     sub = df[df["image"] == image]
     ok, labels = _labelled(sub, order)
+    labels = legend_order(labels)
     lines = sorted(sub["lines"].astype(int).unique())
     canvas = int(sub["canvas"].iloc[0])
     target_png = out / "targets" / f"{image}-{canvas}.png"
     has_target = target_png.is_file()
-    ncol = len(lines) + has_target
-    cell = 1.9
-    fig, axes = plt.subplots(len(labels), ncol, figsize=(cell * ncol, cell * len(labels) + 0.3), dpi=110,
-                             squeeze=False)
-    for r, lab in enumerate(labels):
-        if has_target:
-            ax = axes[r, 0]
-            if r == 0:  # the target once, top left
-                from PIL import Image
+    # inches: cells, the gaps between them, a gap left of the first rendered column for the (vertical)
+    # row labels, and a top margin holding the title above the column headers
+    cell, gap, label_gap, top, margin = 1.8, 0.1, 0.42, 0.62, 0.05
+    x0 = margin + (cell + label_gap if has_target else label_gap)
+    width = x0 + len(lines) * cell + (len(lines) - 1) * gap + margin
+    height = top + len(labels) * cell + (len(labels) - 1) * gap + margin
+    fig = plt.figure(figsize=(width, height), dpi=110)
 
-                with Image.open(target_png) as im:
-                    ax.imshow(_for_display(np.asarray(im.convert("L"), np.float32) / 255.0), cmap="gray",
-                              vmin=0, vmax=1)
-                ax.set_title("target", fontsize=8)
-            else:
-                ax.axis("off")
+    def cell_axes(x: float, row: int):
+        y = height - top - row * (cell + gap) - cell
+        ax = fig.add_axes((x / width, y / height, cell / width, cell / height))
+        ax.set_xticks([])
+        ax.set_yticks([])
+        return ax
+
+    if has_target:
+        from PIL import Image
+
+        ax = cell_axes(margin, 0)
+        with Image.open(target_png) as im:
+            ax.imshow(_for_display(np.asarray(im.convert("L"), np.float32) / 255.0), cmap="gray", vmin=0, vmax=1)
+        ax.set_title("target", fontsize=8, pad=4)
+    for r, lab in enumerate(labels):
         for c, n in enumerate(lines):
-            ax = axes[r, c + has_target]
+            ax = cell_axes(x0 + c * (cell + gap), r)
             cand = ok[(ok["label"] == lab) & (ok["lines"] == n)].sort_values("replicate")
             done = cand[(cand["error"] == "") & (cand["pin_file"] != "")]
             text = "not run"
@@ -382,14 +537,12 @@ def _gallery_figure(df: pd.DataFrame, out: Path, image: str, order) -> bytes:
             if img is None:
                 ax.text(0.5, 0.5, text, ha="center", va="center", fontsize=8, color="0.4", transform=ax.transAxes)
             if r == 0:
-                ax.set_title(f"{n} lines", fontsize=8)
-        axes[r, int(has_target)].set_ylabel(lab, fontsize=8)
-    for ax in axes.flat:
-        ax.set_xticks([])
-        ax.set_yticks([])
-    fig.suptitle(f"{image}: rows = solvers, columns = line counts", fontsize=9)
-    fig.tight_layout()
-    return _png(fig)
+                ax.set_title(f"{n} lines", fontsize=8, pad=4)
+            if c == 0:
+                ax.set_ylabel(_two_lines(lab), fontsize=8, labelpad=3)
+    fig.text(0.5, 1 - 0.06 / height, f"{image}: rows = solvers, columns = line counts", ha="center", va="top",
+             fontsize=9)
+    return fig
 
 
 def write_report(out_dir: str | os.PathLike, *, gallery_image: str | None = None,
@@ -426,11 +579,12 @@ def write_report(out_dir: str | os.PathLike, *, gallery_image: str | None = None
         elif gallery_image not in images:
             raise InputError(f"image '{gallery_image}' is not in the study ({', '.join(images)}); "
                              f"pick one of those for the gallery")
+        styles = solver_styles(_labelled(main, order)[1])  # one look per solver in every figure
         if (main["error"] == "").any():
-            files["ssim_vs_lines.png"] = _metric_figure(main, "ssim", "SSIM (viewing scale)", order)
-            files["l1_vs_lines.png"] = _metric_figure(main, "l1", "L1 (viewing scale)", order)
-            files["ssim_vs_runtime.png"] = _runtime_figure(main, order)
-        files["gallery.png"] = _gallery_figure(main, out, gallery_image, order)
+            files["ssim_vs_lines.png"] = _png(metric_figure(main, "ssim", "SSIM (viewing scale)", order, styles))
+            files["l1_vs_lines.png"] = _png(metric_figure(main, "l1", "L1 (viewing scale)", order, styles))
+            files["ssim_vs_runtime.png"] = _png(runtime_figure(main, order, styles))
+        files["gallery.png"] = _png(gallery_figure(main, out, gallery_image, order))
     figs = {k: None for k in files}
     files["summary.md"] = summary_markdown(df, meta, figures=figs).encode()
     return write_files_atomically(out, files)

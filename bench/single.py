@@ -2,22 +2,35 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from rendering import ThreadModel
 from solvers import Problem, Solution, make_solver
-from solvers.export import FORMATS, prepare_out_dir
-
-from .metrics import VIEW_SCALE, reference_scores, score_solution
+from solvers.export import FORMATS, check_out_dir
 
 
 @dataclass
 class SolveResult:
+    """What :func:`solve` returns.
+
+    Attributes
+    ----------
+    solution : Solution
+    metrics : dict, the solution's scores (:func:`bench.metrics.score`)
+    references : dict, the blank and flat-tone canvases' scores
+    files : dict, format -> path of each file written
+    timings : dict, seconds per phase (``table``, ``prepare``, ``solve``, ``score``, ``write``)
+    note : str or None, one line when fewer lines were drawn than asked (:meth:`Solution.shortfall`)
+    """
+
     solution: Solution
     metrics: dict
     references: dict
     files: dict = field(default_factory=dict)
+    timings: dict = field(default_factory=dict)
+    note: str | None = None
 
 
 def solve(image, *, solver: str = "greedy", pins: int = 288, lines: int = 4000, canvas: int = 512,
@@ -27,24 +40,47 @@ def solve(image, *, solver: str = "greedy", pins: int = 288, lines: int = 4000, 
           progress=None) -> SolveResult:
     """Solve one image with one registered solver, score it, and optionally write the exports.
 
-    The output folder is checked before any work, and files are written
-    atomically, so bad input leaves nothing behind.
+    The output folder is checked before any work but created only when the
+    files are written (atomically), so bad input or an interrupted solve leaves
+    nothing behind. ``progress`` (optional) is called with a line before each
+    slow phase: loading or building the chord table, compiling kernels on a
+    first run, preparing and running the solver.
     """
+    from rendering import is_cached, needs_compiling
+
+    say = progress or (lambda _m: None)
+    clock = {}
     thread = ThreadModel(frame_mm=frame_mm, thread_mm=thread_mm, opacity=opacity)
     solver_obj = make_solver(solver, **(solver_options or {}))
+    out_dir = check_out_dir(out) if out is not None else None  # checked before the long work
     problem = Problem.create(image, pins=pins, lines=lines, canvas=canvas, min_gap=min_gap, shape=shape,
                              jitter=jitter, thread=thread, contrast=contrast, gamma=gamma)
-    out_dir = prepare_out_dir(out) if out is not None else None  # checked before the long work
-    if progress:
-        progress("building chord table")
+    cached = is_cached(problem.layout, problem.min_gap, problem.width_px)
+    if needs_compiling(*solver_obj.jit_kernels(), build_table=not cached, invert_table=not cached):
+        say("compiling kernels: first run after install only, about 10-30 s")
+    say(f"{'loading' if cached else 'building'} the chord table for {pins} pins at {canvas} px"
+        + ("" if cached else " (first time for these settings; then cached)"))
+    t = time.perf_counter()
     problem.table  # noqa: B018  (build or load the table before timing the solver)
-    if progress:
-        progress(f"solving with {solver}")
+    clock["table"] = time.perf_counter() - t
+    say(f"preparing {solver}")
+    t = time.perf_counter()
+    solver_obj.prepare(problem)
+    clock["prepare"] = time.perf_counter() - t
+    say(f"solving with {solver}")
     solution = solver_obj.solve(problem, rng=seed)
+    clock["solve"] = solution.seconds
+    from .metrics import VIEW_SCALE, reference_scores, score_solution
+
+    t = time.perf_counter()
     metrics = score_solution(solution, factor=VIEW_SCALE)
     refs = reference_scores(problem.target.image, problem.mask, factor=VIEW_SCALE)
+    clock["score"] = time.perf_counter() - t
     files = {}
     if out_dir is not None:
-        stem = f"{Path(problem.target.name).stem}-{solver}-{lines}"
+        t = time.perf_counter()
+        stem = f"{Path(problem.target.name).stem}-{solver}-{lines}"  # named by what was asked
         files = solution.save(out_dir, stem=stem, formats=formats)
-    return SolveResult(solution, metrics, refs, files)
+        clock["write"] = time.perf_counter() - t
+    return SolveResult(solution, metrics, refs, files, clock, solution.shortfall())
+

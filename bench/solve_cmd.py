@@ -18,7 +18,7 @@ def solve_cmd(
     solver: Annotated[str, typer.Option("--solver", "-s", help="Solver name (see `bench solvers`).")] = "greedy",
     pins: Pins = 288, lines: Lines = 4000, canvas: Canvas = 512, min_gap: MinGap = None, seed: Seed = 0,
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")] = Path("out"),
-    shape: Annotated[str, typer.Option(help="Frame shape: circle or rect.")] = "circle",
+    shape: Annotated[str, typer.Option(help="Frame shape: circle, or square (also called rect).")] = "circle",
     jitter: Annotated[float, typer.Option(help="Angular pin jitter, fraction of the pin spacing.")] = 0.0,
     frame_mm: Annotated[float, typer.Option("--frame-mm", help="Frame diameter (or side) in mm.")] = 600.0,
     thread_mm: Annotated[float, typer.Option("--thread-mm", help="Thread diameter in mm.")] = 0.2,
@@ -36,11 +36,17 @@ def solve_cmd(
 
     get_entry(solver)  # unknown names fail before any work
     options = with_device(solver, parse_key_values(option), device)
-    res = solve(image, solver=solver, pins=pins, lines=lines, canvas=canvas, min_gap=min_gap, seed=seed,
-                shape=shape, jitter=jitter, frame_mm=frame_mm, thread_mm=thread_mm, opacity=opacity,
-                contrast=contrast, gamma=gamma, out=out, solver_options=options,
-                progress=lambda m: typer.echo(f"... {m}", err=True))
+    try:
+        res = solve(image, solver=solver, pins=pins, lines=lines, canvas=canvas, min_gap=min_gap, seed=seed,
+                    shape=shape, jitter=jitter, frame_mm=frame_mm, thread_mm=thread_mm, opacity=opacity,
+                    contrast=contrast, gamma=gamma, out=out, solver_options=options,
+                    progress=lambda m: typer.echo(f"... {m}", err=True))
+    except KeyboardInterrupt:
+        typer.echo("\ninterrupted; nothing was written", err=True)
+        raise typer.Exit(130) from None
     sol = res.solution
+    if res.note:
+        typer.echo(f"note: {res.note}", err=True)
     typer.echo(f"{solver}: {sol.n_lines} lines, {pins} pins, {canvas} px, {sol.seconds:.3f} s, "
                f"thread {sol.thread_length_m():.1f} m")
     typer.echo(f"{'':10s} {'SSIM':>7s} {'L1':>7s} {'PSNR':>7s}   (viewing scale; full resolution: SSIM L1)")

@@ -23,7 +23,7 @@ _EXPORTS = {
     "InputError": "errors",
     "PinLayout": "layout", "default_min_gap": "layout",
     "VIEW_SCALE": "raster", "chord_means": "raster", "coverage_sum": "raster", "render": "raster",
-    "render_model": "raster", "render_opaque": "raster", "view_scale": "raster",
+    "render_model": "raster", "render_opaque": "raster", "view_scale": "raster", "needs_compiling": "raster",
     "BUILTIN_IMAGES": "target", "Target": "target", "builtin_names": "target", "load_target": "target",
     "prepare_image": "target", "read_image": "target",
     "MODELS": "thread", "ThreadModel": "thread",

@@ -31,6 +31,8 @@ from .layout import PinLayout
 
 #: Bumped whenever the kernel's output changes, so stale caches are not reused.
 TABLE_VERSION = 1
+#: Tables with more entries than this are built by the parallel kernels (see :mod:`rendering._kernels`).
+PARALLEL_BUILD_ENTRIES = 50_000_000
 _MEMORY_CACHE_SIZE = 4
 
 
@@ -282,12 +284,15 @@ def build_chord_table(layout: PinLayout, min_gap: int, width_px: float) -> Chord
     chords = get_chord_set(layout, min_gap)
     pos = np.ascontiguousarray(layout.positions, dtype=np.float64)
     W = H = layout.canvas
-    counts = _kernels._count_chord_pixels(pos, chords.pin_a, chords.pin_b, width_px, W, H)
+    big = table_size(layout, min_gap, width_px)["entries"] > PARALLEL_BUILD_ENTRIES
+    count = _kernels._count_chord_pixels_par if big else _kernels._count_chord_pixels
+    fill = _kernels._fill_chord_pixels_par if big else _kernels._fill_chord_pixels
+    counts = count(pos, chords.pin_a, chords.pin_b, width_px, W, H)
     indptr = np.zeros(chords.n_chords + 1, dtype=np.int64)
     np.cumsum(counts, out=indptr[1:])
     pixel = np.empty(indptr[-1], dtype=np.int32)
     coverage = np.empty(indptr[-1], dtype=np.float32)
-    _kernels._fill_chord_pixels(pos, chords.pin_a, chords.pin_b, width_px, W, H, indptr, pixel, coverage)
+    fill(pos, chords.pin_a, chords.pin_b, width_px, W, H, indptr, pixel, coverage)
     for arr in (indptr, pixel, coverage):
         arr.setflags(write=False)
     return ChordTable(layout, chords, float(width_px), indptr, pixel, coverage)
@@ -310,8 +315,11 @@ def _params(layout: PinLayout, min_gap: int, width_px: float) -> dict:
 #: (uint16 chord + float32 coverage), which a solve builds beside it
 TABLE_ENTRY_BYTES = 8
 PIXEL_MAJOR_ENTRY_BYTES = 6
-#: the share of the available memory a table and its pixel-major copy may take
-MEMORY_SHARE = 0.75
+#: bytes per canvas pixel a solve holds besides the table: target, state, weights, greedy's per-pixel terms,
+#: the preview and the metrics' float64 copies (measured peak at 512 px: about 60)
+PIXEL_BYTES = 64
+#: the share of the available memory a solve may plan to take
+MEMORY_SHARE = 0.7
 
 
 def table_size(layout: PinLayout, min_gap: int, width_px: float) -> dict:
@@ -324,7 +332,8 @@ def table_size(layout: PinLayout, min_gap: int, width_px: float) -> dict:
     Returns
     -------
     dict: ``entries``, ``table_bytes`` (the table itself, also its size on disk) and
-    ``solve_bytes`` (the table plus greedy's pixel-major copy)
+    ``solve_bytes`` (what a solve holds: the table, greedy's pixel-major copy and
+    :data:`PIXEL_BYTES` per canvas pixel)
 
     >>> size = table_size(PinLayout(n_pins=288, canvas=512), 20, 0.17)
     >>> round(size["table_bytes"] / 2**20)  # the built table: 145 MiB
@@ -336,7 +345,8 @@ def table_size(layout: PinLayout, min_gap: int, width_px: float) -> dict:
     entries = float((np.abs(d[:, 0]) + np.abs(d[:, 1]) + width_px * np.hypot(d[:, 0], d[:, 1])).sum())
     entries = int(entries * 1.06) + chords.n_chords
     table = entries * TABLE_ENTRY_BYTES + 8 * (chords.n_chords + 1)
-    return dict(entries=entries, table_bytes=table, solve_bytes=table + entries * PIXEL_MAJOR_ENTRY_BYTES)
+    solve = table + entries * PIXEL_MAJOR_ENTRY_BYTES + PIXEL_BYTES * layout.canvas ** 2
+    return dict(entries=entries, table_bytes=table, solve_bytes=solve)
 
 
 def available_memory() -> int:
@@ -348,32 +358,41 @@ def available_memory() -> int:
             return int(float(env) * 1e9)
         except ValueError:
             pass
+    found = []
     try:
         for line in Path("/proc/meminfo").read_text().splitlines():
             if line.startswith("MemAvailable:"):
-                return int(line.split()[1]) * 1024
+                found.append(int(line.split()[1]) * 1024)
     except (OSError, ValueError, IndexError):
         pass
-    try:
-        return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
-    except (ValueError, OSError, AttributeError):
-        return 2**62
+    try:  # a container's own limit (cgroup v2), less what it already uses
+        limit = Path("/sys/fs/cgroup/memory.max").read_text().strip()
+        if limit != "max":
+            found.append(int(limit) - int(Path("/sys/fs/cgroup/memory.current").read_text()))
+    except (OSError, ValueError):
+        pass
+    if not found:
+        try:
+            found.append(int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")))
+        except (ValueError, OSError, AttributeError):
+            return 2**62
+    return max(0, min(found))
 
 
 def check_table_fits(layout: PinLayout, min_gap: int, width_px: float) -> dict:
     """Raise :class:`InputError` (one line) when a solve of this table would not fit in memory; else its size.
 
-    The limit is :data:`MEMORY_SHARE` of :func:`available_memory`, for the table
-    and greedy's pixel-major copy together.
+    The limit is :data:`MEMORY_SHARE` of :func:`available_memory`, for what a
+    solve holds (``table_size(...)["solve_bytes"]``).
     """
     size = table_size(layout, min_gap, width_px)
     budget = int(MEMORY_SHARE * available_memory())
     if size["solve_bytes"] > budget:
-        fits = max(16, int(layout.canvas * budget / size["solve_bytes"]) // 16 * 16)
+        fits = max(16, int(0.8 * layout.canvas * budget / size["solve_bytes"]) // 256 * 256)  # with a margin
         raise InputError(f"a chord table for {layout.n_pins} pins at {layout.canvas} px would take about "
-                         f"{_gb(size['table_bytes'])} (and {_gb(size['solve_bytes'])} with greedy's working copy), "
-                         f"more than the {_gb(budget)} of memory this machine can give it; lower --canvas "
-                         f"(about {fits} px fits) or --pins")
+                         f"{_gb(size['table_bytes'])}, and a solve on it about {_gb(size['solve_bytes'])}, more than "
+                         f"the {_gb(budget)} of memory this machine can give it; lower --canvas (about {fits} px "
+                         f"fits) or --pins")
     return size
 
 

@@ -17,6 +17,8 @@ import numpy as np
 from .errors import InputError, check_float, check_int
 
 SHAPES = ("circle", "rect")
+#: other names of a shape: a square frame is ``rect``
+SHAPE_ALIASES = {"square": "rect"}
 MIN_CANVAS = 16
 MAX_PINS = 4096
 
@@ -29,7 +31,7 @@ class PinLayout:
     ----------
     n_pins : int, 3 <= n_pins <= 4096
     canvas : int, canvas side in pixels (>= 16)
-    shape : {"circle", "rect"}
+    shape : {"circle", "rect"} (``"square"`` is read as ``"rect"``)
         ``circle``: pins on a circle of radius ``canvas/2 - margin``.
         ``rect``: pins evenly spaced along the border of the square
         ``[margin, canvas - margin]^2``, starting at the top centre.
@@ -56,10 +58,12 @@ class PinLayout:
     seed: int = 0
 
     def __post_init__(self):
-        check_int("n_pins", self.n_pins, low=3, high=MAX_PINS, hint="use 3 or more pins, e.g. --pins 288")
+        check_int("n_pins", self.n_pins, low=3, high=MAX_PINS, hint=f"use 3 to {MAX_PINS} pins, e.g. --pins 288")
         check_int("canvas", self.canvas, low=MIN_CANVAS, hint="use a canvas of 16 px or more, e.g. --canvas 512")
+        if self.shape in SHAPE_ALIASES:
+            object.__setattr__(self, "shape", SHAPE_ALIASES[self.shape])
         if self.shape not in SHAPES:
-            raise InputError(f"shape must be one of {', '.join(SHAPES)}, got {self.shape!r}")
+            raise InputError(f"shape must be circle or square (also called rect), got {self.shape!r}")
         check_float("margin", self.margin, low=0.0, high=self.canvas / 4)
         check_float("jitter", self.jitter, low=0.0, high=0.999, hint="jitter is a fraction of the pin spacing")
         check_int("seed", self.seed, low=0)

@@ -134,3 +134,23 @@ def view_scale(image: np.ndarray, factor: int) -> np.ndarray:
         return np.asarray(image, dtype=np.float32)
     h, w = image.shape[0] // factor * factor, image.shape[1] // factor * factor
     return downscale_local_mean(np.asarray(image, dtype=np.float32)[:h, :w], (factor, factor)).astype(np.float32)
+
+
+def needs_compiling(*dispatchers, build_table: bool = False, invert_table: bool = False) -> bool:
+    """Whether a run needing these kernels (and rendering's own) will compile some first.
+
+    Parameters
+    ----------
+    dispatchers : numba dispatchers a solver runs (:meth:`solvers.Solver.jit_kernels`)
+    build_table : the chord table is not cached and will be built
+    invert_table : greedy's pixel-major copy is not cached and will be built
+    """
+    from . import _kernels as K
+    from .jit import kernels_cached
+
+    wanted = [K._render_multiplicative, *dispatchers]
+    if build_table:
+        wanted += [K._count_chord_pixels, K._fill_chord_pixels]
+    if invert_table:
+        wanted.append(K._invert)
+    return not kernels_cached(*wanted)

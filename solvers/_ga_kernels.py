@@ -39,6 +39,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
+from rendering.jit import variant
+
 #: The factor ``1 - o c`` of a pass is floored here, so a fully opaque full-coverage pass can be
 #: divided out again (brightness 1e-9 instead of 0: far below any visible or scored difference).
 FACTOR_FLOOR = 1e-9
@@ -77,8 +79,8 @@ def _init_population_py(paths, id_of, indptr, pixel, fac, tw, shift, bright, mea
         fit[i] = _full_state(paths[i], id_of, indptr, pixel, fac, tw, shift, bright[i], means[i], count[i])
 
 
-_init_population = njit(cache=True)(_init_population_py)
-_init_population_par = njit(cache=True, parallel=True)(_init_population_py)
+_init_population = njit(cache=True)(variant(_init_population_py, "_init_population"))
+_init_population_par = njit(cache=True, parallel=True)(variant(_init_population_py, "_init_population_par"))
 
 
 @njit(cache=True)
@@ -416,8 +418,8 @@ def _offspring_py(paths, counts, bright, means, fit, uniforms, id_of, indptr, pi
             out_npos[o] = ne
 
 
-_offspring = njit(cache=True)(_offspring_py)
-_offspring_par = njit(cache=True, parallel=True)(_offspring_py)
+_offspring = njit(cache=True)(variant(_offspring_py, "_offspring"))
+_offspring_par = njit(cache=True, parallel=True)(variant(_offspring_py, "_offspring_par"))
 
 
 @njit(cache=True)

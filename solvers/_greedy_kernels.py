@@ -52,6 +52,8 @@ from numba import njit, prange, types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
+from rendering.jit import variant
+
 RULE_ERROR = 0
 RULE_SUM = 1
 
@@ -426,11 +428,18 @@ def _listed(partners, a, b):
 
 
 # ---------------------------------------------------------------------------- the greedy loop
-@njit(cache=True)
-def _greedy(indptr, pixel, coverage, id_of, pin_a, pin_b, S, T, Wt, o, rule, sum_step,
-            n_lines, start, no_return, once, early_stop, used, parallel, nt,
-            pptr, pchord, pcov, scores, tol, refresh, prior, partners, allowed, path, gains, removed, stats):
+#: the chord-drawing step :func:`_greedy_py` calls; :data:`_greedy_par` binds :func:`_draw_parallel` instead
+_draw = _draw_serial
+
+
+def _greedy_py(indptr, pixel, coverage, id_of, pin_a, pin_b, S, T, Wt, o, rule, sum_step,
+               n_lines, start, no_return, once, early_stop, used, nt,
+               pptr, pchord, pcov, scores, tol, refresh, prior, partners, allowed, path, gains, removed, stats):
     """Build one continuous thread greedily. Returns the number of lines drawn.
+
+    Compiled twice (see the end of this module): :data:`_greedy` draws with
+    :func:`_draw_serial`, :data:`_greedy_par` with :func:`_draw_parallel` (its
+    ``nt`` tasks); the serial one never compiles the parallel step.
 
     ``S`` (float32, flat) is the state (brightness for ``error``, darkness for
     ``sum``), updated in place; ``scores`` (float32, n_chords) must hold every
@@ -499,12 +508,8 @@ def _greedy(indptr, pixel, coverage, id_of, pin_a, pin_b, S, T, Wt, o, rule, sum
             cur_next = cpin[i]
         used[k] = True
         gains[drawn] = gain
-        if parallel:
-            removed[drawn] = _draw_parallel(indptr, pixel, coverage, k, S, T, Wt, o, rule, sum_step,
-                                            pptr, pchord, pcov, scores, dgh, nt)
-        else:
-            removed[drawn] = _draw_serial(indptr, pixel, coverage, k, S, T, Wt, o, rule, sum_step,
-                                          pptr, pchord, pcov, scores, dgh, nt)
+        removed[drawn] = _draw(indptr, pixel, coverage, k, S, T, Wt, o, rule, sum_step,
+                               pptr, pchord, pcov, scores, dgh, nt)
         drawn += 1
         path[drawn] = cur_next
         last[cur_next] = drawn
@@ -894,3 +899,8 @@ def _greedy_scan_warm(indptr, pixel, coverage, id_of, pin_a, pin_b, S, T, Wt, o,
         last[cur_next] = drawn
         k = -1
     return drawn
+
+
+# ---------------------------------------------------------------------------- compiled variants
+_greedy = njit(cache=True)(variant(_greedy_py, "_greedy", _draw=_draw_serial))
+_greedy_par = njit(cache=True)(variant(_greedy_py, "_greedy_par", _draw=_draw_parallel))

@@ -24,6 +24,7 @@ import numpy as np
 
 from rendering import (ChordTable, InputError, PinLayout, Target, ThreadModel, check_min_gap, default_min_gap,
                        get_chord_set, get_chord_table, load_target, render_model)
+from rendering.chords import check_table_fits
 from rendering.errors import check_int
 
 RngLike = np.random.Generator | int | None
@@ -93,11 +94,15 @@ class Problem:
         (64, 100, 4)
         """
         layout = PinLayout(n_pins=pins, canvas=canvas, shape=shape, jitter=jitter)
+        gap = default_min_gap(pins) if min_gap is None else min_gap
+        check_min_gap(gap, pins)
+        thread = thread or ThreadModel()
+        # a problem too big for this machine is refused now, before the image is loaded at that size
+        check_table_fits(layout, gap, thread.width_px(layout.span_px))
         target = image if isinstance(image, Target) else load_target(image, canvas, contrast=contrast, gamma=gamma)
         if isinstance(image, Target) and image.canvas != canvas:
             raise InputError(f"target has canvas {image.canvas} but canvas={canvas} was asked")
-        gap = default_min_gap(pins) if min_gap is None else min_gap
-        return cls(target=target, layout=layout, thread=thread or ThreadModel(), n_lines=lines, min_gap=gap, **kw)
+        return cls(target=target, layout=layout, thread=thread, n_lines=lines, min_gap=gap, **kw)
 
     @property
     def width_px(self) -> float:
@@ -191,6 +196,34 @@ class Solution:
         cs = self.problem.chords
         return np.stack([cs.pin_a[self.chords], cs.pin_b[self.chords]], axis=1)
 
+    def shortfall(self) -> str | None:
+        """None when the whole line budget was drawn; else one line saying how many lines and why fewer.
+
+        The reason comes from ``extra["stop"]`` when the solver recorded one
+        (``"dead end"``, ``"no gain"``).
+        """
+        asked, drawn = self.problem.n_lines, self.n_lines
+        if drawn >= asked:
+            return None
+        p = self.problem
+        stop = self.extra.get("stop")
+        if stop == "dead end":
+            pin = int(self.path[-1]) if self.path is not None and self.path.size else None
+            per_pin = int((p.chords.id_of[pin] >= 0).sum()) if pin is not None else None
+            if pin is None:
+                where = "a pin whose chords are all drawn"
+            elif per_pin == 1:
+                where = f"pin {pin}, whose only chord (min gap {p.min_gap}) is drawn"
+            else:
+                where = f"pin {pin}, whose {per_pin} chords (min gap {p.min_gap}) are all drawn"
+            why = (f"the thread reached {where}; a chord is drawn at most once, so lower --min-gap, add pins "
+                   f"or ask for fewer lines")
+        elif stop == "no gain":
+            why = "no further line lowers the error (early stop)"
+        else:
+            why = "the solver stopped early"
+        return f"{self.solver or 'the solver'} drew {drawn} of the {asked} lines asked: {why}"
+
     def render(self, *, model: str = "multiplicative", supersample: int = 4) -> np.ndarray:
         """(canvas, canvas) float32 preview in [0, 1], 1 = white."""
         return render_model(self.problem.table, self.chords, self.problem.thread, model=model,
@@ -273,12 +306,17 @@ class Solver(ABC):
         if config is not None and kwargs:
             raise TypeError("pass either a config or keyword arguments, not both")
         if config is None:
+            names = [f.name for f in dataclasses.fields(self.Config) if f.init]
+            unknown = [k for k in kwargs if k not in names]
+            who = self.name or type(self).__name__
+            if unknown:
+                raise InputError(f"unknown option '{unknown[0]}' for solver {who}; its options are: "
+                                 f"{', '.join(names) or 'none'}")
             try:
                 config = self.Config(**{**self.defaults, **kwargs})
             except TypeError as e:
-                names = ", ".join(f.name for f in dataclasses.fields(self.Config)) or "none"
-                raise InputError(f"bad option for solver {self.name or type(self).__name__}: {e}; "
-                                 f"its options are: {names}") from None
+                raise InputError(f"bad option for solver {who}: {e}; its options are: "
+                                 f"{', '.join(names) or 'none'}") from None
         self.config = config
 
     def solve(self, problem: Problem, *, rng: RngLike = None, **inputs) -> Solution:
@@ -329,6 +367,11 @@ class Solver(ABC):
         """
         key = ("prepared", type(self), self.name, repr(self.config))
         problem.table.derived(key, lambda table: self._warm_up(problem))
+
+    def jit_kernels(self) -> tuple:
+        """The numba kernels a run of this solver calls (with its config): the CLI checks whether they are
+        compiled already, to say so on one line before a first run compiles them. Default: none."""
+        return ()
 
     def _warm_up(self, problem: Problem) -> bool:
         try:

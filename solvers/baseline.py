@@ -11,15 +11,16 @@ from .registry import register
 
 
 def random_path(problem: Problem, rng: np.random.Generator, *, start: int | None = None) -> np.ndarray:
-    """A random pin path of ``problem.n_lines`` chords.
+    """A random pin path of up to ``problem.n_lines`` chords.
 
     Each step picks uniformly among the allowed chords from the current pin
-    (``min_gap``), and among the unused ones unless repeats are allowed. When
-    every chord from the current pin is used, it reuses one (dead end).
+    (``min_gap``), and among the unused ones unless repeats are allowed. At a
+    dead end (every chord from the current pin drawn, repeats not allowed) the
+    thread stops there, shorter than asked.
 
     Returns
     -------
-    (n_lines + 1,) int32 pin sequence
+    (n_drawn + 1,) int32 pin sequence, ``n_drawn <= problem.n_lines``
     """
     cs = problem.chords
     n = problem.layout.n_pins
@@ -31,10 +32,9 @@ def random_path(problem: Problem, rng: np.random.Generator, *, start: int | None
         row = cs.id_of[cur]
         ok = row >= 0
         if not problem.allow_repeats:
-            free = ok.copy()
-            free[ok] = ~used[row[ok]]
-            if free.any():
-                ok = free
+            ok[ok] = ~used[row[ok]]
+            if not ok.any():
+                return path[:k + 1]
         nxt = int(rng.choice(np.flatnonzero(ok)))
         used[row[nxt]] = True
         path[k + 1] = cur = nxt
@@ -50,4 +50,5 @@ class RandomSolver(Solver):
         pass
 
     def run(self, problem: Problem, rng: np.random.Generator) -> Output:
-        return Output(path=random_path(problem, rng))
+        path = random_path(problem, rng)
+        return Output(path=path, extra=dict(stop="budget" if path.size == problem.n_lines + 1 else "dead end"))

@@ -21,6 +21,26 @@ _UMASK = os.umask(0)
 os.umask(_UMASK)
 
 
+def check_out_dir(out_dir) -> Path:
+    """Check that ``out_dir`` can be written without creating it (create it when writing: :func:`prepare_out_dir`).
+
+    A folder that exists must be writable; one that does not must have a writable
+    folder as its nearest existing parent. Raises :class:`InputError` otherwise.
+    """
+    out = Path(out_dir).expanduser()
+    if out.exists():
+        return prepare_out_dir(out)
+    parent = out.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        raise InputError(f"output path '{out}' cannot be created: '{parent}' is not a folder; choose another --out")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise InputError(f"cannot create output folder '{out}' (no write permission in '{parent}'); "
+                         f"choose another --out")
+    return out
+
+
 def prepare_out_dir(out_dir) -> Path:
     """Create ``out_dir`` if needed and check that it can be written (before any work)."""
     out = Path(out_dir).expanduser()

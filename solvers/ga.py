@@ -451,6 +451,15 @@ class GASolver(Solver):
     Config = GAConfig
     quick_options: ClassVar[dict] = dict(population=4, offspring=8, generations=5)
 
+    def jit_kernels(self) -> tuple:
+        par = self.config.parallel
+        own = (K._offspring_par if par else K._offspring, K._init_population_par if par else K._init_population)
+        if self.config.seed_solver is None:
+            return own
+        from .registry import make_solver
+
+        return own + tuple(make_solver(self.config.seed_solver).jit_kernels())
+
     def run(self, problem: Problem, rng: np.random.Generator) -> Output:
         cfg = self.config
         initial = None

@@ -198,6 +198,20 @@ class GreedySolver(Solver):
                 if not isinstance(getattr(self, flag), (bool, np.bool_)):
                     raise InputError(f"{flag} must be True or False, got {getattr(self, flag)!r}")
 
+    def jit_kernels(self) -> tuple:
+        cfg = self.config
+        if cfg.device != "cpu":
+            return ()
+        if cfg.scale > 1:
+            out = [K._greedy_blocks]
+        elif cfg.method == "scan":
+            out = [K._greedy_scan_warm]
+        else:
+            out = [K._greedy_par if cfg.parallel else K._greedy, K._fill_gh, K._scores_push]
+        if cfg.refine:
+            out += [K._refine_range, K._refine_state]
+        return tuple(out)
+
     def run(self, problem: Problem, rng: np.random.Generator, *, prior=None, partners=None,
             guide=None) -> Output:
         """Draw ``problem.n_lines`` chords (fewer only with ``early_stop`` or at a dead end).
@@ -460,10 +474,11 @@ def _incremental(th: _Thread, n_lines: int, first: int, no_return: int, *, restr
     K._scores_push(pt.indptr, pt.chord, pt.coverage, gh, scores)
     tol = SCORE_TOLERANCE * float(np.abs(scores).max(initial=0.0))
     nt = 2 * _n_threads() if th.parallel else 1
-    return K._greedy(table.indptr, table.pixel, table.coverage, chords.id_of, chords.pin_a, chords.pin_b,
-                     th.state, th.target, th.weights, th.opacity, th.rule, th.sum_step, n_lines, first, no_return,
-                     th.once, th.early_stop, th.used, th.parallel, nt, pt.indptr, pt.chord, pt.coverage, scores, tol,
-                     REFRESH_EVERY, th.prior, th.partners, th.allowed, th.path, th.gains, th.removed, th.stats)
+    kernel = K._greedy_par if th.parallel else K._greedy
+    return kernel(table.indptr, table.pixel, table.coverage, chords.id_of, chords.pin_a, chords.pin_b,
+                  th.state, th.target, th.weights, th.opacity, th.rule, th.sum_step, n_lines, first, no_return,
+                  th.once, th.early_stop, th.used, nt, pt.indptr, pt.chord, pt.coverage, scores, tol,
+                  REFRESH_EVERY, th.prior, th.partners, th.allowed, th.path, th.gains, th.removed, th.stats)
 
 
 def _scan(th: _Thread, n_lines: int, first: int, no_return: int) -> int:

@@ -58,7 +58,7 @@ def test_frame_mask_is_the_disk():
 @pytest.mark.parametrize("kw, match", [
     (dict(n_pins=2, canvas=64), "n_pins must be at least 3, got 2"),
     (dict(n_pins=10, canvas=8), "canvas must be at least 16, got 8"),
-    (dict(n_pins=10, canvas=64, shape="hex"), "shape must be one of circle, rect"),
+    (dict(n_pins=10, canvas=64, shape="hex"), "shape must be circle or square \\(also called rect\\), got 'hex'"),
     (dict(n_pins=10.5, canvas=64), "n_pins must be an integer"),
     (dict(n_pins=10, canvas=64, jitter=1.5), "jitter must be at most"),
 ])
@@ -71,3 +71,7 @@ def test_default_min_gap_is_the_seed_generators_at_288():
     assert default_min_gap(288) == 20
     assert default_min_gap(3) == 1
     assert 1 <= default_min_gap(1024) <= 512
+
+
+def test_square_is_another_name_of_rect():
+    assert PinLayout(n_pins=16, canvas=64, shape="square") == PinLayout(n_pins=16, canvas=64, shape="rect")

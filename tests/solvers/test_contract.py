@@ -71,7 +71,7 @@ def test_random_baseline_respects_repeats_flag():
 def test_config_errors_name_the_registered_solver():
     from rendering import InputError
 
-    with pytest.raises(InputError, match="bad option for solver random: .*its options are: none"):
+    with pytest.raises(InputError, match="unknown option 'colour' for solver random; its options are: none"):
         make_solver("random", colour="red")
 
 

@@ -203,7 +203,7 @@ def test_config_errors_are_one_line(kw, match):
 
 
 def test_unknown_option_and_non_continuous_problem(tiny):
-    with pytest.raises(InputError, match="bad option for solver"):
+    with pytest.raises(InputError, match="unknown option 'popsize' for solver ga; its options are: population, "):
         make_solver("ga", popsize=3)
     import dataclasses
 

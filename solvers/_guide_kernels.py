@@ -65,33 +65,20 @@ def _top(R, id_of, used, once, cur, m, cj, cr):
 
 
 @njit(cache=True)
-def _dead_end(id_of, R, cur):
-    """Every chord from ``cur`` is used: the one with the most wanted density (it is drawn again)."""
-    best, bv = -1, -np.inf
-    for j in range(id_of.shape[0]):
-        if id_of[cur, j] >= 0 and R[cur, j] > bv:
-            bv = R[cur, j]
-            best = j
-    return best
-
-
-@njit(cache=True)
 def _follow(id_of, R, kern, n_lines, start, once, used, path):
     """Walk ``n_lines`` chords from ``start``, each time to the open partner with the most wanted density.
 
-    Returns the number of chords drawn (``n_lines``, or fewer when a pin has no chord at all).
+    Returns the number of chords drawn: ``n_lines``, or fewer at a dead end (no open chord from the
+    current pin: every chord drawn when ``once``, or none allowed).
     """
     cj = np.empty(1, dtype=np.int64)
     cr = np.empty(1, dtype=np.float64)
     cur = start
     path[0] = cur
     for k in range(n_lines):
-        if _top(R, id_of, used, once, cur, 1, cj, cr) > 0:
-            j = cj[0]
-        else:
-            j = _dead_end(id_of, R, cur)
-            if j < 0:
-                return k
+        if _top(R, id_of, used, once, cur, 1, cj, cr) <= 0:
+            return k
+        j = cj[0]
         used[id_of[cur, j]] = True
         _take(R, kern, cur, j)
         path[k + 1] = j

@@ -207,6 +207,10 @@ class Solution:
             return None
         p = self.problem
         stop = self.extra.get("stop")
+        if stop is None and self.path is not None and self.path.size and not p.allow_repeats:
+            row = p.chords.id_of[int(self.path[-1])]
+            if np.isin(row[row >= 0], self.chords).all():  # every chord from the last pin is drawn
+                stop = "dead end"
         if stop == "dead end":
             pin = int(self.path[-1]) if self.path is not None and self.path.size else None
             per_pin = int((p.chords.id_of[pin] >= 0).sum()) if pin is not None else None

@@ -356,6 +356,14 @@ def random_paths(problem: Problem, count: int, rng: RngLike = None) -> np.ndarra
     id_of = np.ascontiguousarray(problem.chords.id_of, dtype=np.int32)
     for i in range(count):
         K._random_path(id_of, bool(problem.allow_repeats), u[i], out[i], used)
+        if not problem.allow_repeats:
+            chords = id_of[out[i, :-1], out[i, 1:]]
+            if np.unique(chords).size < chords.size:  # the walk hit a dead end and took a chord again
+                seen: set = set()
+                k = next(j for j, c in enumerate(chords.tolist()) if c in seen or seen.add(c))
+                raise InputError(f"the GA evolves threads of exactly {n} lines with no chord twice, but a random "
+                                 f"thread reached a dead end after {k} line{"s" if k != 1 else ""} (min gap {problem.min_gap}); "
+                                 f"ask for fewer lines or lower --min-gap")
     return out
 
 
@@ -472,6 +480,9 @@ class GASolver(Solver):
                 raise InputError(f"seed_solver {cfg.seed_solver!r} does not make one continuous thread; "
                                  f"use a continuous solver such as greedy")
             initial = seeder.solve(problem, rng=int(rng.integers(2**63 - 1)))
+            if initial.n_lines < problem.n_lines:
+                raise InputError(f"the GA evolves threads of exactly {problem.n_lines} lines, but its seed: "
+                                 f"{initial.shortfall()}")
             extra["seed_seconds"] = initial.seconds
         path, history, info = solve_ga(problem, config=cfg, rng=rng, initial=initial)
         extra.update(info)

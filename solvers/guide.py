@@ -119,8 +119,8 @@ def follow_guide(chords, guide: ChordGuide, n_lines: int, *, allow_repeats: bool
     """One continuous thread of ``n_lines`` chords that follows a guide's density.
 
     At each pin the thread takes the open chord (allowed by ``min_gap``, not yet
-    drawn unless ``allow_repeats``) with the most wanted density left; when every
-    chord from a pin is drawn it takes the most wanted one again.
+    drawn unless ``allow_repeats``) with the most wanted density left; at a pin
+    whose chords are all drawn (a dead end) the thread stops, shorter than asked.
 
     Parameters
     ----------
@@ -132,7 +132,7 @@ def follow_guide(chords, guide: ChordGuide, n_lines: int, *, allow_repeats: bool
 
     Returns
     -------
-    (n_lines + 1,) int32 pin sequence
+    (n_drawn + 1,) int32 pin sequence, ``n_drawn <= n_lines``
 
     Examples
     --------

@@ -93,3 +93,26 @@ def check_solver(name: str, problem: Problem | None = None, *, rng: int = 7, exa
     again = quick_solver(name, **options).solve(problem, rng=rng)
     np.testing.assert_array_equal(sol.chords, again.chords, err_msg="the same seed gave another result")
     return sol
+
+
+def check_dead_ends(name: str, *, rng: int = 7, **options) -> Solution | None:
+    """The contract where a continuous thread runs out of chords: 288 pins with ``min_gap`` 144.
+
+    Every pin then has one chord (to the opposite pin), so one thread can draw a
+    single line without repeating a chord. The solver must either return a
+    valid solution of at most the budget, no chord twice, with
+    :meth:`Solution.shortfall` saying why it is short, or refuse with one
+    :class:`rendering.InputError` line. Returns the solution, or None when refused.
+    """
+    from rendering import InputError
+
+    problem = contract_problem(min_gap=144, lines=10)
+    try:
+        sol = quick_solver(name, **options).solve(problem, rng=rng)
+    except InputError as e:
+        assert "\n" not in str(e), "an InputError must be one line"
+        return None
+    check_solution(sol, problem, continuous=type(quick_solver(name, **options)).continuous)
+    if sol.n_lines < problem.n_lines:
+        assert sol.shortfall(), "a short solution must say why (Solution.shortfall)"
+    return sol

@@ -3,7 +3,7 @@
 import pytest
 
 from solvers import Problem, get_entry, make_solver, solver_names
-from solvers.testing import check_solver, contract_problem
+from solvers.testing import check_dead_ends, check_solver, contract_problem
 
 
 @pytest.fixture(scope="module")
@@ -14,6 +14,11 @@ def problem():
 @pytest.mark.parametrize("name", solver_names())
 def test_solver_contract(name, problem):
     check_solver(name, problem)
+
+
+@pytest.mark.parametrize("name", solver_names())
+def test_solver_contract_at_dead_ends(name):
+    check_dead_ends(name)
 
 
 def test_the_contract_catches_a_broken_solver(problem):

@@ -21,7 +21,7 @@ class SolveResult:
     metrics : dict, the solution's scores (:func:`bench.metrics.score`)
     references : dict, the blank and flat-tone canvases' scores
     files : dict, format -> path of each file written
-    timings : dict, seconds per phase (``table``, ``prepare``, ``solve``, ``score``, ``write``)
+    timings : dict, seconds per phase (``image``, ``table``, ``prepare``, ``solve``, ``score``, ``write``)
     note : str or None, one line when fewer lines were drawn than asked (:meth:`Solution.shortfall`)
     """
 
@@ -53,8 +53,10 @@ def solve(image, *, solver: str = "greedy", pins: int = 288, lines: int = 4000, 
     thread = ThreadModel(frame_mm=frame_mm, thread_mm=thread_mm, opacity=opacity)
     solver_obj = make_solver(solver, **(solver_options or {}))
     out_dir = check_out_dir(out) if out is not None else None  # checked before the long work
+    t = time.perf_counter()
     problem = Problem.create(image, pins=pins, lines=lines, canvas=canvas, min_gap=min_gap, shape=shape,
                              jitter=jitter, thread=thread, contrast=contrast, gamma=gamma)
+    clock["image"] = time.perf_counter() - t
     cached = is_cached(problem.layout, problem.min_gap, problem.width_px)
     if needs_compiling(*solver_obj.jit_kernels(), build_table=not cached, invert_table=not cached):
         say("compiling kernels: first run after install only, about 10-30 s")

@@ -4,8 +4,11 @@ A thin layer over :func:`bench.solve.solve` and the solver registry.
 """
 
 
+import time
 from pathlib import Path
 from typing import Annotated, Optional
+
+_IMPORTED = time.perf_counter()
 
 import typer
 
@@ -28,6 +31,9 @@ def solve_cmd(
     option: Annotated[Optional[list[str]], typer.Option(
         "--option", "-O", help="Solver option KEY=VALUE (repeatable), e.g. -O refine_sweeps=2.")] = None,
     device: Device = "auto",
+    timings: Annotated[bool, typer.Option("--timings", help="Print the seconds of each phase (start-up, image, "
+                                                          "table, prepare, solve, score, write).  [default: off]")]
+    = False,
 ):
     """Turn one image into string art; write preview PNG, pins TXT/CSV/JSON and SVG."""
     from solvers import get_entry
@@ -56,6 +62,22 @@ def solve_cmd(
                    f"{m['ssim_full']:.4f} {m['l1_full']:.4f}")
     for path in res.files.values():
         typer.echo(f"wrote {path}")
+    if timings:
+        parts = {"start-up": _since_process_start() - sum(res.timings.values()), **res.timings}
+        typer.echo("timings: " + ", ".join(f"{k} {v:.2f} s" for k, v in parts.items() if v is not None)
+                   + f", total {_since_process_start():.2f} s", err=True)
+
+
+def _since_process_start() -> float:
+    """Seconds since this process started (Linux: from /proc), else since this module was imported."""
+    import os
+
+    try:
+        ticks = os.sysconf("SC_CLK_TCK")
+        start = int(open("/proc/self/stat").read().rsplit(")", 1)[1].split()[19]) / ticks
+        return float(open("/proc/uptime").read().split()[0]) - start
+    except (OSError, ValueError, IndexError):
+        return time.perf_counter() - _IMPORTED
 
 
 def images_cmd():

@@ -21,7 +21,9 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from .jit import variant
+from .jit import guard_cache, variant
+
+guard_cache()  # before the first @njit: stale caches of other kernel modules never load
 
 _EPS_COVERAGE = 1e-5
 

@@ -46,8 +46,15 @@ def simulator_enabled() -> bool:
 def cuda_available() -> bool:
     """True when numba.cuda can run kernels here (a usable GPU and driver, or the simulator).
 
-    Imports :mod:`numba.cuda` (which needs no CUDA library to import) and never raises.
+    Imports :mod:`numba.cuda` (which needs no CUDA library to import) unless, on Linux, no NVIDIA
+    driver is there (no ``/dev/nvidiactl``); never raises.
     """
+    import os
+    import sys
+
+    if (sys.platform.startswith("linux") and not os.path.exists("/dev/nvidiactl")
+            and os.environ.get("NUMBA_ENABLE_CUDASIM") != "1" and "numba.cuda" not in sys.modules):
+        return False  # no NVIDIA driver here: skip importing numba.cuda (~0.1 s)
     try:
         from numba import cuda
 

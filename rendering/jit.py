@@ -10,16 +10,90 @@
   one line before a first run compiles.
 * :func:`set_threads` / :func:`threads` -- the one thread policy for numba's
   and torch's pools (see there).
-
-Nothing here imports numba until a function that needs it is called.
+* :func:`guard_cache` -- numba checks a cached kernel against its own source
+  file only, but a kernel inlines helpers from other kernel modules: edit one
+  and the cached kernels of the others run stale code (seen here as a
+  segfault after an edit). Every kernel module of the toolkit calls this at
+  import: the cache of each of its kernels is then also stamped with a hash
+  of every kernel module, so changing any of them recompiles them all.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import sys
 import types
+from pathlib import Path
+
+#: The modules holding numba kernels (and this one, whose variant() builds some): their sources stamp every cache.
+KERNEL_MODULES = ("rendering/_kernels.py", "rendering/jit.py", "solvers/_greedy_kernels.py",
+                  "solvers/_guide_kernels.py", "solvers/_ga_kernels.py")
+_ROOT = Path(__file__).resolve().parents[1]
+_guarded = False
+
+
+def kernels_stamp() -> str:
+    """A hash of the source of every kernel module (:data:`KERNEL_MODULES`)."""
+    h = hashlib.sha1()
+    for rel in KERNEL_MODULES:
+        try:
+            h.update((_ROOT / rel).read_bytes())
+        except OSError:
+            h.update(rel.encode())
+    return h.hexdigest()
+
+
+def guard_cache() -> None:
+    """Stamp the numba caches of this toolkit's kernels with :func:`kernels_stamp` (idempotent).
+
+    Installs a cache locator in front of numba's own, for files of this
+    toolkit only: it keeps numba's choice of where the cache lives
+    (``__pycache__``, or ``$NUMBA_CACHE_DIR``) and adds the stamp to the source
+    stamp numba compares. Does nothing if numba's internals are not as expected.
+    """
+    global _guarded
+    if _guarded:
+        return
+    _guarded = True
+    try:
+        from numba.core import caching
+
+        impl = caching.CacheImpl
+        others = [c for c in impl._locator_classes]
+        stamp = kernels_stamp()
+        ours = tuple(str(_ROOT / rel.split("/")[0]) + os.sep for rel in KERNEL_MODULES)
+
+        class ToolkitLocator(caching._CacheLocator):
+            def __init__(self, inner):
+                self._inner = inner
+
+            def ensure_cache_path(self):
+                return self._inner.ensure_cache_path()
+
+            def get_cache_path(self):
+                return self._inner.get_cache_path()
+
+            def get_source_stamp(self):
+                return (self._inner.get_source_stamp(), stamp)
+
+            def get_disambiguator(self):
+                return self._inner.get_disambiguator()
+
+            @classmethod
+            def from_function(cls, py_func, py_file):
+                if not os.path.abspath(py_file).startswith(ours):
+                    return None
+                for other in others:
+                    inner = other.from_function(py_func, py_file)
+                    if inner is not None:
+                        return cls(inner)
+                return None
+
+        impl._locator_classes = [ToolkitLocator] + others
+    except Exception:  # noqa: BLE001  (another numba: its own per-file check stays)
+        pass
 
 
 def variant(fn, name: str, **bind):

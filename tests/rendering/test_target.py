@@ -80,3 +80,25 @@ def test_bad_values():
         load_target(np.full((20, 20), np.nan), 32)
     with pytest.raises(InputError, match="canvas must be at least 16, got 8"):
         load_target("camera", 8)
+
+
+def test_builtin_samples_are_scikit_images_own_pixels():
+    import skimage.data
+
+    from rendering.target import BUILTIN_IMAGES
+
+    for name in ("camera", "astronaut", "coffee", "chelsea", "moon", "coins", "rocket"):
+        ours = BUILTIN_IMAGES[name][0]()
+        theirs = getattr(skimage.data, name)()
+        assert ours.dtype == theirs.dtype and ours.shape == theirs.shape, name
+        np.testing.assert_array_equal(ours, theirs, err_msg=name)
+
+
+def test_a_picture_already_at_the_canvas_size_is_what_resize_gives():
+    from skimage.transform import resize
+
+    from rendering.target import prepare_image
+
+    g = np.random.default_rng(0).random((64, 64)).astype(np.float32)
+    ref = np.clip(resize(g, (64, 64), order=1, anti_aliasing=False, preserve_range=True), 0, 1).astype(np.float32)
+    np.testing.assert_array_equal(prepare_image(g, 64), ref)

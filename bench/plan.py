@@ -38,10 +38,12 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".gif", ".we
 
 @dataclasses.dataclass(frozen=True)
 class ImageSource:
-    """An image of the study: its label in the table and where it is loaded from."""
+    """An image of the study: its label in the table, where it is loaded from, and whether it was found in a
+    folder (such a file that cannot be read fails its runs, with a warning; a file named itself is bad input)."""
 
     label: str
     source: str
+    in_folder: bool = False
 
 
 def resolve_images(images: Iterable[str | os.PathLike]) -> list[ImageSource]:
@@ -61,7 +63,7 @@ def resolve_images(images: Iterable[str | os.PathLike]) -> list[ImageSource]:
             if not files:
                 raise InputError(f"folder '{path}' holds no image files ({', '.join(IMAGE_SUFFIXES)}); "
                                  f"pass a folder with pictures, files, or built-in names")
-            out.extend(ImageSource(p.stem, str(p.resolve())) for p in files)
+            out.extend(ImageSource(p.stem, str(p.resolve()), in_folder=True) for p in files)
         elif path.is_file():
             out.append(ImageSource(path.stem, str(path.resolve())))
         else:
@@ -75,7 +77,9 @@ def resolve_images(images: Iterable[str | os.PathLike]) -> list[ImageSource]:
             raise InputError(f"two images share the name '{im.label}' ({seen[im.label]} and {im.source}); "
                              f"rename one of the files")
         seen[im.label] = im.source
-    return list({im.label: im for im in out}.values())
+    named = {im.label for im in out if not im.in_folder}  # a file named itself is checked as such
+    return [dataclasses.replace(im, in_folder=im.in_folder and im.label not in named)
+            for im in {im.label: im for im in out}.values()]
 
 
 def derive_seed(master_seed: int, image: str, lines: int, replicate: int) -> int:
@@ -149,9 +153,16 @@ class Study:
     quick: bool
     runs: list[RunSpec]
     problem_options: dict = dataclasses.field(default_factory=dict)
+    #: Images found in a folder that cannot be read, ``{label: error}``: their runs fail (set by ``run_study``).
+    unreadable: dict = dataclasses.field(default_factory=dict)
 
     def settings(self) -> dict:
-        return dict(study=self.name, solvers=self.solvers, images={i.label: i.source for i in self.images},
+        """The study's settings, as ``meta.json`` records them: ``images`` are the pictures it could read (the
+        report's gallery picks the first), ``unreadable_images`` the others, when there are any."""
+        images = {i.label: i.source for i in self.images if i.label not in self.unreadable}
+        extra = ({"unreadable_images": {i.label: i.source for i in self.images if i.label in self.unreadable}}
+                 if self.unreadable else {})
+        return dict(study=self.name, solvers=self.solvers, images=images, **extra,
                     pins=self.pins, canvas=self.canvas, lines=self.lines, seeds=self.seeds,
                     master_seed=self.master_seed, min_gap=self.min_gap, quick=self.quick,
                     problem_options=self.problem_options, n_runs=len(self.runs))
@@ -165,6 +176,11 @@ class Study:
         s_rank = {n: i for i, n in enumerate(self.solvers)}
         i_rank = {im.label: i for i, im in enumerate(self.images)}
         return sorted(self.runs, key=lambda s: (s_rank[s.solver], i_rank[s.image], s.lines, s.replicate))
+
+
+def _folder_name(out: str | os.PathLike) -> str:
+    """A study's label from its output folder: ``results/mine`` -> ``mine``."""
+    return Path(os.path.abspath(Path(out).expanduser())).name
 
 
 def _as_list(value, name: str) -> list:
@@ -186,7 +202,9 @@ def plan_study(*, solvers: Sequence[str] | None = None, images: Sequence[str] | 
     Settings left ``None`` take :data:`DEFAULT_STUDY` (or :data:`QUICK_STUDY`
     when ``quick``); ``solvers=None`` means every registered solver. With
     ``quick`` each solver starts from its ``quick_options``; ``solver_options``
-    (``{solver: {option: value}}``) override both.
+    (``{solver: {option: value}}``) override both. The study's name is ``study``, else the name of the
+    ``out`` folder, else ``default`` (``quick`` with ``quick``); the folder is ``out``, else
+    ``results/<name>``.
     """
     base = QUICK_STUDY if quick else DEFAULT_STUDY
     names = solver_names() if solvers is None else [str(s) for s in _as_list(solvers, "solvers")]
@@ -219,7 +237,7 @@ def plan_study(*, solvers: Sequence[str] | None = None, images: Sequence[str] | 
         entry = get_entry(n)
         opts = {**(dict(entry.cls.quick_options) if quick else {}), **solver_options.get(n, {})}
         configs[n] = (opts, config_json(make_solver(n, **opts).config_dict()), bool(entry.cls.stochastic))
-    name = study or ("quick" if quick else "default")
+    name = study or (_folder_name(out) if out is not None else None) or ("quick" if quick else "default")
     out_path = Path(out) if out is not None else Path("results") / _safe(name)
     runs = []
     # longest budgets first: the pool's makespan is shorter when the big runs start early

@@ -53,11 +53,26 @@ def parse_options(values: list[str] | None) -> dict[str, dict]:
 
 
 def _describe(row: dict | None) -> str | None:
+    """The progress bar's text for a finished run."""
     if not row:
         return None
     if row.get("error"):
         return f"{row['solver']} {row['image']} {row['lines']}: FAILED"
     return f"{row['solver']} {row['image']} {row['lines']}: SSIM {row['ssim']:.3f}, {row['seconds']:.1f} s"
+
+
+def progress_line(row: dict, n: int, total: int) -> str:
+    """One line per finished run, the progress shown where stderr is not a terminal.
+
+    >>> progress_line(dict(solver="greedy", image="camera", lines=4000, ssim=0.5591, seconds=0.2712, error=""), 12, 512)
+    '[12/512] greedy camera 4000: SSIM 0.559, 0.271 s'
+    >>> progress_line(dict(solver="ga", image="moon", lines=100, error="Timeout: too long\\nmore"), 3, 4)
+    '[3/4] ga moon 100: FAILED: Timeout: too long'
+    """
+    head = f"[{n}/{total}] {row['solver']} {row['image']} {row['lines']}"
+    if row.get("error"):
+        return f"{head}: FAILED: {str(row['error']).splitlines()[0]}"
+    return f"{head}: SSIM {row['ssim']:.3f}, {row['seconds']:.3g} s"
 
 
 @user_errors
@@ -81,13 +96,16 @@ def run_cmd(
     workers: Annotated[OptInt, typer.Option("--workers", "-j", help="Local worker processes [default: CPU count; "
                                                                      "1 = in this process].")] = None,
     scheduler: Annotated[Optional[str], typer.Option(
-        "--scheduler", help="Dask scheduler address (tcp://host:8786): run on that cluster instead.")] = None,
+        "--scheduler", help="Dask scheduler address (tcp://host:8786): run on that cluster instead "
+                          "[default: none, local workers].")] = None,
     timeout: Annotated[Optional[float], typer.Option(
         "--timeout", help="Seconds per run: a run still going after this long is stopped and recorded as "
                           "failed (its worker process is replaced) [default: no limit].")] = None,
-    study: Annotated[Optional[str], typer.Option("--study", help="Study name [default: default; quick: quick].")] = None,
+    study: Annotated[Optional[str], typer.Option("--study", help="Study name [default: the --out folder's name, else "
+                                                                      "default; quick: quick].")] = None,
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Output folder [default: results/<study>].")] = None,
-    quick: Annotated[bool, typer.Option("--quick", help="Smoke run: tiny sizes, each solver's quick options.")] = False,
+    quick: Annotated[bool, typer.Option("--quick", help="Smoke run: tiny sizes, each solver's quick options "
+                                                 "[default: off].")] = False,
     retry_errors: Annotated[bool, typer.Option(help="Re-run the runs recorded as failed.")] = True,
     report: Annotated[bool, typer.Option(help="Write summary.md and the figures at the end.")] = True,
 ):
@@ -95,11 +113,13 @@ def run_cmd(
 
     Writes runs.csv (one row per run), each run's pin file, meta.json, then
     summary.md and the figures. Re-running the same command skips finished runs.
+    Exit status: 0 when every run succeeded, 1 when some failed (see errors.log),
+    2 for bad input, 130 when interrupted (the finished runs are kept).
     """
     from .harness import run_study
-    from .report import write_report
 
-    state: dict = {}
+    state: dict = {"n": 0, "total": 0}
+    tty = sys.stderr.isatty()  # a bar on a terminal; one line per run otherwise (logs, CI, pipes)
 
     with contextlib.ExitStack() as stack:
         def on_plan(st, todo: int, done: int) -> None:
@@ -107,12 +127,18 @@ def run_cmd(
                        f"lines {','.join(map(str, st.lines))} x {st.seeds} seed(s), {st.pins} pins, "
                        f"{st.canvas} px -> {st.out}", err=True)
             typer.echo(f"{todo} runs to do, {done} already done", err=True)
-            state["bar"] = stack.enter_context(typer.progressbar(
-                length=max(todo, 1), label="bench run", item_show_func=_describe, file=sys.stderr,
-                show_pos=True, width=24))
+            state["total"] = todo
+            if tty and todo:
+                state["bar"] = stack.enter_context(typer.progressbar(
+                    length=todo, label="bench run", item_show_func=_describe, file=sys.stderr,
+                    show_pos=True, width=24))
 
         def progress(row: dict) -> None:
-            bar = state["bar"]
+            state["n"] += 1
+            bar = state.get("bar")
+            if bar is None:
+                typer.echo(progress_line(row, state["n"], state["total"]), err=True)
+                return
             bar.current_item = row  # shown by item_show_func on the next render
             bar.update(1)
 
@@ -122,9 +148,18 @@ def run_cmd(
                            quick=quick, study=study, out=out, workers=workers, scheduler=scheduler, timeout=timeout,
                            retry_errors=retry_errors, progress=progress, on_plan=on_plan,
                            command=shlex.join(["bench", *sys.argv[1:]]) if sys.argv[0].endswith("bench") else None)
+            stack.close()  # the bar ends before the tables are printed
+            n_failed = _finish(df, report)
         except KeyboardInterrupt:
-            typer.echo("\ninterrupted; the finished runs are saved, re-run the same command to resume", err=True)
+            stack.close()
+            typer.echo("interrupted; the finished runs are saved, re-run the same command to resume", err=True)
             raise typer.Exit(130) from None
+    if n_failed:
+        raise typer.Exit(1)
+
+
+def _finish(df, report: bool) -> int:
+    """Print the SSIM table, write the report; the number of failed runs (with where their tracebacks are)."""
     folder = Path(df.attrs["out"])
     failed = df[df["error"] != ""] if len(df) else df
     ok = df[df["error"] == ""] if len(df) else df
@@ -134,12 +169,15 @@ def run_cmd(
         table = pivot(ok, "ssim")
         typer.echo("SSIM (viewing scale), mean over images and seeds:")
         typer.echo(table.to_string(float_format=lambda v: f"{v:.3f}"))
-    if len(failed):
-        typer.echo(f"{len(failed)} of {len(df)} runs failed; see {Path(folder) / 'errors.log'}", err=True)
     if report:
+        from .report import write_report
+
         for path in write_report(folder).values():
             typer.echo(f"wrote {path}")
-    typer.echo(f"wrote {Path(folder) / 'runs.csv'}")
+    typer.echo(f"wrote {folder / 'runs.csv'}")
+    if len(failed):
+        typer.echo(f"{len(failed)} of {len(df)} runs failed; see {folder / 'errors.log'}", err=True)
+    return len(failed)
 
 
 @user_errors

@@ -21,6 +21,7 @@ import socket
 import time
 import traceback
 from functools import lru_cache
+from typing import Callable
 
 import numpy as np
 
@@ -62,9 +63,15 @@ def problem_for(source: str, canvas: int, pins: int, lines: int, min_gap, thread
 
 
 def study_table(study: Study) -> ChordTable:
-    """Build (or load from its cache) the chord table every run of ``study`` shares, in this process."""
-    return problem_for(study.images[0].source, study.canvas, study.pins, 1, study.min_gap,
-                       tuple(sorted(study.problem_options.items()))).table
+    """Build (or load from its cache) the chord table every run of ``study`` shares, in this process.
+
+    The table does not depend on the picture: it is made for a blank target, so an unreadable image
+    of the study does not stop it.
+    """
+    thread = ThreadModel(**study.problem_options)
+    blank = np.ones((study.canvas, study.canvas), np.float32)
+    return Problem.create(blank, pins=study.pins, lines=1, canvas=study.canvas, min_gap=study.min_gap,
+                          thread=thread).table
 
 
 def _base_row(spec: RunSpec) -> dict:
@@ -93,8 +100,12 @@ def failed_row(spec: RunSpec, message: str) -> dict:
     return row
 
 
-def run_one(spec: RunSpec) -> dict:
-    """Run one grid cell; never raises.
+def run_one(spec: RunSpec, on_started: Callable[[], None] | None = None) -> dict:
+    """Run one grid cell; never raises (except what ``on_started`` raises).
+
+    ``on_started`` is called once the run is ready (its problem built, the chord table loaded, the solver
+    prepared) and its timed part begins: a pool worker's cue to start the run's clock. It is called
+    too when getting ready failed, just before the failed row comes back.
 
     Returns
     -------
@@ -106,12 +117,16 @@ def run_one(spec: RunSpec) -> dict:
     row["host"] = f"{socket.gethostname()}:{os.getpid()}"
     pins_txt, tb = None, None
     thread_key = tuple(sorted(spec.problem_options.items()))
+    started = False
     try:
         problem = problem_for(spec.source, spec.canvas, spec.pins, spec.lines, spec.min_gap, thread_key)
         row.update(min_gap=problem.min_gap, shape=problem.layout.shape)
         problem.table  # noqa: B018  (built or loaded outside the timed region)
         solver = make_solver(spec.solver, **spec.options)
         solver.prepare(problem)  # models, JIT kernels, derived tables: once per process, never timed
+        started = True
+        if on_started:
+            on_started()
         solution = solver.solve(problem, rng=spec.seed)
         n = solution.n_lines
         if n > spec.lines:
@@ -123,6 +138,8 @@ def run_one(spec: RunSpec) -> dict:
     except Exception as e:  # noqa: BLE001  (a failing run is recorded, the study goes on)
         row["error"] = first_line(e)
         tb = traceback.format_exc()
+        if not started and on_started:
+            on_started()
     try:
         refs = _references(spec.source, spec.canvas, spec.pins, spec.min_gap, thread_key)
         for ref in REFERENCES:

@@ -130,10 +130,12 @@ class StudyFolder:
         table.attrs.update(out=str(self.path), study=study.name)
         return table
 
-    def write_meta(self, study: Study, info: dict) -> None:
+    def write_meta(self, study: Study, info: dict, env: dict | None = None) -> None:
         """Write ``meta.json``: environment, study settings, this command; earlier invocations kept.
 
-        An entry of this invocation written before the runs (``finished`` None) is replaced.
+        An entry of this invocation written before the runs (``finished`` None) is replaced. ``env`` is
+        :func:`environment`'s facts (read now when None); read them before writing anything, or the git
+        state records this very study's files as uncommitted changes.
         """
         path = self.path / "meta.json"
         invocations = []
@@ -144,7 +146,7 @@ class StudyFolder:
                 invocations = []
         if invocations and invocations[-1].get("started") == info["started"]:
             invocations.pop()
-        meta = {**environment(), "study": study.settings(), "command": info["command"],
+        meta = {**(environment() if env is None else env), "study": study.settings(), "command": info["command"],
                 "invocations": invocations + [dict(info)]}
         write_files_atomically(self.path, {"meta.json": (json.dumps(meta, indent=1, default=json_default)
                                                           + "\n").encode()})

@@ -13,14 +13,14 @@ from .cli_common import Pins, Seed, parse_key_values, user_errors
 def train_cmd(
     model: Annotated[str, typer.Argument(help="Model to train: a name in learned.models.MODELS, e.g. ae-chords "
                                               "(an unknown name lists them).")],
-    data: Annotated[Optional[Path], typer.Option("--data", help="Folder of training images (recursive); "
-                                                 "default: the offline pool of packaged images.")] = None,
+    data: Annotated[Optional[Path], typer.Option("--data", help="Folder of training images (recursive)  "
+                                                 "[default: the offline pool of packaged images].")] = None,
     epochs: Annotated[int, typer.Option("--epochs", help="Number of epochs.")] = 8,
     device: Annotated[str, typer.Option("--device", help="cpu, cuda or auto.")] = "auto",
     seed: Seed = 0,
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder (checkpoints, history, loss.png).")]
     = Path("runs/train"),
-    resume: Annotated[bool, typer.Option("--resume", help="Continue from OUT/last.pt.")] = False,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue from OUT/last.pt.  [default: start afresh]")] = False,
     pins: Pins = 288,
     batch_size: Annotated[int, typer.Option("--batch-size", help="Pictures per batch.")] = 16,
     train_crops: Annotated[int, typer.Option("--train-crops", help="Training crops drawn from the pool.")] = 1200,
@@ -29,14 +29,14 @@ def train_cmd(
     canvas: Annotated[Optional[int], typer.Option("--canvas", help="Training canvas in px [default: 128 for "
                                                    "ae-chords, 64 for ae-seed].")] = None,
     max_minutes: Annotated[Optional[float], typer.Option("--max-minutes", help="Stop after the epoch that "
-                                                          "passes this wall time.")] = None,
-    w_dec: Annotated[Optional[float], typer.Option("--w-dec", help="ae-seed: decoder loss weight (seed: 1).")]
+                                                          "passes this wall time  [default: no limit].")] = None,
+    w_dec: Annotated[Optional[float], typer.Option("--w-dec", help="ae-seed: decoder loss weight  [default: 1, the seed's].")]
     = None,
-    w_art: Annotated[Optional[float], typer.Option("--w-art", help="ae-seed: string-art loss weight (seed: 1).")]
+    w_art: Annotated[Optional[float], typer.Option("--w-art", help="ae-seed: string-art loss weight  [default: 1, the seed's].")]
     = None,
     threads: Annotated[Optional[int], typer.Option("--threads", help="torch CPU threads [default: <= 2].")] = None,
     model_opt: Annotated[Optional[list[str]], typer.Option("--model-opt", help="Model config KEY=VALUE "
-                                                           "(repeatable), e.g. w_distill=1.")] = None,
+                                                           "(repeatable), e.g. w_distill=1  [default: none].")] = None,
 ):
     """Train a learned model; writes OUT/MODEL.pt (best epoch), OUT/last.pt (resume), loss.png."""
     from learned.models import MODELS

@@ -39,7 +39,9 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from rendering.jit import variant
+from rendering.jit import guard_cache, variant
+
+guard_cache()  # before the first @njit: stale caches of other kernel modules never load
 
 #: The factor ``1 - o c`` of a pass is floored here, so a fully opaque full-coverage pass can be
 #: divided out again (brightness 1e-9 instead of 0: far below any visible or scored difference).

@@ -52,7 +52,9 @@ from numba import njit, prange, types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
-from rendering.jit import variant
+from rendering.jit import guard_cache, variant
+
+guard_cache()  # before the first @njit: stale caches of other kernel modules never load
 
 RULE_ERROR = 0
 RULE_SUM = 1

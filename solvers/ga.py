@@ -362,7 +362,7 @@ def random_paths(problem: Problem, count: int, rng: RngLike = None) -> np.ndarra
                 seen: set = set()
                 k = next(j for j, c in enumerate(chords.tolist()) if c in seen or seen.add(c))
                 raise InputError(f"the GA evolves threads of exactly {n} lines with no chord twice, but a random "
-                                 f"thread reached a dead end after {k} line{"s" if k != 1 else ""} (min gap {problem.min_gap}); "
+                                 f"thread reached a dead end after {k} line{'s' if k != 1 else ''} (min gap {problem.min_gap}); "
                                  f"ask for fewer lines or lower --min-gap")
     return out
 

@@ -283,7 +283,7 @@ def test_unreachable_scheduler_is_one_line(tmp_path, monkeypatch):
     (dict(seeds=0), "seeds"),
     (dict(lines=[10 ** 6]), "repeated chords"),
     (dict(solver_options={"greedy-x": {"a": 1}}), "not in the study"),
-    (dict(solver_options={"random": {"bogus": 1}}), "bad option for solver .*bogus"),
+    (dict(solver_options={"random": {"bogus": 1}}), "(bad|unknown) option .*bogus"),
     (dict(timeout=0), "timeout must be"),
     (dict(timeout=5, scheduler="tcp://127.0.0.1:1"), "local workers only"),
 ])

@@ -144,15 +144,10 @@ def _init_worker(threads: int, cache_dir: str | None) -> None:
         os.environ.setdefault(var, str(threads))
     if cache_dir:
         os.environ.setdefault("STRINGART_CACHE_DIR", cache_dir)
-    solver_names()  # load solver plugins once per worker (may import torch)
-    try:
-        import numba
+    solver_names()  # load solver plugins once per worker
+    from rendering.jit import set_threads
 
-        numba.set_num_threads(max(1, min(threads, numba.config.NUMBA_NUM_THREADS)))
-    except Exception:  # noqa: BLE001
-        pass
-    if "torch" in sys.modules:
-        sys.modules["torch"].set_num_threads(threads)
+    set_threads(threads)  # numba: this worker's share of the cores; torch (when a learned solver loads it): 1
 
 
 def _worker_main(conn, threads: int, cache_dir: str | None) -> None:

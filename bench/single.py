@@ -33,6 +33,31 @@ class SolveResult:
     note: str | None = None
 
 
+def _precompile_elsewhere(solver: str, options: dict, problem):
+    """Start a second process compiling ``solver``'s kernels (:meth:`solvers.Solver.precompile`) while this one
+    builds the chord table: a first run compiles on both cores. Its errors are ignored (``prepare`` compiles
+    whatever it left)."""
+    import json
+    import subprocess
+    import sys
+
+    t = problem.thread
+    code = ("import json, sys\n"
+            "from rendering import ThreadModel\n"
+            "from solvers import make_solver\n"
+            "a = json.loads(sys.argv[1])\n"
+            "make_solver(a['solver'], **a['options']).precompile(pins=a['pins'], min_gap=a['min_gap'], "
+            "shape=a['shape'], thread=ThreadModel(**a['thread']))\n")
+    arg = json.dumps(dict(solver=solver, options=options, pins=problem.layout.n_pins, min_gap=problem.min_gap,
+                          shape=problem.layout.shape,
+                          thread=dict(frame_mm=t.frame_mm, thread_mm=t.thread_mm, opacity=t.opacity)))
+    try:
+        return subprocess.Popen([sys.executable, "-c", code, arg], stdin=subprocess.DEVNULL,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    except OSError:
+        return None
+
+
 def solve(image, *, solver: str = "greedy", pins: int = 288, lines: int = 4000, canvas: int = 512,
           min_gap: int | None = None, seed: int | None = 0, shape: str = "circle", jitter: float = 0.0,
           frame_mm: float = 600.0, thread_mm: float = 0.2, opacity: float = 1.0, contrast: bool = False,
@@ -58,17 +83,25 @@ def solve(image, *, solver: str = "greedy", pins: int = 288, lines: int = 4000, 
                              jitter=jitter, thread=thread, contrast=contrast, gamma=gamma)
     clock["image"] = time.perf_counter() - t
     cached = is_cached(problem.layout, problem.min_gap, problem.width_px)
+    helper = None
     if needs_compiling(*solver_obj.jit_kernels(), build_table=not cached, invert_table=not cached):
-        say("compiling kernels: first run after install only, about 10-30 s")
-    say(f"{'loading' if cached else 'building'} the chord table for {pins} pins at {canvas} px"
-        + ("" if cached else " (first time for these settings; then cached)"))
-    t = time.perf_counter()
-    problem.table  # noqa: B018  (build or load the table before timing the solver)
-    clock["table"] = time.perf_counter() - t
-    say(f"preparing {solver}")
-    t = time.perf_counter()
-    solver_obj.prepare(problem)
-    clock["prepare"] = time.perf_counter() - t
+        say("compiling kernels: first run after install only, about 10 s")
+        helper = _precompile_elsewhere(solver, solver_options or {}, problem) if not cached else None
+    try:
+        say(f"{'loading' if cached else 'building'} the chord table for {pins} pins at {canvas} px"
+            + ("" if cached else " (first time for these settings; then cached)"))
+        t = time.perf_counter()
+        problem.table  # noqa: B018  (build or load the table before timing the solver)
+        clock["table"] = time.perf_counter() - t
+        say(f"preparing {solver}")
+        t = time.perf_counter()
+        if helper is not None:
+            helper.wait(timeout=600)  # the solver's kernels, compiled meanwhile by the helper: loaded from the cache
+        solver_obj.prepare(problem)
+        clock["prepare"] = time.perf_counter() - t
+    finally:
+        if helper is not None and helper.poll() is None:
+            helper.kill()
     say(f"solving with {solver}")
     solution = solver_obj.solve(problem, rng=seed)
     clock["solve"] = solution.seconds

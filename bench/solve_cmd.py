@@ -41,6 +41,9 @@ def solve_cmd(
     from .single import solve
 
     get_entry(solver)  # unknown names fail before any work
+    from rendering.derived import map_pixel_tables
+
+    map_pixel_tables()  # one solve in this process: mapping greedy's copy beats reading it in (0.05 s vs 0.25 s)
     options = with_device(solver, parse_key_values(option), device)
     try:
         res = solve(image, solver=solver, pins=pins, lines=lines, canvas=canvas, min_gap=min_gap, seed=seed,

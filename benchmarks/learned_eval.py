@@ -50,12 +50,13 @@ def main(argv=None):
     ap.add_argument("--warm-runs", type=int, default=1,
                     help="untimed solves of the same solver and problem before the timed one (JIT, tables, model)")
     ap.add_argument("--threads", type=int, default=0,
-                    help="torch threads for the learned solvers (default: theirs, at most 2)")
+                    help="numba threads (default: all cores); torch runs on one thread in every solve "
+                         "(rendering.jit.set_threads)")
     args = ap.parse_args(argv)
     if args.threads:
-        import torch
+        from rendering.jit import set_threads
 
-        torch.set_num_threads(args.threads)  # the learned solvers cap torch's threads but never raise them
+        set_threads(args.threads)
     opts: dict = {}
     for o in args.option:
         name, kv = o.split(":", 1)

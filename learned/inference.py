@@ -21,16 +21,14 @@ from .models import check_spec, default_checkpoint, load_checkpoint, refine_scor
 
 _models: dict = {}
 _lock = threading.Lock()
-_THREADS = 2
 
 
-def set_threads(n: int | None = None) -> None:
-    """``torch.set_num_threads(n)``; without ``n``, cap torch's threads at 2 but never raise them.
+def set_threads() -> None:
+    """The toolkit's thread policy before a learned solve (:func:`rendering.jit.set_threads`): torch on one
+    thread, numba's pool as the process has it."""
+    from rendering.jit import set_threads as policy
 
-    Never raising matters in ``bench run``: its parallel workers set one thread each
-    (``bench.harness``), and a solver must not take more behind the harness's back.
-    """
-    torch.set_num_threads(int(n) if n else max(1, min(_THREADS, torch.get_num_threads())))
+    policy()
 
 
 def get_model(kind: str, checkpoint: str | Path | None, n_pins: int):

@@ -435,6 +435,35 @@ def get_chord_table(layout: PinLayout, min_gap: int, width_px: float, *, disk_ca
     return table
 
 
+def specimen_table(layout: PinLayout, min_gap: int, width_px: float) -> ChordTable:
+    """A stand-in chord table with the array types of a real one, built without numba, kept in memory.
+
+    Each chord covers just the pixels under its two pins. It lets a process
+    compile the kernels that read tables (a solver's
+    :meth:`~solvers.Solver.precompile`) without first compiling the kernels that
+    build them: a first run compiles both at once, in two processes. Not for
+    pictures. :func:`get_chord_table` returns it for these parameters while it is
+    in the memory cache; nothing is written to the disk cache.
+    """
+    width_px = check_float("thread width", width_px, low=0.0, low_open=True)
+    chords = get_chord_set(layout, min_gap)
+    pos = np.clip(np.floor(layout.positions).astype(np.int64), 0, layout.canvas - 1)
+    pix = pos[:, 1] * layout.canvas + pos[:, 0]
+    pixel = np.stack([pix[chords.pin_a], pix[chords.pin_b]], axis=1).astype(np.int32)
+    pixel.sort(axis=1)
+    same = pixel[:, 0] == pixel[:, 1]
+    pixel[same, 1] = (pixel[same, 1] + 1) % layout.canvas ** 2
+    pixel = np.sort(pixel, axis=1).ravel()
+    indptr = np.arange(0, 2 * chords.n_chords + 1, 2, dtype=np.int64)
+    coverage = np.full(pixel.size, 0.5, dtype=np.float32)
+    for arr in (indptr, pixel, coverage):
+        arr.setflags(write=False)
+    table = ChordTable(layout, chords, float(width_px), indptr, pixel, coverage)
+    with _lock:
+        _memory[_cache_key(layout, min_gap, float(width_px))] = table
+    return table
+
+
 def clear_memory_cache() -> None:
     """Forget the chord tables kept in memory (the disk cache stays)."""
     with _lock:

@@ -8,8 +8,8 @@
 * :func:`kernels_cached` -- whether calling some kernels will load them from
   numba's on-disk cache or compile them first (seconds): the CLI says so on
   one line before a first run compiles.
-* :func:`set_threads` / :func:`threads` -- the one thread policy for numba's
-  and torch's pools (see there).
+* :func:`set_threads` -- the one thread policy for numba's and torch's pools
+  (see there).
 * :func:`guard_cache` -- numba checks a cached kernel against its own source
   file only, but a kernel inlines helpers from other kernel modules: edit one
   and the cached kernels of the others run stale code (seen here as a
@@ -20,7 +20,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import os
 import sys
@@ -138,55 +137,23 @@ def kernels_cached(*dispatchers) -> bool:
 
 
 # ---------------------------------------------------------------------------- threads
-#: What ``STRINGART_THREADS`` overrides: the threads a process gives numba's and torch's pools.
-THREADS_ENV = "STRINGART_THREADS"
+def set_threads(numba_threads: int | None = None) -> None:
+    """The one thread policy for numba's and torch's pools, applied before a solve.
 
-
-def default_threads() -> int:
-    """The threads a process uses: ``$STRINGART_THREADS`` when set, else the CPUs this process may run on."""
-    env = os.environ.get(THREADS_ENV)
-    if env:
-        try:
-            return max(1, int(env))
-        except ValueError:
-            pass
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except (AttributeError, OSError):
-        return max(1, os.cpu_count() or 1)
-
-
-def set_threads(n: int | None = None) -> int:
-    """Give numba's parallel kernels ``n`` threads and torch one (``n`` default: :func:`default_threads`).
-
-    The policy: numba's kernels are where this toolkit's parallel work is, and
-    torch's pool (for the small networks of the learned solvers) runs on one
-    thread. Two pools of busy-waiting threads on the same cores fight: with
-    one other busy process on a 2-core machine, a learned solver ran 10-80x
-    slower than idle when both pools had 2 threads
-    (``benchmarks/startup.py`` measures it). numba's pool is capped at the
-    threads it was started with. Returns the numba thread count set.
+    * numba's pool runs the toolkit's parallel kernels: ``numba_threads`` sets it
+      (the harness gives each of its worker processes its share of the cores); None
+      leaves it as the process has it (all cores by default, or ``NUMBA_NUM_THREADS``).
+    * torch's pool, when torch is loaded, gets one thread: the learned solvers'
+      networks are small, and two pools of busy threads on the same cores fight. With
+      one competing busy process on 2 cores, ``ae-chords`` took 0.094 s with both pools
+      at 2 threads and 0.061 s with torch at 1 (idle: 0.043 s and 0.047 s); with torch
+      at 2 and numba at 1, 0.18 s (``benchmarks/startup.py`` measures it). Training
+      sets its own torch threads (``bench train --threads``).
     """
-    n = default_threads() if n is None else max(1, int(n))
-    if "numba" in sys.modules or n > 0:
+    if numba_threads is not None:
         import numba
 
-        n = min(n, numba.config.NUMBA_NUM_THREADS)
-        numba.set_num_threads(n)
+        numba.set_num_threads(max(1, min(int(numba_threads), numba.config.NUMBA_NUM_THREADS)))
     torch = sys.modules.get("torch")
     if torch is not None and torch.get_num_threads() != 1:
         torch.set_num_threads(1)
-    return n
-
-
-@contextlib.contextmanager
-def threads(n: int):
-    """Run a block with numba's pool at ``n`` threads (restored afterwards)."""
-    import numba
-
-    old = numba.get_num_threads()
-    numba.set_num_threads(max(1, min(int(n), numba.config.NUMBA_NUM_THREADS)))
-    try:
-        yield
-    finally:
-        numba.set_num_threads(old)

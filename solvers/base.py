@@ -372,6 +372,27 @@ class Solver(ABC):
         key = ("prepared", type(self), self.name, repr(self.config))
         problem.table.derived(key, lambda table: self._warm_up(problem))
 
+    def precompile(self, *, pins: int = 288, min_gap: int | None = None, shape: str = "circle",
+                   thread: ThreadModel | None = None) -> None:
+        """Compile this solver's kernels into numba's on-disk cache, for a later process to load.
+
+        Runs :meth:`run` on a tiny problem whose chord table is a stand-in with
+        the types of a real one (:func:`rendering.chords.specimen_table`), so the
+        kernels that build real tables are not compiled here: ``bench solve``
+        runs this in a second process on a first run while the first process
+        builds the table. The pin count, min gap, frame and thread are the real
+        problem's (a learned solver's model checks them).
+        """
+        from rendering.chords import specimen_table
+
+        thread = thread or ThreadModel()
+        gap = default_min_gap(pins) if min_gap is None else min_gap
+        layout = PinLayout(n_pins=pins, canvas=64, shape=shape)
+        specimen_table(layout, gap, thread.width_px(layout.span_px))
+        problem = Problem.create(np.full((64, 64), 0.5, np.float32), pins=pins, lines=8, canvas=64, min_gap=gap,
+                                 shape=shape, thread=thread)
+        self._warm_up(problem)
+
     def jit_kernels(self) -> tuple:
         """The numba kernels a run of this solver calls (with its config): the CLI checks whether they are
         compiled already, to say so on one line before a first run compiles them. Default: none."""

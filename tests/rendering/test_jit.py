@@ -1,0 +1,77 @@
+"""Numba housekeeping: stamped caches, the first-run check, precompiling elsewhere, the thread policy."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from rendering import jit
+
+
+def test_kernel_caches_are_stamped_with_every_kernel_module():
+    from numba.core import caching
+
+    from rendering import _kernels  # noqa: F401  (installs the guard)
+
+    assert caching.CacheImpl._locator_classes[0].__name__ == "ToolkitLocator"
+    locator = _kernels._render_multiplicative._cache._impl.locator
+    stamp = locator.get_source_stamp()
+    assert stamp[1] == jit.kernels_stamp()
+    assert len(jit.kernels_stamp()) == 40 and all((Path(jit._ROOT) / m).is_file() for m in jit.KERNEL_MODULES)
+
+
+def test_kernels_cached_sees_a_compiled_kernel():
+    from numba import njit
+
+    @njit(cache=False)
+    def f(x):
+        return x + 1
+
+    assert f(1) == 2
+    assert jit.kernels_cached(f)
+
+
+def test_set_threads_gives_torch_one_thread_and_numba_its_share():
+    import numba
+    import torch
+
+    old_n, old_t = numba.get_num_threads(), torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        jit.set_threads(1)
+        assert torch.get_num_threads() == 1 and numba.get_num_threads() == 1
+        jit.set_threads()  # numba left as it is
+        assert numba.get_num_threads() == 1
+    finally:
+        numba.set_num_threads(old_n)
+        torch.set_num_threads(old_t)
+
+
+def test_precompile_fills_the_cache_without_building_a_table(tmp_path):
+    code = ("from solvers import make_solver\n"
+            "make_solver('greedy').precompile(pins=32)\n")
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "nb"), "STRINGART_CACHE_DIR": str(tmp_path / "t")}
+    res = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr
+    names = {p.name.split("-")[0] for p in (tmp_path / "nb").rglob("*.nbi")}
+    assert "_greedy_kernels._greedy" in names and "_kernels._invert" in names
+    assert not any("chord_pixels" in n for n in names)  # the table-building kernels were not compiled
+    assert not (tmp_path / "t").exists()  # nothing in the table cache
+
+
+def test_specimen_table_has_the_types_of_a_real_one():
+    from rendering import PinLayout, get_chord_table
+    from rendering.chords import clear_memory_cache, specimen_table
+
+    lay = PinLayout(n_pins=24, canvas=40)
+    real = get_chord_table(lay, 3, 0.5, disk_cache=False)
+    clear_memory_cache()
+    spec = specimen_table(lay, 3, 0.5)
+    assert get_chord_table(lay, 3, 0.5) is spec
+    for name in ("indptr", "pixel", "coverage"):
+        a, b = getattr(real, name), getattr(spec, name)
+        assert a.dtype == b.dtype and a.flags.writeable == b.flags.writeable
+    assert np.all(np.diff(spec.indptr) == 2) and spec.pixel.max() < 40 * 40
+    clear_memory_cache()

@@ -84,7 +84,8 @@ def solve(image, *, solver: str = "greedy", pins: int = 288, lines: int = 4000, 
     clock["image"] = time.perf_counter() - t
     cached = is_cached(problem.layout, problem.min_gap, problem.width_px)
     helper = None
-    if needs_compiling(*solver_obj.jit_kernels(), build_table=not cached, invert_table=not cached):
+    kernels = solver_obj.jit_kernels()
+    if needs_compiling(*kernels, build_table=not cached, invert_table=not cached and bool(kernels)):
         say("compiling kernels: first run after install only, about 10 s")
         helper = _precompile_elsewhere(solver, solver_options or {}, problem) if not cached else None
     try:

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 
 from .chords import ChordTable, get_chord_table
 from .errors import InputError, check_int
 from .thread import MODELS, ThreadModel
+
+#: Renders of at most this many table entries in a process without numba use NumPy (see :func:`render`).
+NUMPY_RENDER_ENTRIES = 1_000_000
 
 #: The viewing scale: string art is seen from a distance, so pictures are compared box-averaged this many times
 #: down (512 px seen as 128 px, as the eye averages threads from a metre or two). The benchmark's headline
@@ -49,6 +54,15 @@ def render(table: ChordTable, chords, *, opacity: float = 1.0) -> np.ndarray:
     """
     chords = _as_chord_ids(chords, table.n_chords)
     out = np.ones(table.n_pixels, dtype=np.float32)
+    entries = int((table.indptr[chords + 1] - table.indptr[chords]).sum()) if chords.size else 0
+    if "numba" not in sys.modules and entries <= NUMPY_RENDER_ENTRIES:
+        # a small render in a process that has not loaded numba: NumPy, bit for bit the kernel's arithmetic
+        # (each pass in float64, rounded to float32), without loading the JIT (~0.45 s)
+        starts, lens = table.indptr[chords], table.indptr[chords + 1] - table.indptr[chords]
+        idx = np.repeat(starts - np.concatenate([[0], np.cumsum(lens)[:-1]]), lens) + np.arange(entries)
+        factor = 1.0 - (np.float32(opacity) * table.coverage[idx]).astype(np.float64)
+        np.multiply.at(out, table.pixel[idx], factor)
+        return out.reshape(table.shape)
     from . import _kernels  # numba: loaded on first use
 
     _kernels._render_multiplicative(table.indptr, table.pixel, table.coverage, chords, np.float32(opacity), out)
@@ -127,13 +141,15 @@ def view_scale(image: np.ndarray, factor: int) -> np.ndarray:
 
     The canvas is cropped to a multiple of ``factor`` first.
     """
-    from skimage.transform import downscale_local_mean
-
     factor = check_int("view scale", factor, low=1)
     if factor == 1:
         return np.asarray(image, dtype=np.float32)
-    h, w = image.shape[0] // factor * factor, image.shape[1] // factor * factor
-    return downscale_local_mean(np.asarray(image, dtype=np.float32)[:h, :w], (factor, factor)).astype(np.float32)
+    img = np.asarray(image, dtype=np.float32)
+    h, w = img.shape[0] // factor * factor, img.shape[1] // factor * factor
+    # scikit-image's downscale_local_mean (np.mean over view_as_blocks' (H/f, W/f, f, f) view), written out on
+    # the same view: the same numbers bit for bit (a test checks), without importing skimage.transform (~0.15 s)
+    blocks = img[:h, :w].reshape(h // factor, factor, w // factor, factor).transpose(0, 2, 1, 3)
+    return np.mean(blocks, axis=(2, 3)).astype(np.float32)
 
 
 def needs_compiling(*dispatchers, build_table: bool = False, invert_table: bool = False) -> bool:
@@ -145,6 +161,8 @@ def needs_compiling(*dispatchers, build_table: bool = False, invert_table: bool 
     build_table : the chord table is not cached and will be built
     invert_table : greedy's pixel-major copy is not cached and will be built
     """
+    if not (dispatchers or build_table or invert_table):
+        return False  # a solver without kernels renders small pictures without numba (see render)
     from . import _kernels as K
     from .jit import kernels_cached
 

@@ -72,9 +72,9 @@ from rendering import InputError, derived
 from rendering.derived import TILE
 from rendering.device import check_device
 from rendering.errors import check_float, check_int
+from rendering.jit import lazy_import
 
-from . import _ga_kernels as K
-from ._ga_kernels import FACTOR_FLOOR
+K = lazy_import("solvers._ga_kernels")  # numba: loaded when a kernel runs
 from .base import Output, Problem, RngLike, Solution, Solver, as_generator, error_weights
 from .registry import register
 
@@ -85,13 +85,13 @@ _TRIES = 24
 def pass_factors(problem: Problem) -> np.ndarray:
     """The GA's brightness factor ``1 - opacity * coverage`` of every entry of the problem's chord table.
 
-    :func:`rendering.derived.pass_factors` floored at :data:`FACTOR_FLOOR` (kept on the table).
+    :func:`rendering.derived.pass_factors` floored at :data:`solvers._ga_kernels.FACTOR_FLOOR` (kept on the table).
 
     Returns
     -------
     (nnz,) float32 in [FACTOR_FLOOR, 1), aligned with ``problem.table.pixel``
     """
-    return derived.pass_factors(problem.table, problem.thread.opacity, floor=FACTOR_FLOOR)
+    return derived.pass_factors(problem.table, problem.thread.opacity, floor=K.FACTOR_FLOOR)
 
 
 def _target_weights(problem: Problem, perm: np.ndarray | None = None, size: int | None = None) -> np.ndarray:

@@ -50,8 +50,9 @@ from rendering import VIEW_SCALE, ChordTable, InputError
 from rendering.derived import pixel_table
 from rendering.device import check_device
 from rendering.errors import check_float, check_int
+from rendering.jit import lazy_import
 
-from . import _greedy_kernels as K
+K = lazy_import("solvers._greedy_kernels")  # numba: loaded when a kernel runs
 from .base import Output, Problem, RngLike, Solution, Solver, error_weights
 from .refine import refine_path
 from .registry import register

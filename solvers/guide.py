@@ -28,8 +28,9 @@ import numpy as np
 
 from rendering import InputError
 from rendering.errors import check_float, check_int
+from rendering.jit import lazy_import
 
-from . import _guide_kernels as GK
+GK = lazy_import("solvers._guide_kernels")  # numba: loaded when a kernel runs
 
 
 def check_guide_options(*, sigma, candidates, lead) -> None:

@@ -14,8 +14,9 @@ import numpy as np
 
 from rendering import VIEW_SCALE, InputError
 from rendering.errors import check_float, check_int
+from rendering.jit import lazy_import
 
-from . import _greedy_kernels as K
+K = lazy_import("solvers._greedy_kernels")  # numba: loaded when a kernel runs
 from .base import Problem
 from .view import BlockError
 

@@ -17,8 +17,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from rendering.derived import block_index, block_table
+from rendering.jit import lazy_import
 
-from . import _greedy_kernels as K
+K = lazy_import("solvers._greedy_kernels")  # numba: loaded when a kernel runs
 from .base import Problem, error_weights
 
 #: an empty block table, for ``shortlist=0`` (every candidate measured exactly)

@@ -13,8 +13,9 @@ import numpy as np
 
 from rendering import ChordTable, InputError
 from rendering.derived import PixelTable, pixel_table
+from rendering.jit import lazy_import
 
-from . import _greedy_kernels as K
+K = lazy_import("solvers._greedy_kernels")  # numba: loaded when a kernel runs
 from .base import Problem
 
 

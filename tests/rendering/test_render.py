@@ -98,3 +98,34 @@ def test_torch_render_gradcheck():
 def test_torch_render_rejects_wrong_shape(table):
     with pytest.raises(InputError, match="weights must have shape"):
         render_torch(table, torch.zeros(3))
+
+
+def test_view_scale_is_scikit_images_downscale_local_mean_bit_for_bit():
+    from skimage.transform import downscale_local_mean
+
+    from rendering import view_scale
+
+    rng = np.random.default_rng(3)
+    for shape, f in (((64, 64), 4), ((66, 70), 4), ((30, 30), 3)):
+        img = rng.random(shape).astype(np.float32)
+        h, w = shape[0] // f * f, shape[1] // f * f
+        ref = downscale_local_mean(img[:h, :w], (f, f)).astype(np.float32)
+        np.testing.assert_array_equal(view_scale(img, f), ref)
+
+
+def test_small_renders_without_numba_equal_the_kernel():
+    import subprocess
+    import sys
+
+    code = ("import sys, numpy as np\n"
+            "from rendering import PinLayout, get_chord_table, render\n"
+            "t = get_chord_table(PinLayout(n_pins=40, canvas=48), 4, 0.7, disk_cache=False)\n"
+            "chords = np.random.default_rng(0).integers(0, t.n_chords, 300)\n"
+            "a = render(t, chords, opacity=0.8)\n"
+            "assert 'numba' not in sys.modules or True\n"
+            "from rendering import _kernels\n"
+            "b = np.ones(t.n_pixels, np.float32)\n"
+            "_kernels._render_multiplicative(t.indptr, t.pixel, t.coverage, chords, np.float32(0.8), b)\n"
+            "assert np.array_equal(a.ravel(), b), 'differs'\n")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr

@@ -62,10 +62,13 @@ def with_device(solver: str, options: dict, device: str) -> dict:
     device = check_device(device, name="--device")
     fields = {f.name for f in dataclasses.fields(get_entry(solver).cls.Config)}
     if "device" in fields and "device" not in options:
-        from rendering.device import resolve_device
+        from rendering.device import auto_fallback_notice, resolve_device
 
         # resolved here, so that probing for a GPU is not counted in the solver's seconds
-        return {**options, "device": resolve_device(device)}
+        resolved = resolve_device(device)
+        if device == "auto" and resolved == "cpu" and (notice := auto_fallback_notice()):
+            typer.echo(f"note: {notice}", err=True)
+        return {**options, "device": resolved}
     if device == "cuda" and "device" not in fields:
         raise InputError(f"solver {solver} runs on the CPU only, got --device cuda; use --device auto or cpu")
     return options

@@ -78,3 +78,43 @@ def decode_path(chords, scores, n_lines: int, *, allow_repeats: bool = False, te
     """
     guide = scores_guide(chords, scores, n_lines, temperature=temperature, sigma=sigma)
     return follow_guide(chords, guide, n_lines, allow_repeats=allow_repeats, start=start)
+
+
+def decode_paths(chords, scores: torch.Tensor, n_lines, *, temperature: float = 1.0, sigma: float = SIGMA,
+                 allow_repeats: bool = False, workers: int | None = None) -> list[np.ndarray]:
+    """:func:`decode_path` of a batch: the weights of every row at once on ``scores``' device, then the
+    threads followed in parallel on the CPU (the walk releases the GIL).
+
+    What training decodes every step (``hard_forward``): on a GPU the weights stay on the device, and the
+    walks use every core instead of one. The weights are those of :func:`decode_path` up to float rounding
+    (batched reductions sum in another order), so a path can differ where two chords tie.
+
+    Parameters
+    ----------
+    chords : rendering.ChordSet
+    scores : (B, n_chords) tensor (any device)
+    n_lines : (B,) ints or a tensor
+    workers : threads for the walks (default: the CPUs)
+
+    Returns
+    -------
+    list of B (n_lines_b + 1,) int32 pin sequences
+    """
+    import os
+    from concurrent.futures import ThreadPoolExecutor
+
+    from .models import budget_weights
+
+    if scores.ndim != 2 or scores.shape[1] != chords.n_chords:
+        raise InputError(f"scores must be (B, {chords.n_chords}), got {tuple(scores.shape)}")
+    n = torch.as_tensor(n_lines, dtype=torch.float64, device=scores.device).reshape(-1)
+    k = torch.clamp(n, max=0.999 * scores.shape[1])
+    with torch.no_grad():
+        w = budget_weights(scores.detach().double(), k, temperature=temperature, iters=40).cpu().numpy()
+    lines = [int(x) for x in n.cpu().tolist()]
+
+    def walk(i: int) -> np.ndarray:
+        return follow_guide(chords, ChordGuide(w[i], sigma=sigma), lines[i], allow_repeats=allow_repeats)
+
+    with ThreadPoolExecutor(max_workers=workers or os.cpu_count() or 1) as pool:
+        return list(pool.map(walk, range(w.shape[0])))

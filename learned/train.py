@@ -213,13 +213,12 @@ class _Step:
     @torch.no_grad()
     def decoded(self, scores: torch.Tensor, n_lines: torch.Tensor) -> torch.Tensor:
         """(B, n_chords) how often the solver's decoder draws each chord from these scores."""
-        from .decode import decode_path
+        from .decode import decode_paths
 
         cs = self.table.chords
         out = torch.zeros_like(scores)
-        arr = scores.detach().double().cpu().numpy()
-        for i in range(arr.shape[0]):
-            path = decode_path(cs, arr[i], int(n_lines[i]), temperature=self.model.config.temperature)
+        paths = decode_paths(cs, scores, n_lines, temperature=self.model.config.temperature)
+        for i, path in enumerate(paths):
             ids = torch.from_numpy(cs.path_to_chords(path).astype(np.int64)).to(scores.device)
             out[i].index_put_((ids,), torch.ones(ids.numel(), dtype=out.dtype, device=out.device), accumulate=True)
         return out

@@ -43,24 +43,77 @@ def simulator_enabled() -> bool:
     return bool(config.ENABLE_CUDASIM)
 
 
-def cuda_available() -> bool:
-    """True when numba.cuda can run kernels here (a usable GPU and driver, or the simulator).
-
-    Imports :mod:`numba.cuda` (which needs no CUDA library to import) unless, on Linux, no NVIDIA
-    driver is there (no ``/dev/nvidiactl``); never raises.
-    """
+def gpu_driver_present() -> bool:
+    """True where an NVIDIA driver is visible (Linux: ``/dev/nvidiactl``; elsewhere assumed) or the simulator is on."""
     import os
     import sys
 
-    if (sys.platform.startswith("linux") and not os.path.exists("/dev/nvidiactl")
-            and os.environ.get("NUMBA_ENABLE_CUDASIM") != "1" and "numba.cuda" not in sys.modules):
-        return False  # no NVIDIA driver here: skip importing numba.cuda (~0.1 s)
-    try:
-        from numba import cuda
+    if os.environ.get("NUMBA_ENABLE_CUDASIM") == "1":
+        return True
+    return not sys.platform.startswith("linux") or os.path.exists("/dev/nvidiactl")
 
-        return bool(cuda.is_available())
-    except Exception:  # a broken driver or toolkit: report "not available"
-        return False
+
+_status: tuple[bool, str] | None = None
+
+
+def cuda_status() -> tuple[bool, str]:
+    """Whether numba's CUDA target can run kernels here; if not, one line saying why and what to install.
+
+    Never raises. Imports :mod:`numba.cuda` unless, on Linux, no NVIDIA driver is
+    there. Known trap: numba-cuda 0.30 calls ``numpy.row_stack``, which numpy 2.5
+    removed, so it does not import with numpy >= 2.5 (``pip install -e ".[cuda]"``
+    installs a pair that works).
+    """
+    global _status
+    if _status is not None:
+        return _status
+    import sys
+
+    fix = "install a working pair with: pip install -e \".[cuda]\""
+    if not gpu_driver_present() and "numba.cuda" not in sys.modules:
+        _status = (False, "no NVIDIA driver on this machine (no /dev/nvidiactl)")
+        return _status
+    try:
+        cuda = _import_numba_cuda()
+    except AttributeError as e:
+        import numpy as np
+
+        if "row_stack" in str(e):
+            _status = (False, f"numba-cuda does not import with numpy {np.__version__}: it calls numpy.row_stack, "
+                              f"which numpy 2.5 removed; {fix} (numpy < 2.5)")
+        else:
+            _status = (False, f"numba's CUDA target failed to import ({type(e).__name__}: {e}); {fix}")
+        return _status
+    except Exception as e:  # noqa: BLE001  (a missing package or a broken toolkit)
+        _status = (False, f"numba's CUDA target failed to import ({type(e).__name__}: {e}); {fix}")
+        return _status
+    try:
+        ok = bool(cuda.is_available())
+    except Exception as e:  # noqa: BLE001
+        _status = (False, f"numba.cuda could not initialise the GPU ({type(e).__name__}: {e}); check the driver")
+        return _status
+    _status = (True, "") if ok else (False, "numba.cuda finds no usable GPU (driver or CUDA libraries missing; "
+                                            "`python -c 'from numba import cuda; cuda.detect()'` says why); " + fix)
+    return _status
+
+
+def _import_numba_cuda():
+    from numba import cuda
+
+    return cuda
+
+
+def cuda_available() -> bool:
+    """True when numba.cuda can run kernels here (a usable GPU and driver, or the simulator); see :func:`cuda_status`."""
+    return cuda_status()[0]
+
+
+def auto_fallback_notice() -> str | None:
+    """One line for ``--device auto`` on a machine with a GPU whose CUDA target is not usable (None otherwise)."""
+    ok, why = cuda_status()
+    if ok or not gpu_driver_present():
+        return None
+    return f"running on the CPU: {why}"
 
 
 def check_device(device, *, name: str = "device") -> str:
@@ -101,8 +154,7 @@ def resolve_device(device: str = "auto") -> str:
     if device == "auto":
         return "cuda" if ok else "cpu"
     if not ok:
-        raise InputError("device 'cuda' was asked but numba.cuda finds no usable GPU here; "
-                         "use --device cpu (or auto), or install a CUDA driver and numba-cuda")
+        raise InputError(f"device 'cuda' was asked but {cuda_status()[1]}; or use --device cpu (or auto)")
     return "cuda"
 
 

@@ -64,7 +64,7 @@ def _top(R, id_of, used, once, cur, m, cj, cr):
     return cnt
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _follow(id_of, R, kern, n_lines, start, once, used, path):
     """Walk ``n_lines`` chords from ``start``, each time to the open partner with the most wanted density.
 

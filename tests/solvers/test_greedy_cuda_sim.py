@@ -55,11 +55,15 @@ else:
                             state=S, used=used, stats=stats))
         return out
 
+    #: the simulator runs the CPU's arithmetic; a GPU fuses multiply-adds and sums in another order (an H100
+    #: differed by 1.8e-8 relative on per-step gains), so there gains are held to 1e-6; paths stay exact
+    RTOL = 1e-9 if os.environ.get("NUMBA_ENABLE_CUDASIM", "0") not in ("", "0") else 1e-6
+
     def check_same(cpu, gpu):
         assert gpu["drawn"] == cpu["drawn"]
         np.testing.assert_array_equal(gpu["path"], cpu["path"])
-        np.testing.assert_allclose(gpu["gains"], cpu["gains"], rtol=1e-9, atol=1e-12)
-        np.testing.assert_allclose(gpu["removed"], cpu["removed"], rtol=1e-9, atol=1e-12)
+        np.testing.assert_allclose(gpu["gains"], cpu["gains"], rtol=RTOL, atol=1e-12)
+        np.testing.assert_allclose(gpu["removed"], cpu["removed"], rtol=RTOL, atol=1e-12)
         np.testing.assert_allclose(gpu["state"], cpu["state"], rtol=0, atol=1e-6)
         np.testing.assert_array_equal(gpu["used"], cpu["used"])
         np.testing.assert_array_equal(gpu["stats"], cpu["stats"])
@@ -74,9 +78,9 @@ else:
         check_same(cpu, gpu)
         assert gpu["gains"].min() > 0  # real gains, not zeros
 
-    def test_sum_rule_start_pin_no_return_steps():
+    def test_sum_rule_start_pin_no_return():
         problem = Problem.create("camera", pins=12, lines=7, canvas=24, min_gap=2)
-        cpu, gpu = both(problem, rule=K.RULE_SUM, start=3, no_return=3, mode="steps")
+        cpu, gpu = both(problem, rule=K.RULE_SUM, start=3, no_return=3, mode="persistent")
         assert cpu["path"][0] == 3 and cpu["removed"].min() > 0
         check_same(cpu, gpu)
 
@@ -101,12 +105,14 @@ else:
 
         problem = problem.with_lines(4)
         path, history, _ = greedy_path(problem)
-        cpu, gpu = both(problem, rule=K.RULE_ERROR, start=-1, no_return=0, mode="steps",
+        cpu, gpu = both(problem, rule=K.RULE_ERROR, start=-1, no_return=0, mode="persistent",
                         opacity=problem.thread.opacity)
         np.testing.assert_array_equal(gpu["path"], path)
         err0 = history[0]
         np.testing.assert_allclose(err0 - np.cumsum(gpu["gains"]), history[1:], rtol=1e-6)
 
     def test_bad_mode_is_refused(problem):
-        with pytest.raises(ValueError, match="mode must be one of auto, persistent, steps"):
+        with pytest.raises(ValueError, match="mode must be one of auto, persistent, got 'steps'"):
+            both(problem, rule=K.RULE_ERROR, start=0, no_return=0, mode="steps")
+        with pytest.raises(ValueError, match="mode must be one of auto, persistent"):
             both(problem, rule=K.RULE_ERROR, start=0, no_return=0, mode="fast")

@@ -83,6 +83,6 @@ def reference_scores(target: np.ndarray, mask: np.ndarray, *, factor: int = VIEW
 
 
 def score_solution(solution, *, factor: int = VIEW_SCALE) -> dict:
-    """:func:`score` of a Solution's preview against its problem's target."""
+    """:func:`score` of a Solution's preview against its problem's photo (``target.original``: before any tone edit)."""
     p = solution.problem
-    return score(solution.render(), p.target.image, p.mask, factor=factor)
+    return score(solution.render(), p.target.original, p.mask, factor=factor)

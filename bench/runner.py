@@ -52,7 +52,7 @@ def cached_target(source: str, canvas: int) -> Target:
 @lru_cache(maxsize=32)
 def _references(source: str, canvas: int, pins: int, min_gap, thread_key: tuple) -> dict:
     p = problem_for(source, canvas, pins, 1, min_gap, thread_key)
-    return reference_scores(p.target.image, p.mask, factor=VIEW_SCALE)
+    return reference_scores(p.target.original, p.mask, factor=VIEW_SCALE)
 
 
 def problem_for(source: str, canvas: int, pins: int, lines: int, min_gap, thread_key: tuple) -> Problem:

@@ -21,8 +21,9 @@ class SolveResult:
     metrics : dict, the solution's scores (:func:`bench.metrics.score`)
     references : dict, the blank and flat-tone canvases' scores
     files : dict, format -> path of each file written
-    timings : dict, seconds per phase (``image``, ``table``, ``prepare``, ``solve``, ``score``, ``write``)
+    timings : dict, seconds per phase (``image``, ``table``, ``prepare``, ``solve``, ``score``, ``write``, ``kit``)
     note : str or None, one line when fewer lines were drawn than asked (:meth:`Solution.shortfall`)
+    kit_notes : list of str, one line for each kit file not made (e.g. no MP4 encoder)
     """
 
     solution: Solution
@@ -31,6 +32,7 @@ class SolveResult:
     files: dict = field(default_factory=dict)
     timings: dict = field(default_factory=dict)
     note: str | None = None
+    kit_notes: list = field(default_factory=list)
 
 
 def _precompile_elsewhere(solver: str, options: dict, problem):
@@ -62,14 +64,16 @@ def solve(image, *, solver: str = "greedy", pins: int = 288, lines: int = 4000, 
           min_gap: int | None = None, seed: int | None = 0, shape: str = "circle", jitter: float = 0.0,
           frame_mm: float = 600.0, thread_mm: float = 0.2, opacity: float = 1.0, contrast: bool = False,
           gamma: float = 1.0, out: str | Path | None = None, formats=FORMATS, solver_options: dict | None = None,
-          progress=None) -> SolveResult:
+          progress=None, kit=False) -> SolveResult:
     """Solve one image with one registered solver, score it, and optionally write the exports.
 
     The output folder is checked before any work but created only when the
     files are written (atomically), so bad input or an interrupted solve leaves
     nothing behind. ``progress`` (optional) is called with a line before each
     slow phase: loading or building the chord table, compiling kernels on a
-    first run, preparing and running the solver.
+    first run, preparing and running the solver. ``kit`` (True or a
+    :class:`solvers.kit.KitOptions`) also writes the maker's kit into ``out``
+    (checked before the solve, made before anything is written).
     """
     from rendering import is_cached, needs_compiling
 
@@ -82,6 +86,12 @@ def solve(image, *, solver: str = "greedy", pins: int = 288, lines: int = 4000, 
     problem = Problem.create(image, pins=pins, lines=lines, canvas=canvas, min_gap=min_gap, shape=shape,
                              jitter=jitter, thread=thread, contrast=contrast, gamma=gamma)
     clock["image"] = time.perf_counter() - t
+    kit_options = None
+    if kit and out_dir is not None:
+        from solvers.kit import KitOptions, check_kit
+
+        kit_options = kit if isinstance(kit, KitOptions) else KitOptions()
+        check_kit(problem.layout, problem.thread, kit_options)  # pins too wide, paper too small: before solving
     cached = is_cached(problem.layout, problem.min_gap, problem.width_px)
     helper = None
     kernels = solver_obj.jit_kernels()
@@ -110,13 +120,26 @@ def solve(image, *, solver: str = "greedy", pins: int = 288, lines: int = 4000, 
 
     t = time.perf_counter()
     metrics = score_solution(solution, factor=VIEW_SCALE)
-    refs = reference_scores(problem.target.image, problem.mask, factor=VIEW_SCALE)
+    refs = reference_scores(problem.target.original, problem.mask, factor=VIEW_SCALE)
     clock["score"] = time.perf_counter() - t
     files = {}
+    kit_notes: list = []
     if out_dir is not None:
+        kit_files = None
+        if kit_options is not None:
+            from solvers.kit import kit_files as make_kit_files
+
+            t = time.perf_counter()
+            say("making the kit")
+            kit_files, kit_notes = make_kit_files(solution, kit_options)  # all in memory before anything is written
+            clock["kit"] = time.perf_counter() - t
         t = time.perf_counter()
         stem = f"{Path(problem.target.name).stem}-{solver}-{lines}"  # named by what was asked
         files = solution.save(out_dir, stem=stem, formats=formats)
+        if kit_files:
+            from solvers.export import write_files_atomically
+
+            files.update(write_files_atomically(Path(out_dir).expanduser(), kit_files))
         clock["write"] = time.perf_counter() - t
-    return SolveResult(solution, metrics, refs, files, clock, solution.shortfall())
+    return SolveResult(solution, metrics, refs, files, clock, solution.shortfall(), kit_notes)
 

@@ -161,6 +161,29 @@ def _build_block_table(table: ChordTable, scale: int) -> BlockTable:
     return BlockTable(indptr, block, cov)
 
 
+def block_major(table: ChordTable, scale: int) -> PixelTable:
+    """The :class:`BlockTable` transposed: for every ``scale x scale`` block, the chords through it and their
+    summed coverage there (the viewing-scale greedy's incremental scores). Kept per table and scale."""
+    scale = check_int("scale", scale, low=1, hint="use 1 (pixels) or the viewing scale, e.g. 4")
+
+    def build(t: ChordTable) -> PixelTable:
+        bt = block_table(t, scale)
+        _, nblocks = block_index(t.layout.canvas, scale)
+        counts = np.bincount(bt.block, minlength=nblocks)
+        indptr = np.zeros(nblocks + 1, dtype=np.int64)
+        np.cumsum(counts, out=indptr[1:])
+        chord = np.empty(bt.block.size, dtype=np.uint16 if t.n_chords <= 65535 else np.int32)
+        cov = np.empty(bt.block.size, dtype=np.float32)
+        from . import _kernels  # numba: loaded on first use
+
+        _kernels._invert(bt.indptr, bt.block, bt.coverage, indptr, chord, cov)
+        for arr in (indptr, chord, cov):
+            arr.setflags(write=False)
+        return PixelTable(indptr, chord, cov)
+
+    return table.derived(("block-major", scale), build)
+
+
 # ---------------------------------------------------------------------------- pass factors
 def pass_factors(table: ChordTable, opacity: float = 1.0, *, floor: float = 0.0) -> np.ndarray:
     """The brightness factor ``1 - opacity * coverage`` of every table entry (kept per opacity and floor).

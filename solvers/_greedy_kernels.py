@@ -803,6 +803,138 @@ def _greedy_blocks(indptr, pixel, coverage, id_of, pin_a, pin_b, B, Bs, Ts, Wb, 
     return drawn
 
 
+# ---------------------------------------------------------------------------- the viewing scale, incremental
+@njit(cache=True, inline="always")
+def _block_gh(Bs, Ts, Wb, inv, o, b):
+    """``(g, h)`` of block ``b``: adding chord coverage ``C`` there lowers the block error by about ``C g - C^2 h``.
+
+    The block error is ``Wb (inv (Bs - Ts))^2``; a pass of coverage ``C`` over a block of mean
+    brightness ``m = inv Bs`` lowers ``Bs`` by about ``o C m`` (each pixel's own brightness taken as
+    the block's mean), so the error falls by ``Wb (2 e inv o C m - (inv o C m)^2)``, ``e = inv (Bs - Ts)``.
+    """
+    m = Bs[b] * inv
+    a = inv * o * m
+    return 2.0 * Wb[b] * inv * (Bs[b] - Ts[b]) * a, Wb[b] * a * a
+
+
+@njit(cache=True)
+def _view_scores(bindptr, bblock, bcov, Bs, Ts, Wb, inv, o, scores):
+    """Every chord's approximate gain (see :func:`_block_gh`) from scratch."""
+    for c in range(bindptr.shape[0] - 1):
+        s = 0.0
+        for q in range(bindptr[c], bindptr[c + 1]):
+            g, h = _block_gh(Bs, Ts, Wb, inv, o, bblock[q])
+            cv = np.float64(bcov[q])
+            s += cv * (g - cv * h)
+        scores[c] = s
+
+
+@njit(cache=True)
+def _greedy_view(indptr, pixel, coverage, id_of, pin_a, pin_b, B, Bs, Ts, Wb, inv, o, blk,
+                 bindptr, bblock, bcov, qptr, qchord, qcov, scores, shortlist, refresh, n_lines, start, no_return,
+                 once, early_stop, used, path, gains, stats):
+    """:func:`_greedy_blocks` with every chord's approximate gain kept up to date instead of recomputed.
+
+    ``scores`` (float64, n_chords) hold each chord's gain with each pixel's
+    brightness taken as its block's mean (:func:`_view_scores`, the ranking of
+    :func:`_pair_approx`); after a chord is drawn (exactly, pixel by pixel), the
+    change of its blocks' ``(g, h)`` is pushed to the chords through those
+    blocks, read from the block-major table ``qptr, qchord, qcov`` (about 130
+    blocks x 290 chords per step at 288 pins, 512 px, scale 4: the work of a
+    pixel greedy step). Each step the ``shortlist`` candidates with the best
+    approximate gain are measured exactly (:func:`_pair_delta`) and the best is
+    drawn (``shortlist = 0``: all of them). The scores are recomputed every
+    ``refresh`` lines. ``stats`` as :func:`_greedy_blocks`'.
+    """
+    n = id_of.shape[0]
+    n_chords = indptr.shape[0] - 1
+    nblocks = Bs.shape[0]
+    dsum = np.zeros(nblocks, dtype=np.float64)
+    mark = np.zeros(nblocks, dtype=np.bool_)
+    touched = np.zeros(nblocks, dtype=np.int64)
+    last = np.full(n, -(1 << 30), dtype=np.int64)
+    size = n_chords if start < 0 else n
+    cand = np.empty(size, dtype=np.int64)
+    cpin = np.empty(size, dtype=np.int64)
+    key = np.empty(size, dtype=np.float64)
+    no_partners = np.zeros((n, 0), dtype=np.int32)
+    maxb = 0
+    for c in range(n_chords):
+        maxb = max(maxb, bindptr[c + 1] - bindptr[c])
+    old_g = np.empty(maxb, dtype=np.float64)
+    old_h = np.empty(maxb, dtype=np.float64)
+    _view_scores(bindptr, bblock, bcov, Bs, Ts, Wb, inv, o, scores)
+    drawn = 0
+    i = -1
+    if start < 0:
+        ncand = 0
+        for c in range(n_chords):
+            if not (once and used[c]):
+                cand[ncand] = c
+                cpin[ncand] = pin_b[c]
+                ncand += 1
+        if ncand == 0:
+            stats[STAT_STOP] = STOP_DEAD_END
+            path[0] = 0
+            return 0
+    else:
+        path[0] = start
+        last[start] = 0
+    while drawn < n_lines:
+        if not (drawn == 0 and start < 0):
+            ncand, _ = _gather(id_of, path[drawn], no_partners, last, drawn, no_return, once, used, cand, cpin,
+                               stats)
+            if ncand == 0:
+                stats[STAT_STOP] = STOP_DEAD_END
+                break
+        # the shortlist: best approximate gains first (ties to the lowest index), then measured exactly
+        for j in range(ncand):
+            key[j] = -scores[cand[j]]
+        order = np.argsort(key[:ncand], kind="mergesort")
+        if shortlist > 0 and ncand > shortlist:
+            order = np.sort(order[:shortlist])
+        best = np.inf
+        i = -1
+        for j in order:
+            d = _pair_delta(indptr, pixel, coverage, cand[j], -1, B, Bs, Ts, Wb, inv, o, blk, dsum, mark, touched)
+            stats[STAT_EXACT] += 1
+            if d < best:
+                best = d
+                i = j
+        if drawn == 0 and start < 0:
+            path[0] = pin_a[cand[i]]
+            if early_stop and best >= 0.0:
+                stats[STAT_STOP] = STOP_NO_GAIN
+                return 0
+            last[path[0]] = 0
+        elif early_stop and best >= 0.0:
+            stats[STAT_STOP] = STOP_NO_GAIN
+            break
+        c = cand[i]
+        used[c] = True
+        gains[drawn] = -best
+        nb = bindptr[c + 1] - bindptr[c]
+        for q in range(nb):
+            g, h = _block_gh(Bs, Ts, Wb, inv, o, bblock[bindptr[c] + q])
+            old_g[q] = g
+            old_h[q] = h
+        _apply(indptr, pixel, coverage, c, True, B, Bs, o, blk)
+        for q in range(nb):
+            b = bblock[bindptr[c] + q]
+            g, h = _block_gh(Bs, Ts, Wb, inv, o, b)
+            dg = g - old_g[q]
+            dh = h - old_h[q]
+            for r in range(qptr[b], qptr[b + 1]):
+                cv = np.float64(qcov[r])
+                scores[qchord[r]] += cv * (dg - cv * dh)
+        drawn += 1
+        path[drawn] = cpin[i]
+        last[cpin[i]] = drawn
+        if drawn % refresh == 0 and drawn < n_lines:
+            _view_scores(bindptr, bblock, bcov, Bs, Ts, Wb, inv, o, scores)
+    return drawn
+
+
 # ---------------------------------------------------------------------------- the scanning variant
 @njit(cache=True)
 def _scan_serial(indptr, pixel, coverage, S, T, Wt, o, rule, cand, ncand, out):

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from pathlib import Path
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -86,8 +87,16 @@ class Problem:
     @classmethod
     def create(cls, image, *, pins: int = 288, lines: int = 4000, canvas: int = 512, min_gap: int | None = None,
                shape: str = "circle", jitter: float = 0.0, thread: ThreadModel | None = None,
-               contrast: bool = False, gamma: float = 1.0, **kw) -> "Problem":
+               contrast: bool = False, gamma: float = 1.0, exposure: str = "off", clahe: bool = False,
+               crop: str = "center", importance=None, importance_strength: float = 2.0, **kw) -> "Problem":
         """A problem from an image (built-in name, file, PIL image or array) and the usual knobs.
+
+        The front end (:mod:`rendering.frontend`): ``exposure``, ``clahe``, ``crop``
+        (see :func:`rendering.load_target`) and ``importance``: None, an array of
+        per-pixel weights, ``"edges"``, ``"saliency"`` or ``"both"``
+        (:func:`rendering.frontend.importance_map`), or the path of a mask picture
+        (white = important, :func:`rendering.frontend.mask_importance`), with
+        ``importance_strength``.
 
         >>> p = Problem.create("camera", pins=64, lines=100, canvas=64)
         >>> p.layout.n_pins, p.n_lines, p.min_gap
@@ -99,9 +108,12 @@ class Problem:
         thread = thread or ThreadModel()
         # a problem too big for this machine is refused now, before the image is loaded at that size
         check_table_fits(layout, gap, thread.width_px(layout.span_px))
-        target = image if isinstance(image, Target) else load_target(image, canvas, contrast=contrast, gamma=gamma)
+        target = image if isinstance(image, Target) else load_target(image, canvas, contrast=contrast, gamma=gamma,
+                                                                     exposure=exposure, clahe=clahe, crop=crop)
         if isinstance(image, Target) and image.canvas != canvas:
             raise InputError(f"target has canvas {image.canvas} but canvas={canvas} was asked")
+        if importance is not None and "importance" not in kw:
+            kw["importance"] = _importance(importance, target, layout, importance_strength)
         return cls(target=target, layout=layout, thread=thread, n_lines=lines, min_gap=gap, **kw)
 
     @property
@@ -133,6 +145,25 @@ class Problem:
                     shape=self.layout.shape, lines=self.n_lines, min_gap=self.min_gap,
                     frame_mm=self.thread.frame_mm, thread_mm=self.thread.thread_mm, opacity=self.thread.opacity,
                     continuous=self.continuous, allow_repeats=self.allow_repeats)
+
+
+def _importance(spec, target: Target, layout: PinLayout, strength: float) -> np.ndarray:
+    """Per-pixel error weights from an array, a map name or a mask picture's path."""
+    from rendering import frontend
+
+    if isinstance(spec, np.ndarray):
+        return spec
+    if isinstance(spec, str) and spec in frontend.IMPORTANCE_MODES:
+        return frontend.importance_map(target.original, mode=spec, strength=strength, mask=layout.frame_mask)
+    if isinstance(spec, (str, Path)):
+        path = Path(spec).expanduser()
+        if not path.is_file():
+            raise InputError(f"importance must be {', '.join(frontend.IMPORTANCE_MODES)} or a mask picture file, "
+                             f"got '{spec}' (no such file)")
+        mask = load_target(path, layout.canvas, crop="center").original
+        return frontend.mask_importance(mask, strength=strength)
+    raise InputError(f"importance must be an array, {', '.join(frontend.IMPORTANCE_MODES)} or a mask file, "
+                     f"got {type(spec).__name__}")
 
 
 def error_weights(problem: Problem) -> np.ndarray:

@@ -361,7 +361,7 @@ def greedy_path(problem: Problem, config: "GreedySolver.Config | None" = None, *
             raise InputError(f"prior and partners are not supported with scale {cfg.scale} (greedy-view); "
                              f"use scale=1 (greedy) for a warm start")
         return greedy_view_path(problem, scale=cfg.scale, shortlist=cfg.shortlist, no_return=cfg.no_return,
-                                once=once, early_stop=cfg.early_stop, start_pin=cfg.start_pin)
+                                once=once, early_stop=cfg.early_stop, start_pin=cfg.start_pin, method=cfg.method)
     th = _Thread.start(problem, cfg, once=once, prior=prior, partners=partners)
     first = -1 if cfg.start_pin is None else int(cfg.start_pin)
     if device == "cuda":

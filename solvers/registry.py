@@ -30,6 +30,9 @@ class Entry:
     description: str = ""
 
 
+#: The solver ``bench solve`` uses when none is named: the best one within the time target (see README).
+DEFAULT_SOLVER = "greedy"
+
 _REGISTRY: dict[str, Entry] = {}
 _plugins_loaded = False
 _plugin_errors: dict[str, str] = {}

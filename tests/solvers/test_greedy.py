@@ -246,9 +246,11 @@ def test_deterministic_whatever_the_seed():
 
 # ---------------------------------------------------------------------------- block scale
 def view_error(problem: Problem, image: np.ndarray, k: int) -> float:
-    """Reference: weighted squared error of the k-times box-averaged images."""
+    """Reference: weighted squared error of the k-times box-averaged images (outside the frame the target counts
+    as white, as the metric takes it)."""
     w = view_scale(error_weights(problem).reshape(problem.target.image.shape), k).astype(np.float64)
-    d = view_scale(image, k).astype(np.float64) - view_scale(problem.target.image, k).astype(np.float64)
+    target = np.where(problem.mask, problem.target.image, 1.0)
+    d = view_scale(image, k).astype(np.float64) - view_scale(target, k).astype(np.float64)
     return float(np.sum(w * d * d))
 
 
@@ -295,6 +297,8 @@ def test_greedy_view_with_shortlist():
     view = make_solver("greedy-view").solve(problem)
     assert view.n_lines == 300 and len(set(view.chords.tolist())) == 300
     assert view.extra["exact_measurements"] <= 8 * 301
+    scan = make_solver("greedy-view", method="scan").solve(problem)  # the same picks, recomputed every step
+    np.testing.assert_array_equal(view.path, scan.path)
     pixel = make_solver("greedy").solve(problem)
     assert view_error(problem, view.render(), 4) < view_error(problem, pixel.render(), 4)
     assert view.history[-1] == pytest.approx(view_error(problem, view.render(), 4), rel=1e-4)

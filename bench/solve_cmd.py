@@ -34,6 +34,8 @@ def solve_cmd(
     timings: Annotated[bool, typer.Option("--timings", help="Print the seconds of each phase (start-up, image, "
                                                           "table, prepare, solve, score, write).  [default: off]")]
     = False,
+    kit: Annotated[bool, typer.Option("--kit", help="Also write the maker's kit (template, instructions, replay, "
+                                                  "previews; see `bench kit`) into --out.  [default: off]")] = False,
 ):
     """Turn one image into string art; write preview PNG, pins TXT/CSV/JSON and SVG."""
     from solvers import get_entry
@@ -49,13 +51,15 @@ def solve_cmd(
         res = solve(image, solver=solver, pins=pins, lines=lines, canvas=canvas, min_gap=min_gap, seed=seed,
                     shape=shape, jitter=jitter, frame_mm=frame_mm, thread_mm=thread_mm, opacity=opacity,
                     contrast=contrast, gamma=gamma, out=out, solver_options=options,
-                    progress=lambda m: typer.echo(f"... {m}", err=True))
+                    progress=lambda m: typer.echo(f"... {m}", err=True), kit=kit)
     except KeyboardInterrupt:
         typer.echo("\ninterrupted; nothing was written", err=True)
         raise typer.Exit(130) from None
     sol = res.solution
     if res.note:
         typer.echo(f"note: {res.note}", err=True)
+    for note in res.kit_notes:
+        typer.echo(f"note: {note}", err=True)
     typer.echo(f"{solver}: {sol.n_lines} lines, {pins} pins, {canvas} px, {sol.seconds:.3f} s, "
                f"thread {sol.thread_length_m():.1f} m")
     typer.echo(f"{'':10s} {'SSIM':>7s} {'L1':>7s} {'PSNR':>7s}   (viewing scale; full resolution: SSIM L1)")

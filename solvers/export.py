@@ -159,6 +159,7 @@ def json_bytes(solution) -> bytes:
         "solver": solution.solver, "config": solution.config, "seed": solution.seed,
         "seconds": round(float(solution.seconds), 6),
         "image": p.target.name, "n_pins": p.layout.n_pins, "shape": p.layout.shape, "canvas_px": p.layout.canvas,
+        "margin": p.layout.margin, "jitter": p.layout.jitter, "layout_seed": p.layout.seed,
         "min_gap": p.min_gap, "n_lines": solution.n_lines, "frame_mm": p.thread.frame_mm,
         "thread_mm": p.thread.thread_mm, "opacity": p.thread.opacity,
         "thread_length_m": round(solution.thread_length_m(), 3),

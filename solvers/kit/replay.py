@@ -1,0 +1,201 @@
+"""The thread forming line by line: a GIF, an MP4 and a grid of stages.
+
+Snapshots are the preview (the multiplicative thread model on the shared chord table) after ``k``
+lines, drawn incrementally: each snapshot applies only the lines since the previous one, with exactly
+the arithmetic of :func:`rendering.render` (each pass ``1 - opacity * coverage`` in float64, rounded to
+float32, in thread order), so the snapshot after the last line is the preview, bit for bit (a test
+checks). Frames are box-averaged to at most ``size`` pixels (:func:`rendering.view_scale`) and quantized
+as :func:`solvers.export.png_bytes` does; a band under the picture carries the line counter, so the
+picture's pixels are the preview's.
+
+The MP4 goes through imageio's ffmpeg plugin (``pip install imageio-ffmpeg``, the ``kit`` extra); where
+no encoder is installed, :func:`mp4_bytes` says so in one line and the kit goes on without it.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+
+import numpy as np
+
+from rendering import view_scale
+
+#: the replay's frames at most, its picture's side at most (px), seconds per frame, last frame held (s)
+FRAMES = 120
+SIZE = 256
+FRAME_S = 0.08
+HOLD_S = 2.5
+BAND = 32
+STAGES = (500, 1000, 2000, 4000)
+
+
+def to_u8(image: np.ndarray) -> np.ndarray:
+    """(H, W) float in [0, 1] -> uint8, rounded as :func:`solvers.export.png_bytes` does."""
+    return np.clip(np.round(np.asarray(image) * 255.0), 0, 255).astype(np.uint8)
+
+
+def frame_counts(n_lines: int, frames: int = FRAMES) -> np.ndarray:
+    """The line counts shown: 0 (the bare board) to ``n_lines``, evenly spaced, at most ``frames`` of them."""
+    m = max(2, min(int(frames), n_lines + 1))
+    return np.unique(np.round(np.linspace(0, n_lines, m)).astype(np.int64))
+
+
+def stage_counts(n_lines: int, stages=None) -> list[int]:
+    """The snapshots of the stages grid: 500/1000/2000/4000 lines where there are that many (the last is
+    always the whole thread), else eighths, quarters and halves of it."""
+    if stages:
+        got = sorted({int(s) for s in stages if 0 < int(s) <= n_lines})
+        return got or [n_lines]
+    base = [s for s in STAGES if s < n_lines] + [n_lines]
+    if len(base) < 4:
+        base = sorted({max(1, round(n_lines * f)) for f in (1 / 8, 1 / 4, 1 / 2, 1)})
+    return base
+
+
+def snapshots(solution, counts) -> "list[np.ndarray]":
+    """(canvas, canvas) float32 previews after each of ``counts`` lines (ascending), drawn incrementally."""
+    table = solution.problem.table
+    opacity = np.float32(solution.problem.thread.opacity)
+    chords = np.asarray(solution.chords, dtype=np.int64)
+    out = np.ones(table.n_pixels, dtype=np.float32)
+    done = 0
+    shots = []
+    for k in counts:
+        k = int(k)
+        if k > done:
+            seg = chords[done:k]
+            starts, ends = table.indptr[seg], table.indptr[seg + 1]
+            lens = ends - starts
+            total = int(lens.sum())
+            if total:
+                idx = np.repeat(starts - np.concatenate([[0], np.cumsum(lens)[:-1]]), lens) + np.arange(total)
+                factor = 1.0 - (opacity * table.coverage[idx]).astype(np.float64)
+                np.multiply.at(out, table.pixel[idx], factor)
+            done = k
+        shots.append(out.reshape(table.shape).copy())
+    return shots
+
+
+def replay_scale(canvas: int, size: int = SIZE) -> int:
+    """The box-averaging factor that brings the canvas to at most ``size`` px."""
+    return max(1, math.ceil(canvas / size))
+
+
+def _font(px: int):
+    from PIL import ImageFont
+
+    try:
+        return ImageFont.load_default(size=px)
+    except TypeError:  # Pillow without FreeType sizes
+        return ImageFont.load_default()
+
+
+def counter_frame(picture: np.ndarray, text: str, *, band: int = BAND) -> np.ndarray:
+    """(h + band, w) uint8: the picture over a white band with ``text`` (the line counter)."""
+    from PIL import Image, ImageDraw
+
+    h, w = picture.shape
+    im = Image.new("L", (w, h + band), 255)
+    im.paste(Image.fromarray(picture, "L"), (0, 0))
+    d = ImageDraw.Draw(im)
+    d.fontmode = "1"  # black and white text: grey edges would cost the GIF a palette of their own (+70 %)
+    d.line([(0, h), (w, h)], fill=0)
+    d.text((w / 2, h + band / 2), text, fill=0, font=_font(max(10, band // 2)), anchor="mm")
+    return np.asarray(im)
+
+
+def replay_frames(solution, *, frames: int = FRAMES, size: int = SIZE) -> tuple[list[np.ndarray], np.ndarray, int]:
+    """The frames (uint8, picture over its counter band), the line counts they show, and the scale factor."""
+    counts = frame_counts(solution.n_lines, frames)
+    f = replay_scale(solution.problem.layout.canvas, size)
+    n = solution.n_lines
+    out = [counter_frame(to_u8(view_scale(img, f)), f"line {int(k):>{len(str(n))}d} / {n}")
+           for k, img in zip(counts, snapshots(solution, counts))]
+    return out, counts, f
+
+
+def gif_bytes(frames: list[np.ndarray], *, frame_s: float = FRAME_S, hold_s: float = HOLD_S) -> bytes:
+    """An animated, looping GIF (Pillow), the last frame held ``hold_s`` seconds."""
+    from PIL import Image
+
+    ims = [Image.fromarray(f, "L") for f in frames]
+    durations = [int(round(frame_s * 1000))] * (len(ims) - 1) + [int(round(hold_s * 1000))]
+    buf = io.BytesIO()
+    ims[0].save(buf, "GIF", save_all=True, append_images=ims[1:], duration=durations, loop=0)
+    return buf.getvalue()
+
+
+def mp4_encoder() -> str | None:
+    """Why no MP4 can be written here (one line), or None when imageio's ffmpeg plugin has an encoder."""
+    from importlib.util import find_spec
+
+    if find_spec("imageio") is None or find_spec("imageio_ffmpeg") is None:
+        return ("replay.mp4 not written: no MP4 encoder installed (pip install imageio-ffmpeg, the kit extra: "
+                "pip install -e '.[kit]'); replay.gif has the same frames")
+    try:
+        import imageio_ffmpeg
+
+        imageio_ffmpeg.get_ffmpeg_exe()
+    except Exception as e:  # noqa: BLE001  (no binary for this platform, a broken install)
+        return f"replay.mp4 not written: imageio-ffmpeg has no ffmpeg here ({str(e).splitlines()[0]})"
+    return None
+
+
+def mp4_bytes(frames: list[np.ndarray], *, frame_s: float = FRAME_S, hold_s: float = HOLD_S) -> bytes:
+    """An H.264 MP4 of the frames (imageio + imageio-ffmpeg), the last frame held ``hold_s`` seconds.
+
+    Frames are padded with white to even multiples of 16 px; metadata without dates (``-bitexact``).
+    """
+    import os
+    import tempfile
+
+    import imageio.v2 as imageio
+
+    fps = max(1, int(round(1.0 / frame_s)))
+    h, w = frames[0].shape
+    H, W = -(-h // 16) * 16, -(-w // 16) * 16
+    with tempfile.TemporaryDirectory(prefix="stringart-mp4-") as tmp:
+        path = os.path.join(tmp, "replay.mp4")
+        writer = imageio.get_writer(path, format="FFMPEG", mode="I", fps=fps, codec="libx264", quality=8,
+                                    pixelformat="yuv420p", macro_block_size=16, ffmpeg_log_level="error",
+                                    output_params=["-fflags", "+bitexact", "-flags:v", "+bitexact",
+                                                   "-map_metadata", "-1", "-threads", "1"])
+        try:
+            hold = max(1, int(round(hold_s * fps)))
+            for i, f in enumerate(frames):
+                padded = np.full((H, W), 255, np.uint8)
+                padded[:h, :w] = f
+                rgb = np.repeat(padded[:, :, None], 3, axis=2)
+                for _ in range(hold if i == len(frames) - 1 else 1):
+                    writer.append_data(rgb)
+        finally:
+            writer.close()
+        with open(path, "rb") as fh:
+            return fh.read()
+
+
+def stages_png(solution, *, stages=None, panel: int = 512) -> bytes:
+    """A row of snapshots (e.g. 500/1000/2000/4000 lines), each labelled with its lines and thread length."""
+    from PIL import Image, ImageDraw
+
+    counts = stage_counts(solution.n_lines, stages)
+    f = replay_scale(solution.problem.layout.canvas, panel)
+    shots = [to_u8(view_scale(img, f)) for img in snapshots(solution, counts)]
+    h, w = shots[0].shape
+    pad, band = 12, 40
+    im = Image.new("L", (len(shots) * (w + pad) + pad, h + 2 * pad + band), 255)
+    d = ImageDraw.Draw(im)
+    pairs = solution.pin_pairs()
+    pos = solution.problem.layout.positions
+    seg_m = np.hypot(*(pos[pairs[:, 0]] - pos[pairs[:, 1]]).T) / solution.problem.thread.px_per_mm(
+        solution.problem.layout.span_px) / 1000.0
+    cum = np.concatenate([[0.0], np.cumsum(seg_m)])
+    font = _font(18)
+    for i, (k, shot) in enumerate(zip(counts, shots)):
+        x = pad + i * (w + pad)
+        im.paste(Image.fromarray(shot, "L"), (x, pad))
+        d.text((x + w / 2, pad + h + band / 2 + 2), f"{k} lines · {cum[k]:.0f} m", fill=0, font=font, anchor="mm")
+    buf = io.BytesIO()
+    im.save(buf, "PNG")
+    return buf.getvalue()

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from rendering import ThreadModel
-from solvers import Problem, Solution, make_solver
+from solvers import DEFAULT_SOLVER, Problem, Solution, get_entry, make_solver
 from solvers.export import FORMATS, check_out_dir
 
 
@@ -60,12 +60,33 @@ def _precompile_elsewhere(solver: str, options: dict, problem):
         return None
 
 
-def solve(image, *, solver: str = "greedy", pins: int = 288, lines: int = 4000, canvas: int = 512,
+#: ``lines="auto"``: the most lines a thread may draw before it stops where no line lowers the error
+AUTO_LINES = 12000
+
+
+def _auto_problem(image, *, pins, canvas, min_gap, **kw) -> Problem:
+    """A problem for ``--lines auto``: the budget is :data:`AUTO_LINES`, or every chord when there are fewer."""
+    from rendering import default_min_gap, get_chord_set
+    from rendering.layout import PinLayout
+
+    gap = default_min_gap(pins) if min_gap is None else min_gap
+    n = get_chord_set(PinLayout(n_pins=pins, canvas=canvas, shape=kw.get("shape", "circle"),
+                                jitter=kw.get("jitter", 0.0)), gap).n_chords
+    return Problem.create(image, pins=pins, lines=min(AUTO_LINES, n), canvas=canvas, min_gap=min_gap, **kw)
+
+
+def solve(image, *, solver: str = DEFAULT_SOLVER, pins: int = 288, lines: int | str = 4000, canvas: int = 512,
           min_gap: int | None = None, seed: int | None = 0, shape: str = "circle", jitter: float = 0.0,
           frame_mm: float = 600.0, thread_mm: float = 0.2, opacity: float = 1.0, contrast: bool = False,
-          gamma: float = 1.0, out: str | Path | None = None, formats=FORMATS, solver_options: dict | None = None,
-          progress=None, kit=False) -> SolveResult:
+          gamma: float = 1.0, exposure: str = "off", clahe: bool = False, crop: str = "center", importance=None,
+          importance_strength: float = 2.0, out: str | Path | None = None, formats=FORMATS,
+          solver_options: dict | None = None, progress=None, kit=False) -> SolveResult:
     """Solve one image with one registered solver, score it, and optionally write the exports.
+
+    ``lines="auto"``: the solver (one with an ``early_stop`` option: the greedy
+    family) draws until no line lowers its error, at most :data:`AUTO_LINES`.
+    The front end (``exposure``, ``clahe``, ``crop``, ``importance``) is
+    :meth:`solvers.Problem.create`'s; the scores are against the photo.
 
     The output folder is checked before any work but created only when the
     files are written (atomically), so bad input or an interrupted solve leaves
@@ -80,11 +101,29 @@ def solve(image, *, solver: str = "greedy", pins: int = 288, lines: int = 4000, 
     say = progress or (lambda _m: None)
     clock = {}
     thread = ThreadModel(frame_mm=frame_mm, thread_mm=thread_mm, opacity=opacity)
-    solver_obj = make_solver(solver, **(solver_options or {}))
+    options = dict(solver_options or {})
+    asked = lines
+    if lines == "auto":
+        import dataclasses
+
+        from rendering import InputError
+
+        fields = {f.name for f in dataclasses.fields(get_entry(solver).cls.Config)}
+        if "early_stop" not in fields:
+            raise InputError(f"--lines auto needs a solver that can stop where no line helps (the greedy family), "
+                             f"not {solver}; give a number of lines")
+        options["early_stop"] = True
+        lines = AUTO_LINES
+    solver_obj = make_solver(solver, **options)
     out_dir = check_out_dir(out) if out is not None else None  # checked before the long work
     t = time.perf_counter()
     problem = Problem.create(image, pins=pins, lines=lines, canvas=canvas, min_gap=min_gap, shape=shape,
-                             jitter=jitter, thread=thread, contrast=contrast, gamma=gamma)
+                             jitter=jitter, thread=thread, contrast=contrast, gamma=gamma, exposure=exposure,
+                             clahe=clahe, crop=crop, importance=importance,
+                             importance_strength=importance_strength) if asked != "auto" else \
+        _auto_problem(image, pins=pins, canvas=canvas, min_gap=min_gap, shape=shape, jitter=jitter, thread=thread,
+                      contrast=contrast, gamma=gamma, exposure=exposure, clahe=clahe, crop=crop,
+                      importance=importance, importance_strength=importance_strength)
     clock["image"] = time.perf_counter() - t
     kit_options = None
     if kit and out_dir is not None:
@@ -134,12 +173,16 @@ def solve(image, *, solver: str = "greedy", pins: int = 288, lines: int = 4000, 
             kit_files, kit_notes = make_kit_files(solution, kit_options)  # all in memory before anything is written
             clock["kit"] = time.perf_counter() - t
         t = time.perf_counter()
-        stem = f"{Path(problem.target.name).stem}-{solver}-{lines}"  # named by what was asked
+        stem = f"{Path(problem.target.name).stem}-{solver}-{asked}"  # named by what was asked
         files = solution.save(out_dir, stem=stem, formats=formats)
         if kit_files:
             from solvers.export import write_files_atomically
 
             files.update(write_files_atomically(Path(out_dir).expanduser(), kit_files))
         clock["write"] = time.perf_counter() - t
-    return SolveResult(solution, metrics, refs, files, clock, solution.shortfall(), kit_notes)
+    note = solution.shortfall()
+    if asked == "auto":
+        note = (f"--lines auto: {solver} drew {solution.n_lines} lines and stopped where no further line lowers its "
+                f"error" if solution.extra.get("stop") == "no gain" else note)
+    return SolveResult(solution, metrics, refs, files, clock, note, kit_notes)
 

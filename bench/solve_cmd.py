@@ -12,14 +12,19 @@ _IMPORTED = time.perf_counter()
 
 import typer
 
-from .cli_common import Canvas, Device, Lines, MinGap, Pins, Seed, parse_key_values, user_errors, with_device
+from .cli_common import Canvas, Device, MinGap, Pins, Seed, parse_key_values, user_errors, with_device
 
 
 @user_errors
 def solve_cmd(
     image: Annotated[str, typer.Argument(help="Image file, or a built-in name (see `bench images`).")],
-    solver: Annotated[str, typer.Option("--solver", "-s", help="Solver name (see `bench solvers`).")] = "greedy",
-    pins: Pins = 288, lines: Lines = 4000, canvas: Canvas = 512, min_gap: MinGap = None, seed: Seed = 0,
+    solver: Annotated[Optional[str], typer.Option(
+        "--solver", "-s", help="Solver name (see `bench solvers`)  [default: greedy-view, the best solver within "
+                               "0.5 s at 288 pins, 4000 lines, 512 px (solvers.DEFAULT_SOLVER)].")] = None,
+    pins: Pins = 288,
+    lines: Annotated[str, typer.Option("--lines", help="Number of lines (chords) to draw, or auto: draw until no "
+                                                     "line lowers the error (greedy family).")] = "4000",
+    canvas: Canvas = 512, min_gap: MinGap = None, seed: Seed = 0,
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")] = Path("out"),
     shape: Annotated[str, typer.Option(help="Frame shape: circle, or square (also called rect).")] = "circle",
     jitter: Annotated[float, typer.Option(help="Angular pin jitter, fraction of the pin spacing.")] = 0.0,
@@ -28,6 +33,17 @@ def solve_cmd(
     opacity: Annotated[float, typer.Option(help="Darkening of one full-coverage pass, (0, 1].")] = 1.0,
     contrast: Annotated[bool, typer.Option(help="Stretch the target's contrast first.")] = False,
     gamma: Annotated[float, typer.Option(help="Gamma applied to the target (>1 darkens mid-tones).")] = 1.0,
+    exposure: Annotated[str, typer.Option(help="Exposure repair: off, auto (only for a badly exposed photo) or "
+                                               "force.")] = "off",
+    clahe: Annotated[bool, typer.Option("--clahe", help="Local contrast (CLAHE) on the target.  [default: off]")]
+    = False,
+    crop: Annotated[str, typer.Option(help="The square taken from the picture: center, fit (all of it, padded "
+                                           "white) or LEFT,TOP,SIZE in its pixels.")] = "center",
+    importance: Annotated[Optional[str], typer.Option(
+        "--importance", help="Weight the error: edges, saliency, both, or a mask picture (white = important)  "
+                             "[default: even].")] = None,
+    importance_strength: Annotated[float, typer.Option("--importance-strength", help="How much more an important "
+                                                       "pixel counts (1 + strength).")] = 2.0,
     option: Annotated[Optional[list[str]], typer.Option(
         "--option", "-O", help="Solver option KEY=VALUE (repeatable), e.g. -O refine_sweeps=2.")] = None,
     device: Device = "auto",
@@ -38,7 +54,9 @@ def solve_cmd(
                                                   "previews; see `bench kit`) into --out.  [default: off]")] = False,
 ):
     """Turn one image into string art; write preview PNG, pins TXT/CSV/JSON and SVG."""
-    from solvers import get_entry
+    from solvers import DEFAULT_SOLVER, get_entry
+
+    solver = solver or DEFAULT_SOLVER
 
     from .single import solve
 
@@ -48,9 +66,10 @@ def solve_cmd(
     map_pixel_tables()  # one solve in this process: mapping greedy's copy beats reading it in (0.05 s vs 0.25 s)
     options = with_device(solver, parse_key_values(option), device)
     try:
-        res = solve(image, solver=solver, pins=pins, lines=lines, canvas=canvas, min_gap=min_gap, seed=seed,
+        res = solve(image, solver=solver, pins=pins, lines=_lines(lines), canvas=canvas, min_gap=min_gap, seed=seed,
                     shape=shape, jitter=jitter, frame_mm=frame_mm, thread_mm=thread_mm, opacity=opacity,
-                    contrast=contrast, gamma=gamma, out=out, solver_options=options,
+                    contrast=contrast, gamma=gamma, exposure=exposure, clahe=clahe, crop=crop, importance=importance,
+                    importance_strength=importance_strength, out=out, solver_options=options,
                     progress=lambda m: typer.echo(f"... {m}", err=True), kit=kit)
     except KeyboardInterrupt:
         typer.echo("\ninterrupted; nothing was written", err=True)
@@ -85,6 +104,18 @@ def _since_process_start() -> float:
         return float(open("/proc/uptime").read().split()[0]) - start
     except (OSError, ValueError, IndexError):
         return time.perf_counter() - _IMPORTED
+
+
+def _lines(text: str):
+    """``--lines``: a whole number or ``auto``."""
+    from rendering import InputError
+
+    if str(text).strip().lower() == "auto":
+        return "auto"
+    try:
+        return int(text)
+    except ValueError:
+        raise InputError(f"--lines takes a whole number or auto, got '{text}'; e.g. --lines 4000") from None
 
 
 def images_cmd():

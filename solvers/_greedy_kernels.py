@@ -817,6 +817,31 @@ def _block_gh(Bs, Ts, Wb, inv, o, b):
     return 2.0 * Wb[b] * inv * (Bs[b] - Ts[b]) * a, Wb[b] * a * a
 
 
+@njit(cache=True, inline="always")
+def _top_k(scores, cand, ncand, k, key, top):
+    """Indices (into ``cand``) of the ``k`` best ``scores[cand[j]]``, ties to the lowest index; returns the count.
+
+    One pass with a small sorted buffer: O(ncand k) instead of a sort of every candidate.
+    """
+    m = 0
+    for j in range(ncand):
+        v = scores[cand[j]]
+        if m < k:
+            q = m
+            m += 1
+        elif v > key[k - 1]:
+            q = k - 1
+        else:
+            continue
+        while q > 0 and key[q - 1] < v:
+            key[q] = key[q - 1]
+            top[q] = top[q - 1]
+            q -= 1
+        key[q] = v
+        top[q] = j
+    return m
+
+
 @njit(cache=True)
 def _view_scores(bindptr, bblock, bcov, Bs, Ts, Wb, inv, o, scores):
     """Every chord's approximate gain (see :func:`_block_gh`) from scratch."""
@@ -856,7 +881,8 @@ def _greedy_view(indptr, pixel, coverage, id_of, pin_a, pin_b, B, Bs, Ts, Wb, in
     size = n_chords if start < 0 else n
     cand = np.empty(size, dtype=np.int64)
     cpin = np.empty(size, dtype=np.int64)
-    key = np.empty(size, dtype=np.float64)
+    key = np.empty(max(shortlist, 1), dtype=np.float64)
+    top = np.empty(max(shortlist, 1), dtype=np.int64)
     no_partners = np.zeros((n, 0), dtype=np.int32)
     maxb = 0
     for c in range(n_chords):
@@ -887,12 +913,12 @@ def _greedy_view(indptr, pixel, coverage, id_of, pin_a, pin_b, B, Bs, Ts, Wb, in
             if ncand == 0:
                 stats[STAT_STOP] = STOP_DEAD_END
                 break
-        # the shortlist: best approximate gains first (ties to the lowest index), then measured exactly
-        for j in range(ncand):
-            key[j] = -scores[cand[j]]
-        order = np.argsort(key[:ncand], kind="mergesort")
+        # the shortlist: the best approximate gains (ties to the lowest index), then measured exactly
         if shortlist > 0 and ncand > shortlist:
-            order = np.sort(order[:shortlist])
+            m = _top_k(scores, cand, ncand, shortlist, key, top)
+            order = np.sort(top[:m])
+        else:
+            order = np.arange(ncand)
         best = np.inf
         i = -1
         for j in order:

@@ -534,7 +534,8 @@ def _n_threads() -> int:
 
 register("greedy-sum", GreedySolver, defaults=dict(score="sum", no_return=20),
          description="the seed's web generator: darkness sum, fixed weight 20/255 per pass, no return to last 20 pins")
-register("greedy-view", GreedySolver, defaults=dict(scale=VIEW_SCALE),
-         description="greedy on the squared error at the viewing scale (4x box-averaged), block-mean shortlist")
+register("greedy-view", GreedySolver, defaults=dict(scale=VIEW_SCALE, shortlist=2),
+         description="greedy on the squared error at the viewing scale (4x box-averaged): every chord's block-mean "
+                     "gain kept up to date, the best 2 measured exactly; the default")
 register("greedy+refine", GreedySolver, defaults=dict(refine=True),
          description="greedy, then re-choose each pin of the thread while the squared error falls")

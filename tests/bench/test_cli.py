@@ -155,3 +155,31 @@ def test_a_canvas_too_big_for_memory_is_refused_with_nothing_written(tmp_path, m
     assert "a chord table for 288 pins at 10000 px would take about" in res.stderr
     assert "lower --canvas" in res.stderr and len(res.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "o").exists() and not (tmp_path / "cache").exists()
+
+
+def test_the_default_solver_is_named_in_help_and_used():
+    from solvers import DEFAULT_SOLVER
+
+    text = " ".join(runner.invoke(app, ["solve", "--help"], env={"COLUMNS": "200"}).stdout.split())
+    assert f"[default: {DEFAULT_SOLVER}," in text
+
+
+def test_lines_auto_stops_where_no_line_helps(tmp_path):
+    res = runner.invoke(app, ["solve", "camera", "--pins", "64", "--canvas", "64", "--lines", "auto", "--thread-mm",
+                              "4", "--out", str(tmp_path / "o")])
+    assert res.exit_code == 0, res.output
+    assert "--lines auto: greedy-view drew" in res.stderr and "stopped where no further line lowers" in res.stderr
+    assert (tmp_path / "o" / "camera-greedy-view-auto.txt").is_file()
+    res = runner.invoke(app, ["solve", "camera", "-s", "random", "--pins", "48", "--canvas", "48", "--lines", "auto",
+                              "--out", str(tmp_path / "o2")])
+    assert res.exit_code == 2 and "--lines auto needs a solver that can stop" in res.stderr
+    res = runner.invoke(app, ["solve", "camera", "--lines", "many", "--out", str(tmp_path / "o3")])
+    assert res.exit_code == 2 and "--lines takes a whole number or auto, got 'many'" in res.stderr
+
+
+def test_front_end_options(tmp_path):
+    res = runner.invoke(app, ["solve", "camera", "-s", "greedy", *TINY, "--exposure", "force", "--clahe", "--crop",
+                              "fit", "--importance", "edges", "--out", str(tmp_path / "o")])
+    assert res.exit_code == 0, res.output
+    res = runner.invoke(app, ["solve", "camera", *TINY, "--importance", "faces", "--out", str(tmp_path / "o2")])
+    assert res.exit_code == 2 and "importance must be edges, saliency, both or a mask picture file" in res.stderr

@@ -11,8 +11,8 @@ from .cli_common import Pins, Seed, parse_key_values, user_errors
 
 @user_errors
 def train_cmd(
-    model: Annotated[str, typer.Argument(help="Model to train: a name in learned.models.MODELS, e.g. ae-chords "
-                                              "(an unknown name lists them).")],
+    model: Annotated[str, typer.Argument(help="Model to train: ae-target (the learned front end) or a name in "
+                                              "learned.models.MODELS, e.g. ae-chords (an unknown name lists them).")],
     data: Annotated[Optional[Path], typer.Option("--data", help="Folder of training images (recursive)  "
                                                  "[default: the offline pool of packaged images].")] = None,
     epochs: Annotated[int, typer.Option("--epochs", help="Number of epochs.")] = 8,
@@ -23,7 +23,10 @@ def train_cmd(
     resume: Annotated[bool, typer.Option("--resume", help="Continue from OUT/last.pt.  [default: start afresh]")] = False,
     pins: Pins = 288,
     batch_size: Annotated[int, typer.Option("--batch-size", help="Pictures per batch.")] = 16,
-    train_crops: Annotated[int, typer.Option("--train-crops", help="Training crops drawn from the pool.")] = 1200,
+    train_crops: Annotated[Optional[int], typer.Option("--train-crops", help="Training crops drawn from the pool  "
+                                                        "[default: 1200; ae-target: 200 searched crops].")] = None,
+    lines: Annotated[int, typer.Option("--lines", help="ae-target: lines of the searched solves.")] = 4000,
+    workers: Annotated[int, typer.Option("--workers", help="ae-target: processes searching labels.")] = 2,
     val_crops: Annotated[int, typer.Option("--val-crops", help="Validation crops.")] = 48,
     lr: Annotated[float, typer.Option("--lr", help="Adam learning rate.")] = 2e-3,
     canvas: Annotated[Optional[int], typer.Option("--canvas", help="Training canvas in px [default: 128 for "
@@ -40,10 +43,14 @@ def train_cmd(
 ):
     """Train a learned model; writes OUT/MODEL.pt (best epoch), OUT/last.pt (resume), loss.png."""
     from learned.models import MODELS
-    from learned.train import TrainConfig, train
 
+    if model == "ae-target":
+        return _train_front(data=data, out=out, n=train_crops or 200, canvas=canvas or 512, pins=pins, lines=lines,
+                            workers=workers, seed=seed)
     if model not in MODELS:
-        raise ValueError(f"unknown model {model!r}; choose one of: {', '.join(sorted(MODELS))}")
+        raise ValueError(f"unknown model {model!r}; choose one of: {', '.join(sorted([*MODELS, 'ae-target']))}")
+    from learned.train import TrainConfig, train
+    train_crops = 1200 if train_crops is None else train_crops
     mcfg = {}
     if model == "ae-seed":
         if w_dec is not None:
@@ -66,3 +73,18 @@ def train_cmd(
     typer.echo(f"wrote {res.last}")
     if res.figure:
         typer.echo(f"wrote {res.figure}")
+
+
+def _train_front(*, data, out, n, canvas, pins, lines, workers, seed):
+    """``bench train ae-target``: label crops by search (reused from OUT/labels.json), fit, write OUT/ae-target.pt."""
+    import time
+
+    from learned.front import train_front
+
+    t0 = time.perf_counter()
+    path = train_front(data=data, out=out, n=n, canvas=canvas, pins=pins, lines=lines, workers=workers, seed=seed,
+                       log=lambda s: typer.echo(s))
+    typer.echo(f"trained ae-target in {time.perf_counter() - t0:.0f} s")
+    typer.echo(f"wrote {path}")
+    typer.echo(f"wrote {Path(out) / 'fit.png'} (the training curve)")
+    typer.echo(f"labels in {Path(out) / 'labels.json'} (reused by the next run with the same settings)")

@@ -14,7 +14,8 @@ from __future__ import annotations
 import importlib
 
 _EXPORTS = {"METRICS": "metrics", "VIEW_SCALE": "metrics", "reference_scores": "metrics", "score": "metrics",
-            "score_solution": "metrics", "SolveResult": "single", "solve": "single"}
+            "score_solution": "metrics", "SolveResult": "single", "solve": "single",
+            "COLOUR_METRICS": "metrics", "score_colour": "metrics", "colour_reference_scores": "metrics"}
 __all__ = sorted(_EXPORTS)
 
 

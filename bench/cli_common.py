@@ -23,6 +23,14 @@ Seed = Annotated[int, typer.Option("--seed", help="Random seed; the same seed gi
 
 Device = Annotated[str, typer.Option("--device", help="auto|cpu|cuda for solvers that have a device option; "
                                                     "auto picks CUDA when present.")]
+Colors = Annotated[Optional[str], typer.Option(
+    "--colors", "--colours", help="Colour threads: auto:K (K threads chosen for the picture from the thread table) or "
+                                  "a list like black,red,#1e90ff  [default: one black thread].")]
+Board = Annotated[Optional[str], typer.Option(
+    "--board", help="The board's colour: white, black, a thread name or #rrggbb; without --colors a thread that "
+                    "shows on it (black, or white on a dark board)  [default: white].")]
+#: the solver ``bench solve`` uses when colours are asked and no solver is named
+COLOUR_SOLVER = "colour-greedy"
 
 
 def parse_value(text: str):

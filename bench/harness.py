@@ -60,7 +60,7 @@ def run_study(*, solvers: Sequence[str] | None = None, images: Sequence[str] | N
               retry_errors: bool = True, thread: ThreadModel | None = None, timeout: float | None = None,
               progress: Callable[[dict], None] | None = None,
               on_plan: Callable[[Study, int, int], None] | None = None,
-              command: str | None = None) -> pd.DataFrame:
+              command: str | None = None, colors=None, board=None) -> pd.DataFrame:
     """Run a comparison study and return its table (one row per run of this study's grid).
 
     Parameters
@@ -89,6 +89,9 @@ def run_study(*, solvers: Sequence[str] | None = None, images: Sequence[str] | N
         ``timeout`` + :data:`bench.executors.PREPARE_GRACE`. None: no limit. Not with ``scheduler``.
     progress : called with each finished row
     on_plan : called once with (the planned :class:`Study`, runs to do, runs already done) before any run
+    colors, board : a colour study (``"auto:4"``, ``"black,red,#1e90ff"``; the board ``"white"``, ``"black"``,
+        ``#rrggbb``): the colour solvers on the colour built-ins unless others are named (see
+        :func:`bench.plan.plan_study`); None: the grey study, as before
 
     Returns
     -------
@@ -111,7 +114,7 @@ def run_study(*, solvers: Sequence[str] | None = None, images: Sequence[str] | N
     exit_if_reimported_main()  # a spawned worker running the caller's script again leaves here, quietly
     st = plan_study(solvers=solvers, images=images, pins=pins, lines=lines, canvas=canvas, seeds=seeds,
                     master_seed=master_seed, min_gap=min_gap, solver_options=solver_options, quick=quick,
-                    study=study, out=out, thread=thread)
+                    study=study, out=out, thread=thread, colors=colors, board=board)
     workers, timeout = check_execution(workers, scheduler, timeout)
     targets, st.unreadable = _load_targets(st)
     unreadable = st.unreadable
@@ -160,9 +163,11 @@ def _load_targets(st: Study) -> tuple[dict[str, np.ndarray], dict[str, str]]:
     An image named itself (a built-in name or a file) that cannot be read is bad input: InputError.
     """
     targets, unreadable = {}, {}
+    colour = "colors" in st.problem_options
     for im in st.images:
         try:
-            targets[st.target_file(im)] = cached_target(im.source, st.canvas).image
+            target = cached_target(im.source, st.canvas, True) if colour else cached_target(im.source, st.canvas)
+            targets[st.target_file(im)] = target.rgb if colour else target.image
         except Exception as e:  # noqa: BLE001  (whatever stops a picture in a folder fails only its runs)
             if not im.in_folder:
                 raise

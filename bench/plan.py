@@ -31,6 +31,19 @@ from solvers.export import json_default
 DEFAULT_STUDY = dict(images=tuple(BUILTIN_IMAGES), pins=288, canvas=512, lines=(1000, 2000, 3000, 4000), seeds=2)
 #: The smoke study (``bench run --quick``): tiny sizes and each solver's ``quick_options``.
 QUICK_STUDY = dict(images=("camera",), pins=288, canvas=128, lines=(100, 200), seeds=1)
+#: The colour built-ins: the images of a colour study (``bench run --colors auto:4``) unless others are named.
+COLOUR_IMAGES = ("astronaut", "coffee", "chelsea", "rocket")
+
+
+def grey_solvers() -> list[str]:
+    """The registered solvers that draw one black thread on white: the default study's (colour solvers are
+    studied with ``--colors``, so the default study stays as it was)."""
+    return [n for n in solver_names() if not getattr(get_entry(n).cls, "colour", False)]
+
+
+def colour_solvers() -> list[str]:
+    """The registered solvers that draw colour threads (``Solver.colour``): a colour study's."""
+    return [n for n in solver_names() if getattr(get_entry(n).cls, "colour", False)]
 
 #: Image file suffixes picked up from a folder.
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".gif", ".webp")
@@ -196,27 +209,47 @@ def plan_study(*, solvers: Sequence[str] | None = None, images: Sequence[str] | 
                pins: int | None = None, lines: Sequence[int] | int | None = None, canvas: int | None = None,
                seeds: int | None = None, master_seed: int = 0, min_gap: int | None = None,
                solver_options: dict[str, dict] | None = None, quick: bool = False, study: str | None = None,
-               out: str | os.PathLike | None = None, thread: ThreadModel | None = None) -> Study:
+               out: str | os.PathLike | None = None, thread: ThreadModel | None = None, colors=None,
+               board=None) -> Study:
     """Resolve a study's settings and list its runs; checks every input before any work.
 
     Settings left ``None`` take :data:`DEFAULT_STUDY` (or :data:`QUICK_STUDY`
-    when ``quick``); ``solvers=None`` means every registered solver. With
+    when ``quick``); ``solvers=None`` means every registered solver that draws one black thread
+    (:func:`grey_solvers`). A colour study (``colors``: ``"auto:K"`` or a list of threads, see
+    :func:`rendering.parse_palette`, on ``board``) takes the colour solvers (:func:`colour_solvers`) and
+    the colour built-ins (:data:`COLOUR_IMAGES`) unless others are named; its runs record the colours
+    and the board in their problem options (so their run ids differ from grey runs'). With
     ``quick`` each solver starts from its ``quick_options``; ``solver_options``
     (``{solver: {option: value}}``) override both. The study's name is ``study``, else the name of the
     ``out`` folder, else ``default`` (``quick`` with ``quick``); the folder is ``out``, else
     ``results/<name>``.
     """
     base = QUICK_STUDY if quick else DEFAULT_STUDY
-    names = solver_names() if solvers is None else [str(s) for s in _as_list(solvers, "solvers")]
+    colour = colors is not None or board is not None
+    if colour:
+        from rendering.colour import check_palette_spec, default_thread
+
+        colors = default_thread(board) if colors is None else colors
+        if not isinstance(colors, str):
+            colors = ",".join(str(c) for c in colors)
+        check_palette_spec(colors, board)  # unknown colours, auto:0, a thread of the board's colour: now
+    names = (colour_solvers() if colour else grey_solvers()) if solvers is None else \
+        [str(s) for s in _as_list(solvers, "solvers")]
     for n in names:
         get_entry(n)  # unknown names fail here, with the list of known ones
     names = list(dict.fromkeys(names))
+    if colour:
+        grey = [n for n in names if not getattr(get_entry(n).cls, "colour", False)]
+        if grey:
+            raise InputError(f"solver {grey[0]} draws one black thread on white; a colour study (--colors) takes "
+                             f"colour solvers ({', '.join(colour_solvers())})")
     solver_options = dict(solver_options or {})
     for n in solver_options:
         if n not in names:
             raise InputError(f"options given for solver '{n}', which is not in the study ({', '.join(names)}); "
                              f"add it with --solver {n} or drop its options")
-    ims = resolve_images(base["images"] if images is None else _as_list(images, "images"))
+    default_images = COLOUR_IMAGES if colour and not quick else base["images"]
+    ims = resolve_images(default_images if images is None else _as_list(images, "images"))
     pins = check_int("pins", base["pins"] if pins is None else pins, low=3, hint="use e.g. --pins 288")
     canvas = check_int("canvas", base["canvas"] if canvas is None else canvas, low=16, hint="use e.g. --canvas 512")
     line_list = [check_int("lines", x, low=1, hint="use e.g. --lines 1000,2000")
@@ -228,9 +261,20 @@ def plan_study(*, solvers: Sequence[str] | None = None, images: Sequence[str] | 
         min_gap = check_int("min_gap", min_gap, low=1, hint="use e.g. --min-gap 20")
     thread = thread or ThreadModel()
     problem_options = dict(frame_mm=thread.frame_mm, thread_mm=thread.thread_mm, opacity=thread.opacity)
-    # the geometry is checked once, at the largest budget, before any run starts
+    if colour:
+        from rendering.colour import parse_board
+
+        problem_options.update(colors=str(colors), board=parse_board(board)[0])
+    # the geometry is checked once, at the largest budget, before any run starts (and the colours at the smallest)
     Problem.create(np.ones((canvas, canvas), np.float32), pins=pins, lines=max(line_list), canvas=canvas,
                    min_gap=min_gap, thread=thread)
+    if colour:
+        from rendering.colour import check_palette_spec
+
+        k, _ = check_palette_spec(colors, board)
+        if k > min(line_list):
+            raise InputError(f"{k} colours need at least {k} lines, got --lines {min(line_list)}; ask for more "
+                             f"lines or fewer colours")
 
     configs = {}
     for n in names:

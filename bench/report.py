@@ -38,6 +38,14 @@ from .storage import read_runs
 
 FIGURES = ("ssim_vs_lines.png", "l1_vs_lines.png", "ssim_vs_runtime.png", "gallery.png")
 REFERENCE_LABELS = {"blank": "blank canvas (reference)", "flat": "flat mean tone (reference)"}
+#: the same references in a colour study: the bare board and a flat canvas of the picture's mean colour
+COLOUR_REFERENCE_LABELS = {"blank": "bare board (reference)", "flat": "flat mean colour (reference)"}
+_ALL_REFERENCES = (*REFERENCE_LABELS.values(), *COLOUR_REFERENCE_LABELS.values())
+
+
+def reference_labels(df: pd.DataFrame) -> dict:
+    """The reference rows' labels of a table: :data:`COLOUR_REFERENCE_LABELS` for a colour study."""
+    return COLOUR_REFERENCE_LABELS if is_colour_table(df) else REFERENCE_LABELS
 
 
 # --------------------------------------------------------------------------- tables
@@ -85,7 +93,7 @@ def pivot(df: pd.DataFrame, metric: str, *, order: list[str] | None = None, agg:
         got = ok.pivot_table(index="label", columns="lines", values=metric, aggfunc=agg)
         table.update(got.astype(float))
     if references and metric in _REF_METRICS:
-        for ref, name in REFERENCE_LABELS.items():
+        for ref, name in reference_labels(df).items():
             col = f"{ref}_{metric}"
             if col not in df.columns:
                 continue
@@ -100,7 +108,12 @@ def pivot(df: pd.DataFrame, metric: str, *, order: list[str] | None = None, agg:
     return table
 
 
-_REF_METRICS = ("ssim", "l1", "psnr", "ssim_full", "l1_full", "psnr_full")
+_REF_METRICS = ("ssim", "l1", "psnr", "ssim_full", "l1_full", "psnr_full", "de2000", "de2000_full")
+
+
+def is_colour_table(df: pd.DataFrame) -> bool:
+    """A colour study's table: its runs carry a mean CIEDE2000 (their SSIM is the luminance's)."""
+    return "de2000" in df.columns and bool(df["de2000"].notna().any())
 
 
 def _fmt(v, digits: int) -> str:
@@ -129,7 +142,7 @@ def markdown_table(table: pd.DataFrame, *, digits: int | None = 3, best: str | N
     sep = "|" + "---|" + "---:|" * len(cols)
     best_of = {}
     if best:
-        solv = table.loc[[i for i in table.index if i not in REFERENCE_LABELS.values()]]
+        solv = table.loc[[i for i in table.index if i not in _ALL_REFERENCES]]
         for c in cols:
             s = solv[c].astype(float).dropna()
             if len(s) > 1:
@@ -141,21 +154,21 @@ def markdown_table(table: pd.DataFrame, *, digits: int | None = 3, best: str | N
             text = _fmt(row[c], digits)
             text = f"**{text}**" if best_of.get(c) == idx else text
             cells.append(text + "†" if flags and (idx, c) in flags else text)
-        name = f"*{idx}*" if idx in REFERENCE_LABELS.values() else str(idx)
+        name = f"*{idx}*" if idx in _ALL_REFERENCES else str(idx)
         lines.append("| " + " | ".join([name] + cells) + " |")
     return "\n".join(lines)
 
 
-def _per_image(df: pd.DataFrame, lines: int, order) -> pd.DataFrame:
+def _per_image(df: pd.DataFrame, lines: int, order, metric: str = "ssim") -> pd.DataFrame:
     dfl, labels = _labelled(df, order)
     ok = dfl[(dfl["error"] == "") & (dfl["lines"] == lines)]
     if ok.empty:
         return pd.DataFrame()
-    t = ok.pivot_table(index="label", columns="image", values="ssim", aggfunc="mean").reindex(labels)
-    for ref, name in REFERENCE_LABELS.items():
+    t = ok.pivot_table(index="label", columns="image", values=metric, aggfunc="mean").reindex(labels)
+    for ref, name in reference_labels(df).items():
         sub = df[df["lines"] == lines].drop_duplicates(subset=["image"]).set_index("image")
-        if f"{ref}_ssim" in sub.columns:
-            t.loc[name] = sub[f"{ref}_ssim"].astype(float).reindex(t.columns)
+        if f"{ref}_{metric}" in sub.columns:
+            t.loc[name] = sub[f"{ref}_{metric}"].astype(float).reindex(t.columns)
     t.index.name, t.columns.name = "solver", None
     return t
 
@@ -172,6 +185,14 @@ def summary_markdown(df: pd.DataFrame, meta: dict | None = None, *, figures: dic
                f"line counts {', '.join(str(n) for n in sorted(df['lines'].astype(int).unique()))}, "
                f"{int(df['replicate'].max()) + 1 if 'replicate' in df.columns else 1} seed(s) per cell "
                f"(derived from master seed {', '.join(str(s) for s in df['master_seed'].unique()) if 'master_seed' in df.columns else '?'}).")
+    colour = is_colour_table(df)
+    if colour:
+        boards = ", ".join(sorted({str(b) for b in df.get("board", pd.Series(dtype=str)) if str(b) not in ("", "nan")}))
+        out += ["", f"**Colour study** (board: {boards or 'white'}): each run draws one continuous thread per colour "
+                f"under the colour thread model; *CIEDE2000* is the mean colour difference (scikit-image's "
+                f"`deltaE_ciede2000`, lower is better) at the viewing scale inside the frame, and SSIM, L1 and PSNR "
+                f"are those of the **luminance** (Rec. 709 luma of the sRGB values). The blank reference is the bare "
+                f"board, the flat one the picture's mean colour."]
     out += ["", "Metrics compare the rendered preview with the preprocessed target inside the frame. "
             "SSIM, L1 and PSNR are taken at the *viewing scale* (both images box-averaged 4x, as string art "
             "is seen from a distance); `full` = canvas resolution. Higher SSIM and PSNR are better, lower L1 "
@@ -188,20 +209,36 @@ def summary_markdown(df: pd.DataFrame, meta: dict | None = None, *, figures: dic
         h = "###" if len(setups(df)) > 1 else "##"
         fl = incomplete_cells(sub, order)
         note = ["", "† some runs of this cell failed: its mean covers fewer images or seeds."] if fl else []
-        out += [f"{h} SSIM (viewing scale) vs lines", "",
+        lum = "Luminance " if colour else ""
+        if colour:
+            out += [f"{h} Mean CIEDE2000 (viewing scale) vs lines", "",
+                    markdown_table(pivot(sub, "de2000", order=order), digits=2, best="min", flags=fl), *note, ""]
+        out += [f"{h} {lum}SSIM (viewing scale) vs lines", "",
                 markdown_table(pivot(sub, "ssim", order=order), best="max", flags=fl), *note, ""]
-        out += [f"{h} L1 (viewing scale) vs lines", "",
+        out += [f"{h} {lum}L1 (viewing scale) vs lines", "",
                 markdown_table(pivot(sub, "l1", order=order), best="min", flags=fl), *note, ""]
-        out += [f"{h} PSNR (dB, viewing scale) vs lines", "",
+        out += [f"{h} {lum}PSNR (dB, viewing scale) vs lines", "",
                 markdown_table(pivot(sub, "psnr", order=order), digits=2, best="max", flags=fl), *note, ""]
-        out += [f"{h} SSIM at full resolution vs lines", "",
+        if colour:
+            out += [f"{h} Mean CIEDE2000 at full resolution vs lines", "",
+                    markdown_table(pivot(sub, "de2000_full", order=order), digits=2, best="min", flags=fl), *note, ""]
+        out += [f"{h} {lum}SSIM at full resolution vs lines", "",
                 markdown_table(pivot(sub, "ssim_full", order=order), best="max", flags=fl), *note, ""]
         out += [f"{h} Runtime (seconds) vs lines", "",
                 markdown_table(pivot(sub, "seconds", order=order, references=False), digits=None, best="min",
                                flags=fl), *note, ""]
+        if colour:
+            per = _per_image(sub, top, order, "de2000")
+            if not per.empty and per.shape[1] > 1:
+                out += [f"{h} CIEDE2000 per image at {top} lines", "", markdown_table(per, digits=2, best="min"), ""]
         per = _per_image(sub, top, order)
         if not per.empty and per.shape[1] > 1:
-            out += [f"{h} SSIM per image at {top} lines", "", markdown_table(per, best="max"), ""]
+            out += [f"{h} {lum}SSIM per image at {top} lines", "", markdown_table(per, best="max"), ""]
+        if colour and "palette" in sub.columns:
+            pal = sub[sub["error"] == ""].drop_duplicates(subset=["image"])[["image", "palette"]]
+            if len(pal):
+                out += [f"{h} Threads per image", "", "| image | threads |", "|---|---|"]
+                out += [f"| {r['image']} | {r['palette']} |" for r in pal.to_dict("records")] + [""]
     fails = df[df["error"] != ""]
     if len(fails):
         out += ["## Failures", "", "| solver | image | lines | seed | error |", "|---|---|---:|---:|---|"]
@@ -212,6 +249,7 @@ def summary_markdown(df: pd.DataFrame, meta: dict | None = None, *, figures: dic
     if figures:
         out += ["## Figures", ""]
         captions = {"ssim_vs_lines.png": "SSIM vs lines", "l1_vs_lines.png": "L1 vs lines",
+                    "de2000_vs_lines.png": "CIEDE2000 vs lines",
                     "ssim_vs_runtime.png": "SSIM vs runtime (Pareto front)", "gallery.png": "Gallery"}
         for fname in figures:
             out += [f"![{captions.get(fname, fname)}]({fname})", ""]
@@ -243,15 +281,16 @@ PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#0
 #: solvers of different families never look alike; a family's 9th to 16th members take its second marker.
 FAMILIES = {
     "greedy": (("o", "p"), "-"),
+    "colour": (("h", "d"), (0, (3, 1))),
     "learned": (("s", "D"), "--"),
     "GA": (("^", "v"), "-."),
     "other": (("<", ">"), (0, (5, 1.5, 1, 1.5, 1, 1.5))),
     "baseline": (("X", "P"), ":"),
 }
-FAMILY_TITLES = {"greedy": "greedy family", "learned": "learned", "GA": "genetic (GA)", "other": "other",
-                 "baseline": "baseline"}
+FAMILY_TITLES = {"greedy": "greedy family", "colour": "colour threads", "learned": "learned", "GA": "genetic (GA)",
+                 "other": "other", "baseline": "baseline"}
 #: Markers for the (rare) pairs the family scheme runs out of: a family of more than 16 solvers.
-_SPARE_MARKERS = ("h", "d", "*", "8", "H", "1", "2", "3", "4", "+", "x")
+_SPARE_MARKERS = ("*", "8", "H", "1", "2", "3", "4", "+", "x")
 _REF_STYLE = {"blank": "--", "flat": ":"}  # grey reference lines
 _REF_COLOUR = "0.45"
 
@@ -259,12 +298,15 @@ _REF_COLOUR = "0.45"
 def solver_family(label: str) -> str:
     """The family of a solver name (or of a ``"name #config-hash"`` label), read from the name alone.
 
-    ``ae*`` and ``projection*`` are learned (whatever stage follows), a name with a ``ga``
-    stage is genetic, ``greedy*`` the greedy family, ``random`` the baseline; any other name
-    is ``"other"``. No solver module is imported, so ``bench report`` stays light.
+    ``ae*``, ``projection*`` and ``search*`` (the learned front end's teacher) are learned (whatever stage
+    follows), a name with a ``ga``
+    stage is genetic, ``greedy*`` the greedy family, ``colour*`` the colour solvers, ``random`` the
+    baseline; any other name is ``"other"``. No solver module is imported, so ``bench report`` stays light.
 
     >>> [solver_family(n) for n in ("greedy+refine", "ae+greedy", "greedy+ga", "random", "greedy #1a2b", "mine")]
     ['greedy', 'learned', 'GA', 'baseline', 'greedy', 'other']
+    >>> solver_family("colour-dither")
+    'colour'
     """
     stages = label.split(" #")[0].strip().lower().split("+")
 
@@ -272,7 +314,9 @@ def solver_family(label: str) -> str:
         return stage == stem or stage.startswith(stem + "-")
 
     head = stages[0]
-    if named(head, "ae") or head.startswith("projection"):
+    if named(head, "colour") or named(head, "color"):
+        return "colour"
+    if named(head, "ae") or head.startswith("projection") or named(head, "search"):
         return "learned"
     if any(named(s, "ga") for s in stages):
         return "GA"
@@ -371,7 +415,7 @@ def metric_figure(df: pd.DataFrame, metric: str, ylabel: str, order=None, styles
     blank and flat-canvas references as grey lines; a matplotlib Figure (Agg)."""
     plt = _plt()
     table = pivot(df, metric, order=order)
-    refs = {name: ref for ref, name in REFERENCE_LABELS.items()}
+    refs = {name: ref for ref, name in reference_labels(df).items()}
     labels = legend_order(lab for lab in table.index if lab not in refs)
     styles = styles or solver_styles(labels)
     fig, ax = plt.subplots(figsize=(6.4, 4.2), dpi=110)
@@ -412,7 +456,7 @@ def pareto_front(seconds: np.ndarray, score: np.ndarray) -> np.ndarray:
     return np.array(front, dtype=int)
 
 
-def runtime_figure(df: pd.DataFrame, order=None, styles: dict | None = None):
+def runtime_figure(df: pd.DataFrame, order=None, styles: dict | None = None, ylabel: str = "SSIM (viewing scale)"):
     """SSIM against solver seconds: one point per (solver, lines), marker size = lines, each solver's
     points joined in line order, and the Pareto front; a matplotlib Figure (Agg)."""
     from matplotlib.lines import Line2D
@@ -444,10 +488,10 @@ def runtime_figure(df: pd.DataFrame, order=None, styles: dict | None = None):
     ax.set_xscale("log")
     ax.tick_params(axis="x", which="both", pad=6)  # a labelled minor tick by the corner clears the y labels
     ax.set_xlabel("solver seconds (log)")
-    ax.set_ylabel("SSIM (viewing scale)")
+    ax.set_ylabel(ylabel)
     ax.grid(alpha=0.3, which="both")
     _legend(ax, labels, styles, extra)
-    ax.set_title("SSIM vs runtime (mean over images and seeds)", fontsize=9)
+    ax.set_title(f"{ylabel.replace(' (viewing scale)', '')} vs runtime (mean over images and seeds)", fontsize=9)
     return fig
 
 
@@ -463,13 +507,25 @@ def render_row(row: dict, out: Path) -> np.ndarray:
     thread = ThreadModel(frame_mm=float(row["frame_mm"]), thread_mm=float(row["thread_mm"]),
                          opacity=float(row["opacity"]))
     min_gap = int(row["min_gap"])
-    chords = get_chord_set(layout, min_gap).pairs_to_chords(read_pin_file(out / str(row["pin_file"])))
     table = get_chord_table(layout, min_gap, thread.width_px(layout.span_px))
+    pal = row.get("palette")
+    if isinstance(pal, str) and pal:  # a colour run: its pin file names the palette and the board
+        from rendering import Palette, render_colour
+        from solvers.export import read_colour_pin_file
+
+        got = read_colour_pin_file(out / str(row["pin_file"]))
+        palette = Palette(names=tuple(got["names"]), rgb=tuple(got["rgb"]), board_name=got["board_name"],
+                          board_rgb=got["board_rgb"])
+        chords = get_chord_set(layout, min_gap).pairs_to_chords(got["pairs"])
+        return render_colour(table, chords, got["colours"], palette, opacity=thread.opacity)
+    chords = get_chord_set(layout, min_gap).pairs_to_chords(read_pin_file(out / str(row["pin_file"])))
     return render_model(table, chords, thread)
 
 
 def _for_display(img: np.ndarray, max_side: int = 256) -> np.ndarray:
     k = max(1, int(np.ceil(img.shape[0] / max_side)))
+    if k > 1 and img.ndim == 3:
+        return np.stack([view_scale(img[..., i], k) for i in range(img.shape[2])], axis=-1)
     return view_scale(img, k) if k > 1 else img
 
 
@@ -513,7 +569,8 @@ def gallery_figure(df: pd.DataFrame, out: Path, image: str, order=None):
 
         ax = cell_axes(margin, 0)
         with Image.open(target_png) as im:
-            ax.imshow(_for_display(np.asarray(im.convert("L"), np.float32) / 255.0), cmap="gray", vmin=0, vmax=1)
+            tgt = np.asarray(im.convert("RGB" if im.mode == "RGB" else "L"), np.float32) / 255.0
+            ax.imshow(_for_display(tgt), cmap="gray", vmin=0, vmax=1)
         ax.set_title("target", fontsize=8, pad=4)
     for r, lab in enumerate(labels):
         for c, n in enumerate(lines):
@@ -532,7 +589,9 @@ def gallery_figure(df: pd.DataFrame, out: Path, image: str, order=None):
                     text = f"pin file: {type(e).__name__}"
                 if img is not None:
                     ax.imshow(_for_display(img), cmap="gray", vmin=0, vmax=1)
-                    ax.text(0.02, 0.02, f"SSIM {rec['ssim']:.3f}", transform=ax.transAxes, fontsize=6,
+                    score_text = (f"ΔE {rec['de2000']:.2f} · SSIM {rec['ssim']:.3f}"
+                                  if np.isfinite(float(rec.get("de2000", np.nan))) else f"SSIM {rec['ssim']:.3f}")
+                    ax.text(0.02, 0.02, score_text, transform=ax.transAxes, fontsize=6,
                             color="k", bbox=dict(fc="w", ec="none", alpha=0.7, pad=1))
             if img is None:
                 ax.text(0.5, 0.5, text, ha="center", va="center", fontsize=8, color="0.4", transform=ax.transAxes)
@@ -581,9 +640,13 @@ def write_report(out_dir: str | os.PathLike, *, gallery_image: str | None = None
                              f"pick one of those for the gallery")
         styles = solver_styles(_labelled(main, order)[1])  # one look per solver in every figure
         if (main["error"] == "").any():
-            files["ssim_vs_lines.png"] = _png(metric_figure(main, "ssim", "SSIM (viewing scale)", order, styles))
-            files["l1_vs_lines.png"] = _png(metric_figure(main, "l1", "L1 (viewing scale)", order, styles))
-            files["ssim_vs_runtime.png"] = _png(runtime_figure(main, order, styles))
+            lum = "luminance " if is_colour_table(main) else ""  # a colour study's SSIM and L1 are the luminance's
+            files["ssim_vs_lines.png"] = _png(metric_figure(main, "ssim", f"{lum}SSIM (viewing scale)", order, styles))
+            files["l1_vs_lines.png"] = _png(metric_figure(main, "l1", f"{lum}L1 (viewing scale)", order, styles))
+            files["ssim_vs_runtime.png"] = _png(runtime_figure(main, order, styles, ylabel=f"{lum}SSIM (viewing scale)"))
+            if lum:
+                files["de2000_vs_lines.png"] = _png(metric_figure(main, "de2000", "mean CIEDE2000 (viewing scale)",
+                                                                  order, styles))
         files["gallery.png"] = _png(gallery_figure(main, out, gallery_image, order))
     figs = {k: None for k in files}
     files["summary.md"] = summary_markdown(df, meta, figures=figs).encode()

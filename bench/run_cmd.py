@@ -16,7 +16,7 @@ import typer
 
 from rendering import InputError
 
-from .cli_common import MinGap, Seed, parse_value, user_errors
+from .cli_common import Board, Colors, MinGap, Seed, parse_value, user_errors
 
 OptInt = Optional[int]
 
@@ -108,11 +108,15 @@ def run_cmd(
                                                  "[default: off].")] = False,
     retry_errors: Annotated[bool, typer.Option(help="Re-run the runs recorded as failed.")] = True,
     report: Annotated[bool, typer.Option(help="Write summary.md and the figures at the end.")] = True,
+    colors: Colors = None,
+    board: Board = None,
 ):
     """Run the comparison study (solvers x images x line counts x seeds); resumable.
 
     Writes runs.csv (one row per run), each run's pin file, meta.json, then
     summary.md and the figures. Re-running the same command skips finished runs.
+    With --colors (e.g. auto:4) it is a colour study: the colour solvers on the colour
+    built-ins (astronaut, coffee, chelsea, rocket) unless -s / -i name others.
     Exit status: 0 when every run succeeded, 1 when some failed (see errors.log),
     2 for bad input, 130 when interrupted (the finished runs are kept).
     """
@@ -146,7 +150,7 @@ def run_cmd(
             df = run_study(solvers=solver, images=image, pins=pins, lines=parse_lines(lines), canvas=canvas,
                            seeds=seeds, master_seed=seed, min_gap=min_gap, solver_options=parse_options(option),
                            quick=quick, study=study, out=out, workers=workers, scheduler=scheduler, timeout=timeout,
-                           retry_errors=retry_errors, progress=progress, on_plan=on_plan,
+                           retry_errors=retry_errors, progress=progress, on_plan=on_plan, colors=colors, board=board,
                            command=shlex.join(["bench", *sys.argv[1:]]) if sys.argv[0].endswith("bench") else None)
             stack.close()  # the bar ends before the tables are printed
             n_failed = _finish(df, report)
@@ -167,7 +171,11 @@ def _finish(df, report: bool) -> int:
         from .report import pivot
 
         table = pivot(ok, "ssim")
-        typer.echo("SSIM (viewing scale), mean over images and seeds:")
+        colour = "de2000" in ok.columns and ok["de2000"].notna().any()
+        if colour:
+            typer.echo("mean CIEDE2000 (viewing scale, lower is better), mean over images and seeds:")
+            typer.echo(pivot(ok, "de2000").to_string(float_format=lambda v: f"{v:.2f}"))
+        typer.echo(f"{'luminance SSIM' if colour else 'SSIM'} (viewing scale), mean over images and seeds:")
         typer.echo(table.to_string(float_format=lambda v: f"{v:.3f}"))
     if report:
         from .report import write_report

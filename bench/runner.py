@@ -29,10 +29,17 @@ from rendering import ChordTable, Target, ThreadModel, load_target
 from solvers import Problem, make_solver
 from solvers.export import txt_bytes
 
-from .metrics import METRICS, VIEW_SCALE, reference_scores, score_solution
+from .metrics import COLOUR_METRICS, METRICS, VIEW_SCALE, problem_references, score_solution
 from .plan import RunSpec, Study, config_json
 
 REFERENCES = ("blank", "flat")
+#: The columns a colour run adds (a grey study's ``runs.csv`` has none of them): the thread colours it drew
+#: (``palette``, as ``--colors`` takes them: ``auto:K`` resolved per image), the board, spool switches,
+#: mean CIEDE2000 and the references' (its ``ssim``, ``l1``, ``psnr`` are the luminance's).
+COLOUR_COLUMNS = (["palette", "board", "switches"] + list(COLOUR_METRICS)
+                  + [f"{ref}_{m}" for ref in REFERENCES for m in COLOUR_METRICS])
+#: problem options that are the colours, not the thread model
+COLOUR_OPTIONS = ("colors", "board")
 #: The columns of ``runs.csv``, in order.
 COLUMNS = (
     ["run_id", "solver", "config", "image", "pins", "lines", "canvas", "seed", "replicate", "master_seed"]
@@ -44,20 +51,42 @@ COLUMNS = (
 
 
 @lru_cache(maxsize=16)
-def cached_target(source: str, canvas: int) -> Target:
-    """The preprocessed target of an image, loaded once per process."""
-    return load_target(source, canvas)
+def cached_target(source: str, canvas: int, colour: bool = False) -> Target:
+    """The preprocessed target of an image (with its colour picture when ``colour``), loaded once per process."""
+    return load_target(source, canvas, colour=colour) if colour else load_target(source, canvas)
 
 
 @lru_cache(maxsize=32)
 def _references(source: str, canvas: int, pins: int, min_gap, thread_key: tuple) -> dict:
-    p = problem_for(source, canvas, pins, 1, min_gap, thread_key)
-    return reference_scores(p.target.original, p.mask, factor=VIEW_SCALE)
+    opts = dict(thread_key)
+    lines = 1
+    if "colors" in opts:  # a palette needs a line per colour
+        from rendering.colour import check_palette_spec
+
+        lines = check_palette_spec(opts["colors"], opts.get("board"))[0]
+    p = problem_for(source, canvas, pins, lines, min_gap, thread_key)
+    return problem_references(p, factor=VIEW_SCALE)
+
+
+@lru_cache(maxsize=16)
+def cached_palette(source: str, canvas: int, colors: str, board: str):
+    """The palette of an image in a colour study (``auto:K`` chosen for the picture once per process)."""
+    from rendering import PinLayout, parse_palette
+
+    frame = PinLayout(n_pins=3, canvas=canvas).frame_mask  # the frame does not depend on the pin count
+    return parse_palette(colors, board, image=cached_target(source, canvas, True).rgb, mask=frame)
 
 
 def problem_for(source: str, canvas: int, pins: int, lines: int, min_gap, thread_key: tuple) -> Problem:
-    """The problem of one run; ``thread_key`` is the sorted items of the thread model's options."""
-    thread = ThreadModel(**dict(thread_key))
+    """The problem of one run; ``thread_key`` is the sorted items of the problem options: the thread model's,
+    and for a colour run ``colors`` and ``board`` (the palette, ``auto:K`` chosen for the picture)."""
+    opts = dict(thread_key)
+    colour = {k: opts.pop(k) for k in COLOUR_OPTIONS if k in opts}
+    thread = ThreadModel(**opts)
+    if colour:
+        palette = cached_palette(source, canvas, colour.get("colors"), colour.get("board"))
+        return Problem.create(cached_target(source, canvas, True), pins=pins, lines=lines, canvas=canvas,
+                              min_gap=min_gap, thread=thread, colors=palette)
     return Problem.create(cached_target(source, canvas), pins=pins, lines=lines, canvas=canvas, min_gap=min_gap,
                           thread=thread)
 
@@ -68,7 +97,7 @@ def study_table(study: Study) -> ChordTable:
     The table does not depend on the picture: it is made for a blank target, so an unreadable image
     of the study does not stop it.
     """
-    thread = ThreadModel(**study.problem_options)
+    thread = ThreadModel(**{k: v for k, v in study.problem_options.items() if k not in COLOUR_OPTIONS})
     blank = np.ones((study.canvas, study.canvas), np.float32)
     return Problem.create(blank, pins=study.pins, lines=1, canvas=study.canvas, min_gap=study.min_gap,
                           thread=thread).table
@@ -76,6 +105,9 @@ def study_table(study: Study) -> ChordTable:
 
 def _base_row(spec: RunSpec) -> dict:
     row = {c: np.nan for c in COLUMNS}
+    if "colors" in spec.problem_options:
+        row.update({c: np.nan for c in COLOUR_COLUMNS})
+        row.update(palette="", board=spec.problem_options.get("board", ""))
     row.update(run_id=spec.run_id, solver=spec.solver, config=spec.config, image=spec.image, pins=spec.pins,
                lines=spec.lines, canvas=spec.canvas, seed=spec.seed, replicate=spec.replicate,
                master_seed=spec.master_seed, error="", quick=spec.quick, min_gap=spec.min_gap,
@@ -134,6 +166,9 @@ def run_one(spec: RunSpec, on_started: Callable[[], None] | None = None) -> dict
         row.update(score_solution(solution, factor=VIEW_SCALE))
         row.update(seconds=float(solution.seconds), n_lines=n, thread_length_m=solution.thread_length_m(),
                    config=config_json(solution.config) if solution.config else spec.config)
+        if problem.palette is not None:
+            row.update(palette=problem.palette.spec, board=problem.palette.board_name,
+                       switches=max(0, len(solution.runs()) - 1) if solution.is_colour else 0)
         pins_txt = txt_bytes(solution).decode()
     except Exception as e:  # noqa: BLE001  (a failing run is recorded, the study goes on)
         row["error"] = first_line(e)
@@ -143,7 +178,7 @@ def run_one(spec: RunSpec, on_started: Callable[[], None] | None = None) -> dict
     try:
         refs = _references(spec.source, spec.canvas, spec.pins, spec.min_gap, thread_key)
         for ref in REFERENCES:
-            for m in METRICS:
+            for m in refs[ref]:
                 row[f"{ref}_{m}"] = refs[ref][m]
     except Exception as e:  # noqa: BLE001
         if not row["error"]:

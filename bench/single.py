@@ -72,6 +72,10 @@ def _auto_problem(image, *, pins, canvas, min_gap, **kw) -> Problem:
     gap = default_min_gap(pins) if min_gap is None else min_gap
     n = get_chord_set(PinLayout(n_pins=pins, canvas=canvas, shape=kw.get("shape", "circle"),
                                 jitter=kw.get("jitter", 0.0)), gap).n_chords
+    if kw.get("colors") is not None or kw.get("board") is not None:  # a chord may be drawn once in each colour
+        from rendering.colour import check_palette_spec
+
+        n *= check_palette_spec(kw.get("colors") or "black", kw.get("board"))[0]
     return Problem.create(image, pins=pins, lines=min(AUTO_LINES, n), canvas=canvas, min_gap=min_gap, **kw)
 
 
@@ -80,8 +84,12 @@ def solve(image, *, solver: str = DEFAULT_SOLVER, pins: int = 288, lines: int | 
           frame_mm: float = 600.0, thread_mm: float = 0.2, opacity: float = 1.0, contrast: bool = False,
           gamma: float = 1.0, exposure: str = "off", clahe: bool = False, crop: str = "center", importance=None,
           importance_strength: float = 2.0, out: str | Path | None = None, formats=FORMATS,
-          solver_options: dict | None = None, progress=None, kit=False) -> SolveResult:
+          solver_options: dict | None = None, progress=None, kit=False, colors=None, board=None) -> SolveResult:
     """Solve one image with one registered solver, score it, and optionally write the exports.
+
+    Colour threads: ``colors`` (``"auto:K"`` or ``"black,red,#1e90ff"``) on ``board`` (``"white"``,
+    ``"black"``, ``#rrggbb``; see :meth:`solvers.Problem.create`) need a colour solver (``colour-greedy``,
+    ``colour-dither``); the metrics are then CIEDE2000 and the luminance's (:func:`bench.metrics.score_colour`).
 
     ``lines="auto"``: the solver (one with an ``early_stop`` option: the greedy
     family) draws until no line lowers its error, at most :data:`AUTO_LINES`.
@@ -117,13 +125,21 @@ def solve(image, *, solver: str = DEFAULT_SOLVER, pins: int = 288, lines: int | 
     solver_obj = make_solver(solver, **options)
     out_dir = check_out_dir(out) if out is not None else None  # checked before the long work
     t = time.perf_counter()
+    if (colors is not None or board is not None) and not getattr(type(solver_obj), "colour", False):
+        from rendering import InputError
+        from rendering.colour import check_palette_spec
+
+        check_palette_spec(colors if colors is not None else "black", board)  # a bad colour is named first
+        raise InputError(f"solver {solver} draws one black thread on white; with --colors or --board use a colour "
+                         f"solver: --solver colour-greedy (or colour-dither)")
     problem = Problem.create(image, pins=pins, lines=lines, canvas=canvas, min_gap=min_gap, shape=shape,
                              jitter=jitter, thread=thread, contrast=contrast, gamma=gamma, exposure=exposure,
                              clahe=clahe, crop=crop, importance=importance,
-                             importance_strength=importance_strength) if asked != "auto" else \
+                             importance_strength=importance_strength, colors=colors, board=board) \
+        if asked != "auto" else \
         _auto_problem(image, pins=pins, canvas=canvas, min_gap=min_gap, shape=shape, jitter=jitter, thread=thread,
                       contrast=contrast, gamma=gamma, exposure=exposure, clahe=clahe, crop=crop,
-                      importance=importance, importance_strength=importance_strength)
+                      importance=importance, importance_strength=importance_strength, colors=colors, board=board)
     clock["image"] = time.perf_counter() - t
     kit_options = None
     if kit and out_dir is not None:
@@ -155,11 +171,11 @@ def solve(image, *, solver: str = DEFAULT_SOLVER, pins: int = 288, lines: int | 
     say(f"solving with {solver}")
     solution = solver_obj.solve(problem, rng=seed)
     clock["solve"] = solution.seconds
-    from .metrics import VIEW_SCALE, reference_scores, score_solution
+    from .metrics import VIEW_SCALE, problem_references, score_solution
 
     t = time.perf_counter()
     metrics = score_solution(solution, factor=VIEW_SCALE)
-    refs = reference_scores(problem.target.original, problem.mask, factor=VIEW_SCALE)
+    refs = problem_references(problem, factor=VIEW_SCALE)
     clock["score"] = time.perf_counter() - t
     files = {}
     kit_notes: list = []

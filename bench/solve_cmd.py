@@ -12,7 +12,8 @@ _IMPORTED = time.perf_counter()
 
 import typer
 
-from .cli_common import Canvas, Device, MinGap, Pins, Seed, parse_key_values, user_errors, with_device
+from .cli_common import (COLOUR_SOLVER, Board, Canvas, Colors, Device, MinGap, Pins, Seed, parse_key_values,
+                         user_errors, with_device)
 
 
 @user_errors
@@ -52,11 +53,14 @@ def solve_cmd(
     = False,
     kit: Annotated[bool, typer.Option("--kit", help="Also write the maker's kit (template, instructions, replay, "
                                                   "previews; see `bench kit`) into --out.  [default: off]")] = False,
+    colors: Colors = None,
+    board: Board = None,
 ):
     """Turn one image into string art; write preview PNG, pins TXT/CSV/JSON and SVG."""
     from solvers import DEFAULT_SOLVER, get_entry
 
-    solver = solver or DEFAULT_SOLVER
+    colour = colors is not None or board is not None
+    solver = solver or (COLOUR_SOLVER if colour else DEFAULT_SOLVER)
 
     from .single import solve
 
@@ -70,7 +74,7 @@ def solve_cmd(
                     shape=shape, jitter=jitter, frame_mm=frame_mm, thread_mm=thread_mm, opacity=opacity,
                     contrast=contrast, gamma=gamma, exposure=exposure, clahe=clahe, crop=crop, importance=importance,
                     importance_strength=importance_strength, out=out, solver_options=options,
-                    progress=lambda m: typer.echo(f"... {m}", err=True), kit=kit)
+                    progress=lambda m: typer.echo(f"... {m}", err=True), kit=kit, colors=colors, board=board)
     except KeyboardInterrupt:
         typer.echo("\ninterrupted; nothing was written", err=True)
         raise typer.Exit(130) from None
@@ -79,19 +83,43 @@ def solve_cmd(
         typer.echo(f"note: {res.note}", err=True)
     for note in res.kit_notes:
         typer.echo(f"note: {note}", err=True)
-    typer.echo(f"{solver}: {sol.n_lines} lines, {pins} pins, {canvas} px, {sol.seconds:.3f} s, "
-               f"thread {sol.thread_length_m():.1f} m")
-    typer.echo(f"{'':10s} {'SSIM':>7s} {'L1':>7s} {'PSNR':>7s}   (viewing scale; full resolution: SSIM L1)")
-    rows = [(solver, res.metrics), ("blank", res.references["blank"]), ("flat", res.references["flat"])]
-    for name, m in rows:
-        typer.echo(f"{name:10s} {m['ssim']:7.4f} {m['l1']:7.4f} {m['psnr']:7.2f}   "
-                   f"{m['ssim_full']:.4f} {m['l1_full']:.4f}")
+    if sol.problem.palette is not None:
+        _print_colour(solver, res, pins, canvas)
+    else:
+        typer.echo(f"{solver}: {sol.n_lines} lines, {pins} pins, {canvas} px, {sol.seconds:.3f} s, "
+                   f"thread {sol.thread_length_m():.1f} m")
+        typer.echo(f"{'':10s} {'SSIM':>7s} {'L1':>7s} {'PSNR':>7s}   (viewing scale; full resolution: SSIM L1)")
+        rows = [(solver, res.metrics), ("blank", res.references["blank"]), ("flat", res.references["flat"])]
+        for name, m in rows:
+            typer.echo(f"{name:10s} {m['ssim']:7.4f} {m['l1']:7.4f} {m['psnr']:7.2f}   "
+                       f"{m['ssim_full']:.4f} {m['l1_full']:.4f}")
     for path in res.files.values():
         typer.echo(f"wrote {path}")
     if timings:
         parts = {"start-up": _since_process_start() - sum(res.timings.values()), **res.timings}
         typer.echo("timings: " + ", ".join(f"{k} {v:.2f} s" for k, v in parts.items() if v is not None)
                    + f", total {_since_process_start():.2f} s", err=True)
+
+
+def _print_colour(solver: str, res, pins: int, canvas: int) -> None:
+    """The colour result: lines and thread per spool, CIEDE2000 and luminance metrics beside the bare board
+    and the flat mean colour."""
+    import numpy as np
+
+    sol = res.solution
+    pal = sol.problem.palette
+    cols = sol.colours if sol.colours is not None else np.zeros(sol.n_lines, np.int64)
+    per = ", ".join(f"{n} {int(np.count_nonzero(cols == k))} lines {sol.thread_length_m(k):.1f} m"
+                    for k, n in enumerate(pal.names))
+    switches = max(0, len(sol.runs()) - 1) if sol.colours is not None else 0
+    typer.echo(f"{solver}: {sol.n_lines} lines, {pins} pins, {canvas} px, {sol.seconds:.3f} s, thread "
+               f"{sol.thread_length_m():.1f} m; {pal.describe()}: {per}; {switches} spool switches")
+    typer.echo(f"{'':14s} {'dE2000':>7s} {'SSIM':>7s} {'L1':>7s}   (viewing scale, SSIM and L1 of the luminance; "
+               f"full resolution: dE2000 SSIM)")
+    rows = [(solver, res.metrics), ("blank board", res.references["blank"]), ("flat colour", res.references["flat"])]
+    for name, m in rows:
+        typer.echo(f"{name:14s} {m['de2000']:7.2f} {m['ssim']:7.4f} {m['l1']:7.4f}   "
+                   f"{m['de2000_full']:.2f} {m['ssim_full']:.4f}")
 
 
 def _since_process_start() -> float:

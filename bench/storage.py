@@ -30,7 +30,7 @@ from rendering import InputError
 from solvers.export import json_default, png_bytes, prepare_out_dir, write_files_atomically
 
 from .plan import RunSpec, Study
-from .runner import COLUMNS, first_line
+from .runner import COLOUR_COLUMNS, COLUMNS, first_line
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -51,7 +51,7 @@ def read_runs(out: str | os.PathLike) -> pd.DataFrame:
     missing = [c for c in ("solver", "image", "lines", "ssim", "l1", "seconds", "error") if c not in df.columns]
     if missing:
         raise InputError(f"'{path}' lacks the columns {', '.join(missing)}; expected a table written by `bench run`")
-    for c in ("error", "pin_file", "config"):
+    for c in ("error", "pin_file", "config", "palette", "board"):
         if c in df.columns:
             df[c] = df[c].fillna("").astype(str)
     return df
@@ -81,7 +81,7 @@ class StudyFolder:
                 or (retry_errors and str(self.rows[s.run_id].get("error", "")) != "")]
 
     def write_targets(self, images: dict[str, np.ndarray]) -> None:
-        """``{path relative to the folder: (H, W) image in [0, 1]}`` -> PNG files."""
+        """``{path relative to the folder: (H, W) or (H, W, 3) image in [0, 1]}`` -> PNG files."""
         by_dir: dict[Path, dict[str, bytes]] = {}
         for rel, image in images.items():
             by_dir.setdefault(self.path / Path(rel).parent, {})[Path(rel).name] = png_bytes(image)
@@ -115,7 +115,8 @@ class StudyFolder:
         import pandas as pd
 
         df = pd.DataFrame(list(self.rows.values()))
-        cols = [c for c in COLUMNS if c in df.columns] + [c for c in df.columns if c not in COLUMNS]
+        known = list(COLUMNS) + list(COLOUR_COLUMNS)
+        cols = [c for c in known if c in df.columns] + [c for c in df.columns if c not in known]
         write_files_atomically(self.path, {"runs.csv": df[cols].to_csv(index=False).encode()})
 
     def table(self, study: Study) -> pd.DataFrame:
@@ -124,7 +125,7 @@ class StudyFolder:
 
         table = pd.DataFrame([self.rows[s.run_id] for s in study.table_order() if s.run_id in self.rows])
         if not table.empty:
-            table = table[[c for c in COLUMNS if c in table.columns]]
+            table = table[[c for c in (*COLUMNS, *COLOUR_COLUMNS) if c in table.columns]]
             table["error"] = table["error"].fillna("").astype(str)
         table = table.reset_index(drop=True)
         table.attrs.update(out=str(self.path), study=study.name)

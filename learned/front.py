@@ -118,7 +118,7 @@ def solve_front(problem, params: FrontParams, *, solver: str = SOLVER, equalised
 
 def evaluate(problem, path) -> dict:
     """Viewing-scale scores of a path drawn with the problem's real thread, against its photo."""
-    from bench.metrics import score
+    from rendering.metrics import score
     from rendering import render
 
     chords = problem.chords.path_to_chords(path) if len(path) >= 2 else np.zeros(0, dtype=np.int32)

@@ -27,6 +27,8 @@ _EXPORTS = {
     "BUILTIN_IMAGES": "target", "Target": "target", "builtin_names": "target", "load_target": "target",
     "prepare_image": "target", "read_image": "target",
     "MODELS": "thread", "ThreadModel": "thread",
+    "Palette": "colour", "THREAD_COLOURS": "colour", "auto_palette": "colour", "parse_colour": "colour",
+    "parse_palette": "colour", "render_colour": "colour",
 }
 __all__ = sorted(_EXPORTS)
 

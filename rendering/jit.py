@@ -28,7 +28,8 @@ from pathlib import Path
 
 #: The modules holding numba kernels (and this one, whose variant() builds some): their sources stamp every cache.
 KERNEL_MODULES = ("rendering/_kernels.py", "rendering/jit.py", "solvers/_greedy_kernels.py",
-                  "solvers/_guide_kernels.py", "solvers/_ga_kernels.py")
+                  "solvers/_guide_kernels.py", "solvers/_ga_kernels.py", "rendering/_colour_kernels.py",
+                  "solvers/_colour_kernels.py")
 _ROOT = Path(__file__).resolve().parents[1]
 _guarded = False
 

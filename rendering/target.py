@@ -71,16 +71,29 @@ class Target:
     original : (canvas, canvas) float32, the photo cropped and resized but not edited (exposure repair,
         CLAHE, contrast, gamma): what results are scored against. Defaults to ``image``.
     edits : tuple of str, the tone edits applied (e.g. ``("exposure: washed out",)``)
+    rgb : optional (canvas, canvas, 3) float32 sRGB in [0, 1]: the colour picture, for colour threads
+        (``load_target(..., colour=True)``); None for a grey target
+    original_rgb : the colour picture before any edit (defaults to ``rgb``)
     """
 
     image: np.ndarray
     name: str
     original: np.ndarray | None = None
     edits: tuple = ()
+    rgb: np.ndarray | None = None
+    original_rgb: np.ndarray | None = None
 
     def __post_init__(self):
         if self.original is None:
             object.__setattr__(self, "original", self.image)
+        if self.rgb is not None:
+            rgb = np.ascontiguousarray(self.rgb, dtype=np.float32)
+            if rgb.shape != (*self.image.shape, 3):
+                raise InputError(f"rgb must be {(*self.image.shape, 3)} (the image's shape and 3 channels), "
+                                 f"got {rgb.shape}")
+            object.__setattr__(self, "rgb", rgb)
+            if self.original_rgb is None:
+                object.__setattr__(self, "original_rgb", rgb)
 
     @property
     def canvas(self) -> int:
@@ -95,11 +108,10 @@ def builtin_names() -> list[str]:
     return list(BUILTIN_IMAGES)
 
 
-def read_image(path) -> np.ndarray:
-    """Read an image file as (H, W) float32 gray in [0, 1] (EXIF orientation applied, transparency on white).
-
-    Raises :class:`InputError` with one line for a missing file, a folder, or a file that is not an image.
-    """
+def _read(path, mode: str) -> np.ndarray:
+    """An image file in Pillow ``mode`` ("L" or "RGB") as float32 in [0, 1]: EXIF orientation applied,
+    transparency composited on white; one-line :class:`InputError` for a missing file, a folder, or a file
+    that is not an image."""
     path = Path(path)
     from PIL import Image, ImageOps, UnidentifiedImageError
 
@@ -116,11 +128,19 @@ def read_image(path) -> np.ndarray:
                 im = im.convert("RGBA")
                 white = Image.new("RGBA", im.size, (255, 255, 255, 255))
                 im = Image.alpha_composite(white, im)
-            return np.asarray(im.convert("L"), dtype=np.float32) / 255.0
+            return np.asarray(im.convert(mode), dtype=np.float32) / 255.0
     except UnidentifiedImageError:
         raise InputError(f"'{path}' is not an image Pillow can read; expected PNG, JPEG, BMP, TIFF, ...") from None
     except (OSError, SyntaxError, ValueError) as e:
         raise InputError(f"could not read image '{path}' ({e}); expected a valid image file") from None
+
+
+def read_image(path) -> np.ndarray:
+    """Read an image file as (H, W) float32 gray in [0, 1] (EXIF orientation applied, transparency on white).
+
+    Raises :class:`InputError` with one line for a missing file, a folder, or a file that is not an image.
+    """
+    return _read(path, "L")
 
 
 def _to_gray(arr: np.ndarray, name: str) -> np.ndarray:
@@ -149,6 +169,33 @@ def _to_gray(arr: np.ndarray, name: str) -> np.ndarray:
         arr = arr[..., 0]
     if arr.ndim != 2:
         raise InputError(f"image '{name}' has shape {arr.shape}; expected (H, W) gray or (H, W, 3|4) colour")
+    return arr
+
+
+def read_image_rgb(path) -> np.ndarray:
+    """Read an image file as (H, W, 3) float32 sRGB in [0, 1] (EXIF orientation applied, transparency on white).
+
+    The colour twin of :func:`read_image`, with its one-line errors.
+    """
+    return _read(path, "RGB")
+
+
+def _to_rgb(arr: np.ndarray, name: str) -> np.ndarray:
+    """(H, W) gray or (H, W, 3|4) colour, uint or float in [0, 1] -> (H, W, 3) float32 sRGB (alpha on white)."""
+    _to_gray(arr, name)  # the same checks and one-line errors
+    if arr.dtype == bool:
+        arr = arr.astype(np.float32)
+    elif np.issubdtype(arr.dtype, np.integer):
+        top = 255.0 if arr.max(initial=0) <= 255 else 65535.0
+        arr = arr.astype(np.float32) / top
+    arr = np.asarray(arr, dtype=np.float32)
+    if arr.ndim == 3 and arr.shape[2] == 4:
+        alpha = arr[..., 3:4]
+        arr = arr[..., :3] * alpha + (1.0 - alpha)
+    elif arr.ndim == 3 and arr.shape[2] == 1:
+        arr = arr[..., 0]
+    if arr.ndim == 2:
+        arr = np.repeat(arr[..., None], 3, axis=2)
     return arr
 
 
@@ -209,7 +256,7 @@ def prepare_image(gray: np.ndarray, canvas: int, *, contrast: bool = False, gamm
 
 
 def load_target(source, canvas: int = 512, *, contrast: bool = False, gamma: float = 1.0, exposure: str = "off",
-                clahe: bool = False, crop: str = "center") -> Target:
+                clahe: bool = False, crop: str = "center", colour: bool = False) -> Target:
     """Load and preprocess a target image.
 
     Parameters
@@ -227,6 +274,8 @@ def load_target(source, canvas: int = 512, *, contrast: bool = False, gamma: flo
     clahe : bool, local contrast (:func:`rendering.frontend.clahe`)
     crop : ``"center"`` (the largest centred square), ``"fit"`` (the whole picture, padded with white) or
         ``"LEFT,TOP,SIZE"`` (a square of the source picture, in its pixels)
+    colour : also keep the colour picture (``Target.rgb``: each channel cropped and resized as the grey
+        image is) for colour threads; no tone edit is applied to it, so ``colour`` refuses them
 
     Returns
     -------
@@ -235,12 +284,18 @@ def load_target(source, canvas: int = 512, *, contrast: bool = False, gamma: flo
     """
     canvas = check_int("canvas", canvas, low=16, hint="use a canvas of 16 px or more, e.g. --canvas 512")
     gamma = check_float("gamma", gamma, low=0.0, low_open=True)
+    if colour and (exposure != "off" or clahe or contrast or gamma != 1.0):
+        raise InputError("colour threads take the picture as it is: --exposure, --clahe, --contrast and --gamma "
+                         "are for one black thread; drop them with --colors")
+    rgb_arr = None
     if isinstance(source, np.ndarray):
         name, arr = "array", source
     elif hasattr(source, "mode") and hasattr(source, "convert"):  # a PIL image
         from PIL import ImageOps
 
         name, arr = "pil-image", np.asarray(ImageOps.exif_transpose(source).convert("L"), dtype=np.float32) / 255.0
+        if colour:
+            rgb_arr = np.asarray(ImageOps.exif_transpose(source).convert("RGB"), dtype=np.float32) / 255.0
     elif isinstance(source, (str, Path)):
         text = str(source)
         if isinstance(source, str) and text in BUILTIN_IMAGES:
@@ -251,6 +306,8 @@ def load_target(source, canvas: int = 512, *, contrast: bool = False, gamma: flo
                 raise InputError(f"'{text}' is neither a file nor a built-in image; built-ins: "
                                  f"{', '.join(BUILTIN_IMAGES)}")
             name, arr = path.name, read_image(path)
+            if colour:
+                rgb_arr = read_image_rgb(path)
     else:
         raise InputError(f"source must be a file path, a built-in name, a PIL image or an array, "
                          f"got {type(source).__name__}")
@@ -259,6 +316,11 @@ def load_target(source, canvas: int = 512, *, contrast: bool = False, gamma: flo
         raise InputError(f"image '{name}' is empty (shape {arr.shape}); expected a picture")
     gray = _to_gray(arr, name)
     original = prepare_image(gray, canvas, name=name, crop=crop)
+    if colour:
+        rgb_full = _to_rgb(arr if rgb_arr is None else rgb_arr, name)
+        rgb = np.stack([prepare_image(np.ascontiguousarray(rgb_full[..., i]), canvas, name=name, crop=crop)
+                        for i in range(3)], axis=-1)
+        return Target(original, name, original, (), rgb=rgb)
     from .frontend import clahe as _clahe
     from .frontend import exposure_problem, repair_exposure
 

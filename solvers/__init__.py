@@ -11,6 +11,7 @@ from .base import Output, Problem, RngLike, Solution, Solver, as_generator, erro
 from .registry import DEFAULT_SOLVER, get_entry, make_solver, register, solver_names
 from .guide import ChordGuide, follow_guide  # noqa: E402
 from . import baseline, greedy, ga  # noqa: F401,E402  (importing registers: random; greedy, greedy-sum, greedy+refine; ga, greedy+ga)
+from . import colour  # noqa: F401,E402  (registers colour-greedy, colour-dither)
 
 __all__ = ["DEFAULT_SOLVER", "ChordGuide", "follow_guide", "Output", "Problem", "RngLike", "Solution", "Solver", "as_generator",
            "error_weights", "get_entry", "make_solver", "register", "resolve_rng", "solver_names"]

@@ -40,7 +40,7 @@ Fitness
     not O(canvas). See :mod:`solvers._ga_kernels`.
 
     With ``view = k > 1`` the error is instead taken between ``k x k`` block
-    means (the viewing scale of :func:`bench.metrics.score` is 4); each
+    means (the viewing scale of :func:`rendering.metrics.score` is 4); each
     individual then also keeps its block means, still updated incrementally.
     Pixels are stored in tiles of :data:`TILE` px in Morton order
     (:func:`rendering.derived.tiled_order`), so a chord of any direction touches few cache lines
@@ -110,7 +110,7 @@ def _scoring_arrays(problem: Problem, view: int, tiled: bool = True):
 
     Returns ``pixel (nnz,) int32, tw (n, 2) float64, shift, n_pixels, n_blocks``: ``tw`` per pixel
     when ``view == 1``, else per ``view x view`` block (target outside the frame counted white, as
-    :func:`bench.metrics.score` does; weight = the block's mean pixel weight).
+    :func:`rendering.metrics.score` does; weight = the block's mean pixel weight).
     """
     if view == 1 and not tiled:  # row-major (for checks); a writable copy keeps the kernels' compiled types
         tw = _target_weights(problem)
@@ -180,7 +180,7 @@ class GAConfig:
     mutations : int >= 0, pins re-chosen per offspring
     creep : int >= 0, 0: the new pin is uniform over all pins; k > 0: uniform within +-k pins of the old one
     view : int, scale of the fitness: 1 = full resolution (greedy's error); 2, 4, ... 32 = squared error
-        between ``view x view`` block means (``bench.metrics`` views at 4)
+        between ``view x view`` block means (``rendering.metrics`` views at 4)
     seed_solver : str or None, registered solver whose path seeds the population
         (None: random paths)
     parallel : bool, score offspring on all Numba threads (same result either way)

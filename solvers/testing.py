@@ -36,6 +36,12 @@ def contract_problem(*, pins: int = 288, canvas: int = 96, lines: int = 50, **kw
     return Problem.create("camera", pins=pins, lines=lines, canvas=canvas, **kw)
 
 
+def colour_contract_problem(*, pins: int = 96, canvas: int = 96, lines: int = 60, **kw) -> Problem:
+    """The colour contract's problem: astronaut in three threads (black, red, #1e90ff) on white."""
+    kw.setdefault("colors", "black,red,#1e90ff")
+    return Problem.create("astronaut", pins=pins, lines=lines, canvas=canvas, **kw)
+
+
 def quick_solver(name: str, **options) -> Solver:
     """The registered solver ``name`` with its ``quick_options`` (a small budget), then ``options``."""
     return make_solver(name, **{**get_entry(name).cls.quick_options, **options})
@@ -48,6 +54,9 @@ def check_solution(solution: Solution, problem: Problem, *, continuous: bool) ->
     ``min_gap`` pins apart, no chord twice unless the problem allows repeats, one
     continuous thread (a pin path matching the chords) when ``continuous``, a
     finite non-negative time and a preview in [0, 1] on the problem's canvas.
+    A colour solution (``colours``): a palette index per chord, one pin path per
+    palette colour walking that colour's chords in build order (each continuous
+    when ``continuous``), no chord twice in one colour, and an (H, W, 3) preview.
     """
     assert isinstance(solution, Solution), f"solve returned {type(solution).__name__}, not a Solution"
     chords = solution.chords
@@ -58,9 +67,11 @@ def check_solution(solution: Solution, problem: Problem, *, continuous: bool) ->
         assert chords.min() >= 0 and chords.max() < cs.n_chords, "chord ids outside the problem's chord set"
         a, b = cs.pin_a[chords], cs.pin_b[chords]
         assert np.all(problem.layout.circular_distance(a, b) >= problem.min_gap), "a chord breaks min_gap"
-    if not problem.allow_repeats:
+    if solution.colours is not None:
+        _check_colours(solution, problem, continuous=continuous)
+    elif not problem.allow_repeats:
         assert len(np.unique(chords)) == len(chords), "a chord is drawn twice but the problem forbids repeats"
-    if continuous:
+    if continuous and solution.colours is None:
         assert solution.path is not None, "the solver claims one continuous thread but returned no pin path"
         assert solution.path.shape == (chords.size + 1,), "the pin path must have one pin more than the chords"
         if chords.size:
@@ -68,8 +79,26 @@ def check_solution(solution: Solution, problem: Problem, *, continuous: bool) ->
                                           err_msg="the pin path does not walk the chords")
     assert np.isfinite(solution.seconds) and solution.seconds >= 0, f"seconds must be >= 0, got {solution.seconds}"
     img = solution.render()
-    assert img.shape == problem.target.image.shape, f"preview is {img.shape}, not the canvas"
+    shape = problem.target.image.shape + ((3,) if problem.palette is not None else ())
+    assert img.shape == shape, f"preview is {img.shape}, not the canvas {shape}"
     assert 0 <= img.min() <= img.max() <= 1, "preview values outside [0, 1]"
+
+
+def _check_colours(solution: Solution, problem: Problem, *, continuous: bool) -> None:
+    """The colour part of :func:`check_solution`."""
+    colours, chords = solution.colours, solution.chords
+    n = problem.colour_palette.n
+    assert colours.shape == chords.shape, "colours must give one palette index per chord"
+    assert colours.size == 0 or (colours.min() >= 0 and colours.max() < n), "a colour index outside the palette"
+    assert solution.paths is not None and len(solution.paths) == n, "a colour solution needs one path per colour"
+    cs = problem.chords
+    for k in range(n):
+        mine = chords[colours == k]
+        if not problem.allow_repeats:
+            assert len(np.unique(mine)) == len(mine), f"colour {k} draws a chord twice but the problem forbids repeats"
+        if mine.size and continuous:
+            np.testing.assert_array_equal(cs.path_to_chords(solution.paths[k]), mine,
+                                          err_msg=f"the path of colour {k} does not walk its chords in build order")
 
 
 def check_solver(name: str, problem: Problem | None = None, *, rng: int = 7, exact_budget: bool = True,
@@ -92,6 +121,23 @@ def check_solver(name: str, problem: Problem | None = None, *, rng: int = 7, exa
         assert sol.n_lines == problem.n_lines, f"{sol.n_lines} lines drawn, {problem.n_lines} asked"
     again = quick_solver(name, **options).solve(problem, rng=rng)
     np.testing.assert_array_equal(sol.chords, again.chords, err_msg="the same seed gave another result")
+    return sol
+
+
+def check_colour_solver(name: str, problem: Problem | None = None, *, rng: int = 7, **options) -> Solution:
+    """The contract of a colour solver (``Solver.colour``) on a colour problem: :func:`check_solution`
+    (every colour's thread continuous, in build order), the budget drawn in full, the same seed the same
+    result, and its grey problem drawn as one thread."""
+    problem = problem if problem is not None else colour_contract_problem()
+    solver = quick_solver(name, **options)
+    assert type(solver).colour, f"solver {name} is not a colour solver (Solver.colour)"
+    sol = solver.solve(problem, rng=rng)
+    check_solution(sol, problem, continuous=type(solver).continuous)
+    assert sol.colours is not None, "a colour solver returned no colours for a colour problem"
+    assert sol.n_lines == problem.n_lines, f"{sol.n_lines} lines drawn, {problem.n_lines} asked"
+    again = quick_solver(name, **options).solve(problem, rng=rng)
+    np.testing.assert_array_equal(sol.chords, again.chords, err_msg="the same seed gave another result")
+    np.testing.assert_array_equal(sol.colours, again.colours, err_msg="the same seed gave other colours")
     return sol
 
 

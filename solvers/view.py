@@ -50,7 +50,7 @@ class BlockError:
     @classmethod
     def of(cls, problem: Problem, scale: int) -> "BlockError":
         blk, nblocks = block_index(problem.layout.canvas, scale)
-        # outside the frame the target counts as white, as the metric (bench.metrics.score) takes it: a rim
+        # outside the frame the target counts as white, as the metric (rendering.metrics.score) takes it: a rim
         # block is then asked for the tone the viewer sees, not for the photo's corner beyond the frame
         target = np.where(problem.mask, problem.target.image, 1.0).ravel().astype(np.float64)
         Ts = np.bincount(blk, weights=target, minlength=nblocks)

@@ -1,6 +1,8 @@
 """Test-wide setup: a private chord-table cache so tests never touch the user's."""
 
+import atexit
 import os
+import shutil
 import tempfile
 
 import pytest
@@ -8,6 +10,11 @@ import pytest
 os.environ.setdefault("STRINGART_CACHE_DIR", os.path.join(tempfile.gettempdir(), "stringart-test-cache"))
 os.environ.setdefault("NUMBA_NUM_THREADS", "2")
 
+#: numba's cache for the CUDA children (one at a time, so they share it): never the cache the parent and other
+#: processes write. numba's cache is not safe against two processes compiling the same functions at once (an
+#: index can point at another process's object code); a child that loaded such an entry crashed once.
+_CHILD_NUMBA_CACHE = tempfile.mkdtemp(prefix="stringart-cuda-child-numba-")
+atexit.register(shutil.rmtree, _CHILD_NUMBA_CACHE, ignore_errors=True)
 
 
 def _has_nvidia_device() -> bool:
@@ -28,7 +35,7 @@ def run_cuda_child():
     def run(path: str, *, simulate: bool) -> None:
         if not simulate and not _has_nvidia_device():
             pytest.skip("no NVIDIA device on this machine")
-        env = dict(os.environ, STRINGART_CUDA_TESTS="1")
+        env = dict(os.environ, STRINGART_CUDA_TESTS="1", NUMBA_CACHE_DIR=_CHILD_NUMBA_CACHE)
         if simulate:
             env["NUMBA_ENABLE_CUDASIM"] = "1"
         else:
@@ -47,7 +54,7 @@ def run_cuda_sim_script():
     import sys
 
     def run(code: str) -> None:
-        env = dict(os.environ, NUMBA_ENABLE_CUDASIM="1")
+        env = dict(os.environ, NUMBA_ENABLE_CUDASIM="1", NUMBA_CACHE_DIR=_CHILD_NUMBA_CACHE)
         out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, env=env)
         assert out.returncode == 0 and "SIM OK" in out.stdout, out.stdout[-3000:] + out.stderr[-3000:]
 

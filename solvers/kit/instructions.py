@@ -4,6 +4,11 @@ Two forms of the same list: :func:`instructions_txt` (plain text, monospaced col
 :func:`instructions_pdf` (a cover page, then the blocks in large print, never split across pages).
 Each block has rows of 10 lines: the row starts with its first line's number, then the 10 pins to take
 the thread to, then the thread used by the end of the row.
+
+Colour threads (several spools, wound in runs of one spool in build order): the materials list each
+spool and its length, a block never spans two spools, each block's header names its spool and says where
+to tie it on (its first run) or pick it up again (the pin where it was left), and the finish says where
+to tie off each spool.
 """
 
 from __future__ import annotations
@@ -22,9 +27,11 @@ MONO_ADVANCE = 0.602
 
 
 def _cell(geo, k: int) -> str:
-    """What to do at line ``k`` (0-based): the next pin (one thread), or the line's two pins."""
+    """What to do at line ``k`` (0-based): the next pin (one thread, or its spool's thread), or the line's two pins."""
     if geo.continuous:
         return str(int(geo.path[k + 1]))
+    if geo.is_colour:
+        return str(int(geo.pairs[k, 1]))
     a, b = geo.pairs[k]
     return f"{int(a)}-{int(b)}"
 
@@ -35,6 +42,21 @@ def materials(geo) -> list[tuple[str, str]]:
     frame = (f"{geo.shape_name}, pins on a {geo.frame_mm:g} mm "
              f"{'circle (diameter)' if geo.shape == 'circle' else 'square (side)'}; a board at least "
              f"{board:.0f} mm across")
+    if geo.is_colour:
+        spools = "; ".join(f"{s['name']} ({s['hex']}): {s['lines']} lines, {s['total_m']:.1f} m, have at least "
+                           f"{s['buy_m']:.0f} m" for s in geo.spool_budget() if s["lines"])
+        return [
+            ("Frame", frame + f", its face {geo.board_name} ({geo.board_hex})"),
+            ("Pins", f"{geo.n_pins} pins (nails), diameter {geo.pin_mm:g} mm, {geo.spacing_mm:.2f} mm apart; pin 0 "
+                     f"at 12 o'clock, numbered clockwise seen from the front (see the template)"),
+            ("Thread", f"diameter {geo.thread_mm:g} mm" + (f", opacity {geo.opacity:g}" if geo.opacity < 1 else "")
+             + f", {sum(1 for s in geo.spool_budget() if s['lines'])} spools"),
+            ("Spools", spools),
+            ("Length", f"{b['total_m']:.1f} m in all (pin to pin, around the pins, knots at every spool switch and "
+                       f"10 % spare)"),
+            ("Lines", f"{geo.n_lines} in {len(blocks(geo))} blocks of up to {BLOCK}, {len(geo.runs)} runs of one "
+                      f"spool ({len(geo.runs) - 1} spool switches)"),
+        ]
     return [
         ("Frame", frame),
         ("Pins", f"{geo.n_pins} pins (nails), diameter {geo.pin_mm:g} mm, {geo.spacing_mm:.2f} mm apart; pin 0 "
@@ -49,6 +71,14 @@ def materials(geo) -> list[tuple[str, str]]:
 
 
 def start_text(geo) -> str:
+    if geo.is_colour:
+        c, first, _ = geo.runs[0]
+        p = int(geo.pairs[first, 0])
+        return (f"The list is in build order, in blocks; each block names its spool. Start with spool "
+                f"{geo.colour_names[c]}: tie it on at pin {p} ({geo.where(p)}), then take it to each pin of the list "
+                f"in turn, round the pin and straight on to the next. Where the spool changes, leave the thread of "
+                f"the last spool round its last pin (a half hitch holds it) and tie the next spool on at the pin the "
+                f"block names, or pick it up where you left it.")
     if geo.continuous:
         p = int(geo.path[0])
         return (f"Tie the thread on at pin {p} ({geo.where(p)}). Then take it to each pin of the list in turn: "
@@ -59,6 +89,15 @@ def start_text(geo) -> str:
 
 def finish_text(geo) -> str:
     used = float(geo.running_m[-1]) if geo.n_lines else 0.0
+    if geo.is_colour:
+        ends = []
+        for i, name in enumerate(geo.colour_names):
+            last = [b for c, _, b in geo.runs if c == i]
+            if last:
+                p = int(geo.pairs[last[-1], 1])
+                ends.append(f"{name} at pin {p} ({geo.where(p).replace('at ', '', 1).split(' on a')[0]})")
+        return (f"Finished after line {geo.n_lines}: tie off each spool at its last pin: {'; '.join(ends)}. "
+                f"Thread used: {used:.1f} m.")
     if geo.continuous:
         p = int(geo.path[-1])
         return f"Finished after line {geo.n_lines}: tie off at pin {p} ({geo.where(p)}). Thread used: {used:.1f} m."
@@ -66,15 +105,36 @@ def finish_text(geo) -> str:
 
 
 def blocks(geo):
-    """``(number, first, last)`` of each block: lines ``first..last`` (0-based, inclusive)."""
-    n = geo.n_lines
-    return [(i + 1, s, min(s + BLOCK, n) - 1) for i, s in enumerate(range(0, n, BLOCK))]
+    """``(number, first, last)`` of each block: lines ``first..last`` (0-based, inclusive); colour threads' blocks
+    never span two runs (spools)."""
+    if not geo.is_colour:
+        n = geo.n_lines
+        return [(i + 1, s, min(s + BLOCK, n) - 1) for i, s in enumerate(range(0, n, BLOCK))]
+    out = []
+    for _, a, b in geo.runs:
+        for s in range(a, b + 1, BLOCK):
+            out.append((len(out) + 1, s, min(s + BLOCK - 1, b)))
+    return out
+
+
+def switch_text(geo, first: int) -> str:
+    """At a colour block's first line: which spool, and whether to tie it on or pick it up (``""`` inside a run)."""
+    if not geo.is_colour or (first and geo.colours[first - 1] == geo.colours[first]):
+        return ""
+    c = int(geo.colours[first])
+    p = int(geo.pairs[first, 0])
+    again = bool(np.any(geo.colours[:first] == c))
+    return f"{'pick it up' if again else 'tie it on'} at pin {p}"
 
 
 def block_header(geo, number: int, first: int, last: int) -> str:
     before = float(geo.running_m[first - 1]) if first else 0.0
-    where = f" · from pin {int(geo.pairs[first, 0])}" if geo.continuous else ""
-    return (f"BLOCK {number} of {len(blocks(geo))} · lines {first + 1}-{last + 1}{where} · thread "
+    where = f" · from pin {int(geo.pairs[first, 0])}" if geo.threaded else ""
+    spool = ""
+    if geo.is_colour:
+        sw = switch_text(geo, first)
+        spool = f" · SPOOL {geo.spool(first).upper()}" + (f": {sw}" if sw else "")
+    return (f"BLOCK {number} of {len(blocks(geo))}{spool} · lines {first + 1}-{last + 1}{where} · thread "
             f"{before:.1f} m -> {float(geo.running_m[last]):.1f} m")
 
 
@@ -157,8 +217,15 @@ def _draw_block(ax, geo, number: int, first: int, last: int, x0: float, y0: floa
     from matplotlib.collections import LineCollection
     from matplotlib.patches import Rectangle
 
-    ax.text(x0, y0 + HEADER_MM - 2.5, block_header(geo, number, first, last).replace("BLOCK", "Block"),
-            fontsize=4.0 * PT, fontweight="bold", va="bottom")
+    text_x = x0
+    if geo.is_colour:  # a swatch of the spool's colour before the header
+        hexc = geo.colour_hex[int(geo.colours[first])]
+        ax.add_patch(Rectangle((x0, y0 + HEADER_MM - 7.5), 6.0, 4.5, facecolor=hexc, edgecolor="black",
+                               linewidth=0.6))
+        text_x = x0 + 8.0
+    header = block_header(geo, number, first, last).replace("BLOCK", "Block")
+    ax.text(text_x, y0 + HEADER_MM - 2.5, header, fontsize=(3.0 if geo.is_colour else 4.0) * PT,
+            fontweight="bold", va="bottom")
     ax.add_patch(Rectangle((x0 + width - 5, y0 + HEADER_MM - 7.5), 4.5, 4.5, facecolor="none", edgecolor="black",
                            linewidth=0.8))  # a box to tick
     cells_w = width - LABEL_MM - USED_MM

@@ -66,8 +66,8 @@ def choose_scale(thread_mm: float, target_px_per_mm: float, *, k_max: int = 4) -
     return best
 
 
-def _draw_strips(draw, a: np.ndarray, b: np.ndarray, width: float) -> None:
-    """Each line ``a[i] -> b[i]`` as a strip ``width`` fine px across, opaque (255).
+def _draw_strips(draw, a: np.ndarray, b: np.ndarray, width: float, fill=255) -> None:
+    """Each line ``a[i] -> b[i]`` as a strip ``width`` fine px across, opaque (``fill``: 255, or a colour).
 
     A strip is drawn as 1-px lines stacked along the minor axis: a line at angle θ off its major axis is
     ``width / cos θ`` px thick along the minor axis, rounded with the remainder carried on to the next
@@ -86,7 +86,7 @@ def _draw_strips(draw, a: np.ndarray, b: np.ndarray, width: float) -> None:
         ox, oy = (0.0, 1.0) if abs(dx) >= abs(dy) else (1.0, 0.0)
         for i in range(m):
             o = i - (m - 1) / 2.0
-            draw.line([(ax + o * ox, ay + o * oy), (bx + o * ox, by + o * oy)], fill=255, width=1)
+            draw.line([(ax + o * ox, ay + o * oy), (bx + o * ox, by + o * oy)], fill=fill, width=1)
 
 
 def real_preview(geo, *, px_per_mm: float | None = None, board: str = BOARD, thread: str = THREAD,
@@ -97,7 +97,8 @@ def real_preview(geo, *, px_per_mm: float | None = None, board: str = BOARD, thr
     ----------
     geo : :class:`~solvers.kit.geometry.Geometry`
     px_per_mm : output resolution; default: :data:`PX_PER_MM`, lowered so the side stays <= ``max_side``
-    board, thread : colours ``#rrggbb``
+    board, thread : colours ``#rrggbb``; colour threads (``geo.is_colour``) are drawn in their spools' colours
+        on their own board, in build order (a later thread lies over an earlier one), and ``thread`` is unused
     """
     from PIL import Image, ImageDraw
 
@@ -116,15 +117,26 @@ def real_preview(geo, *, px_per_mm: float | None = None, board: str = BOARD, thr
     fine = side * k
     s = px_per_mm * k  # fine px per mm
     c = fine / 2.0
-    im = Image.new("L", (fine, fine), 0)  # 0 = bare board, 255 = thread
-    d = ImageDraw.Draw(im)
     pts = geo.pins * s + c
-    pairs = np.stack([geo.path[:-1], geo.path[1:]], axis=1) if geo.continuous else geo.pairs
-    _draw_strips(d, pts[pairs[:, 0]], pts[pairs[:, 1]], float(strip))
-    cov = np.asarray(im.reduce(k), dtype=np.float32) / 255.0
-    cov *= np.float32(geo.opacity)
-    rgb = (np.asarray(board_rgb, np.float32) * (1.0 - cov[..., None])
-           + np.asarray(thread_rgb, np.float32) * cov[..., None])
+    if geo.is_colour:
+        board_rgb = parse_colour(geo.board_hex, "board colour")
+        im = Image.new("RGB", (fine, fine), board_rgb)
+        d = ImageDraw.Draw(im)
+        for spool, a, b in geo.runs:  # in build order: later threads over earlier ones
+            pr = geo.pairs[a:b + 1]
+            _draw_strips(d, pts[pr[:, 0]], pts[pr[:, 1]], float(strip), fill=parse_colour(geo.colour_hex[spool]))
+        drawn = np.asarray(im.reduce(k), dtype=np.float32)
+        o = np.float32(geo.opacity)
+        rgb = np.asarray(board_rgb, np.float32) * (1.0 - o) + drawn * o
+    else:
+        im = Image.new("L", (fine, fine), 0)  # 0 = bare board, 255 = thread
+        d = ImageDraw.Draw(im)
+        pairs = np.stack([geo.path[:-1], geo.path[1:]], axis=1) if geo.continuous else geo.pairs
+        _draw_strips(d, pts[pairs[:, 0]], pts[pairs[:, 1]], float(strip))
+        cov = np.asarray(im.reduce(k), dtype=np.float32) / 255.0
+        cov *= np.float32(geo.opacity)
+        rgb = (np.asarray(board_rgb, np.float32) * (1.0 - cov[..., None])
+               + np.asarray(thread_rgb, np.float32) * cov[..., None])
     out = Image.fromarray(np.clip(np.round(rgb), 0, 255).astype(np.uint8), "RGB")
     # the pins, on top
     d = ImageDraw.Draw(out)

@@ -31,7 +31,7 @@ STAGES = (500, 1000, 2000, 4000)
 
 
 def to_u8(image: np.ndarray) -> np.ndarray:
-    """(H, W) float in [0, 1] -> uint8, rounded as :func:`solvers.export.png_bytes` does."""
+    """(H, W) or (H, W, 3) float in [0, 1] -> uint8, rounded as :func:`solvers.export.png_bytes` does."""
     return np.clip(np.round(np.asarray(image) * 255.0), 0, 255).astype(np.uint8)
 
 
@@ -53,8 +53,23 @@ def stage_counts(n_lines: int, stages=None) -> list[int]:
     return base
 
 
+def _view(img: np.ndarray, f: int) -> np.ndarray:
+    """:func:`rendering.view_scale` of a grey or colour picture."""
+    if img.ndim == 3:
+        return np.stack([view_scale(img[..., i], f) for i in range(img.shape[2])], axis=-1)
+    return view_scale(img, f)
+
+
 def snapshots(solution, counts) -> "list[np.ndarray]":
-    """(canvas, canvas) float32 previews after each of ``counts`` lines (ascending), drawn incrementally."""
+    """(canvas, canvas) float32 previews after each of ``counts`` lines (ascending), drawn incrementally;
+    (canvas, canvas, 3) in the threads' colours for a problem with a palette
+    (:func:`rendering.colour.colour_snapshots`, the colour renderer's arithmetic)."""
+    p = solution.problem
+    if p.palette is not None:
+        from rendering.colour import colour_snapshots
+
+        colours = solution.colours if solution.colours is not None else np.zeros(solution.n_lines, np.int64)
+        return colour_snapshots(p.table, solution.chords, colours, p.palette, counts, opacity=p.thread.opacity)
     table = solution.problem.table
     opacity = np.float32(solution.problem.thread.opacity)
     chords = np.asarray(solution.chords, dtype=np.int64)
@@ -92,12 +107,14 @@ def _font(px: int):
 
 
 def counter_frame(picture: np.ndarray, text: str, *, band: int = BAND) -> np.ndarray:
-    """(h + band, w) uint8: the picture over a white band with ``text`` (the line counter)."""
+    """(h + band, w) uint8 (or (h + band, w, 3) for a colour picture): the picture over a white band with
+    ``text`` (the line counter)."""
     from PIL import Image, ImageDraw
 
-    h, w = picture.shape
-    im = Image.new("L", (w, h + band), 255)
-    im.paste(Image.fromarray(picture, "L"), (0, 0))
+    h, w = picture.shape[:2]
+    mode = "RGB" if picture.ndim == 3 else "L"
+    im = Image.new(mode, (w, h + band), (255, 255, 255) if mode == "RGB" else 255)
+    im.paste(Image.fromarray(picture, mode), (0, 0))
     d = ImageDraw.Draw(im)
     d.fontmode = "1"  # black and white text: grey edges would cost the GIF a palette of their own (+70 %)
     d.line([(0, h), (w, h)], fill=0)
@@ -110,7 +127,7 @@ def replay_frames(solution, *, frames: int = FRAMES, size: int = SIZE) -> tuple[
     counts = frame_counts(solution.n_lines, frames)
     f = replay_scale(solution.problem.layout.canvas, size)
     n = solution.n_lines
-    out = [counter_frame(to_u8(view_scale(img, f)), f"line {int(k):>{len(str(n))}d} / {n}")
+    out = [counter_frame(to_u8(_view(img, f)), f"line {int(k):>{len(str(n))}d} / {n}")
            for k, img in zip(counts, snapshots(solution, counts))]
     return out, counts, f
 
@@ -119,7 +136,7 @@ def gif_bytes(frames: list[np.ndarray], *, frame_s: float = FRAME_S, hold_s: flo
     """An animated, looping GIF (Pillow), the last frame held ``hold_s`` seconds."""
     from PIL import Image
 
-    ims = [Image.fromarray(f, "L") for f in frames]
+    ims = [Image.fromarray(f, "RGB" if f.ndim == 3 else "L") for f in frames]
     durations = [int(round(frame_s * 1000))] * (len(ims) - 1) + [int(round(hold_s * 1000))]
     buf = io.BytesIO()
     ims[0].save(buf, "GIF", save_all=True, append_images=ims[1:], duration=durations, loop=0)
@@ -153,7 +170,7 @@ def mp4_bytes(frames: list[np.ndarray], *, frame_s: float = FRAME_S, hold_s: flo
     import imageio.v2 as imageio
 
     fps = max(1, int(round(1.0 / frame_s)))
-    h, w = frames[0].shape
+    h, w = frames[0].shape[:2]
     H, W = -(-h // 16) * 16, -(-w // 16) * 16
     with tempfile.TemporaryDirectory(prefix="stringart-mp4-") as tmp:
         path = os.path.join(tmp, "replay.mp4")
@@ -164,9 +181,9 @@ def mp4_bytes(frames: list[np.ndarray], *, frame_s: float = FRAME_S, hold_s: flo
         try:
             hold = max(1, int(round(hold_s * fps)))
             for i, f in enumerate(frames):
-                padded = np.full((H, W), 255, np.uint8)
-                padded[:h, :w] = f
-                rgb = np.repeat(padded[:, :, None], 3, axis=2)
+                f3 = f if f.ndim == 3 else np.repeat(f[:, :, None], 3, axis=2)
+                rgb = np.full((H, W, 3), 255, np.uint8)
+                rgb[:h, :w] = f3
                 for _ in range(hold if i == len(frames) - 1 else 1):
                     writer.append_data(rgb)
         finally:
@@ -181,10 +198,11 @@ def stages_png(solution, *, stages=None, panel: int = 512) -> bytes:
 
     counts = stage_counts(solution.n_lines, stages)
     f = replay_scale(solution.problem.layout.canvas, panel)
-    shots = [to_u8(view_scale(img, f)) for img in snapshots(solution, counts)]
-    h, w = shots[0].shape
+    shots = [to_u8(_view(img, f)) for img in snapshots(solution, counts)]
+    h, w = shots[0].shape[:2]
     pad, band = 12, 40
-    im = Image.new("L", (len(shots) * (w + pad) + pad, h + 2 * pad + band), 255)
+    mode = "RGB" if shots[0].ndim == 3 else "L"
+    im = Image.new(mode, (len(shots) * (w + pad) + pad, h + 2 * pad + band), (255, 255, 255) if mode == "RGB" else 255)
     d = ImageDraw.Draw(im)
     pairs = solution.pin_pairs()
     pos = solution.problem.layout.positions
@@ -194,7 +212,7 @@ def stages_png(solution, *, stages=None, panel: int = 512) -> bytes:
     font = _font(18)
     for i, (k, shot) in enumerate(zip(counts, shots)):
         x = pad + i * (w + pad)
-        im.paste(Image.fromarray(shot, "L"), (x, pad))
+        im.paste(Image.fromarray(shot, mode), (x, pad))
         d.text((x + w / 2, pad + h + band / 2 + 2), f"{k} lines · {cum[k]:.0f} m", fill=0, font=font, anchor="mm")
     buf = io.BytesIO()
     im.save(buf, "PNG")

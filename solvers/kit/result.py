@@ -58,7 +58,7 @@ class LoadedResult:
 
 
 def _is_result_doc(doc) -> bool:
-    return isinstance(doc, dict) and "n_pins" in doc and ("pins" in doc or "chords" in doc)
+    return isinstance(doc, dict) and "n_pins" in doc and ("pins" in doc or "chords" in doc or "runs" in doc)
 
 
 def find_result_json(folder) -> Path:
@@ -110,10 +110,64 @@ def read_result_doc(path) -> dict:
         if isinstance(doc[key], bool) or not isinstance(doc[key], kind):
             raise InputError(f"result file '{path}' has a bad '{key}' ({doc[key]!r}); pass a .json written by "
                              f"bench solve")
-    if "pins" not in doc and "chords" not in doc:
-        raise InputError(f"result file '{path}' holds no thread ('pins' or 'chords'); pass a .json written by "
-                         f"bench solve")
+    if "pins" not in doc and "chords" not in doc and "runs" not in doc:
+        raise InputError(f"result file '{path}' holds no thread ('pins', 'chords' or colour 'runs'); pass a .json "
+                         f"written by bench solve")
     return doc
+
+
+def _colour_solution(doc: dict, layout, thread, path: Path, colour_pins=None):
+    """A colour result (``colors``, ``board`` and the ``runs`` in build order; or a colour pin file's lines)."""
+    from rendering import Palette
+    from rendering.colour import parse_colour
+    from solvers.base import Problem, Solution
+
+    try:
+        if colour_pins is not None:
+            names, rgb = list(colour_pins["names"]), list(colour_pins["rgb"])
+            board_name, board_rgb = colour_pins["board_name"], colour_pins["board_rgb"]
+            pairs, colours = colour_pins["pairs"], colour_pins["colours"]
+        else:
+            names = [str(c["name"]) for c in doc["colors"]]
+            rgb = [parse_colour(c["hex"])[1] for c in doc["colors"]]
+            board_name, board_rgb = str(doc["board"]["name"]), parse_colour(doc["board"]["hex"])[1]
+            pairs, colours = [], []
+            for run in doc["runs"]:
+                pins = _as_int_array(run["pins"], "runs", path).ravel()
+                pairs += list(zip(pins[:-1], pins[1:]))
+                colours += [names.index(str(run["colour"]))] * (pins.size - 1)
+            pairs, colours = np.array(pairs, np.int64).reshape(-1, 2), np.array(colours, np.int64)
+        palette = Palette(names=tuple(names), rgb=tuple(rgb), board_name=board_name, board_rgb=board_rgb)
+    except (KeyError, TypeError, ValueError) as e:
+        if isinstance(e, InputError):
+            raise
+        raise InputError(f"result file '{path}' has a bad colour thread ('colors', 'board', 'runs'); write it again "
+                         f"with bench solve") from None
+    if pairs.size == 0:
+        raise InputError(f"result '{path}' holds no line; nothing to build")
+    lo, hi = int(pairs.min()), int(pairs.max())
+    if lo < 0 or hi >= layout.n_pins:
+        bad = hi if hi >= layout.n_pins else lo
+        raise InputError(f"result '{path}' names pin {bad} but its layout has {layout.n_pins} pins (0-"
+                         f"{layout.n_pins - 1}): the pins come from another pin count; pass the matching result")
+    paths = []
+    for k in range(palette.n):
+        sel = np.flatnonzero(colours == k)
+        if sel.size and not np.array_equal(pairs[sel[1:], 0], pairs[sel[:-1], 1]):
+            raise InputError(f"result '{path}': the thread of colour {names[k]} is not continuous; write it again "
+                             f"with bench solve")
+        paths.append(np.concatenate([pairs[sel[:1], 0], pairs[sel, 1]]) if sel.size else np.zeros(0, np.int64))
+    canvas = layout.canvas
+    target = Target(image=np.ones((canvas, canvas), np.float32), name=str(doc.get("image") or path.stem))
+    problem = Problem(target=target, layout=layout, thread=thread, n_lines=max(1, len(colours)),
+                      min_gap=int(doc["min_gap"]), continuous=True, allow_repeats=True, palette=palette)
+    try:
+        chords = problem.chords.pairs_to_chords(pairs)
+    except InputError as e:
+        raise InputError(f"result '{path}': {e}") from None
+    return Solution(problem=problem, chords=chords, solver=str(doc.get("solver") or ""),
+                    config=dict(doc.get("config") or {}), seed=doc.get("seed"),
+                    seconds=float(doc.get("seconds") or 0.0), colours=colours, paths=tuple(paths))
 
 
 def _as_int_array(values, what: str, path: Path) -> np.ndarray:
@@ -134,7 +188,8 @@ def solution_from_doc(doc: dict, *, source="result", pairs=None):
     ----------
     doc : dict, the fields of a result JSON (:func:`read_result_doc`)
     source : str or Path, named in errors
-    pairs : optional (n, 2) int pin pairs that replace the JSON's thread (from a TXT pin file)
+    pairs : optional (n, 2) int pin pairs that replace the JSON's thread (from a TXT pin file), or a colour
+        pin file's fields (:func:`solvers.export.read_colour_pin_file`)
     """
     from solvers.base import Problem, Solution
 
@@ -144,6 +199,8 @@ def solution_from_doc(doc: dict, *, source="result", pairs=None):
                        margin=float(doc.get("margin", 1.0)), seed=int(doc.get("layout_seed", 0)))
     thread = ThreadModel(frame_mm=float(doc["frame_mm"]), thread_mm=float(doc["thread_mm"]),
                          opacity=float(doc["opacity"]))
+    if (pairs is None and "runs" in doc) or isinstance(pairs, dict):
+        return _colour_solution(doc, layout, thread, path, colour_pins=pairs if isinstance(pairs, dict) else None)
     path_pins = None
     if pairs is not None:
         pairs = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
@@ -178,7 +235,7 @@ def solution_from_doc(doc: dict, *, source="result", pairs=None):
 def load_result(path) -> LoadedResult:
     """A result folder (its single result JSON), a result JSON, or a TXT pin file (with the JSON of the same
     name beside it) -> :class:`LoadedResult`."""
-    from solvers.export import read_pin_file
+    from solvers.export import is_colour_pin_file, read_colour_pin_file, read_pin_file
 
     p = Path(path).expanduser()
     if not p.exists():
@@ -191,7 +248,11 @@ def load_result(path) -> LoadedResult:
         if not json_path.is_file():
             raise InputError(f"pin file '{p}' has no '{json_path.name}' beside it to say the frame; pass the "
                              f"result folder or its .json")
-        pairs = read_pin_file(p)
+        try:
+            colour_file = is_colour_pin_file(p.read_text())
+        except (OSError, UnicodeDecodeError):
+            colour_file = False
+        pairs = read_colour_pin_file(p) if colour_file else read_pin_file(p)
     else:
         json_path = p
     doc = read_result_doc(json_path)

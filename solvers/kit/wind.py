@@ -161,26 +161,49 @@ class Winder:
         out = [head, ""]
         if k >= n:
             last = int(g.pairs[-1, 1])
-            out += [f"All {n} lines wound.", "", f"  tie off at pin {last}" if g.continuous else "  done", ""]
+            tie = f"  tie off at pin {last}" if g.continuous else "  done"
+            if g.is_colour:
+                tie = f"  tie off spool {g.spool(n - 1)} at pin {last}, and every other spool at its last pin"
+            out += [f"All {n} lines wound.", "", tie, ""]
             out += ["  " + row for row in big_text(str(last), ascii_only=self.ascii_only)]
-            out += ["", f"  {g.where(last)}" if g.continuous else "", "",
+            out += ["", f"  {g.where(last)}" if g.threaded else "", "",
                     f"  {self._bar()} 100 %   thread {self.used_m():.1f} m of {total:.1f} m", "",
                     "  b: back · q: quit"]
             return "\n".join(out) + "\n"
         a, b = (int(v) for v in g.pairs[k])
-        block, in_block = k // BLOCK + 1, k % BLOCK + 1
-        blocks = (n + BLOCK - 1) // BLOCK
-        out.append(f"block {block} of {blocks} · line {k + 1} of {n} ({in_block} of this block)")
+        if g.is_colour:
+            from .instructions import blocks as colour_blocks
+
+            bl = colour_blocks(g)
+            block, first, last = next(t for t in bl if t[1] <= k <= t[2])
+            in_block, blocks = k - first + 1, len(bl)
+            out.append(f"spool {g.spool(k)} · block {block} of {blocks} · line {k + 1} of {n} ({in_block} of this "
+                       f"block)")
+        else:
+            block, in_block = k // BLOCK + 1, k % BLOCK + 1
+            blocks = (n + BLOCK - 1) // BLOCK
+            out.append(f"block {block} of {blocks} · line {k + 1} of {n} ({in_block} of this block)")
         out.append("")
-        if g.continuous:
+        if g.is_colour:
+            from .instructions import switch_text
+
+            sw = switch_text(g, k)
+            where = f"spool {g.spool(k)}: {sw}, then to pin" if sw else f"from pin {a}   to pin"
+        elif g.continuous:
             where = f"tie on at pin {a}, then to pin" if k == 0 else f"from pin {a}   to pin"
         else:
             where = f"line from pin {a} to pin"
         out += [f"  {where}", ""]
         out += ["  " + row for row in big_text(str(b), ascii_only=self.ascii_only)]
-        upcoming = [int(v) for v in g.pairs[k + 1:k + 6, 1]] if g.continuous else \
-            [f"{int(x)}-{int(y)}" for x, y in g.pairs[k + 1:k + 6]]
-        out += ["", "  then: " + (" > ".join(map(str, upcoming)) if upcoming else "tie off")]
+        if g.is_colour:
+            run_end = next(e for _, f0, e in g.runs if f0 <= k <= e)
+            upcoming = [int(v) for v in g.pairs[k + 1:min(k + 6, run_end + 1), 1]]
+            after = f"switch to spool {g.spool(run_end + 1)}" if run_end + 1 < n else "tie off"
+            out += ["", "  then: " + " > ".join(map(str, upcoming + ([after] if len(upcoming) < 5 else [])))]
+        else:
+            upcoming = [int(v) for v in g.pairs[k + 1:k + 6, 1]] if g.continuous else \
+                [f"{int(x)}-{int(y)}" for x, y in g.pairs[k + 1:k + 6]]
+            out += ["", "  then: " + (" > ".join(map(str, upcoming)) if upcoming else "tie off")]
         pct = 100.0 * k / n
         out += ["", f"  {self._bar()} {pct:5.1f} %   thread {self.used_m():.1f} m of {total:.1f} m"]
         out += ["", "  Enter/space: next line · b: back · q: quit (your place is saved)"]

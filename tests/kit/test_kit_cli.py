@@ -66,9 +66,12 @@ def test_solve_with_kit_in_one_go(tmp_path):
                               "--frame-mm", "400", "--kit", "--out", str(out)])
     assert res.exit_code == 0, res.output
     _check_kit(out, pins=64)
-    assert {f"camera-greedy-200.{e}" for e in ("png", "txt", "csv", "json", "svg")} <= {p.name for p in out.iterdir()}
-    assert (out / "preview.png").read_bytes() == (out / "camera-greedy-200.png").read_bytes()
-    doc = json.loads((out / "camera-greedy-200.json").read_text())
+    from solvers import DEFAULT_SOLVER
+
+    stem = f"camera-{DEFAULT_SOLVER}-200"
+    assert {f"{stem}.{e}" for e in ("png", "txt", "csv", "json", "svg")} <= {p.name for p in out.iterdir()}
+    assert (out / "preview.png").read_bytes() == (out / f"{stem}.png").read_bytes()
+    doc = json.loads((out / f"{stem}.json").read_text())
     txt = (out / "instructions.txt").read_text()
     assert f"Tie the thread on at pin {doc['pins'][0]} " in txt and f"tie off at pin {doc['pins'][-1]} " in txt
 

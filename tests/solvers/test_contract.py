@@ -92,3 +92,19 @@ def test_a_broken_plugin_does_not_break_the_registry(monkeypatch):
     with pytest.warns(RuntimeWarning, match="solver plugin 'broken'"):
         names = registry.solver_names()
     assert "random" in names and "broken" in registry.plugin_errors()
+
+
+@pytest.mark.parametrize("name", [n for n in solver_names() if get_entry(n).cls.colour])
+def test_colour_solver_contract(name):
+    from solvers.testing import check_colour_solver
+
+    sol = check_colour_solver(name)
+    assert len(sol.paths) == 3 and sol.render().shape == (96, 96, 3)
+
+
+def test_grey_solvers_refuse_colour_threads():
+    from rendering import InputError
+    from solvers.testing import colour_contract_problem
+
+    with pytest.raises(InputError, match="draws one black thread on white; .*use a colour solver"):
+        make_solver("greedy").solve(colour_contract_problem())

@@ -44,7 +44,7 @@ else:
             path = np.zeros(problem.n_lines + 1, np.int64)
             gains = np.zeros(problem.n_lines)
             removed = np.zeros(problem.n_lines)
-            stats = np.zeros(2, np.int64)
+            stats = np.zeros(K.N_STATS, np.int64)
             args = (cs.id_of, cs.pin_a, cs.pin_b, S, T, Wt, o, rule, step, problem.n_lines, start, no_return, True,
                     early_stop, used)
             if dev == "cpu":

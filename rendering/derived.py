@@ -132,7 +132,8 @@ class BlockTable:
     Attributes
     ----------
     indptr : (n_chords + 1,) int64
-    block : (nnz,) int64, block ids (see :func:`block_index`)
+    block : (nnz,) uint16 (int32 past 65535 blocks), block ids (see :func:`block_index`): the refiners and the
+        viewing-scale greedy stream this column for every candidate, and 2 bytes instead of 8 is ~1.5x faster
     coverage : (nnz,) float32, the chord's summed coverage in that block
     """
 
@@ -155,7 +156,7 @@ def _build_block_table(table: ChordTable, scale: int) -> BlockTable:
 
     nnz = _kernels._block_table(table.indptr, table.pixel, table.coverage, blk, nblocks, indptr, dummy_b, dummy_c,
                                 False)
-    block = np.empty(nnz, dtype=np.int64)
+    block = np.empty(nnz, dtype=np.uint16 if nblocks <= 65535 else np.int32)
     cov = np.empty(nnz, dtype=np.float32)
     _kernels._block_table(table.indptr, table.pixel, table.coverage, blk, nblocks, indptr, block, cov, True)
     return BlockTable(indptr, block, cov)

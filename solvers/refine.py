@@ -1,9 +1,12 @@
-"""Refining a continuous thread on the viewing-scale error (``greedy+refine``).
+"""Refining a continuous thread at the viewing scale (``greedy+refine``, ``greedy-view+refine``).
 
-:func:`refine_path` re-chooses the pins of a thread one at a time while the
-block-scale error (:class:`solvers.view.BlockError`) falls, keeping the line
-count and the thread in one piece. Kernels: :mod:`solvers._greedy_kernels`
-(``_refine_state``, ``_refine_range``).
+:func:`refine_path` re-chooses the pins of a thread one at a time while its
+objective improves, keeping the line count and the thread in one piece. Two
+objectives: ``"error"``, the block-scale squared error
+(:class:`solvers.view.BlockError`; kernels :mod:`solvers._greedy_kernels`,
+``_refine_state``, ``_refine_range``), and ``"ssim"``, the benchmark's SSIM at
+that scale minus a weighted squared error that keeps the tone (kernels
+:mod:`solvers._ssim_kernels`).
 """
 
 from __future__ import annotations
@@ -17,13 +20,31 @@ from rendering.errors import check_float, check_int
 from rendering.jit import lazy_import
 
 K = lazy_import("solvers._greedy_kernels")  # numba: loaded when a kernel runs
+KS = lazy_import("solvers._ssim_kernels")
 from .base import Problem
-from .view import BlockError
+from rendering.derived import block_table
+
+from .view import NO_BLOCKS, BlockError
+
+#: the SSIM window's side (:data:`solvers._ssim_kernels.WIN`; here so that checking inputs loads no numba)
+KS_WIN = 7
 
 
-def refine_path(problem: Problem, path, *, scale: int = VIEW_SCALE, once: bool = True, sweeps: int = 3,
-                seconds: float | None = None, shortlist: int = 8, chunk: int = 64) -> tuple[np.ndarray, dict]:
-    """Improve a continuous thread by re-choosing its pins, one at a time, while the error falls.
+#: the refiner's objectives (:func:`refine_path`)
+OBJECTIVES = ("error", "ssim")
+#: weight of the squared error beside SSIM in the ``ssim`` objective (``tone_weight``): at 30 the refined
+#: threads keep greedy-view's L1 within ~0.005 on the built-ins; at 0 SSIM rises 0.07-0.09 while L1 worsens
+#: as much (the tone drifts), at 100 the SSIM gain halves
+TONE_WEIGHT = 30.0
+
+
+def refine_path(problem: Problem, path, *, objective: str = "error", scale: int = VIEW_SCALE, once: bool = True,
+                sweeps: int = 3, seconds: float | None = None, shortlist: int = 8, chunk: int = 64,
+                tone_weight: float = TONE_WEIGHT) -> tuple[np.ndarray, dict]:
+    """Improve a continuous thread by re-choosing its pins, one at a time, while its objective improves.
+
+    With ``objective="ssim"`` see :func:`refine_ssim_path` (``tone_weight`` is its
+    weight of the squared error); what follows is ``"error"``.
 
     The error is the weighted squared error between the rendered thread and
     the target, both box-averaged over ``scale x scale`` blocks (the viewing
@@ -57,18 +78,19 @@ def refine_path(problem: Problem, path, *, scale: int = VIEW_SCALE, once: bool =
         ``refine_error_after``, ``refine_seconds``, ``refine_history`` (error after each sweep),
         ``refine_out_of_time``
     """
+    if objective not in OBJECTIVES:
+        raise InputError(f"refine objective must be one of {', '.join(OBJECTIVES)}, got {objective!r}")
+    if objective == "ssim":
+        return refine_ssim_path(problem, path, scale=scale, once=once, sweeps=sweeps, seconds=seconds,
+                                shortlist=shortlist, chunk=chunk, tone_weight=tone_weight)
     t0 = time.perf_counter()
     scale = check_int("refine scale", scale, low=1, hint="use 1 (pixels) or the viewing scale, e.g. 4")
     check_int("sweeps", sweeps, low=1)
     shortlist = check_int("shortlist", shortlist, low=0, hint="e.g. 8, or 0 to measure every candidate")
     if seconds is not None:
         check_float("seconds", seconds, low=0.0, low_open=True)
-    path = np.array(path, dtype=np.int64)
-    chords = problem.chords.path_to_chords(path).astype(np.int64)
+    path, chords, count = _start(problem, path, once)
     table = problem.table
-    count = np.bincount(chords, minlength=table.n_chords).astype(np.int64)
-    if once and count.max(initial=0) > 1:
-        raise InputError("the path draws a chord more than once but once=True; pass once=False to refine it")
     err_b = BlockError.of(problem, scale)
     blk, nblocks, Ts, Wb, inv = err_b.blk, err_b.nblocks, err_b.Ts, err_b.Wb, err_b.inv
     o = float(problem.thread.opacity)
@@ -104,4 +126,139 @@ def refine_path(problem: Problem, path, *, scale: int = VIEW_SCALE, once: bool =
                 refine_scale=scale, refine_error_before=float(err0), refine_error_after=float(err),
                 refine_seconds=time.perf_counter() - t0, refine_history=[float(h) for h in hist],
                 refine_out_of_time=out_of_time)
+    return path, info
+
+
+def _start(problem: Problem, path, once: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The path as int64, its chords and how often each chord is drawn (checked against ``once``)."""
+    path = np.array(path, dtype=np.int64)
+    chords = problem.chords.path_to_chords(path).astype(np.int64)
+    count = np.bincount(chords, minlength=problem.table.n_chords).astype(np.int64)
+    if once and count.max(initial=0) > 1:
+        raise InputError("the path draws a chord more than once but once=True; pass once=False to refine it")
+    return path, chords, count
+
+
+def refine_ssim_path(problem: Problem, path, *, scale: int = VIEW_SCALE, once: bool = True, sweeps: int = 1,
+                     seconds: float | None = None, shortlist: int = 1, chunk: int = 64,
+                     tone_weight: float = TONE_WEIGHT) -> tuple[np.ndarray, dict]:
+    """Re-choose a thread's pins to raise the picture's SSIM at the viewing scale, keeping its tone.
+
+    The objective, on both images box-averaged ``scale x scale`` (the outside
+    of the frame white, as :func:`rendering.metrics.score` takes it), is
+
+        J = SSIM - tone_weight * MSE
+
+    with SSIM exactly the benchmark's (scikit-image's 7x7 uniform window,
+    averaged over the frame) and MSE the block-mean squared error weighted by
+    the problem's error weights (frame and importance map). SSIM alone is the
+    wrong target: it barely sees a uniform shift of tone, and a refiner on it
+    alone gains 0.07-0.09 SSIM while the thread darkens (L1 +0.06-0.09).
+
+    Each move takes a pin ``b`` between ``a`` and ``c`` and puts there the
+    pin ``b'`` whose chords ``(a, b')``, ``(b', c)`` raise ``J`` most
+    (``min_gap``; with ``once``, chords not drawn elsewhere). The candidates
+    are ranked by the first-order change of ``J`` (its exact gradient, from the
+    block table) and the best ``shortlist`` (0: every candidate) are measured
+    exactly, pixel by pixel under the multiplicative model, then window by
+    window; a move is kept only if it raises ``J``. The line count never
+    changes and the thread stays one thread. Sweeps run over the whole path
+    until one gains nothing, after ``sweeps`` sweeps, or once ``seconds`` have
+    passed (checked every ``chunk`` pins). Kernels: :mod:`solvers._ssim_kernels`.
+
+    On a canvas that is not a multiple of ``scale`` the last, partial row and
+    column of blocks take part (the metric crops them), so J and the metric
+    differ slightly there.
+
+    Parameters
+    ----------
+    problem : Problem
+    path : (n_lines + 1,) int, a valid pin sequence for ``problem``
+    scale : int >= 1, block side (the viewing scale; lowered, as the metric does, to keep 7 blocks across)
+    shortlist : int >= 0, candidates measured exactly per move (0: all)
+    tone_weight : float >= 0, weight of the squared error
+
+    Returns
+    -------
+    path : (n_lines + 1,) int64, the refined pin sequence
+    info : dict, as :func:`refine_path`'s (``refine_error_*`` is ``-J``), plus
+        ``refine_ssim_before``, ``refine_ssim_after`` (the SSIM term) and ``refine_objective``
+    """
+    t0 = time.perf_counter()
+    scale = check_int("refine scale", scale, low=1, hint="use the viewing scale, e.g. 4")
+    check_int("sweeps", sweeps, low=1)
+    shortlist = check_int("shortlist", shortlist, low=0, hint="e.g. 1, or 0 to measure every candidate")
+    tone_weight = check_float("tone_weight", tone_weight, low=0.0, hint=f"e.g. {TONE_WEIGHT:g}")
+    if seconds is not None:
+        check_float("seconds", seconds, low=0.0, low_open=True)
+    canvas = problem.layout.canvas
+    if canvas < KS_WIN:
+        raise InputError(f"the ssim refiner needs a canvas of at least {KS_WIN} px (one SSIM window), got {canvas}")
+    scale = min(scale, canvas // KS_WIN)  # as the metric does on tiny canvases: at least one window across
+    G = -(-canvas // scale)
+    path, chords, count = _start(problem, path, once)
+    table = problem.table
+    err_b = BlockError.of(problem, scale)
+    blk, nb = err_b.blk, err_b.nblocks
+    binv = 1.0 / np.bincount(blk, minlength=nb).astype(np.float64)
+    o = float(problem.thread.opacity)
+    B = np.empty(table.n_pixels, dtype=np.float64)
+    Bs = np.empty(nb, dtype=np.float64)
+    K._refine_state(table.indptr, table.pixel, table.coverage, chords, B, o, blk, Bs)
+    xs = Bs * binv
+    ys = err_b.Ts * binv
+    wsum = float(err_b.Wb.sum())
+    wl = (tone_weight / wsum) * err_b.Wb if wsum > 0 else np.zeros(nb)
+    # the windows the metric averages: centred on blocks mostly inside the frame, whole blocks only
+    inside = np.bincount(blk, weights=problem.mask.ravel().astype(np.float64), minlength=nb) * binv >= 0.5
+    full = np.zeros((G, G), dtype=bool)
+    full[:canvas // scale, :canvas // scale] = True
+    inside &= full.ravel()
+    mw = inside / max(int(inside.sum()), 1)
+    ridx, rmul = KS.window_reach(G)
+    Sx, Sy, Sxx, Syy, Sxy, Sw = (np.empty(nb, dtype=np.float64) for _ in range(6))
+    KS._windows_init(xs, ys, G, ridx, rmul, Sx, Sy, Sxx, Syy, Sxy, Sw)
+
+    def value() -> tuple[float, float]:
+        ssim = float(np.dot(mw, Sw))
+        return ssim, ssim - float(np.dot(wl, (xs - ys) ** 2))
+
+    ssim0, j0 = value()
+    bt = block_table(table, scale) if shortlist > 0 else None
+    bindptr, bblock, bcov = (bt.indptr, bt.block, bt.coverage) if bt is not None else NO_BLOCKS
+    scratch = dict(dsum=np.zeros(nb), mark=np.zeros(nb, dtype=np.bool_), touched=np.zeros(nb, dtype=np.int64),
+                   rsum=np.zeros(nb), rtouched=np.zeros(nb, dtype=np.int64), dSx=np.zeros(nb), dSxx=np.zeros(nb),
+                   dSxy=np.zeros(nb), wmark=np.zeros(nb, dtype=np.bool_), wt=np.zeros(nb, dtype=np.int64),
+                   P=np.zeros(nb), Q=np.zeros(nb), R=np.zeros(nb), h=np.zeros(nb), rdx=np.zeros(nb),
+                   rSx=np.zeros(nb), rSxx=np.zeros(nb), rSxy=np.zeros(nb), rwmark=np.zeros(nb, dtype=np.bool_),
+                   rwt=np.zeros(nb, dtype=np.int64), Srem=np.zeros(nb), pb=np.zeros(nb), qb=np.zeros(nb),
+                   rb=np.zeros(nb), hmark=np.zeros(nb, dtype=np.bool_), hlist=np.zeros(nb, dtype=np.int64),
+                   wrow=KS.window_rows(G))
+    KS._gradient(xs, ys, wl, G, ridx, rmul, Sx, Sy, Sxx, Syy, Sxy, mw, scratch["P"], scratch["Q"], scratch["R"],
+                 scratch["pb"], scratch["qb"], scratch["rb"], scratch["h"])
+    stats = np.zeros(3, dtype=np.int64)  # slots KS.TRIED, KS.MOVES, KS.EXACT
+    hist = [-j0]
+    done = 0
+    out_of_time = False
+    L = path.size - 1
+    for _ in range(sweeps):
+        gain = 0.0
+        for m0 in range(0, L + 1, chunk):
+            gain += KS._refine_ssim_range(table.indptr, table.pixel, table.coverage, problem.chords.id_of, path,
+                                          count, once, B, o, blk, binv, xs, ys, wl, G, ridx, rmul,
+                                          Sx, Sy, Sxx, Syy, Sxy, Sw, mw, bindptr, bblock, bcov, shortlist,
+                                          *scratch.values(), m0, min(m0 + chunk, L + 1), stats)
+            if seconds is not None and time.perf_counter() - t0 > seconds:
+                out_of_time = True
+                break
+        hist.append(hist[-1] - gain)
+        done += 1
+        if out_of_time or gain <= 1e-12:
+            break
+    ssim1, j1 = value()
+    info = dict(refine_objective="ssim", refine_sweeps=done, refine_moves=int(stats[KS.MOVES]),
+                refine_tried=int(stats[KS.TRIED]), refine_exact=int(stats[KS.EXACT]), refine_scale=scale,
+                refine_error_before=-j0, refine_error_after=-j1, refine_ssim_before=ssim0, refine_ssim_after=ssim1,
+                refine_tone_weight=tone_weight, refine_seconds=time.perf_counter() - t0,
+                refine_history=[float(v) for v in hist], refine_out_of_time=out_of_time)
     return path, info

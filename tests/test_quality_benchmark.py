@@ -101,3 +101,18 @@ def test_pin_spread_ring_and_mapped_pairs():
     assert ring.any() and not ring[64, 64] and ring[64, 2] and (ring <= lay.frame_mask).all()
     # the ring is the outer 5 % of the radius: about 10 % of the disk's area
     assert 0.08 < ring.sum() / lay.frame_mask.sum() < 0.12
+
+
+def test_refinement_section_compares_the_refined_solver_with_its_start():
+    import pandas as pd
+
+    rows = []
+    for im, (s0, s1, secs) in {"camera": (0.50, 0.53, 1.2), "moon": (0.60, 0.605, 1.6)}.items():
+        rows.append(dict(image=im, lines=4000, solver=Q.REFINED_FROM, ssim=s0, l1=0.1, ssim_at_1=s0,
+                         refine_seconds=np.nan))
+        rows.append(dict(image=im, lines=4000, solver=Q.REFINED, ssim=s1, l1=0.102, ssim_at_1=s1 + 0.001,
+                         refine_seconds=secs))
+    text = "\n".join(Q.refinement_section(pd.DataFrame(rows), [4000]))
+    assert "| camera | 0.500 / 0.100 | 0.530 / 0.102 | +0.0300 | +0.0020 | +0.0310 | 1.20 |" in text
+    assert "on **1 of 2** images (smallest +0.0050); refinement 1.20-1.60 s" in text
+    assert Q.refinement_section(pd.DataFrame(rows[:1]), [4000]) == []  # nothing to compare

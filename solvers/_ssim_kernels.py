@@ -92,6 +92,13 @@ def window_reach(G: int) -> tuple[np.ndarray, np.ndarray]:
     return idx, mult
 
 
+# packed state (one cache line per window or block): columns of ``W`` (per window), ``BS`` (per block),
+# ``D`` (a candidate's window changes), ``RS`` (the removal's window changes and SSIM), ``PQR`` (derivatives)
+W_SX, W_SY, W_SXX, W_SYY, W_SXY, W_S, W_MW = 0, 1, 2, 3, 4, 5, 6
+B_X, B_Y, B_WL, B_INV, B_RDX, B_P, B_Q, B_R = 0, 1, 2, 3, 4, 5, 6, 7
+D_X, D_XX, D_XY, D_S = 0, 1, 2, 3
+
+
 @njit(cache=True, inline="always")
 def _ssim(sx, sy, sxx, syy, sxy):
     ux = sx / NP
@@ -103,19 +110,16 @@ def _ssim(sx, sy, sxx, syy, sxy):
 
 
 @njit(cache=True)
-def _windows_init(xs, ys, G, ridx, rmul, Sx, Sy, Sxx, Syy, Sxy, Sw):
-    """Every window's sums and SSIM from the block means ``xs`` (thread) and ``ys`` (target)."""
-    Sx[:] = 0.0
-    Sy[:] = 0.0
-    Sxx[:] = 0.0
-    Syy[:] = 0.0
-    Sxy[:] = 0.0
+def _windows_init(BS, G, ridx, rmul, W):
+    """Every window's sums and SSIM from the block means (``BS[:, B_X]`` thread, ``BS[:, B_Y]`` target)."""
+    for k in range(5):
+        W[:, k] = 0.0
     K = ridx.shape[1]
-    for q in range(xs.shape[0]):
+    for q in range(BS.shape[0]):
         u = q // G
         v = q - u * G
-        x = xs[q]
-        y = ys[q]
+        x = BS[q, B_X]
+        y = BS[q, B_Y]
         for a in range(K):
             i = ridx[u, a]
             if i < 0:
@@ -126,60 +130,62 @@ def _windows_init(xs, ys, G, ridx, rmul, Sx, Sy, Sxx, Syy, Sxy, Sw):
                     break
                 m = rmul[u, a] * rmul[v, c]
                 w = i * G + j
-                Sx[w] += m * x
-                Sy[w] += m * y
-                Sxx[w] += m * x * x
-                Syy[w] += m * y * y
-                Sxy[w] += m * x * y
-    for w in range(Sx.shape[0]):
-        Sw[w] = _ssim(Sx[w], Sy[w], Sxx[w], Syy[w], Sxy[w])
+                W[w, W_SX] += m * x
+                W[w, W_SY] += m * y
+                W[w, W_SXX] += m * x * x
+                W[w, W_SYY] += m * y * y
+                W[w, W_SXY] += m * x * y
+    for w in range(W.shape[0]):
+        W[w, W_S] = _ssim(W[w, W_SX], W[w, W_SY], W[w, W_SXX], W[w, W_SYY], W[w, W_SXY])
+
+
+@njit(cache=True, inline="always")
+def _push(q, dx, xb, yb, G, ridx, rmul, D, wmark, wt, nw):
+    """Add block ``q``'s change of mean ``dx`` (from ``xb``; target ``yb``) to the window scratch ``D``."""
+    axx = 2.0 * xb * dx + dx * dx
+    axy = yb * dx
+    u = q // G
+    v = q - u * G
+    K = ridx.shape[1]
+    for a in range(K):
+        i = ridx[u, a]
+        if i < 0:
+            break
+        mi = rmul[u, a]
+        for c in range(K):
+            j = ridx[v, c]
+            if j < 0:
+                break
+            m = mi * rmul[v, c]
+            w = i * G + j
+            if not wmark[w]:
+                wmark[w] = True
+                wt[nw] = w
+                nw += 1
+                D[w, D_X] = 0.0
+                D[w, D_XX] = 0.0
+                D[w, D_XY] = 0.0
+            D[w, D_X] += m * dx
+            D[w, D_XX] += m * axx
+            D[w, D_XY] += m * axy
+    return nw
 
 
 @njit(cache=True)
-def _settle(dsum, mark, touched, nt, binv, xs, ys, wl, G, ridx, rmul, Sx, Sy, Sxx, Syy, Sxy, Sw, mw,
-            dSx, dSxx, dSxy, wmark, wt, commit):
-    """The change of ``J`` if the block sums moved by ``dsum`` (over ``touched[:nt]``); clears the scratch.
-
-    With ``commit`` the change is applied to ``xs`` and the windows.
-    """
+def _settle(dsum, mark, touched, nt, BS, G, ridx, rmul, W, D, wmark, wt, commit):
+    """The change of ``J`` if the block sums moved by ``dsum`` (over ``touched[:nt]``), and the windows touched
+    (``wt[:nw]``); clears the scratch. With ``commit`` the change is applied to the blocks and the windows."""
     dl = 0.0
     nw = 0
-    K = ridx.shape[1]
     for k in range(nt):
         q = touched[k]
-        dx = dsum[q] * binv[q]
-        x0 = xs[q]
-        e0 = x0 - ys[q]
-        e1 = e0 + dx
-        dl += wl[q] * (e1 * e1 - e0 * e0)
-        ax = dx
-        axx = 2.0 * x0 * dx + dx * dx
-        axy = ys[q] * dx
-        u = q // G
-        v = q - u * G
-        for a in range(K):
-            i = ridx[u, a]
-            if i < 0:
-                break
-            mi = rmul[u, a]
-            for c in range(K):
-                j = ridx[v, c]
-                if j < 0:
-                    break
-                m = mi * rmul[v, c]
-                w = i * G + j
-                if not wmark[w]:
-                    wmark[w] = True
-                    wt[nw] = w
-                    nw += 1
-                    dSx[w] = 0.0
-                    dSxx[w] = 0.0
-                    dSxy[w] = 0.0
-                dSx[w] += m * ax
-                dSxx[w] += m * axx
-                dSxy[w] += m * axy
+        dx = dsum[q] * BS[q, B_INV]
+        x0 = BS[q, B_X]
+        e0 = x0 - BS[q, B_Y]
+        dl += BS[q, B_WL] * (2.0 * e0 * dx + dx * dx)
+        nw = _push(q, dx, x0, BS[q, B_Y], G, ridx, rmul, D, wmark, wt, nw)
         if commit:
-            xs[q] = x0 + dx
+            BS[q, B_X] = x0 + dx
         dsum[q] = 0.0
         mark[q] = False
     ds = 0.0
@@ -187,28 +193,30 @@ def _settle(dsum, mark, touched, nt, binv, xs, ys, wl, G, ridx, rmul, Sx, Sy, Sx
         w = wt[k]
         wmark[w] = False
         if commit:
-            Sx[w] += dSx[w]
-            Sxx[w] += dSxx[w]
-            Sxy[w] += dSxy[w]
-            s1 = _ssim(Sx[w], Sy[w], Sxx[w], Syy[w], Sxy[w])
-            ds += mw[w] * (s1 - Sw[w])
-            Sw[w] = s1
-        elif mw[w] != 0.0:
-            s1 = _ssim(Sx[w] + dSx[w], Sy[w], Sxx[w] + dSxx[w], Syy[w], Sxy[w] + dSxy[w])
-            ds += mw[w] * (s1 - Sw[w])
+            W[w, W_SX] += D[w, D_X]
+            W[w, W_SXX] += D[w, D_XX]
+            W[w, W_SXY] += D[w, D_XY]
+            s1 = _ssim(W[w, W_SX], W[w, W_SY], W[w, W_SXX], W[w, W_SYY], W[w, W_SXY])
+            ds += W[w, W_MW] * (s1 - W[w, W_S])
+            W[w, W_S] = s1
+        elif W[w, W_MW] != 0.0:
+            s1 = _ssim(W[w, W_SX] + D[w, D_X], W[w, W_SY], W[w, W_SXX] + D[w, D_XX], W[w, W_SYY],
+                       W[w, W_SXY] + D[w, D_XY])
+            ds += W[w, W_MW] * (s1 - W[w, W_S])
     return ds - dl, nw
 
 
 @njit(cache=True, inline="always")
-def _pqr(Sx, Sy, Sxx, Syy, Sxy, mw, w):
+def _pqr(W, w):
     """A window's weighted derivatives of SSIM by its sums: d/dSx, d/dSxx, d/dSxy."""
-    if mw[w] == 0.0:
+    mw = W[w, W_MW]
+    if mw == 0.0:
         return 0.0, 0.0, 0.0
-    ux = Sx[w] / NP
-    uy = Sy[w] / NP
-    vx = CN * (Sxx[w] / NP - ux * ux)
-    vy = CN * (Syy[w] / NP - uy * uy)
-    vxy = CN * (Sxy[w] / NP - ux * uy)
+    ux = W[w, W_SX] / NP
+    uy = W[w, W_SY] / NP
+    vx = CN * (W[w, W_SXX] / NP - ux * ux)
+    vy = CN * (W[w, W_SYY] / NP - uy * uy)
+    vxy = CN * (W[w, W_SXY] / NP - ux * uy)
     a1 = 2.0 * ux * uy + C1
     a2 = 2.0 * vxy + C2
     b1 = ux * ux + uy * uy + C1
@@ -218,56 +226,24 @@ def _pqr(Sx, Sy, Sxx, Syy, Sxy, mw, w):
     # d/d(ux) at fixed window sums (vx and vxy move with ux), then the chain to Sx, Sxx, Sxy
     dnum = 2.0 * uy * a2 - 2.0 * CN * uy * a1
     dden = 2.0 * ux * b2 - 2.0 * CN * ux * b1
-    return (mw[w] * (dnum * den - num * dden) / (den * den) / NP, -mw[w] * num / (den * b2) * CN / NP,
-            mw[w] * 2.0 * a1 / den * CN / NP)
+    return (mw * (dnum * den - num * dden) / (den * den) / NP, -mw * num / (den * b2) * CN / NP,
+            mw * 2.0 * a1 / den * CN / NP)
 
 
 @njit(cache=True, inline="always")
-def _h(xs, ys, wl, pb, qb, rb, q):
-    x = xs[q]
-    return x * (pb[q] + 2.0 * x * qb[q] + ys[q] * rb[q] - 2.0 * wl[q] * (x - ys[q]))
+def _h(BS, q):
+    x = BS[q, B_X]
+    y = BS[q, B_Y]
+    return x * (BS[q, B_P] + 2.0 * x * BS[q, B_Q] + y * BS[q, B_R] - 2.0 * BS[q, B_WL] * (x - y))
 
 
 @njit(cache=True)
-def _gradient_local(xs, ys, wl, G, wrow, Sx, Sy, Sxx, Syy, Sxy, mw, P, Q, R, pb, qb, rb, h, wt, nw, hmark, hlist):
-    """Bring ``h`` up to date after the windows ``wt[:nw]`` (and the blocks they hold) changed."""
-    nh = 0
-    K = wrow.shape[1]
-    for k in range(nw):
-        w = wt[k]
-        p1, q1, r1 = _pqr(Sx, Sy, Sxx, Syy, Sxy, mw, w)
-        dp = p1 - P[w]
-        dq = q1 - Q[w]
-        dr = r1 - R[w]
-        P[w] = p1
-        Q[w] = q1
-        R[w] = r1
-        i = w // G
-        j = w - i * G
-        for a in range(K):
-            u = wrow[i, a]
-            for c in range(K):
-                b = u * G + wrow[j, c]
-                pb[b] += dp
-                qb[b] += dq
-                rb[b] += dr
-                if not hmark[b]:
-                    hmark[b] = True
-                    hlist[nh] = b
-                    nh += 1
-    for k in range(nh):
-        b = hlist[k]
-        hmark[b] = False
-        h[b] = _h(xs, ys, wl, pb, qb, rb, b)
-
-
-@njit(cache=True)
-def _gradient(xs, ys, wl, G, ridx, rmul, Sx, Sy, Sxx, Syy, Sxy, mw, P, Q, R, pb, qb, rb, h):
+def _gradient(BS, G, ridx, rmul, W, PQR, h):
     """``h_b = x_b dJ/dx_b`` for every block (the exact derivative through the reflected window)."""
-    for w in range(Sx.shape[0]):
-        P[w], Q[w], R[w] = _pqr(Sx, Sy, Sxx, Syy, Sxy, mw, w)
+    for w in range(W.shape[0]):
+        PQR[w, 0], PQR[w, 1], PQR[w, 2] = _pqr(W, w)
     K = ridx.shape[1]
-    for q in range(Sx.shape[0]):
+    for q in range(BS.shape[0]):
         u = q // G
         v = q - u * G
         p = 0.0
@@ -284,13 +260,46 @@ def _gradient(xs, ys, wl, G, ridx, rmul, Sx, Sy, Sxx, Syy, Sxy, mw, P, Q, R, pb,
                     break
                 m = mi * rmul[v, c]
                 w = i * G + j
-                p += m * P[w]
-                pq += m * Q[w]
-                pr += m * R[w]
-        pb[q] = p
-        qb[q] = pq
-        rb[q] = pr
-        h[q] = _h(xs, ys, wl, pb, qb, rb, q)
+                p += m * PQR[w, 0]
+                pq += m * PQR[w, 1]
+                pr += m * PQR[w, 2]
+        BS[q, B_P] = p
+        BS[q, B_Q] = pq
+        BS[q, B_R] = pr
+        h[q] = _h(BS, q)
+
+
+@njit(cache=True)
+def _gradient_local(BS, G, wrow, W, PQR, h, wt, nw, hmark, hlist):
+    """Bring ``h`` up to date after the windows ``wt[:nw]`` (and the blocks they hold) changed."""
+    nh = 0
+    K = wrow.shape[1]
+    for k in range(nw):
+        w = wt[k]
+        p1, q1, r1 = _pqr(W, w)
+        dp = p1 - PQR[w, 0]
+        dq = q1 - PQR[w, 1]
+        dr = r1 - PQR[w, 2]
+        PQR[w, 0] = p1
+        PQR[w, 1] = q1
+        PQR[w, 2] = r1
+        i = w // G
+        j = w - i * G
+        for a in range(K):
+            u = wrow[i, a]
+            for c in range(K):
+                b = u * G + wrow[j, c]
+                BS[b, B_P] += dp
+                BS[b, B_Q] += dq
+                BS[b, B_R] += dr
+                if not hmark[b]:
+                    hmark[b] = True
+                    hlist[nh] = b
+                    nh += 1
+    for k in range(nh):
+        b = hlist[k]
+        hmark[b] = False
+        h[b] = _h(BS, b)
 
 
 @njit(cache=True, inline="always")
@@ -356,60 +365,36 @@ def _lin(bindptr, bblock, bcov, x, h):
 
 
 @njit(cache=True)
-def _removal(rsum, rtouched, nr, binv, xs, ys, wl, G, ridx, rmul, Sx, Sy, Sxx, Syy, Sxy, Sw, mw,
-             rdx, rSx, rSxx, rSxy, rwmark, rwt, Srem):
-    """Push the old chords' removal (``rsum`` over ``rtouched[:nr]``) to scratch windows; returns its ``dJ`` and window count.
+def _removal(rsum, rtouched, nr, BS, G, ridx, rmul, W, RS, rwmark, rwt):
+    """Push the old chords' removal (``rsum`` over ``rtouched[:nr]``) to the removal scratch ``RS``.
 
-    ``rdx`` gets each block's change of mean, ``Srem`` the SSIM of each window the removal reaches.
+    Returns its change of ``J`` and the windows it reaches (``rwt[:nrw]``);
+    ``BS[:, B_RDX]`` gets each block's change of mean, ``RS[:, D_S]`` the SSIM of each window reached.
     """
     dl = 0.0
     nw = 0
-    K = ridx.shape[1]
     for k in range(nr):
         q = rtouched[k]
-        dx = rsum[q] * binv[q]
-        rdx[q] = dx
-        x0 = xs[q]
-        e0 = x0 - ys[q]
-        dl += wl[q] * ((e0 + dx) * (e0 + dx) - e0 * e0)
-        axx = 2.0 * x0 * dx + dx * dx
-        axy = ys[q] * dx
-        u = q // G
-        v = q - u * G
-        for a in range(K):
-            i = ridx[u, a]
-            if i < 0:
-                break
-            mi = rmul[u, a]
-            for c in range(K):
-                j = ridx[v, c]
-                if j < 0:
-                    break
-                m = mi * rmul[v, c]
-                w = i * G + j
-                if not rwmark[w]:
-                    rwmark[w] = True
-                    rwt[nw] = w
-                    nw += 1
-                    rSx[w] = 0.0
-                    rSxx[w] = 0.0
-                    rSxy[w] = 0.0
-                rSx[w] += m * dx
-                rSxx[w] += m * axx
-                rSxy[w] += m * axy
+        dx = rsum[q] * BS[q, B_INV]
+        BS[q, B_RDX] = dx
+        x0 = BS[q, B_X]
+        e0 = x0 - BS[q, B_Y]
+        dl += BS[q, B_WL] * (2.0 * e0 * dx + dx * dx)
+        nw = _push(q, dx, x0, BS[q, B_Y], G, ridx, rmul, RS, rwmark, rwt, nw)
     ds = 0.0
     for k in range(nw):
         w = rwt[k]
-        s1 = _ssim(Sx[w] + rSx[w], Sy[w], Sxx[w] + rSxx[w], Syy[w], Sxy[w] + rSxy[w])
-        Srem[w] = s1
-        ds += mw[w] * (s1 - Sw[w])
+        s1 = _ssim(W[w, W_SX] + RS[w, D_X], W[w, W_SY], W[w, W_SXX] + RS[w, D_XX], W[w, W_SYY],
+                   W[w, W_SXY] + RS[w, D_XY])
+        RS[w, D_S] = s1
+        ds += W[w, W_MW] * (s1 - W[w, W_S])
     return ds - dl, nw
 
 
 @njit(cache=True)
-def _candidate(indptr, pixel, coverage, x1, x2, B, o, blk, dsum, mark, touched, binv, xs, ys, wl, G, ridx, rmul,
-               Sx, Sy, Sxx, Syy, Sxy, Sw, mw, dSx, dSxx, dSxy, wmark, wt, rdx, rSx, rSxx, rSxy, rwmark, Srem, d_rem):
-    """Exact change of ``J`` of a move: the old chords' removal (``d_rem``, its windows ``rS*``) plus ``x1, x2``.
+def _candidate(indptr, pixel, coverage, x1, x2, B, o, blk, dsum, mark, touched, BS, G, ridx, rmul, W, D, wmark, wt,
+               RS, rwmark, d_rem):
+    """Exact change of ``J`` of a move: the old chords' removal (``d_rem``, its windows ``RS``) plus ``x1, x2``.
 
     ``B`` is without the old chords; a block or window both touch takes both changes.
     """
@@ -426,59 +411,35 @@ def _candidate(indptr, pixel, coverage, x1, x2, B, o, blk, dsum, mark, touched, 
         nt = _would_add(indptr, pixel, coverage, x2, B, o, blk, dsum, mark, touched, nt)
     d = d_rem
     nw = 0
-    K = ridx.shape[1]
     for k in range(nt):
         q = touched[k]
-        dx = dsum[q] * binv[q]
-        xp = xs[q] + rdx[q]
-        ep = xp - ys[q]
-        d -= wl[q] * ((ep + dx) * (ep + dx) - ep * ep)
-        axx = 2.0 * xp * dx + dx * dx
-        axy = ys[q] * dx
-        u = q // G
-        v = q - u * G
-        for a in range(K):
-            i = ridx[u, a]
-            if i < 0:
-                break
-            mi = rmul[u, a]
-            for c in range(K):
-                j = ridx[v, c]
-                if j < 0:
-                    break
-                m = mi * rmul[v, c]
-                w = i * G + j
-                if not wmark[w]:
-                    wmark[w] = True
-                    wt[nw] = w
-                    nw += 1
-                    dSx[w] = 0.0
-                    dSxx[w] = 0.0
-                    dSxy[w] = 0.0
-                dSx[w] += m * dx
-                dSxx[w] += m * axx
-                dSxy[w] += m * axy
+        dx = dsum[q] * BS[q, B_INV]
+        xp = BS[q, B_X] + BS[q, B_RDX]
+        ep = xp - BS[q, B_Y]
+        d -= BS[q, B_WL] * (2.0 * ep * dx + dx * dx)
+        nw = _push(q, dx, xp, BS[q, B_Y], G, ridx, rmul, D, wmark, wt, nw)
         dsum[q] = 0.0
         mark[q] = False
     for k in range(nw):
         w = wt[k]
         wmark[w] = False
-        if mw[w] == 0.0:
+        if W[w, W_MW] == 0.0:
             continue
         if rwmark[w]:
-            s1 = _ssim(Sx[w] + rSx[w] + dSx[w], Sy[w], Sxx[w] + rSxx[w] + dSxx[w], Syy[w], Sxy[w] + rSxy[w] + dSxy[w])
-            d += mw[w] * (s1 - Srem[w])
+            s1 = _ssim(W[w, W_SX] + RS[w, D_X] + D[w, D_X], W[w, W_SY], W[w, W_SXX] + RS[w, D_XX] + D[w, D_XX],
+                       W[w, W_SYY], W[w, W_SXY] + RS[w, D_XY] + D[w, D_XY])
+            d += W[w, W_MW] * (s1 - RS[w, D_S])
         else:
-            s1 = _ssim(Sx[w] + dSx[w], Sy[w], Sxx[w] + dSxx[w], Syy[w], Sxy[w] + dSxy[w])
-            d += mw[w] * (s1 - Sw[w])
+            s1 = _ssim(W[w, W_SX] + D[w, D_X], W[w, W_SY], W[w, W_SXX] + D[w, D_XX], W[w, W_SYY],
+                       W[w, W_SXY] + D[w, D_XY])
+            d += W[w, W_MW] * (s1 - W[w, W_S])
     return d
 
 
 @njit(cache=True)
-def _refine_ssim_range(indptr, pixel, coverage, id_of, path, count, once, B, o, blk, binv, xs, ys, wl, G,
-                       ridx, rmul, Sx, Sy, Sxx, Syy, Sxy, Sw, mw, bindptr, bblock, bcov, shortlist,
-                       dsum, mark, touched, rsum, rtouched, dSx, dSxx, dSxy, wmark, wt, P, Q, R, h,
-                       rdx, rSx, rSxx, rSxy, rwmark, rwt, Srem, pb, qb, rb, hmark, hlist, wrow, m0, m1, stats):
+def _refine_ssim_range(indptr, pixel, coverage, id_of, path, count, once, B, o, blk, BS, G, ridx, rmul, wrow,
+                       W, D, RS, PQR, h, bindptr, bblock, bcov, shortlist, dsum, mark, touched, rsum, rtouched,
+                       wmark, wt, rwmark, rwt, hmark, hlist, fan, fan_at, version, m0, m1, stats):
     """Re-choose pins ``path[m]``, ``m0 <= m < m1``, in order, raising ``J``; the thread stays one thread.
 
     For pin ``b`` between ``a`` and ``c`` the move replaces chords (a, b) and
@@ -488,6 +449,11 @@ def _refine_ssim_range(indptr, pixel, coverage, id_of, path, count, once, B, o, 
     as pins move) and the best ``shortlist`` (0: all)
     measured exactly against keeping ``b``; the best is kept if it raises
     ``J``. The windows change only when a pin moves. Returns the total rise of ``J``.
+
+    A candidate's first-order score is the sum over its two chords, and the
+    chords from one pin (its fan, ``fan[p]``) serve the pins on both sides
+    of it: a fan is kept until a move changes ``h`` (``fan_at[p]`` against
+    ``version[0]``), which halves the ranking's reads.
     """
     n = id_of.shape[0]
     L = path.shape[0] - 1
@@ -527,22 +493,26 @@ def _refine_ssim_range(indptr, pixel, coverage, id_of, path, count, once, B, o, 
             c2[ncand] = x2
             ncand += 1
         if shortlist > 0 and ncand > shortlist:
+            for p in (a, c):
+                if p >= 0 and fan_at[p] != version[0]:
+                    for j in range(n):
+                        fan[p, j] = _lin(bindptr, bblock, bcov, id_of[p, j], h)
+                    fan_at[p] = version[0]
             for i in range(ncand):
-                approx[i] = _lin(bindptr, bblock, bcov, c1[i], h) + _lin(bindptr, bblock, bcov, c2[i], h)
+                j = cj[i]
+                approx[i] = (fan[a, j] if a >= 0 else 0.0) + (fan[c, j] if c >= 0 else 0.0)
             order = np.argsort(approx[:ncand])[:shortlist]
             order.sort()  # ties to the lowest pin
         else:
             order = np.arange(ncand)
         nrw = 0
         if order.shape[0] > 0:
-            d_rem, nrw = _removal(rsum, rtouched, nr, binv, xs, ys, wl, G, ridx, rmul, Sx, Sy, Sxx, Syy, Sxy, Sw,
-                                  mw, rdx, rSx, rSxx, rSxy, rwmark, rwt, Srem)
+            d_rem, nrw = _removal(rsum, rtouched, nr, BS, G, ridx, rmul, W, RS, rwmark, rwt)
         best = 0.0  # keeping b changes nothing
         k_best = -1
         for i in order:
-            d = _candidate(indptr, pixel, coverage, c1[i], c2[i], B, o, blk, dsum, mark, touched, binv, xs, ys, wl,
-                           G, ridx, rmul, Sx, Sy, Sxx, Syy, Sxy, Sw, mw, dSx, dSxx, dSxy, wmark, wt,
-                           rdx, rSx, rSxx, rSxy, rwmark, Srem, d_rem)
+            d = _candidate(indptr, pixel, coverage, c1[i], c2[i], B, o, blk, dsum, mark, touched, BS, G, ridx, rmul,
+                           W, D, wmark, wt, RS, rwmark, d_rem)
             stats[EXACT] += 1
             if d > best:
                 best = d
@@ -565,10 +535,9 @@ def _refine_ssim_range(indptr, pixel, coverage, id_of, path, count, once, B, o, 
                 nt = _pass(indptr, pixel, coverage, n1, True, B, o, blk, dsum, mark, touched, nt)
             if n2 >= 0:
                 nt = _pass(indptr, pixel, coverage, n2, True, B, o, blk, dsum, mark, touched, nt)
-            _, nw = _settle(dsum, mark, touched, nt, binv, xs, ys, wl, G, ridx, rmul, Sx, Sy, Sxx, Syy, Sxy, Sw, mw,
-                            dSx, dSxx, dSxy, wmark, wt, True)
-            _gradient_local(xs, ys, wl, G, wrow, Sx, Sy, Sxx, Syy, Sxy, mw, P, Q, R, pb, qb, rb, h, wt, nw,
-                            hmark, hlist)
+            _, nw = _settle(dsum, mark, touched, nt, BS, G, ridx, rmul, W, D, wmark, wt, True)
+            _gradient_local(BS, G, wrow, W, PQR, h, wt, nw, hmark, hlist)
+            version[0] += 1  # every fan is stale
         else:
             n1 = ca
             n2 = cc
@@ -580,7 +549,7 @@ def _refine_ssim_range(indptr, pixel, coverage, id_of, path, count, once, B, o, 
         for k in range(nr):
             q = rtouched[k]
             rsum[q] = 0.0
-            rdx[q] = 0.0
+            BS[q, B_RDX] = 0.0
         for k in range(nrw):
             rwmark[rwt[k]] = False
         if n1 >= 0:

@@ -205,37 +205,40 @@ def refine_ssim_path(problem: Problem, path, *, scale: int = VIEW_SCALE, once: b
     B = np.empty(table.n_pixels, dtype=np.float64)
     Bs = np.empty(nb, dtype=np.float64)
     K._refine_state(table.indptr, table.pixel, table.coverage, chords, B, o, blk, Bs)
-    xs = Bs * binv
-    ys = err_b.Ts * binv
+    BS = np.zeros((nb, 8), dtype=np.float64)  # per block: columns KS.B_* (one cache line a block)
+    BS[:, KS.B_X] = Bs * binv
+    BS[:, KS.B_Y] = err_b.Ts * binv
     wsum = float(err_b.Wb.sum())
-    wl = (tone_weight / wsum) * err_b.Wb if wsum > 0 else np.zeros(nb)
+    BS[:, KS.B_WL] = (tone_weight / wsum) * err_b.Wb if wsum > 0 else 0.0
+    BS[:, KS.B_INV] = binv
+    W = np.zeros((nb, 8), dtype=np.float64)  # per window: columns KS.W_*
     # the windows the metric averages: centred on blocks mostly inside the frame, whole blocks only
     inside = np.bincount(blk, weights=problem.mask.ravel().astype(np.float64), minlength=nb) * binv >= 0.5
     full = np.zeros((G, G), dtype=bool)
     full[:canvas // scale, :canvas // scale] = True
     inside &= full.ravel()
-    mw = inside / max(int(inside.sum()), 1)
+    W[:, KS.W_MW] = inside / max(int(inside.sum()), 1)
     ridx, rmul = KS.window_reach(G)
-    Sx, Sy, Sxx, Syy, Sxy, Sw = (np.empty(nb, dtype=np.float64) for _ in range(6))
-    KS._windows_init(xs, ys, G, ridx, rmul, Sx, Sy, Sxx, Syy, Sxy, Sw)
+    KS._windows_init(BS, G, ridx, rmul, W)
 
     def value() -> tuple[float, float]:
-        ssim = float(np.dot(mw, Sw))
-        return ssim, ssim - float(np.dot(wl, (xs - ys) ** 2))
+        ssim = float(np.dot(W[:, KS.W_MW], W[:, KS.W_S]))
+        return ssim, ssim - float(np.dot(BS[:, KS.B_WL], (BS[:, KS.B_X] - BS[:, KS.B_Y]) ** 2))
 
     ssim0, j0 = value()
     bt = block_table(table, scale) if shortlist > 0 else None
     bindptr, bblock, bcov = (bt.indptr, bt.block, bt.coverage) if bt is not None else NO_BLOCKS
-    scratch = dict(dsum=np.zeros(nb), mark=np.zeros(nb, dtype=np.bool_), touched=np.zeros(nb, dtype=np.int64),
-                   rsum=np.zeros(nb), rtouched=np.zeros(nb, dtype=np.int64), dSx=np.zeros(nb), dSxx=np.zeros(nb),
-                   dSxy=np.zeros(nb), wmark=np.zeros(nb, dtype=np.bool_), wt=np.zeros(nb, dtype=np.int64),
-                   P=np.zeros(nb), Q=np.zeros(nb), R=np.zeros(nb), h=np.zeros(nb), rdx=np.zeros(nb),
-                   rSx=np.zeros(nb), rSxx=np.zeros(nb), rSxy=np.zeros(nb), rwmark=np.zeros(nb, dtype=np.bool_),
-                   rwt=np.zeros(nb, dtype=np.int64), Srem=np.zeros(nb), pb=np.zeros(nb), qb=np.zeros(nb),
-                   rb=np.zeros(nb), hmark=np.zeros(nb, dtype=np.bool_), hlist=np.zeros(nb, dtype=np.int64),
-                   wrow=KS.window_rows(G))
-    KS._gradient(xs, ys, wl, G, ridx, rmul, Sx, Sy, Sxx, Syy, Sxy, mw, scratch["P"], scratch["Q"], scratch["R"],
-                 scratch["pb"], scratch["qb"], scratch["rb"], scratch["h"])
+    D, RS, PQR = (np.zeros((nb, 4), dtype=np.float64) for _ in range(3))
+    h = np.zeros(nb, dtype=np.float64)
+    KS._gradient(BS, G, ridx, rmul, W, PQR, h)
+    scratch = (np.zeros(nb), np.zeros(nb, dtype=np.bool_), np.zeros(nb, dtype=np.int64),  # dsum, mark, touched
+               np.zeros(nb), np.zeros(nb, dtype=np.int64),  # rsum, rtouched
+               np.zeros(nb, dtype=np.bool_), np.zeros(nb, dtype=np.int64),  # wmark, wt
+               np.zeros(nb, dtype=np.bool_), np.zeros(nb, dtype=np.int64),  # rwmark, rwt
+               np.zeros(nb, dtype=np.bool_), np.zeros(nb, dtype=np.int64),  # hmark, hlist
+               np.zeros((problem.layout.n_pins,) * 2), np.full(problem.layout.n_pins, -1, dtype=np.int64),  # fans
+               np.zeros(1, dtype=np.int64))  # h's version
+    wrow = KS.window_rows(G)
     stats = np.zeros(3, dtype=np.int64)  # slots KS.TRIED, KS.MOVES, KS.EXACT
     hist = [-j0]
     done = 0
@@ -245,9 +248,9 @@ def refine_ssim_path(problem: Problem, path, *, scale: int = VIEW_SCALE, once: b
         gain = 0.0
         for m0 in range(0, L + 1, chunk):
             gain += KS._refine_ssim_range(table.indptr, table.pixel, table.coverage, problem.chords.id_of, path,
-                                          count, once, B, o, blk, binv, xs, ys, wl, G, ridx, rmul,
-                                          Sx, Sy, Sxx, Syy, Sxy, Sw, mw, bindptr, bblock, bcov, shortlist,
-                                          *scratch.values(), m0, min(m0 + chunk, L + 1), stats)
+                                          count, once, B, o, blk, BS, G, ridx, rmul, wrow, W, D, RS, PQR, h,
+                                          bindptr, bblock, bcov, shortlist, *scratch, m0, min(m0 + chunk, L + 1),
+                                          stats)
             if seconds is not None and time.perf_counter() - t0 > seconds:
                 out_of_time = True
                 break

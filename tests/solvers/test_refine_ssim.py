@@ -16,24 +16,28 @@ from solvers.baseline import random_path
 from solvers.refine import refine_path, refine_ssim_path
 
 
-def _state(G, seed):
+def _state(G, seed, mw=None, wl=None):
+    """Packed block and window state (``KS.B_*``, ``KS.W_*`` columns) for random block means."""
     rng = np.random.default_rng(seed)
-    xs = rng.uniform(0.2, 1.0, G * G)
-    ys = np.clip(xs.reshape(G, G) + rng.normal(0, 0.2, (G, G)), 0, 1).ravel()
+    BS = np.zeros((G * G, 8))
+    BS[:, KS.B_X] = rng.uniform(0.2, 1.0, G * G)
+    BS[:, KS.B_Y] = np.clip(BS[:, KS.B_X] + rng.normal(0, 0.2, G * G), 0, 1)
+    BS[:, KS.B_WL] = 0.0 if wl is None else wl
+    W = np.zeros((G * G, 8))
+    W[:, KS.W_MW] = 0.0 if mw is None else mw
     ridx, rmul = KS.window_reach(G)
-    S = [np.empty(G * G) for _ in range(6)]
-    KS._windows_init(xs, ys, G, ridx, rmul, *S)
-    return xs, ys, ridx, rmul, S
+    KS._windows_init(BS, G, ridx, rmul, W)
+    return BS, W, ridx, rmul
 
 
 @pytest.mark.parametrize("G", [7, 10])
 def test_windows_are_scikit_images_ssim(G):
-    xs, ys, _, _, (Sx, Sy, Sxx, Syy, Sxy, Sw) = _state(G, 0)
-    X, Y = xs.reshape(G, G), ys.reshape(G, G)
-    np.testing.assert_allclose(Sx, uniform_filter(X, 7, mode="reflect").ravel() * 49, atol=1e-10)
-    np.testing.assert_allclose(Sxy, uniform_filter(X * Y, 7, mode="reflect").ravel() * 49, atol=1e-10)
+    BS, W, _, _ = _state(G, 0)
+    X, Y = BS[:, KS.B_X].reshape(G, G), BS[:, KS.B_Y].reshape(G, G)
+    np.testing.assert_allclose(W[:, KS.W_SX], uniform_filter(X, 7, mode="reflect").ravel() * 49, atol=1e-10)
+    np.testing.assert_allclose(W[:, KS.W_SXY], uniform_filter(X * Y, 7, mode="reflect").ravel() * 49, atol=1e-10)
     _, smap = structural_similarity(Y, X, data_range=1.0, full=True, win_size=7)
-    np.testing.assert_allclose(Sw, smap.ravel(), atol=1e-9)
+    np.testing.assert_allclose(W[:, KS.W_S], smap.ravel(), atol=1e-9)
 
 
 def test_window_reach_and_rows_are_one_relation():
@@ -49,20 +53,22 @@ def test_window_reach_and_rows_are_one_relation():
 
 def test_gradient_is_the_derivative_of_the_objective():
     G = 9
-    xs, ys, ridx, rmul, (Sx, Sy, Sxx, Syy, Sxy, Sw) = _state(G, 1)
     mw = np.zeros(G * G)
     mw[np.random.default_rng(2).random(G * G) < 0.7] = 1.0
     mw /= mw.sum()
     wl = np.full(G * G, 30.0 / (G * G))
+    BS, W, ridx, rmul = _state(G, 1, mw, wl)
+    xs, ys = BS[:, KS.B_X].copy(), BS[:, KS.B_Y]
 
     def J(x):
-        S = [np.empty(G * G) for _ in range(6)]
-        KS._windows_init(x, ys, G, ridx, rmul, *S)
-        return float(mw @ S[5]) - float(wl @ (x - ys) ** 2)
+        B2 = BS.copy()
+        B2[:, KS.B_X] = x
+        W2 = W.copy()
+        KS._windows_init(B2, G, ridx, rmul, W2)
+        return float(mw @ W2[:, KS.W_S]) - float(wl @ (x - ys) ** 2)
 
-    arrays = [np.zeros(G * G) for _ in range(6)]  # P, Q, R per window; their sums per block
     h = np.zeros(G * G)
-    KS._gradient(xs, ys, wl, G, ridx, rmul, Sx, Sy, Sxx, Syy, Sxy, mw, *arrays, h)
+    KS._gradient(BS, G, ridx, rmul, W, np.zeros((G * G, 4)), h)
     eps = 1e-6
     for b in (0, 4, G + 1, G * G // 2, G * G - 1):
         e = np.zeros(G * G)

@@ -623,6 +623,30 @@ def _pair_approx(bindptr, bblock, bcov, x1, x2, Bs, Ts, Wb, inv, o, dsum, mark, 
     return _settle_delta(Bs, Ts, Wb, inv, dsum, mark, touched, nt)
 
 
+@njit(cache=True, inline="always")
+def _reroutes(id_of, a, b, c, count, once, cj, c1, c2):
+    """The pins ``j`` that can replace ``b`` between ``a`` and ``c`` (-1: no such neighbour), into ``cj``, with
+    their chords ``(a, j)`` in ``c1`` and ``(j, c)`` in ``c2`` (-2 where there is no neighbour); returns how many.
+
+    A chord must exist (``min_gap``) and, with ``once``, not be drawn elsewhere (``count``).
+    """
+    ncand = 0
+    for j in range(id_of.shape[0]):
+        if j == b:
+            continue
+        x1 = id_of[a, j] if a >= 0 else -2
+        x2 = id_of[j, c] if c >= 0 else -2
+        if x1 == -1 or x2 == -1 or x1 == x2:
+            continue
+        if once and ((x1 >= 0 and count[x1] > 0) or (x2 >= 0 and count[x2] > 0)):
+            continue
+        cj[ncand] = j
+        c1[ncand] = x1
+        c2[ncand] = x2
+        ncand += 1
+    return ncand
+
+
 @njit(cache=True)
 def _refine_range(indptr, pixel, coverage, id_of, path, count, once, B, Bs, Ts, Wb, inv, o, blk,
                   bindptr, bblock, bcov, shortlist, dsum, mark, touched, m0, m1, stats):
@@ -659,20 +683,7 @@ def _refine_range(indptr, pixel, coverage, id_of, path, count, once, B, Bs, Ts, 
             _apply(indptr, pixel, coverage, cc, False, B, Bs, o, blk)
             count[cc] -= 1
         d_old = _pair_delta(indptr, pixel, coverage, ca, cc, B, Bs, Ts, Wb, inv, o, blk, dsum, mark, touched)
-        ncand = 0
-        for j in range(n):
-            if j == b:
-                continue
-            x1 = id_of[a, j] if a >= 0 else -2
-            x2 = id_of[j, c] if c >= 0 else -2
-            if x1 == -1 or x2 == -1 or x1 == x2:
-                continue
-            if once and ((x1 >= 0 and count[x1] > 0) or (x2 >= 0 and count[x2] > 0)):
-                continue
-            cj[ncand] = j
-            c1[ncand] = x1
-            c2[ncand] = x2
-            ncand += 1
+        ncand = _reroutes(id_of, a, b, c, count, once, cj, c1, c2)
         if shortlist > 0 and ncand > shortlist:
             for i in range(ncand):
                 approx[i] = _pair_approx(bindptr, bblock, bcov, c1[i], c2[i], Bs, Ts, Wb, inv, o, dsum, mark, touched)

@@ -47,14 +47,15 @@ from rendering.jit import guard_cache
 
 guard_cache()  # before the first @njit: stale caches of other kernel modules never load
 
+# a pass's change of the block sums, and the smallest transmittance divided by, as the error refiner's
+from ._greedy_kernels import _MIN_FACTOR, _delta, _reroutes  # noqa: E402
+
 #: scikit-image's SSIM constants for data range 1, the window side and the sample-covariance factor
 C1 = 0.01 ** 2
 C2 = 0.03 ** 2
 WIN = 7
 NP = WIN * WIN
 CN = NP / (NP - 1.0)
-#: smallest transmittance divided by when a pass is taken off (as :mod:`solvers._greedy_kernels`)
-_MIN_FACTOR = 1e-9
 #: slots of the refiner's ``stats``: moves tried, moves kept, exact evaluations (as the error refiner's)
 TRIED, MOVES, EXACT = 0, 1, 2
 
@@ -339,23 +340,6 @@ def _take_off(indptr, pixel, coverage, c, B, o):
 
 
 @njit(cache=True, inline="always")
-def _would_add(indptr, pixel, coverage, c, B, o, blk, dsum, mark, touched, nt):
-    """Record in ``dsum`` the block sums' change if chord ``c`` were added to ``B`` (``B`` unchanged)."""
-    for t in range(indptr[c], indptr[c + 1]):
-        p = pixel[t]
-        f = 1.0 - o * coverage[t]
-        if f < _MIN_FACTOR:
-            f = _MIN_FACTOR
-        q = blk[p]
-        if not mark[q]:
-            mark[q] = True
-            touched[nt] = q
-            nt += 1
-        dsum[q] += B[p] * (f - 1.0)
-    return nt
-
-
-@njit(cache=True, inline="always")
 def _lin(bindptr, bblock, bcov, x, h):
     s = 0.0
     if x >= 0:
@@ -403,12 +387,12 @@ def _candidate(indptr, pixel, coverage, x1, x2, B, o, blk, dsum, mark, touched, 
         # the two chords share the pixels near b' (and more when a and c are neighbours): x2 is measured on
         # B with x1 drawn, then x1 comes off again
         nt = _pass(indptr, pixel, coverage, x1, True, B, o, blk, dsum, mark, touched, nt)
-        nt = _would_add(indptr, pixel, coverage, x2, B, o, blk, dsum, mark, touched, nt)
+        nt = _delta(indptr, pixel, coverage, x2, B, o, blk, dsum, mark, touched, nt)
         _take_off(indptr, pixel, coverage, x1, B, o)
     elif x1 >= 0:
-        nt = _would_add(indptr, pixel, coverage, x1, B, o, blk, dsum, mark, touched, nt)
+        nt = _delta(indptr, pixel, coverage, x1, B, o, blk, dsum, mark, touched, nt)
     elif x2 >= 0:
-        nt = _would_add(indptr, pixel, coverage, x2, B, o, blk, dsum, mark, touched, nt)
+        nt = _delta(indptr, pixel, coverage, x2, B, o, blk, dsum, mark, touched, nt)
     d = d_rem
     nw = 0
     for k in range(nt):
@@ -478,20 +462,7 @@ def _refine_ssim_range(indptr, pixel, coverage, id_of, path, count, once, B, o, 
             count[cc] -= 1
         for k in range(nr):
             mark[rtouched[k]] = False
-        ncand = 0
-        for j in range(n):
-            if j == b:
-                continue
-            x1 = id_of[a, j] if a >= 0 else -2
-            x2 = id_of[j, c] if c >= 0 else -2
-            if x1 == -1 or x2 == -1 or x1 == x2:
-                continue
-            if once and ((x1 >= 0 and count[x1] > 0) or (x2 >= 0 and count[x2] > 0)):
-                continue
-            cj[ncand] = j
-            c1[ncand] = x1
-            c2[ncand] = x2
-            ncand += 1
+        ncand = _reroutes(id_of, a, b, c, count, once, cj, c1, c2)
         if shortlist > 0 and ncand > shortlist:
             for p in (a, c):
                 if p >= 0 and fan_at[p] != version[0]:

@@ -97,36 +97,48 @@ def refine_path(problem: Problem, path, *, objective: str = "error", scale: int 
     B = np.empty(table.n_pixels, dtype=np.float64)
     Bs = np.empty(nblocks, dtype=np.float64)
     K._refine_state(table.indptr, table.pixel, table.coverage, chords, B, o, blk, Bs)
-    err = err0 = K._block_error(Bs, Ts, Wb, inv)
+    err0 = K._block_error(Bs, Ts, Wb, inv)
     dsum = np.zeros(nblocks, dtype=np.float64)
     mark = np.zeros(nblocks, dtype=np.bool_)
     touched = np.zeros(nblocks, dtype=np.int64)
     bt = err_b.shortlist_table(problem, shortlist)
     stats = np.zeros(3, dtype=np.int64)  # slots K.REFINE_TRIED, K.REFINE_MOVES, K.REFINE_EXACT
-    hist = [err]
-    done = 0
-    out_of_time = False
-    L = path.size - 1
-    for _ in range(sweeps):
-        gain = 0.0
-        for m0 in range(0, L + 1, chunk):
-            gain += K._refine_range(table.indptr, table.pixel, table.coverage, problem.chords.id_of, path, count,
-                                    once, B, Bs, Ts, Wb, inv, o, blk, bt[0], bt[1], bt[2], shortlist,
-                                    dsum, mark, touched, m0, min(m0 + chunk, L + 1), stats)
-            if seconds is not None and time.perf_counter() - t0 > seconds:
-                out_of_time = True
-                break
-        err -= gain
-        hist.append(err)
-        done += 1
-        if out_of_time or gain <= 1e-9 * err0:
-            break
+    gains, out_of_time = _sweeps(
+        lambda m0, m1: K._refine_range(table.indptr, table.pixel, table.coverage, problem.chords.id_of, path, count,
+                                       once, B, Bs, Ts, Wb, inv, o, blk, bt[0], bt[1], bt[2], shortlist,
+                                       dsum, mark, touched, m0, m1, stats),
+        path.size, sweeps, chunk, seconds, t0, stop_below=1e-9 * err0)
+    hist = err0 - np.concatenate([[0.0], np.cumsum(gains)])
+    err = float(hist[-1])
+    done = len(gains)
     info = dict(refine_sweeps=done, refine_moves=int(stats[K.REFINE_MOVES]), refine_tried=int(stats[K.REFINE_TRIED]),
                 refine_exact=int(stats[K.REFINE_EXACT]),
                 refine_scale=scale, refine_error_before=float(err0), refine_error_after=float(err),
                 refine_seconds=time.perf_counter() - t0, refine_history=[float(h) for h in hist],
                 refine_out_of_time=out_of_time)
     return path, info
+
+
+def _sweeps(step, n_pins: int, sweeps: int, chunk: int, seconds: float | None, t0: float, *,
+            stop_below: float) -> tuple[list[float], bool]:
+    """Run ``step(m0, m1)`` (re-choose pins ``m0 <= m < m1``, returning what it gained) over the path, chunk by chunk.
+
+    Sweeps until one gains ``stop_below`` or less, after ``sweeps`` sweeps, or once ``seconds`` have passed
+    since ``t0`` (checked after each chunk). Returns each sweep's gain and whether time ran out.
+    """
+    gains: list[float] = []
+    out_of_time = False
+    for _ in range(sweeps):
+        gain = 0.0
+        for m0 in range(0, n_pins, chunk):
+            gain += step(m0, min(m0 + chunk, n_pins))
+            if seconds is not None and time.perf_counter() - t0 > seconds:
+                out_of_time = True
+                break
+        gains.append(gain)
+        if out_of_time or gain <= stop_below:
+            break
+    return gains, out_of_time
 
 
 def _start(problem: Problem, path, once: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -240,24 +252,13 @@ def refine_ssim_path(problem: Problem, path, *, scale: int = VIEW_SCALE, once: b
                np.zeros(1, dtype=np.int64))  # h's version
     wrow = KS.window_rows(G)
     stats = np.zeros(3, dtype=np.int64)  # slots KS.TRIED, KS.MOVES, KS.EXACT
-    hist = [-j0]
-    done = 0
-    out_of_time = False
-    L = path.size - 1
-    for _ in range(sweeps):
-        gain = 0.0
-        for m0 in range(0, L + 1, chunk):
-            gain += KS._refine_ssim_range(table.indptr, table.pixel, table.coverage, problem.chords.id_of, path,
-                                          count, once, B, o, blk, BS, G, ridx, rmul, wrow, W, D, RS, PQR, h,
-                                          bindptr, bblock, bcov, shortlist, *scratch, m0, min(m0 + chunk, L + 1),
-                                          stats)
-            if seconds is not None and time.perf_counter() - t0 > seconds:
-                out_of_time = True
-                break
-        hist.append(hist[-1] - gain)
-        done += 1
-        if out_of_time or gain <= 1e-12:
-            break
+    gains, out_of_time = _sweeps(
+        lambda m0, m1: KS._refine_ssim_range(table.indptr, table.pixel, table.coverage, problem.chords.id_of, path,
+                                             count, once, B, o, blk, BS, G, ridx, rmul, wrow, W, D, RS, PQR, h,
+                                             bindptr, bblock, bcov, shortlist, *scratch, m0, m1, stats),
+        path.size, sweeps, chunk, seconds, t0, stop_below=1e-12)
+    hist = -j0 - np.concatenate([[0.0], np.cumsum(gains)])
+    done = len(gains)
     ssim1, j1 = value()
     info = dict(refine_objective="ssim", refine_sweeps=done, refine_moves=int(stats[KS.MOVES]),
                 refine_tried=int(stats[KS.TRIED]), refine_exact=int(stats[KS.EXACT]), refine_scale=scale,

@@ -151,7 +151,7 @@ def solve(image, *, solver: str = DEFAULT_SOLVER, pins: int = 288, lines: int | 
     helper = None
     kernels = solver_obj.jit_kernels()
     if needs_compiling(*kernels, build_table=not cached, invert_table=not cached and bool(kernels)):
-        say("compiling kernels: first run after install only, about 10 s")
+        say("compiling kernels: first run of this solver after install only, 10-30 s")
         helper = _precompile_elsewhere(solver, solver_options or {}, problem) if not cached else None
     try:
         say(f"{'loading' if cached else 'building'} the chord table for {pins} pins at {canvas} px"

@@ -15,17 +15,22 @@ reflected (``scipy.ndimage`` mode ``reflect``: ``d c b a | a b c d``), sample
 covariance (49/48), ``C1 = 0.01^2``, ``C2 = 0.03^2``, the map averaged over the
 windows centred inside the frame (weights ``mw``, summing to 1). The squared
 error keeps the tone: SSIM alone is nearly blind to a uniform shift of
-brightness, and a refiner on SSIM alone trades 0.06-0.09 of L1 for its gain.
+brightness, and a refiner on SSIM alone trades the tone away for its gain.
 
 State
 -----
 Each window ``w`` keeps the sums ``Sx, Sxx, Sxy`` of its 49 cells (``Sy,
-Syy`` are fixed) and its SSIM ``Sw``. A chord move changes the block means
-of the blocks it crosses; :func:`_settle` pushes those changes to the windows
-that see them (each block reaches at most 7 x 7 windows; ``ridx, rmul`` list,
-per row or column index, the window centres that see it and how often, the
-reflection counting a cell twice near the edge) and re-evaluates SSIM there:
-the exact change of ``J``, at ~50 window updates per changed block.
+Syy`` are fixed), its SSIM and its weight (``W``, columns ``W_*``); each
+block its mean, the target's, its squared-error weight and ``1 / pixels``
+(``BS``, columns ``B_*``), one cache line a row. A chord move changes the
+block means of the blocks it crosses; :func:`_push` spreads each change to the
+windows that see it (at most 7 x 7; ``ridx, rmul`` list, per row or column
+index, the window centres that see it and how often, the reflection counting
+a cell twice near the edge) and SSIM is re-evaluated there: the exact change
+of ``J``, ~50 window updates per changed block. Per pin the old chords'
+removal is pushed once (:func:`_removal`) and each candidate adds its own
+chords on top (:func:`_candidate`); the state changes only when a pin moves
+(:func:`_settle` with ``commit``).
 
 Ranking
 -------
@@ -34,8 +39,9 @@ Candidates are ranked first by the first-order change of ``J``:
 ``dJ ~ sum_b (dJ/dx_b) dx_b`` with ``dx_b ~ -o cov_b x_b / k^2`` (each pixel's
 brightness taken as its block's mean, the block table ``bindptr, bblock,
 bcov``), i.e. ``-o/k^2 sum_b bcov_b h_b`` with ``h = x dJ/dx``
-(:func:`_gradient`, the exact derivative through the reflected window,
-recomputed per chunk of pins), and only the best ``shortlist`` are measured.
+(:func:`_gradient`, the exact derivative through the reflected window, kept
+current by :func:`_gradient_local` as pins move), and only the best
+``shortlist`` are measured.
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ rule gives every line count. ``greedy-sum`` runs at each ``--weights`` value
 most generous reading for it. ``greedy-view`` is greedy on the viewing-scale
 error (also online, so prefixes hold). ``greedy+refine`` refines the ``L``-line greedy
 thread for each ``L`` (what ``make_solver("greedy+refine")`` does), ``greedy-view+refine`` the ``L``-line
-greedy-view thread (one sweep on the SSIM objective, as ``make_solver("greedy-view+refine")``).
+greedy-view thread (on the SSIM objective, as ``make_solver("greedy-view+refine")``).
 
 Writes ``greedy_quality.csv`` (one tidy row per image, lines, solver, weight)
 and ``greedy_quality.md`` (the tables) into ``--out``.
@@ -39,7 +39,7 @@ sys.path.insert(0, str(ROOT))
 from _common import git_commit  # noqa: E402
 from bench.metrics import score  # noqa: E402
 from rendering import BUILTIN_IMAGES, render  # noqa: E402
-from solvers import Problem  # noqa: E402
+from solvers import Problem, get_entry  # noqa: E402
 from rendering.derived import pixel_table  # noqa: E402
 from solvers.greedy import greedy_path  # noqa: E402
 from solvers.refine import refine_path  # noqa: E402
@@ -90,7 +90,9 @@ def run_image(image: str, lines: list[int], weights: list[float], sweeps: int, s
         log(f"{image} {n}: refine {info['refine_sweeps']} sweeps, {info['refine_moves']} moves, "
             f"{time.perf_counter() - t0:.1f} s")
         t0 = time.perf_counter()
-        r_path, info = refine_path(sub, v_path[:n + 1], objective="ssim", sweeps=1, shortlist=2)
+        cfg = get_entry("greedy-view+refine").defaults  # as the registered solver refines
+        r_path, info = refine_path(sub, v_path[:n + 1], objective="ssim", sweeps=cfg["refine_sweeps"],
+                                   shortlist=cfg["shortlist"], max_pins=cfg["refine_pins"])
         add("greedy-view+refine", n, r_path, v_secs * n / top + time.perf_counter() - t0,
             refine_sweeps=info["refine_sweeps"], refine_moves=info["refine_moves"])
     return rows

@@ -30,7 +30,7 @@ sys.path.insert(0, str(ROOT))
 
 from _common import git_commit  # noqa: E402
 from rendering import PinLayout, ThreadModel, default_min_gap, get_chord_table  # noqa: E402
-from solvers import Problem  # noqa: E402
+from solvers import Problem, get_entry  # noqa: E402
 from rendering.derived import pixel_table  # noqa: E402
 from solvers.greedy import GreedySolver  # noqa: E402
 
@@ -59,9 +59,9 @@ def prepare(image: str, pins: int, lines: int, canvas: int) -> tuple[Problem, di
                          pixel_table_mib=pt.nbytes / 2**20, chords=table.n_chords, nnz=table.nnz)
 
 
-#: the registered ``greedy-view`` and ``greedy-view+refine`` (``solvers.greedy``)
-VIEW = dict(scale=4, shortlist=2)
-VIEW_REFINE = dict(VIEW, refine=True, refine_objective="ssim", refine_sweeps=1)
+#: the registered ``greedy-view`` and ``greedy-view+refine`` (their defaults in ``solvers.greedy``)
+VIEW = get_entry("greedy-view").defaults
+VIEW_REFINE = get_entry("greedy-view+refine").defaults
 
 
 def row(label: str, problem: Problem, repeat: int, **config) -> dict:
@@ -100,7 +100,7 @@ def main(argv=None) -> int:
     rows.append(row("greedy-sum (seed rule)", problem, args.repeat, score="sum", no_return=20))
     GreedySolver(scale=4).solve(problem.with_lines(1))  # builds the block table (kept per table)
     rows.append(row("greedy-view", problem, args.repeat, **VIEW))
-    rows.append(row("greedy-view+refine (1 sweep)", problem, max(1, args.repeat // 2), **VIEW_REFINE))
+    rows.append(row("greedy-view+refine", problem, max(1, args.repeat // 2), **VIEW_REFINE))
     if not args.quick:
         rows.append(row("greedy+refine (3 sweeps)", problem, 1, refine=True))
     if not args.quick:

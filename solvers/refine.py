@@ -41,7 +41,7 @@ TONE_WEIGHT = 30.0
 
 def refine_path(problem: Problem, path, *, objective: str = "error", scale: int = VIEW_SCALE, once: bool = True,
                 sweeps: int = 3, seconds: float | None = None, shortlist: int = 8, chunk: int = 64,
-                tone_weight: float = TONE_WEIGHT) -> tuple[np.ndarray, dict]:
+                tone_weight: float = TONE_WEIGHT, max_pins: int | None = None) -> tuple[np.ndarray, dict]:
     """Improve a continuous thread by re-choosing its pins, one at a time, while its objective improves.
 
     With ``objective="ssim"`` see :func:`refine_ssim_path` (``tone_weight`` is its
@@ -58,8 +58,9 @@ def refine_path(problem: Problem, path, *, objective: str = "error", scale: int 
     chord coverage per block, ~4x smaller) are measured exactly (0: every
     candidate), and the move is kept only if it lowers the exact error.
     The line count never changes and the thread stays one thread. Sweeps run
-    over the whole path until one gains nothing, after ``sweeps`` sweeps, or
-    once ``seconds`` have passed (checked every ``chunk`` pins).
+    over the whole path until one gains nothing, after ``sweeps`` sweeps, once
+    ``max_pins`` pins have been visited in all (None: no such budget), or once
+    ``seconds`` have passed (checked every ``chunk`` pins).
 
     This is the continuous-thread form of Birsak et al. (2018)'s alternation
     of best removal and best addition: removing ``b`` and adding ``b'`` in one
@@ -81,9 +82,11 @@ def refine_path(problem: Problem, path, *, objective: str = "error", scale: int 
     """
     if objective not in OBJECTIVES:
         raise InputError(f"refine objective must be one of {', '.join(OBJECTIVES)}, got {objective!r}")
+    if max_pins is not None:
+        check_int("max_pins", max_pins, low=1, hint="pins re-chosen in all, e.g. 4000, or None for no budget")
     if objective == "ssim":
         return refine_ssim_path(problem, path, scale=scale, once=once, sweeps=sweeps, seconds=seconds,
-                                shortlist=shortlist, chunk=chunk, tone_weight=tone_weight)
+                                shortlist=shortlist, chunk=chunk, tone_weight=tone_weight, max_pins=max_pins)
     t0 = time.perf_counter()
     scale = check_int("refine scale", scale, low=1, hint="use 1 (pixels) or the viewing scale, e.g. 4")
     check_int("sweeps", sweeps, low=1)
@@ -108,7 +111,7 @@ def refine_path(problem: Problem, path, *, objective: str = "error", scale: int 
         lambda m0, m1: K._refine_range(table.indptr, table.pixel, table.coverage, problem.chords.id_of, path, count,
                                        once, B, Bs, Ts, Wb, inv, o, blk, bt[0], bt[1], bt[2], shortlist,
                                        dsum, mark, touched, m0, m1, stats),
-        path.size, sweeps, chunk, seconds, t0, stop_below=1e-9 * err0)
+        path.size, sweeps, chunk, seconds, t0, stop_below=1e-9 * err0, max_pins=max_pins)
     hist = err0 - np.concatenate([[0.0], np.cumsum(gains)])
     err = float(hist[-1])
     done = len(gains)
@@ -121,23 +124,27 @@ def refine_path(problem: Problem, path, *, objective: str = "error", scale: int 
 
 
 def _sweeps(step, n_pins: int, sweeps: int, chunk: int, seconds: float | None, t0: float, *,
-            stop_below: float) -> tuple[list[float], bool]:
+            stop_below: float, max_pins: int | None = None) -> tuple[list[float], bool]:
     """Run ``step(m0, m1)`` (re-choose pins ``m0 <= m < m1``, returning what it gained) over the path, chunk by chunk.
 
-    Sweeps until one gains ``stop_below`` or less, after ``sweeps`` sweeps, or once ``seconds`` have passed
-    since ``t0`` (checked after each chunk). Returns each sweep's gain and whether time ran out.
+    Sweeps until one gains ``stop_below`` or less, after ``sweeps`` sweeps, once ``max_pins`` pins have been
+    visited in all (a budget of work that is the same on every machine), or once ``seconds`` have passed since
+    ``t0`` (checked after each chunk). Returns each sweep's gain and whether time ran out.
     """
     gains: list[float] = []
     out_of_time = False
+    left = n_pins * sweeps if max_pins is None else max_pins
     for _ in range(sweeps):
         gain = 0.0
-        for m0 in range(0, n_pins, chunk):
-            gain += step(m0, min(m0 + chunk, n_pins))
+        for m0 in range(0, min(n_pins, left), chunk):
+            m1 = min(m0 + chunk, n_pins, left)
+            gain += step(m0, m1)
             if seconds is not None and time.perf_counter() - t0 > seconds:
                 out_of_time = True
                 break
+        left -= n_pins
         gains.append(gain)
-        if out_of_time or gain <= stop_below:
+        if out_of_time or gain <= stop_below or left <= 0:
             break
     return gains, out_of_time
 
@@ -154,7 +161,7 @@ def _start(problem: Problem, path, once: bool) -> tuple[np.ndarray, np.ndarray, 
 
 def refine_ssim_path(problem: Problem, path, *, scale: int = VIEW_SCALE, once: bool = True, sweeps: int = 1,
                      seconds: float | None = None, shortlist: int = 2, chunk: int = 64,
-                     tone_weight: float = TONE_WEIGHT) -> tuple[np.ndarray, dict]:
+                     tone_weight: float = TONE_WEIGHT, max_pins: int | None = None) -> tuple[np.ndarray, dict]:
     """Re-choose a thread's pins to raise the picture's SSIM at the viewing scale, keeping its tone.
 
     The objective, on both images box-averaged ``scale x scale`` (the outside
@@ -176,8 +183,11 @@ def refine_ssim_path(problem: Problem, path, *, scale: int = VIEW_SCALE, once: b
     exactly, pixel by pixel under the multiplicative model, then window by
     window; a move is kept only if it raises ``J``. The line count never
     changes and the thread stays one thread. Sweeps run over the whole path
-    until one gains nothing, after ``sweeps`` sweeps, or once ``seconds`` have
-    passed (checked every ``chunk`` pins). Kernels: :mod:`solvers._ssim_kernels`.
+    until one gains nothing, after ``sweeps`` sweeps, once ``max_pins`` pins
+    have been visited in all (None: no such budget; ``greedy-view+refine``
+    gives 4000, one sweep of a 4000-line thread, two of a 2000-line one), or
+    once ``seconds`` have passed (checked every ``chunk`` pins). Kernels:
+    :mod:`solvers._ssim_kernels`.
 
     On a canvas that is not a multiple of ``scale`` the last, partial row and
     column of blocks take part (the metric crops them), so J and the metric
@@ -202,6 +212,8 @@ def refine_ssim_path(problem: Problem, path, *, scale: int = VIEW_SCALE, once: b
     check_int("sweeps", sweeps, low=1)
     shortlist = check_int("shortlist", shortlist, low=0, hint="e.g. 2, or 0 to measure every candidate")
     tone_weight = check_float("tone_weight", tone_weight, low=0.0, hint=f"e.g. {TONE_WEIGHT:g}")
+    if max_pins is not None:
+        check_int("max_pins", max_pins, low=1, hint="pins re-chosen in all, e.g. 4000, or None for no budget")
     if seconds is not None:
         check_float("seconds", seconds, low=0.0, low_open=True)
     canvas = problem.layout.canvas
@@ -257,7 +269,7 @@ def refine_ssim_path(problem: Problem, path, *, scale: int = VIEW_SCALE, once: b
         lambda m0, m1: KS._refine_ssim_range(table.indptr, table.pixel, table.coverage, problem.chords.id_of, path,
                                              count, once, B, o, blk, BS, G, ridx, rmul, wrow, W, D, RS, PQR, h,
                                              bindptr, bblock, bcov, shortlist, *scratch, m0, m1, stats),
-        path.size, sweeps, chunk, seconds, t0, stop_below=1e-12)
+        path.size, sweeps, chunk, seconds, t0, stop_below=1e-12, max_pins=max_pins)
     hist = -j0 - np.concatenate([[0.0], np.cumsum(gains)])
     done = len(gains)
     ssim1, j1 = value()

@@ -95,20 +95,24 @@ OPTION_NAMES = {"n_pins": "--pins", "pins": "--pins", "lines": "--lines", "canva
                 "timeout": "--timeout"}
 
 
-def as_option_error(message: str) -> str:
-    """An error message with its subject renamed to the option the user typed.
+def as_option_error(message: str, names: dict | None = None) -> str:
+    """An error message with its subject renamed to the option the user typed (``names``, a command's own, first).
 
     >>> as_option_error("n_pins must be at most 4096, got 5000; use 3 to 4096 pins, e.g. --pins 288")
     '--pins must be at most 4096, got 5000; use 3 to 4096 pins, e.g. --pins 288'
     """
-    for name in sorted(OPTION_NAMES, key=len, reverse=True):
-        if message.startswith(name + " "):
-            return OPTION_NAMES[name] + message[len(name):]
+    for table in (names or {}, OPTION_NAMES):
+        for name in sorted(table, key=len, reverse=True):
+            if message.startswith(name + " "):
+                return table[name] + message[len(name):]
     return message
 
 
-def user_errors(fn):
-    """Turn InputError (and other ValueErrors from checks) into one line naming the option, and exit 2."""
+def user_errors(fn, names: dict | None = None):
+    """Turn InputError (and other ValueErrors from checks) into one line naming the option, and exit 2.
+
+    ``names`` adds a command's own option names (checked before :data:`OPTION_NAMES`).
+    """
     import functools
 
     @functools.wraps(fn)
@@ -118,6 +122,6 @@ def user_errors(fn):
         except (InputError, ValueError) as e:
             if os.environ.get("STRINGART_DEBUG"):
                 raise
-            fail(as_option_error(str(e).splitlines()[0]) if str(e) else type(e).__name__)
+            fail(as_option_error(str(e).splitlines()[0], names) if str(e) else type(e).__name__)
 
     return wrapper

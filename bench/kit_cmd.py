@@ -5,7 +5,6 @@ commands, so ``bench --help`` stays fast.
 """
 
 import functools
-import os
 import sys
 from pathlib import Path
 from typing import Annotated, Optional
@@ -14,7 +13,7 @@ import typer
 
 from rendering import InputError
 
-from .cli_common import as_option_error, fail
+from .cli_common import user_errors
 
 #: the kit's option names as the library says them -> as typed
 KIT_OPTION_NAMES = {"pin_mm": "--pin-mm", "overlap_mm": "--overlap-mm", "frames": "--frames",
@@ -27,25 +26,8 @@ Paper = Annotated[str, typer.Option("--paper", help="Paper of the PDFs: A4, Lett
 
 
 def kit_errors(fn):
-    """One line naming the option (the kit's own names first), exit 2; as :func:`bench.cli_common.user_errors`."""
-
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        try:
-            return fn(*args, **kwargs)
-        except (InputError, ValueError) as e:
-            if os.environ.get("STRINGART_DEBUG"):
-                raise
-            msg = str(e).splitlines()[0] if str(e) else type(e).__name__
-            for name in sorted(KIT_OPTION_NAMES, key=len, reverse=True):
-                if msg.startswith(name + " "):
-                    msg = KIT_OPTION_NAMES[name] + msg[len(name):]
-                    break
-            else:
-                msg = as_option_error(msg)
-            fail(msg)
-
-    return wrapper
+    """One line naming the option (the kit's own names first), exit 2: :func:`bench.cli_common.user_errors`."""
+    return user_errors(fn, KIT_OPTION_NAMES)
 
 
 def _parse_stages(text: Optional[str]):

@@ -717,6 +717,19 @@ def _refine_range(indptr, pixel, coverage, id_of, path, count, once, B, Bs, Ts, 
 
 
 # ---------------------------------------------------------------------------- greedy at a block scale
+@njit(cache=True, inline="always")
+def _open_chords(n_chords, once, used, pin_b, cand, cpin):
+    """Every chord still open (with ``once``: not drawn), for a free first chord: ids into ``cand``, their
+    ``pin_b`` into ``cpin``; returns how many."""
+    ncand = 0
+    for c in range(n_chords):
+        if not (once and used[c]):
+            cand[ncand] = c
+            cpin[ncand] = pin_b[c]
+            ncand += 1
+    return ncand
+
+
 @njit(cache=True)
 def _shortlist_pick(indptr, pixel, coverage, cand, ncand, B, Bs, Ts, Wb, inv, o, blk, bindptr, bblock, bcov,
                     shortlist, approx, dsum, mark, touched, stats):
@@ -770,12 +783,7 @@ def _greedy_blocks(indptr, pixel, coverage, id_of, pin_a, pin_b, B, Bs, Ts, Wb, 
     no_partners = np.zeros((n, 0), dtype=np.int32)
     drawn = 0
     if start < 0:
-        ncand = 0
-        for c in range(n_chords):
-            if not (once and used[c]):
-                cand[ncand] = c
-                cpin[ncand] = pin_b[c]
-                ncand += 1
+        ncand = _open_chords(n_chords, once, used, pin_b, cand, cpin)
         if ncand == 0:
             stats[STAT_STOP] = STOP_DEAD_END
             path[0] = 0
@@ -904,12 +912,7 @@ def _greedy_view(indptr, pixel, coverage, id_of, pin_a, pin_b, B, Bs, Ts, Wb, in
     drawn = 0
     i = -1
     if start < 0:
-        ncand = 0
-        for c in range(n_chords):
-            if not (once and used[c]):
-                cand[ncand] = c
-                cpin[ncand] = pin_b[c]
-                ncand += 1
+        ncand = _open_chords(n_chords, once, used, pin_b, cand, cpin)
         if ncand == 0:
             stats[STAT_STOP] = STOP_DEAD_END
             path[0] = 0

@@ -79,41 +79,44 @@ class FrontParams:
 
 
 def front_problem(problem, params: FrontParams, *, equalised: np.ndarray | None = None):
-    """The problem greedy is asked to solve: the edited target, the assumed thread, the edge weights.
+    """The problem the solver is asked to solve: the edited target, the assumed thread, the edge weights.
 
     ``equalised``: the photo's CLAHE when already computed (:func:`search` reuses it).
     """
+    import dataclasses as dc
+
     from rendering import ThreadModel
     from rendering.frontend import clahe, importance_map
     from rendering.target import Target
-    from solvers import Problem
 
     t = problem.target
     img = np.clip(t.original, 0.0, 1.0)
     if params.local > 0:
         eq = clahe(img, clip=0.01) if equalised is None else equalised
         img = (1.0 - params.local) * img + params.local * eq
+    weights = t.weights
+    if params.strength > 0:
+        weights = importance_map(t.original, mode="edges", strength=params.strength, mask=problem.mask)
+        if t.weights is not None:
+            weights = weights * t.weights
     edited = Target(np.ascontiguousarray(np.clip(img, 0.0, 1.0) ** params.gamma, dtype=np.float32), t.name,
-                    t.original, t.edits + (f"front {params}",))
+                    t.original, t.edits + (f"front {params}",), weights=weights)
     thread = ThreadModel(frame_mm=problem.thread.frame_mm, thread_mm=problem.thread.thread_mm,
                          opacity=problem.thread.opacity * params.opacity)
-    imp = None
-    if params.strength > 0:
-        imp = importance_map(t.original, mode="edges", strength=params.strength, mask=problem.mask)
-        if problem.importance is not None:
-            imp = imp * problem.importance
-    elif problem.importance is not None:
-        imp = problem.importance
-    return Problem(target=edited, layout=problem.layout, thread=thread, n_lines=problem.n_lines,
-                   min_gap=problem.min_gap, continuous=problem.continuous, allow_repeats=problem.allow_repeats,
-                   importance=imp)
+    return dc.replace(problem, target=edited, thread=thread)
 
 
-def solve_front(problem, params: FrontParams, *, solver: str = SOLVER, equalised=None) -> np.ndarray:
-    """One run of ``solver`` on :func:`front_problem`; the pin path, for the original problem."""
+def solve_front(problem, params: FrontParams, *, solver=SOLVER, equalised=None) -> np.ndarray:
+    """One run of ``solver`` (a registered name, or a prepared solver whose ``run`` is called) on
+    :func:`front_problem`; the pin path, for the original problem."""
     from solvers import make_solver
+    from solvers.progress import quiet
 
-    return make_solver(solver).solve(front_problem(problem, params, equalised=equalised), rng=0).path
+    edited = front_problem(problem, params, equalised=equalised)
+    if isinstance(solver, str):
+        return make_solver(solver).solve(edited, rng=0).path
+    with quiet():  # a search's trial runs are not the solve's progress
+        return solver.run(edited, np.random.default_rng(0)).path
 
 
 def evaluate(problem, path) -> dict:
@@ -126,7 +129,7 @@ def evaluate(problem, path) -> dict:
     return score(preview, problem.target.original, problem.mask)
 
 
-def search(problem, *, rounds: int = 2, solver: str = SOLVER, log=None) -> tuple[FrontParams, np.ndarray, dict]:
+def search(problem, *, rounds: int = 2, solver=SOLVER, log=None) -> tuple[FrontParams, np.ndarray, dict]:
     """Coordinate search of :class:`FrontParams` with the solver in the loop.
 
     Maximises the viewing-scale SSIM against the photo, among settings whose L1

@@ -2,9 +2,16 @@
 
 Loaded through the ``stringart.solvers`` entry point (``learned = "learned.solvers"``
 in pyproject.toml), so :mod:`solvers` never imports :mod:`learned`. This module
-only declares the solvers (names, configs, capability flags) and imports no
-torch: the work is in :mod:`learned.inference`, imported when a learned solver
-prepares or runs, so listing solvers stays light.
+only declares the solvers (names, configs, capability flags, the steps of the
+composed ones) and imports no torch: the work is in :mod:`learned.inference`,
+imported when a learned solver prepares or runs, so listing solvers stays light.
+Solvers that need torch say so (``requires = ("torch",)``): without the
+``learned`` extra they are listed as unavailable.
+
+The composed ones (:func:`solvers.compose`) are a *lead* step and a registered
+solver: ``ae+greedy`` is :class:`ChordNetLead` (a :class:`~solvers.guide.ChordGuide`
+hint) then ``greedy``; ``ae-target+greedy`` is :class:`FrontNetLead` (an edited
+problem) then ``greedy-view``.
 
 * ``projection`` -- not learned: each chord scored by the mean target darkness
   along it (standardised), decoded into one thread by
@@ -35,14 +42,26 @@ from typing import ClassVar
 import numpy as np
 
 from rendering.errors import check_float, check_int
-from solvers import Output, Problem, Solver, register
+from solvers import Handoff, Hint, Lead, Output, Problem, Solver, compose, register
+from solvers import greedy as _greedy, view as _view  # noqa: F401  (register greedy and greedy-view, composed below)
 from solvers.guide import check_guide_options
+
+TORCH = ("torch",)
+
+
+def _prepare_torch() -> None:
+    from .inference import set_threads
+
+    set_threads()
+
 
 class _LearnedBase(Solver):
     """A solver with a trained model: :meth:`prepare` loads it (outside the timed solve)."""
 
+    family: ClassVar[str] = "learned"
     continuous: ClassVar[bool] = True
     stochastic: ClassVar[bool] = False
+    requires: ClassVar[tuple] = TORCH
     kind: ClassVar[str] = ""
 
     def model(self, problem: Problem):
@@ -52,11 +71,21 @@ class _LearnedBase(Solver):
         return get_model(self.kind, self.config.checkpoint, problem.layout.n_pins)
 
     def prepare(self, problem: Problem) -> None:
-        from .inference import set_threads
-
-        set_threads()
+        _prepare_torch()
         self.model(problem)
         super().prepare(problem)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ProjectionOptions:
+    """The projection's scores, refined by ``refine_steps`` plain normalised gradient steps (step ``refine_lr``)."""
+
+    refine_steps: int = 0
+    refine_lr: float = 1.0
+
+    def __post_init__(self):
+        check_int("refine_steps", self.refine_steps, low=0, hint="e.g. 2, or 0 for the plain baseline")
+        check_float("refine_lr", self.refine_lr, low=0.0, low_open=True)
 
 
 @register("projection", description="not learned: chords scored by mean darkness along them, decoded to one thread")
@@ -69,19 +98,13 @@ class ProjectionSolver(Solver):
     the learning adds.
     """
 
+    family: ClassVar[str] = "learned"
     continuous: ClassVar[bool] = True
     stochastic: ClassVar[bool] = False
+    requires: ClassVar[tuple] = TORCH
+    Config = ProjectionOptions
 
-    @dataclass(frozen=True, kw_only=True)
-    class Config:
-        refine_steps: int = 0
-        refine_lr: float = 1.0
-
-        def __post_init__(self):
-            check_int("refine_steps", self.refine_steps, low=0, hint="e.g. 2, or 0 for the plain baseline")
-            check_float("refine_lr", self.refine_lr, low=0.0, low_open=True)
-
-    def run(self, problem: Problem, rng: np.random.Generator) -> Output:
+    def run(self, problem: Problem, rng: np.random.Generator, hint: Hint | None = None) -> Output:
         from .decode import decode_path
         from .inference import refined_projection_scores
 
@@ -89,15 +112,9 @@ class ProjectionSolver(Solver):
         return Output(path=decode_path(problem.chords, scores, problem.n_lines, allow_repeats=problem.allow_repeats))
 
 
-@register("projection+refine", description="not learned: projection plus two plain gradient steps through the "
-                                            "renderer (ae-chords' refinement untrained: its ablation)")
-class ProjectionRefineSolver(ProjectionSolver):
-    """``projection`` with ``refine_steps=2``: exactly what ``ae-chords``' two refinement steps do before training,
-    started from the projection's scores. The row that shows what the learning adds."""
-
-    @dataclass(frozen=True, kw_only=True)
-    class Config(ProjectionSolver.Config):
-        refine_steps: int = 2
+register("projection+refine", ProjectionSolver, defaults=dict(refine_steps=2),
+         description="not learned: projection plus two plain gradient steps through the renderer (ae-chords' "
+                     "refinement untrained: its ablation)")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -112,32 +129,26 @@ class ChordNetOptions:
             check_int("refine_steps", self.refine_steps, low=0, hint="e.g. 2, or leave unset for the model's")
 
 
-class _ChordNetBase(_LearnedBase):
-    """A solver led by ChordNet's chord scores."""
+def chordnet(options: ChordNetOptions, problem: Problem) -> tuple[np.ndarray, float]:
+    """ChordNet's chord scores for the problem and the model's temperature."""
+    from .inference import chordnet_scores, get_model
 
-    kind = "ae-chords"
-
-    def chordnet(self, problem: Problem) -> tuple[np.ndarray, float]:
-        """ChordNet's chord scores for the problem and the model's temperature."""
-        from .inference import chordnet_scores, set_threads
-
-        set_threads()
-        model = self.model(problem)
-        return chordnet_scores(model, problem, refine_steps=self.config.refine_steps), model.config.temperature
+    _prepare_torch()
+    model = get_model("ae-chords", options.checkpoint, problem.layout.n_pins)
+    return chordnet_scores(model, problem, refine_steps=options.refine_steps), model.config.temperature
 
 
 @register("ae-chords", description="learned: ChordNet scores every chord through the chord table; decoded to one thread")
-class AEChordsSolver(_ChordNetBase):
+class AEChordsSolver(_LearnedBase):
     """ChordNet's chord scores decoded into one thread (shipped checkpoint for 288 pins)."""
 
-    @dataclass(frozen=True, kw_only=True)
-    class Config(ChordNetOptions):
-        pass
+    kind = "ae-chords"
+    Config = ChordNetOptions
 
-    def run(self, problem: Problem, rng: np.random.Generator) -> Output:
+    def run(self, problem: Problem, rng: np.random.Generator, hint: Hint | None = None) -> Output:
         from .decode import decode_path
 
-        scores, temperature = self.chordnet(problem)
+        scores, temperature = chordnet(self.config, problem)
         return Output(path=decode_path(problem.chords, scores, problem.n_lines, allow_repeats=problem.allow_repeats,
                                        temperature=temperature))
 
@@ -159,15 +170,15 @@ class AESeedSolver(_LearnedBase):
         def __post_init__(self):
             check_float("sigma_pins", self.sigma_pins, low=0.0, low_open=True)
 
-    def run(self, problem: Problem, rng: np.random.Generator) -> Output:
-        from .inference import aeseed_path, set_threads
+    def run(self, problem: Problem, rng: np.random.Generator, hint: Hint | None = None) -> Output:
+        from .inference import aeseed_path
 
-        set_threads()
+        _prepare_torch()
         path, snapped = aeseed_path(self.model(problem), problem, sigma_pins=self.config.sigma_pins)
         return Output(path=path, extra=dict(snapped=snapped))
 
 
-# ---------------------------------------------------------------------- ae+greedy
+# ---------------------------------------------------------------------- leads: ae+greedy, projection+greedy
 #: ae+greedy's defaults, tuned on moon, coins and rocket (not the held-out images) at 288 pins, 512 px:
 #: the guide's blur (pins), candidates scored per step, and lines the guide leads before greedy finishes.
 GUIDE_SIGMA = 0.5
@@ -187,19 +198,23 @@ class GuidedConfig:
         check_guide_options(sigma=self.sigma, candidates=self.candidates, lead=self.lead)
 
 
-@register("ae+greedy", description="greedy led by ChordNet: for the first lines only the model's top candidates "
-                                   "are scored, then plain greedy finishes")
-class AEGreedySolver(_ChordNetBase):
-    """Greedy led by ChordNet for its first ``lead`` lines, then plain greedy.
+def _guide_handoff(problem: Problem, config: GuidedConfig, scores: np.ndarray, temperature: float) -> Handoff:
+    from .decode import scores_guide
 
-    The model's chord weights (as ``ae-chords`` decodes them) become a
-    :class:`solvers.guide.ChordGuide`: for the first ``lead`` lines greedy
-    scores exactly only the guide's ``candidates`` most wanted open partners
-    of the current pin (the speed-up; the model lays out where thread goes),
-    then scores every candidate for the rest (greedy sets the tone). The
-    guide also hands over early when none of its candidates lowers the error.
-    ``lead=None``: the whole thread is led; ``lead=0``: plain greedy.
-    """
+    guide = scores_guide(problem.chords, scores, problem.n_lines, temperature=temperature, sigma=config.sigma,
+                         candidates=config.candidates, lead=config.lead)
+    return Handoff(problem, hint=guide)
+
+
+class ChordNetLead(Lead):
+    """ChordNet's chord weights (as ``ae-chords`` decodes them) as a :class:`~solvers.guide.ChordGuide`: for
+    the first ``lead`` lines greedy scores exactly only the guide's ``candidates`` most wanted open partners
+    of the current pin (the speed-up; the model lays out where thread goes), then every candidate (greedy
+    sets the tone). The guide also hands over early when none of its candidates lowers the error.
+    ``lead=None``: the whole thread is led; ``lead=0``: plain greedy."""
+
+    title = "ChordNet guide"
+    requires = TORCH
 
     @dataclass(frozen=True, kw_only=True)
     class Config(GuidedConfig, ChordNetOptions):
@@ -207,20 +222,22 @@ class AEGreedySolver(_ChordNetBase):
             GuidedConfig.__post_init__(self)
             ChordNetOptions.__post_init__(self)
 
-    def run(self, problem: Problem, rng: np.random.Generator) -> Output:
-        from .inference import guided_greedy
+    def prepare(self, problem: Problem) -> None:
+        from .inference import get_model
 
-        scores, temperature = self.chordnet(problem)
-        return guided_greedy(self.config, problem, scores, temperature=temperature)
+        _prepare_torch()
+        get_model("ae-chords", self.config.checkpoint, problem.layout.n_pins)
+
+    def lead(self, problem: Problem, rng: np.random.Generator, solver: Solver) -> Handoff:
+        scores, temperature = chordnet(self.config, problem)
+        return _guide_handoff(problem, self.config, scores, temperature)
 
 
-@register("projection+greedy", description="not learned: greedy led by projection+refine's scores as ae+greedy "
-                                           "is led by the model (its ablation)")
-class ProjectionGreedySolver(Solver):
-    """``ae+greedy`` with ``projection+refine``'s scores in place of the model's: what the learning adds."""
+class ProjectionLead(Lead):
+    """``projection+refine``'s scores as the guide, in place of the model's: ``ae+greedy``'s ablation."""
 
-    continuous: ClassVar[bool] = True
-    stochastic: ClassVar[bool] = False
+    title = "projection guide"
+    requires = TORCH
 
     @dataclass(frozen=True, kw_only=True)
     class Config(GuidedConfig):
@@ -232,11 +249,19 @@ class ProjectionGreedySolver(Solver):
             check_int("refine_steps", self.refine_steps, low=0, hint="e.g. 2, or 0 for the plain projection")
             check_float("refine_lr", self.refine_lr, low=0.0, low_open=True)
 
-    def run(self, problem: Problem, rng: np.random.Generator) -> Output:
-        from .inference import guided_greedy, refined_projection_scores
+    def lead(self, problem: Problem, rng: np.random.Generator, solver: Solver) -> Handoff:
+        from .inference import refined_projection_scores
 
         scores = refined_projection_scores(problem, steps=self.config.refine_steps, lr=self.config.refine_lr)
-        return guided_greedy(self.config, problem, scores, temperature=1.0)
+        return _guide_handoff(problem, self.config, scores, 1.0)
+
+
+compose("ae+greedy", "greedy", lead=ChordNetLead, family="learned",
+        description="greedy led by ChordNet: for the first lines only the model's top candidates are scored, then "
+                    "plain greedy finishes")
+compose("projection+greedy", "greedy", lead=ProjectionLead, family="learned",
+        description="not learned: greedy led by projection+refine's scores as ae+greedy is led by the model (its "
+                    "ablation)")
 
 
 # ---------------------------------------------------------------------- the learned front end
@@ -249,23 +274,6 @@ class FrontOptions:
 
     checkpoint: str = ""
     predict_opacity: bool = False
-
-
-class _FrontBase(Solver):
-    """Greedy-view on a problem edited by front-end settings (:mod:`learned.front`); the thread is drawn with the
-    real thread and scored against the photo."""
-
-    continuous: ClassVar[bool] = True
-    stochastic: ClassVar[bool] = False
-
-    def params(self, problem: Problem):
-        raise NotImplementedError
-
-    def run(self, problem: Problem, rng: np.random.Generator) -> Output:
-        from .front import solve_front
-
-        params = self.params(problem)
-        return Output(path=solve_front(problem, params), extra=dict(front=dataclasses.asdict(params)))
 
 
 def _front_model(checkpoint: str, n_pins: int):
@@ -283,13 +291,12 @@ def _front_model(checkpoint: str, n_pins: int):
         return _models[key]
 
 
-@register("search+greedy", description="the front end searched per picture with greedy-view in the loop (local "
-                                       "contrast, tone curve, assumed opacity, edge weight): slow, the ceiling "
-                                       "of ae-target+greedy")
-class SearchGreedySolver(_FrontBase):
+class SearchLead(Lead):
     """A coordinate search of the front end's settings with the solver in the loop (:func:`learned.front.search`):
-    the best viewing-scale SSIM against the photo with the L1 within 0.005 of greedy-view's. About 20 solves."""
+    the best viewing-scale SSIM against the photo with the L1 within 0.005 of the plain solve's. About 20 runs
+    of the solver; the best one's thread is the result."""
 
+    title = "front-end search"
     quick_options: ClassVar[dict] = {"rounds": 1}
 
     @dataclass(frozen=True, kw_only=True)
@@ -299,42 +306,54 @@ class SearchGreedySolver(_FrontBase):
         def __post_init__(self):
             check_int("rounds", self.rounds, low=1, hint="e.g. 2")
 
-    def run(self, problem: Problem, rng: np.random.Generator) -> Output:
+    def lead(self, problem: Problem, rng: np.random.Generator, solver: Solver) -> Handoff:
         from .front import search
 
-        best, path, info = search(problem, rounds=self.config.rounds)
-        return Output(path=path, extra=dict(front=dataclasses.asdict(best), evaluations=info["evaluations"],
-                                            search_ssim=info["best"]["ssim"], base_ssim=info["base"]["ssim"]))
+        best, path, info = search(problem, rounds=self.config.rounds, solver=solver)
+        return Handoff(problem, output=Output(path=path),
+                       extra=dict(front=dataclasses.asdict(best), evaluations=info["evaluations"],
+                                  search_ssim=info["best"]["ssim"], base_ssim=info["base"]["ssim"]))
 
 
-@register("ae-target+greedy", description="learned: a small network picks the front end (local contrast, tone "
-                                          "curve, edge weight) from the photo; one greedy-view run")
-class AETargetGreedySolver(_FrontBase):
+class FrontNetLead(Lead):
     """:class:`learned.front.FrontModel` predicts the front-end settings from the photo's tone statistics and a
-    4 x 4 brightness layout (trained on ``search+greedy``'s labels); greedy-view solves once."""
+    4 x 4 brightness layout (trained on ``search+greedy``'s labels); the solver solves the edited problem once."""
 
-    @dataclass(frozen=True, kw_only=True)
-    class Config(FrontOptions):
-        pass
+    title = "FrontNet"
+    requires = TORCH
+    average: ClassVar[bool] = False
+    Config = FrontOptions
 
     def prepare(self, problem: Problem) -> None:
-        from .inference import set_threads
-
-        set_threads()
+        _prepare_torch()
         _front_model(self.config.checkpoint, problem.layout.n_pins)
-        super().prepare(problem)
 
     def params(self, problem: Problem):
-        p = _front_model(self.config.checkpoint, problem.layout.n_pins).predict(problem.target.original)
+        model = _front_model(self.config.checkpoint, problem.layout.n_pins)
+        p = model.average if self.average else model.predict(problem.target.original)
         return p if self.config.predict_opacity else dataclasses.replace(p, opacity=1.0)
 
+    def lead(self, problem: Problem, rng: np.random.Generator, solver: Solver) -> Handoff:
+        from .front import front_problem
 
-@register("ae-target-avg+greedy", description="not per-picture: ae-target+greedy with the training labels' mean "
-                                              "settings for every picture (its ablation)")
-class AETargetAverageSolver(AETargetGreedySolver):
+        params = self.params(problem)
+        return Handoff(front_problem(problem, params), extra=dict(front=dataclasses.asdict(params)))
+
+
+class FrontAverageLead(FrontNetLead):
     """The same front end with the network replaced by a constant, the mean of its training labels: whether the
     per-picture decision or the average setting helps."""
 
-    def params(self, problem: Problem):
-        p = _front_model(self.config.checkpoint, problem.layout.n_pins).average
-        return p if self.config.predict_opacity else dataclasses.replace(p, opacity=1.0)
+    title = "FrontNet average"
+    average = True
+
+
+compose("search+greedy", "greedy-view", lead=SearchLead, family="learned",
+        description="the front end searched per picture with greedy-view in the loop (local contrast, tone curve, "
+                    "assumed opacity, edge weight): slow, the ceiling of ae-target+greedy")
+compose("ae-target+greedy", "greedy-view", lead=FrontNetLead, family="learned",
+        description="learned: a small network picks the front end (local contrast, tone curve, edge weight) from "
+                    "the photo; one greedy-view run")
+compose("ae-target-avg+greedy", "greedy-view", lead=FrontAverageLead, family="learned",
+        description="not per-picture: ae-target+greedy with the training labels' mean settings for every picture "
+                    "(its ablation)")

@@ -184,6 +184,11 @@ class Palette:
                 if _same(c, d):
                     raise InputError(f"colour {n} is given twice (as {m} and {n}); list each thread once")
 
+    @classmethod
+    def default(cls) -> "Palette":
+        """One black thread on a white board: the grey problem."""
+        return _BLACK_ON_WHITE
+
     @property
     def n(self) -> int:
         return len(self.names)
@@ -223,6 +228,9 @@ class Palette:
     def describe(self) -> str:
         """e.g. ``"black, red, #1e90ff on white"``."""
         return f"{', '.join(self.names)} on {self.board_name}"
+
+
+_BLACK_ON_WHITE = Palette(names=("black",), rgb=((0.0, 0.0, 0.0),))
 
 
 def parse_board(board) -> tuple[str, tuple[float, float, float]]:
@@ -300,6 +308,20 @@ def parse_palette(spec, board=None, *, image=None, mask=None) -> Palette:
         return auto_palette(image, k, board=board, mask=mask)
     names, rgbs = _parse_list(spec)
     return Palette(names=tuple(names), rgb=tuple(rgbs), board_name=board_name, board_rgb=board_rgb)
+
+
+def threads_for(colors=None, board=None):
+    """The ``--colors`` spec that ``colors`` and ``board`` ask for, or None for one black thread on white.
+
+    A board given without colours gets one thread that shows on it (:func:`default_thread`); a white
+    board without colours is the default.
+
+    >>> threads_for(), threads_for(board="black"), threads_for("auto:4")
+    (None, 'white', 'auto:4')
+    """
+    if colors is None and board is not None and parse_board(board)[1] != (1.0, 1.0, 1.0):
+        return default_thread(board)
+    return colors
 
 
 def default_thread(board=None) -> str:
@@ -522,3 +544,41 @@ def colour_snapshots(table, chords, colours, palette: Palette, counts, *, opacit
             done = k
         shots.append(out.reshape(*table.shape, 3).copy())
     return shots
+
+
+def render_threads(table, chords, colours, palette: Palette, thread, *, model: str = "multiplicative",
+                   supersample: int = 4) -> np.ndarray:
+    """The one renderer of a solution's threads: each line in its thread's colour, in build order.
+
+    Parameters
+    ----------
+    table : ChordTable
+    chords : (n,) int chord ids in build order
+    colours : (n,) int, the palette index of each line
+    palette : Palette
+    thread : ThreadModel (its opacity)
+    model : ``"multiplicative"``, or ``"opaque"`` (the supersampled check model; one black thread only)
+
+    Returns
+    -------
+    (canvas, canvas) float32 in [0, 1] for black on white (:func:`rendering.render_model`, the one-channel
+    fast path), else (canvas, canvas, 3) float32 sRGB (:func:`render_colour`)
+    """
+    from .raster import render_model
+
+    if palette.plain:  # black on white: the grey model, one channel
+        return render_model(table, chords, thread, model=model, supersample=supersample)
+    if model != "multiplicative":
+        raise InputError(f"threads on a board ({palette.describe()}) render with the multiplicative "
+                         f"(compositing) model only, not {model!r}")
+    return render_colour(table, chords, colours, palette, opacity=thread.opacity)
+
+
+def thread_snapshots(table, chords, colours, palette: Palette, counts, *, opacity: float = 1.0) -> list:
+    """Renders after each of ``counts`` lines (ascending), drawn incrementally with :func:`render_threads`'s
+    arithmetic, so the one after the last line equals it bit for bit; shapes as :func:`render_threads`."""
+    from .raster import render_snapshots
+
+    if palette.plain:
+        return render_snapshots(table, chords, counts, opacity=opacity)
+    return colour_snapshots(table, chords, colours, palette, counts, opacity=opacity)

@@ -172,3 +172,28 @@ def needs_compiling(*dispatchers, build_table: bool = False, invert_table: bool 
     if invert_table:
         wanted.append(K._invert)
     return not kernels_cached(*wanted)
+
+
+def render_snapshots(table: ChordTable, chords, counts, *, opacity: float = 1.0) -> list:
+    """(canvas, canvas) float32 renders after each of ``counts`` lines (ascending), drawn incrementally with
+    :func:`render`'s arithmetic (each pixel multiplied by ``1 - opacity * coverage`` per pass, float32, in
+    order), so the one after the last line equals :func:`render` bit for bit."""
+    chords = np.asarray(chords, dtype=np.int64)
+    o = np.float32(opacity)
+    out = np.ones(table.n_pixels, dtype=np.float32)
+    done = 0
+    shots = []
+    for k in counts:
+        k = int(k)
+        if k > done:
+            seg = chords[done:k]
+            starts, ends = table.indptr[seg], table.indptr[seg + 1]
+            lens = ends - starts
+            total = int(lens.sum())
+            if total:
+                idx = np.repeat(starts - np.concatenate([[0], np.cumsum(lens)[:-1]]), lens) + np.arange(total)
+                factor = 1.0 - (o * table.coverage[idx]).astype(np.float64)
+                np.multiply.at(out, table.pixel[idx], factor)
+            done = k
+        shots.append(out.reshape(table.shape).copy())
+    return shots

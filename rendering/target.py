@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable
 
@@ -66,14 +66,16 @@ class Target:
 
     Attributes
     ----------
-    image : (canvas, canvas) float32 in [0, 1], 1 = white: what the solvers are asked to draw
+    image : (canvas, canvas) float32 in [0, 1], 1 = white: what the solvers are asked to draw (the luminance)
     name : str, where it came from (built-in name, file name or ``"array"``)
     original : (canvas, canvas) float32, the photo cropped and resized but not edited (exposure repair,
         CLAHE, contrast, gamma): what results are scored against. Defaults to ``image``.
     edits : tuple of str, the tone edits applied (e.g. ``("exposure: washed out",)``)
-    rgb : optional (canvas, canvas, 3) float32 sRGB in [0, 1]: the colour picture, for colour threads
-        (``load_target(..., colour=True)``); None for a grey target
+    rgb : optional (canvas, canvas, 3) float32 sRGB in [0, 1]: the colour picture, kept when colour threads
+        were asked for (``load_target(..., colour=True)``); :attr:`colour` gives a picture in any case
     original_rgb : the colour picture before any edit (defaults to ``rgb``)
+    weights : optional (canvas, canvas) float32 >= 0, the per-pixel weight of every solver's error (the
+        front end's importance map, the face weights); None: every pixel counts the same
     """
 
     image: np.ndarray
@@ -82,6 +84,7 @@ class Target:
     edits: tuple = ()
     rgb: np.ndarray | None = None
     original_rgb: np.ndarray | None = None
+    weights: np.ndarray | None = None
 
     def __post_init__(self):
         if self.original is None:
@@ -94,14 +97,35 @@ class Target:
             object.__setattr__(self, "rgb", rgb)
             if self.original_rgb is None:
                 object.__setattr__(self, "original_rgb", rgb)
+        if self.weights is not None:
+            w = np.ascontiguousarray(self.weights, dtype=np.float32)
+            if w.shape != self.image.shape or not np.isfinite(w).all() or (w < 0).any():
+                raise InputError(f"weights must be a finite, non-negative {self.image.shape} array, got shape "
+                                 f"{w.shape}")
+            object.__setattr__(self, "weights", w)
 
     @property
     def canvas(self) -> int:
         return int(self.image.shape[0])
 
     @property
-    def canvas(self) -> int:
-        return int(self.image.shape[0])
+    def colour(self) -> np.ndarray:
+        """(canvas, canvas, 3) float32 sRGB: the colour picture, or the grey one in three equal channels."""
+        return self.rgb if self.rgb is not None else np.repeat(self.image[..., None], 3, axis=2)
+
+    @property
+    def original_colour(self) -> np.ndarray:
+        """:attr:`colour` before any tone edit: what a colour result is scored against."""
+        return self.original_rgb if self.original_rgb is not None else np.repeat(self.original[..., None], 3, axis=2)
+
+    @property
+    def weight_map(self) -> np.ndarray:
+        """(canvas, canvas) float32: :attr:`weights`, or ones."""
+        return self.weights if self.weights is not None else np.ones(self.image.shape, np.float32)
+
+    def with_weights(self, weights) -> "Target":
+        """The same target with other per-pixel error weights (None: even)."""
+        return replace(self, weights=weights)
 
 
 def builtin_names() -> list[str]:

@@ -436,7 +436,7 @@ _draw = _draw_serial
 
 def _greedy_py(indptr, pixel, coverage, id_of, pin_a, pin_b, S, T, Wt, o, rule, sum_step,
                n_lines, start, no_return, once, early_stop, used, nt,
-               pptr, pchord, pcov, scores, tol, refresh, prior, partners, allowed, path, gains, removed, stats):
+               pptr, pchord, pcov, scores, tol, refresh, prior, partners, allowed, path, gains, removed, stats, ctl):
     """Build one continuous thread greedily. Returns the number of lines drawn.
 
     Compiled twice (see the end of this module): :data:`_greedy` draws with
@@ -462,6 +462,9 @@ def _greedy_py(indptr, pixel, coverage, id_of, pin_a, pin_b, S, T, Wt, o, rule, 
     With partners, the pixel-major table passed in may hold the allowed chords
     only (:func:`_restrict`): the other chords' running scores are then stale,
     so a step that falls back to every candidate rescores them all exactly.
+
+    ``ctl`` (int64, 2): the lines drawn so far are written to ``ctl[0]`` after each line, and the loop
+    stops before the next line once ``ctl[1]`` is non-zero (:mod:`solvers.progress`).
     """
     n = id_of.shape[0]
     n_chords = indptr.shape[0] - 1
@@ -492,6 +495,8 @@ def _greedy_py(indptr, pixel, coverage, id_of, pin_a, pin_b, S, T, Wt, o, rule, 
     if not go:
         return 0
     while drawn < n_lines:
+        if ctl[1] != 0:  # cancelled
+            break
         if k < 0:  # pick the next chord from the current pin
             ncand, fell = _gather(id_of, path[drawn], partners, last, drawn, no_return, once, used, cand, cpin,
                                   stats)
@@ -515,6 +520,7 @@ def _greedy_py(indptr, pixel, coverage, id_of, pin_a, pin_b, S, T, Wt, o, rule, 
         drawn += 1
         path[drawn] = cur_next
         last[cur_next] = drawn
+        ctl[0] = drawn
         k = -1
         if drawn % refresh == 0 and drawn < n_lines:
             gh = np.empty((S.shape[0], 2), dtype=np.float32)
@@ -873,10 +879,10 @@ def _view_scores(bindptr, bblock, bcov, Bs, Ts, Wb, inv, o, scores):
         scores[c] = s
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _greedy_view(indptr, pixel, coverage, id_of, pin_a, pin_b, B, Bs, Ts, Wb, inv, o, blk,
                  bindptr, bblock, bcov, qptr, qchord, qcov, scores, shortlist, refresh, n_lines, start, no_return,
-                 once, early_stop, used, path, gains, stats):
+                 once, early_stop, used, path, gains, stats, ctl):
     """:func:`_greedy_blocks` with every chord's approximate gain kept up to date instead of recomputed.
 
     ``scores`` (float64, n_chords) hold each chord's gain with each pixel's
@@ -888,7 +894,8 @@ def _greedy_view(indptr, pixel, coverage, id_of, pin_a, pin_b, B, Bs, Ts, Wb, in
     pixel greedy step). Each step the ``shortlist`` candidates with the best
     approximate gain are measured exactly (:func:`_pair_delta`) and the best is
     drawn (``shortlist = 0``: all of them). The scores are recomputed every
-    ``refresh`` lines. ``stats`` as :func:`_greedy_blocks`'.
+    ``refresh`` lines. ``stats`` as :func:`_greedy_blocks`'. ``ctl``: progress and cancellation, as
+    :func:`_greedy_py`'s.
     """
     n = id_of.shape[0]
     n_chords = indptr.shape[0] - 1
@@ -921,6 +928,8 @@ def _greedy_view(indptr, pixel, coverage, id_of, pin_a, pin_b, B, Bs, Ts, Wb, in
         path[0] = start
         last[start] = 0
     while drawn < n_lines:
+        if ctl[1] != 0:  # cancelled
+            break
         if not (drawn == 0 and start < 0):
             ncand, _ = _gather(id_of, path[drawn], no_partners, last, drawn, no_return, once, used, cand, cpin,
                                stats)
@@ -970,6 +979,7 @@ def _greedy_view(indptr, pixel, coverage, id_of, pin_a, pin_b, B, Bs, Ts, Wb, in
         drawn += 1
         path[drawn] = cpin[i]
         last[cpin[i]] = drawn
+        ctl[0] = drawn
         if drawn % refresh == 0 and drawn < n_lines:
             _view_scores(bindptr, bblock, bcov, Bs, Ts, Wb, inv, o, scores)
     return drawn
@@ -1076,5 +1086,5 @@ def _greedy_scan_warm(indptr, pixel, coverage, id_of, pin_a, pin_b, S, T, Wt, o,
 
 
 # ---------------------------------------------------------------------------- compiled variants
-_greedy = njit(cache=True)(variant(_greedy_py, "_greedy", _draw=_draw_serial))
-_greedy_par = njit(cache=True)(variant(_greedy_py, "_greedy_par", _draw=_draw_parallel))
+_greedy = njit(cache=True, nogil=True)(variant(_greedy_py, "_greedy", _draw=_draw_serial))
+_greedy_par = njit(cache=True, nogil=True)(variant(_greedy_py, "_greedy_par", _draw=_draw_parallel))

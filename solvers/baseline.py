@@ -6,8 +6,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .base import Output, Problem, Solver
+from .base import Solver
+from .hints import Hint
+from .problem import Problem
 from .registry import register
+from .solution import Output
 
 
 def random_path(problem: Problem, rng: np.random.Generator, *, start: int | None = None) -> np.ndarray:
@@ -45,10 +48,12 @@ def random_path(problem: Problem, rng: np.random.Generator, *, start: int | None
 class RandomSolver(Solver):
     """Random continuous thread respecting min_gap: the floor of every table."""
 
+    family = "baseline"
+
     @dataclass(frozen=True, kw_only=True)
     class Config:
         pass
 
-    def run(self, problem: Problem, rng: np.random.Generator) -> Output:
+    def run(self, problem: Problem, rng: np.random.Generator, hint: Hint | None = None) -> Output:
         path = random_path(problem, rng)
         return Output(path=path, extra=dict(stop="budget" if path.size == problem.n_lines + 1 else "dead end"))

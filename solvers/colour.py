@@ -26,7 +26,7 @@ Measured on the four colour built-ins (288 pins, 4000 lines, 512 px, ``auto:4``)
 mean CIEDE2000 from 11.43 (rgb) to 10.09, and the luminance SSIM from 0.610 to 0.572 (both well ahead of
 the dithering baseline's 14.37 and 0.394); halving the fit's chroma rows gave 10.82 / 0.612.
 
-A grey problem (no palette) is black on white: both solvers then return one thread like the grey
+One black thread on white is the one-colour case: both solvers then return one thread like the grey
 solvers (``colour-greedy`` draws the grey ``greedy``'s chords exactly). Where the palette's threads, the
 board and the picture are all grey the error is taken on one channel (the same numbers, a third of the work).
 
@@ -52,9 +52,12 @@ from rendering.errors import check_int
 from rendering.jit import lazy_import
 
 K = lazy_import("solvers._colour_kernels")  # numba: loaded when a kernel runs
-from .base import Output, Problem, Solver, error_weights  # noqa: E402
+from .base import Solver  # noqa: E402
 from .greedy import REFRESH_EVERY, SCORE_TOLERANCE, GreedySolver, greedy_path  # noqa: E402
+from .hints import Hint  # noqa: E402
+from .problem import Problem, error_weights  # noqa: E402
 from .registry import register  # noqa: E402
+from .solution import Output, runs_from_lines  # noqa: E402
 
 #: the run a colour keeps the frame for before another may take it (lines)
 MIN_RUN = 100
@@ -71,11 +74,8 @@ def colour_arrays(problem: Problem, space: str = "lab") -> tuple[int, np.ndarray
     palette, the board and the picture are all grey: the grey greedy's numbers."""
     if space not in SPACES:
         raise InputError(f"space must be one of {', '.join(SPACES)}, got {space!r}")
-    pal = problem.colour_palette
-    if problem.palette is None:
-        T = problem.target.image.reshape(-1, 1)
-        return 1, np.ascontiguousarray(T, dtype=np.float32), np.zeros((1, 1)), np.ones(1, np.float32)
-    rgb = problem.target.rgb.reshape(-1, 3)
+    pal = problem.palette
+    rgb = problem.target.colour.reshape(-1, 3)
     grey = pal.grey and bool(np.array_equal(rgb[:, 0], rgb[:, 1]) and np.array_equal(rgb[:, 0], rgb[:, 2]))
     nch = 1 if grey else 3
     T = np.ascontiguousarray(rgb[:, :nch], dtype=np.float32)
@@ -121,32 +121,26 @@ def _threads(colours: np.ndarray, frm: np.ndarray, to: np.ndarray, n_colours: in
 class _ColourSolver(Solver):
     """What the colour solvers share: their flags and a precompile that also compiles the colour kernels."""
 
+    family = "colour"
     continuous = True
     stochastic = False
-    colour = True
+    colours = True
     quick_options = {"min_run": 5}
 
-    def precompile(self, *, pins: int = 288, min_gap: int | None = None, shape: str = "circle", thread=None) -> None:
-        """:meth:`Solver.precompile` (a grey problem: one channel), then three colours on the same stand-in table
-        (the usual kernels: three channels, four colour lanes)."""
-        super().precompile(pins=pins, min_gap=min_gap, shape=shape, thread=thread)
-        from rendering import ThreadModel, default_min_gap
-
+    def specimen_problems(self, *, pins: int, min_gap: int, shape: str, thread) -> list:
+        """The grey specimen (one channel), then three colours on the same stand-in table (the usual kernels:
+        three channels, four colour lanes)."""
         rgb = np.zeros((64, 64, 3), np.float32)
         rgb[..., 0] = 0.8
         rgb[:, 32:, 2] = 0.6
-        problem = Problem.create(rgb, pins=pins, lines=8, canvas=64, shape=shape, thread=thread or ThreadModel(),
-                                 min_gap=default_min_gap(pins) if min_gap is None else min_gap,
-                                 colors="black,red,#1e90ff")
-        self._warm_up(problem)
+        return [*super().specimen_problems(pins=pins, min_gap=min_gap, shape=shape, thread=thread),
+                Problem.create(rgb, pins=pins, lines=8, canvas=64, shape=shape, thread=thread, min_gap=min_gap,
+                               colors="black,red,#1e90ff")]
 
 
-def _output(problem: Problem, paths: tuple, colours: np.ndarray, history, extra: dict) -> Output:
-    """A colour Output, or (a grey problem) one thread."""
-    if problem.palette is None:
-        path = paths[0] if len(paths[0]) else np.zeros(0, np.int64)
-        return Output(path=path, history=history, extra=extra)
-    return Output(paths=paths, colours=colours, history=history, extra=extra)
+def _output(paths: tuple, colours: np.ndarray, history, extra: dict) -> Output:
+    """The Output of threads given as one pin path per colour and the colour of each line in build order."""
+    return Output(threads=runs_from_lines(paths, colours), history=history, extra=extra)
 
 
 def colour_greedy_path(problem: Problem, *, min_run: int = MIN_RUN, early_stop: bool = False,
@@ -167,7 +161,7 @@ def colour_greedy_path(problem: Problem, *, min_run: int = MIN_RUN, early_stop: 
     once = bool(once or not problem.allow_repeats)
     table = problem.table
     chords = problem.chords
-    n_colours = problem.colour_palette.n
+    n_colours = problem.palette.n
     nch, T, cols, board = colour_arrays(problem, space)
     kp = K.width_for(n_colours)
     fill, greedy = K.KERNELS[(nch, kp)]
@@ -237,21 +231,20 @@ class ColourGreedySolver(_ColourSolver):
         """The kernels of the usual case (3 channels, up to 4 colours): the CLI's first-run notice."""
         return K.KERNELS[(3, 4)]
 
-    def run(self, problem: Problem, rng: np.random.Generator) -> Output:
+    def run(self, problem: Problem, rng: np.random.Generator, hint: Hint | None = None) -> Output:
         """Draw ``problem.n_lines`` lines (fewer only with ``early_stop`` or at a dead end). Deterministic."""
         cfg = self.config
         paths, colours, history, extra = colour_greedy_path(problem, min_run=cfg.min_run, early_stop=cfg.early_stop,
                                                             once=cfg.once, space=cfg.space)
-        return _output(problem, paths, colours, history, extra)
+        return _output(paths, colours, history, extra)
 
 
 # ---------------------------------------------------------------------------- the dithering baseline
 def dither(problem: Problem) -> np.ndarray:
     """(canvas, canvas) int64: each pixel's colour after Floyd-Steinberg dithering of the picture into the
     board (0) and the palette's threads (1..n), in RGB; -1 outside the frame."""
-    pal = problem.colour_palette
-    rgb = problem.target.rgb if problem.palette is not None else np.repeat(problem.target.image[..., None], 3, 2)
-    img = np.array(rgb, dtype=np.float64)
+    pal = problem.palette
+    img = np.array(problem.target.colour, dtype=np.float64)
     colours = np.vstack([pal.board[None], pal.colours])
     out = np.empty(img.shape[:2], dtype=np.int64)
     K._floyd_steinberg(img, np.ascontiguousarray(problem.mask), np.ascontiguousarray(colours), out)
@@ -313,8 +306,8 @@ class ColourDitherSolver(_ColourSolver):
     def jit_kernels(self) -> tuple:
         return (K._floyd_steinberg, *GreedySolver().jit_kernels())
 
-    def run(self, problem: Problem, rng: np.random.Generator) -> Output:
-        pal = problem.colour_palette
+    def run(self, problem: Problem, rng: np.random.Generator, hint: Hint | None = None) -> Output:
+        pal = problem.palette
         labels = dither(problem)
         counts = [int(np.count_nonzero(labels == k + 1)) for k in range(pal.n)]
         budget = split_lines(counts, problem.n_lines)
@@ -333,10 +326,10 @@ class ColourDitherSolver(_ColourSolver):
                 lengths.append(0)
                 continue
             image = np.where(labels == k + 1, 0.0, 1.0).astype(np.float32)
-            sub = Problem(target=Target(image=image, name=f"{problem.target.name}:{pal.names[k]}"),
+            sub = Problem(target=Target(image=image, name=f"{problem.target.name}:{pal.names[k]}",
+                                        weights=problem.target.weights),
                           layout=problem.layout, thread=problem.thread, n_lines=int(budget[k]),
-                          min_gap=problem.min_gap, continuous=True, allow_repeats=problem.allow_repeats,
-                          importance=problem.importance)
+                          min_gap=problem.min_gap, continuous=True, allow_repeats=problem.allow_repeats)
             path, _, extra = greedy_path(sub, GreedySolver.Config())
             paths.append(path)
             lengths.append(max(0, len(path) - 1))
@@ -344,4 +337,4 @@ class ColourDitherSolver(_ColourSolver):
         colours = interleave(lengths, self.config.min_run)
         extra = dict(lines_per_colour=[int(n) for n in lengths], dithered_pixels=counts,
                      stop="dead end" if "dead end" in stops else "budget")
-        return _output(problem, tuple(paths), colours, None, extra)
+        return _output(tuple(paths), colours, None, extra)

@@ -1,4 +1,4 @@
-"""Genetic algorithm on continuous pin paths: ``ga`` (random start) and ``greedy+ga`` (seeded by greedy).
+"""Genetic algorithm on continuous pin paths: ``ga`` (random start) and ``greedy+ga`` (greedy, then the GA as a refiner).
 
 Representation
     An individual is a pin path of exactly ``n_lines`` chords, so every
@@ -75,8 +75,14 @@ from rendering.errors import check_float, check_int
 from rendering.jit import lazy_import
 
 K = lazy_import("solvers._ga_kernels")  # numba: loaded when a kernel runs
-from .base import Output, Problem, RngLike, Solution, Solver, as_generator, error_weights
-from .registry import register
+from . import greedy as _greedy  # noqa: E402,F401  (registers greedy, which greedy+ga composes)
+from . import progress  # noqa: E402
+from .base import RngLike, Solver, as_generator  # noqa: E402
+from .compose import Refiner, compose  # noqa: E402
+from .hints import Hint  # noqa: E402
+from .problem import Problem, error_weights  # noqa: E402
+from .registry import register  # noqa: E402
+from .solution import Output, Solution  # noqa: E402
 
 #: random draws allowed to find a valid pin before a mutation or junction repair gives up
 _TRIES = 24
@@ -181,8 +187,6 @@ class GAConfig:
     creep : int >= 0, 0: the new pin is uniform over all pins; k > 0: uniform within +-k pins of the old one
     view : int, scale of the fitness: 1 = full resolution (greedy's error); 2, 4, ... 32 = squared error
         between ``view x view`` block means (``rendering.metrics`` views at 4)
-    seed_solver : str or None, registered solver whose path seeds the population
-        (None: random paths)
     parallel : bool, score offspring on all Numba threads (same result either way)
     device : {"cpu", "auto", "cuda"}, ``cuda`` scores the starting population in one batch on the GPU
         (:func:`solvers._ga_cuda.population_fitness`; ``view=1`` only); offspring are scored by the
@@ -199,7 +203,6 @@ class GAConfig:
     mutations: int = 1
     creep: int = 0
     view: int = 1
-    seed_solver: str | None = None
     parallel: bool = True
     device: str = "cpu"
 
@@ -220,8 +223,6 @@ class GAConfig:
         if self.mutations == 0 and self.crossover == 0:
             raise InputError("mutations=0 with crossover=0 makes no new individuals; set mutations >= 1 "
                              "or crossover > 0")
-        if self.seed_solver is not None and not isinstance(self.seed_solver, str):
-            raise InputError(f"seed_solver must be a registered solver name or None, got {self.seed_solver!r}")
         if not isinstance(self.parallel, (bool, np.bool_)):
             raise InputError(f"parallel must be True or False, got {self.parallel!r}")
 
@@ -442,6 +443,8 @@ def solve_ga(problem: Problem, *, config: GAConfig | None = None, rng: RngLike =
                 break
         if cfg.seconds is not None and time.perf_counter() - start >= cfg.seconds:
             break
+        if progress.cancelled():
+            break
         pop.generation(gen, lam)
         done += lam
         g += 1
@@ -457,37 +460,45 @@ class GASolver(Solver):
     """Genetic algorithm on continuous pin paths (tournament, splice crossover, pin mutation, elitism)."""
 
     Config = GAConfig
+    family = "genetic"
     quick_options: ClassVar[dict] = dict(population=4, offspring=8, generations=5)
 
     def jit_kernels(self) -> tuple:
-        par = self.config.parallel
-        own = (K._offspring_par if par else K._offspring, K._init_population_par if par else K._init_population)
-        if self.config.seed_solver is None:
-            return own
-        from .registry import make_solver
+        return _ga_kernels(self.config)
 
-        return own + tuple(make_solver(self.config.seed_solver).jit_kernels())
-
-    def run(self, problem: Problem, rng: np.random.Generator) -> Output:
-        cfg = self.config
-        initial = None
-        extra = {}
-        if cfg.seed_solver is not None:
-            from .registry import make_solver
-
-            seeder = make_solver(cfg.seed_solver)
-            if not type(seeder).continuous:
-                raise InputError(f"seed_solver {cfg.seed_solver!r} does not make one continuous thread; "
-                                 f"use a continuous solver such as greedy")
-            initial = seeder.solve(problem, rng=int(rng.integers(2**63 - 1)))
-            if initial.n_lines < problem.n_lines:
-                raise InputError(f"the GA evolves threads of exactly {problem.n_lines} lines, but its seed: "
-                                 f"{initial.shortfall()}")
-            extra["seed_seconds"] = initial.seconds
-        path, history, info = solve_ga(problem, config=cfg, rng=rng, initial=initial)
-        extra.update(info)
-        return Output(path=path, history=history, extra=extra)
+    def run(self, problem: Problem, rng: np.random.Generator, hint: Hint | None = None) -> Output:
+        path, history, info = solve_ga(problem, config=self.config, rng=rng)
+        return Output(path=path, history=history, extra=info)
 
 
-register("greedy+ga", GASolver, defaults=dict(seed_solver="greedy"),
-         description="genetic algorithm seeded with the greedy solver's path; never worse than its seed")
+def _ga_kernels(cfg: GAConfig) -> tuple:
+    par = cfg.parallel
+    return (K._offspring_par if par else K._offspring, K._init_population_par if par else K._init_population)
+
+
+class GARefiner(Refiner):
+    """The GA as a refiner: its population starts as copies of the thread so far (elitist: never worse)."""
+
+    prefix = "ga_"
+    title = "ga"
+    stochastic = True
+    Config = GAConfig
+    quick_options: ClassVar[dict] = dict(population=4, offspring=8, generations=5)
+
+    def jit_kernels(self) -> tuple:
+        return _ga_kernels(self.config)
+
+    def refine(self, problem: Problem, output: Output, rng: np.random.Generator) -> Output:
+        runs = output.runs(problem)
+        if len(runs) != 1:
+            raise InputError(f"the GA evolves one continuous thread; the solver before it drew {len(runs)} runs")
+        seed = runs[0][1]
+        if seed.size - 1 < problem.n_lines:
+            raise InputError(f"the GA evolves threads of exactly {problem.n_lines} lines, but its seed drew "
+                             f"{seed.size - 1} (stop: {output.extra.get('stop', 'early')})")
+        path, history, info = solve_ga(problem, config=self.config, rng=rng, initial=seed)
+        return Output(path=path, history=history, extra=info)
+
+
+compose("greedy+ga", "greedy", refiners=(GARefiner,), family="genetic",
+        description="genetic algorithm seeded with the greedy solver's path; never worse than its seed")

@@ -3,19 +3,15 @@
 Registered names
 ----------------
 ``greedy``
-    Score = the exact decrease of the (importance-weighted) squared error
-    between the multiplicative thread model and the target, inside the frame.
+    Score = the exact decrease of the (weighted) squared error between the
+    multiplicative thread model and the target, inside the frame.
 ``greedy-sum``
     The seed's web generator: score = the darkness left along the chord,
     and drawing a chord subtracts a fixed ``weight`` (20/255) along it.
-``greedy-view``
-    ``greedy`` on the squared error of both images box-averaged 4x (the
-    benchmark's viewing scale): better SSIM, ~4x slower.
-``greedy+refine``
-    ``greedy``, then sweeps that re-choose every pin of the path (the middle
-    pin ``b`` of each ``a -> b -> c``) while the thread stays one thread,
-    lowering the squared error at the viewing scale (both images box-averaged
-    4x), until a sweep gains nothing or the time budget is spent.
+
+Its relatives are their own solvers: ``greedy-view`` (:mod:`solvers.view`, the
+same greedy on the viewing-scale error), and the composed ``greedy+refine`` and
+``greedy-view+refine`` (:mod:`solvers.refine`).
 
 Every variant respects ``min_gap`` (through the chord table), never returns to
 the last ``no_return`` pins, and by default draws each chord at most once.
@@ -24,10 +20,9 @@ to date incrementally through a pixel-major copy of the chord table
 (:func:`rendering.derived.pixel_table`), so a step costs one chord's pixels
 times the chords through each, not a scan of all candidates (see there).
 
-This module holds the solver, its config (the one place its options are
-checked) and the pixel-scale loops (incremental, scan, guided, CUDA); the
-viewing-scale loop is :mod:`solvers.view`, the refiner :mod:`solvers.refine`,
-warm-start inputs :mod:`solvers.warm_start`.
+Warm starts are typed hints (:mod:`solvers.hints`): a :class:`~solvers.hints.Prior`
+on each chord's gain, each pin's :class:`~solvers.hints.Partners`, or a
+:class:`~solvers.guide.ChordGuide` that leads the first lines (``ae+greedy``).
 
 Examples
 --------
@@ -46,19 +41,21 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rendering import VIEW_SCALE, ChordTable, InputError
+from rendering import ChordTable, InputError
 from rendering.derived import pixel_table
 from rendering.device import check_device
 from rendering.errors import check_float, check_int
 from rendering.jit import lazy_import
 
 K = lazy_import("solvers._greedy_kernels")  # numba: loaded when a kernel runs
-KS = lazy_import("solvers._ssim_kernels")
-from .base import Output, Problem, RngLike, Solution, Solver, error_weights
-from .refine import OBJECTIVES, TONE_WEIGHT, refine_path
-from .registry import register
-from .view import greedy_view_path
-from .warm_start import restricted_pixel_table, warm_start_inputs
+from . import progress  # noqa: E402
+from .base import Solver  # noqa: E402
+from .guide import ChordGuide  # noqa: E402
+from .hints import Hint, Partners, Prior  # noqa: E402
+from .problem import Problem, error_weights  # noqa: E402
+from .registry import register  # noqa: E402
+from .solution import Output  # noqa: E402
+from .warm_start import restricted_pixel_table, warm_start_inputs  # noqa: E402
 
 SCORES = ("error", "sum")
 METHODS = ("incremental", "scan")
@@ -123,10 +120,10 @@ class GreedySolver(Solver):
     ------
     score : {"error", "sum"}
         ``error``: exact decrease of the weighted squared error (multiplicative
-        model; weight = frame mask times the problem's importance map).
+        model; weight = frame mask times the target's weights).
         ``sum``: the seed generator's darkness sum with a fixed ``weight`` per pass.
     weight : float in (0, 1], darkness removed per pass along a chord (``sum`` only; the
-        darkness starts at ``1 - target`` times the importance map, inside the frame)
+        darkness starts at ``1 - target`` times the target's weights, inside the frame)
     no_return : int >= 0, never go back to any of the last ``no_return`` pins
         (relaxed for a step that would otherwise have no chord)
     once : bool, each chord at most once (always on when the problem forbids repeats)
@@ -136,32 +133,26 @@ class GreedySolver(Solver):
         ``incremental`` keeps every chord's score up to date through the
         pixel-major table (fast, +6 bytes per table entry); ``scan`` rescans
         the candidates' pixels every step (no extra memory, ~5x slower).
-    parallel : bool, split the score updates (the candidates) between threads (same result;
-        ``scale=1`` only)
-    scale : int >= 1, the error is taken on images box-averaged ``scale`` times down: 1 = pixels
-        (exact, incremental, fastest); 4 = the benchmark's viewing scale (``greedy-view``)
-    shortlist : int >= 0, with ``scale > 1`` and in the refiner: candidates measured exactly
-        after a cheap block-mean ranking (0: measure all; see :func:`solvers.refine.refine_path`)
-    refine : bool, after the path is built, re-choose pins while the refiner's objective improves
-    refine_objective : {"error", "ssim"}, what the refiner improves: ``error``, the squared error at
-        ``refine_scale``; ``ssim``, the benchmark's SSIM at that scale minus ``refine_tone_weight`` times
-        the squared error (:func:`solvers.refine.refine_ssim_path`; ``greedy-view+refine``)
-    refine_tone_weight : float >= 0, the weight of the squared error in the ``ssim`` objective
-    refine_scale : int >= 1, the refiner's error is taken on images box-averaged this many
-        times down (default: the benchmark's viewing scale, 4; 1 = the pixel error greedy lowers)
-    refine_sweeps : int >= 1, at most this many sweeps over the path
-    refine_pins : int >= 1 or None, at most this many pins re-chosen in all (a budget of work, the same on
-        every machine; None: none)
-    refine_seconds : float > 0 or None, time budget of the refinement
+    parallel : bool, split the score updates (the candidates) between threads (same result)
     device : {"cpu", "auto", "cuda"}, where the greedy loop runs: ``cuda`` runs
         :func:`solvers._greedy_cuda.greedy` (the ``scan`` arithmetic, every candidate scored on the
-        GPU each step; ``method`` and ``parallel`` are then unused; ``scale=1`` only, no warm
-        start); ``auto`` picks CUDA when numba.cuda finds a GPU. The refinement runs on the CPU.
+        GPU each step; ``method`` and ``parallel`` are then unused; no warm start); ``auto`` picks
+        CUDA when numba.cuda finds a GPU.
+
+    Hints (``solve(problem, hint=...)``): :class:`~solvers.hints.Prior` (a bonus on each chord's score
+    when choosing, in the score's own units; ``history`` and the gains stay the true error, and
+    ``early_stop`` stops when the best score plus prior is not positive), :class:`~solvers.hints.Partners`
+    (from pin ``i`` only the chords to its partners are candidates; a step where none is valid falls back
+    to every candidate, ``extra["partner_fallbacks"]`` counts them; only the listed chords' scores are
+    kept up to date, the speed-up), or a :class:`~solvers.guide.ChordGuide` (for its ``lead`` lines only
+    its ``candidates`` most wanted open partners of the current pin are scored, each exactly; then plain
+    greedy finishes; not with ``no_return`` or cuda).
     """
 
+    family = "greedy"
     continuous = True
     stochastic = False
-    quick_options = {"refine_sweeps": 1}
+    accepts = (Prior, Partners, ChordGuide)
 
     @dataclass(frozen=True, kw_only=True)
     class Config:
@@ -173,15 +164,6 @@ class GreedySolver(Solver):
         start_pin: int | None = None
         method: str = "incremental"
         parallel: bool = False
-        scale: int = 1
-        shortlist: int = 8
-        refine: bool = False
-        refine_objective: str = "error"
-        refine_tone_weight: float = TONE_WEIGHT
-        refine_scale: int = VIEW_SCALE
-        refine_sweeps: int = 3
-        refine_pins: int | None = None
-        refine_seconds: float | None = 60.0
         device: str = "cpu"
 
         def __post_init__(self):
@@ -193,25 +175,9 @@ class GreedySolver(Solver):
             check_float("weight", self.weight, low=0.0, high=1.0, low_open=True,
                         hint="darkness removed per pass, e.g. 20/255 = 0.078")
             check_int("no_return", self.no_return, low=0, hint="use 0 to allow any pin, or e.g. 20 as the seed")
-            check_int("refine_sweeps", self.refine_sweeps, low=1, hint="e.g. 3")
-            if self.refine_pins is not None:
-                check_int("refine_pins", self.refine_pins, low=1, hint="pins re-chosen in all, e.g. 4000, or None")
-            if self.refine_objective not in OBJECTIVES:
-                raise InputError(f"refine_objective must be one of {', '.join(OBJECTIVES)}, "
-                                 f"got {self.refine_objective!r}")
-            check_float("refine_tone_weight", self.refine_tone_weight, low=0.0, hint=f"e.g. {TONE_WEIGHT:g}")
-            check_int("refine_scale", self.refine_scale, low=1, hint="use 1 (pixels) or the viewing scale, e.g. 4")
-            check_int("scale", self.scale, low=1, hint="use 1 (pixels) or the viewing scale, e.g. 4")
-            check_int("shortlist", self.shortlist, low=0, hint="e.g. 8, or 0 to measure every candidate")
-            if self.scale > 1 and self.score != "error":
-                raise InputError(f"scale {self.scale} needs score='error' (the sum rule has no scale); "
-                                 f"use scale=1 with score={self.score!r}")
             if self.start_pin is not None:
                 check_int("start_pin", self.start_pin, low=0, hint="use a pin index, or None for the best chord")
-            if self.refine_seconds is not None:
-                check_float("refine_seconds", self.refine_seconds, low=0.0, low_open=True,
-                            hint="a positive time budget in seconds, or None for no limit")
-            for flag in ("once", "early_stop", "parallel", "refine"):
+            for flag in ("once", "early_stop", "parallel"):
                 if not isinstance(getattr(self, flag), (bool, np.bool_)):
                     raise InputError(f"{flag} must be True or False, got {getattr(self, flag)!r}")
 
@@ -219,132 +185,41 @@ class GreedySolver(Solver):
         cfg = self.config
         if cfg.device != "cpu":
             return ()
-        if cfg.scale > 1:
-            out = [K._greedy_blocks]
-        elif cfg.method == "scan":
-            out = [K._greedy_scan_warm]
-        else:
-            out = [K._greedy_par if cfg.parallel else K._greedy, K._fill_gh, K._scores_push]
-        if cfg.refine and cfg.refine_objective == "ssim":
-            out += [KS._refine_ssim_range, KS._windows_init, KS._gradient, K._refine_state]
-        elif cfg.refine:
-            out += [K._refine_range, K._refine_state]
-        return tuple(out)
+        if cfg.method == "scan":
+            return (K._greedy_scan_warm,)
+        return (K._greedy_par if cfg.parallel else K._greedy, K._fill_gh, K._scores_push)
 
-    def run(self, problem: Problem, rng: np.random.Generator, *, prior=None, partners=None,
-            guide=None) -> Output:
+    def run(self, problem: Problem, rng: np.random.Generator, hint: Hint | None = None) -> Output:
         """Draw ``problem.n_lines`` chords (fewer only with ``early_stop`` or at a dead end).
 
-        Greedy is deterministic: ``rng`` is not used. ``prior``, ``partners`` and
-        ``guide`` warm-start it (see :func:`solve_greedy`); pass them to
-        :meth:`solve` (``solver.solve(problem, guide=...)``).
+        Greedy is deterministic: ``rng`` is not used.
         """
-        return greedy_thread(problem, self.config, prior=prior, partners=partners, guide=guide)
+        path, history, extra = greedy_path(problem, self.config, hint=hint)
+        return Output(path=path, history=history, extra=extra)
 
 
-def solve_greedy(problem: Problem, *, config: "GreedySolver.Config | None" = None, rng: RngLike = None,
-                 prior=None, partners=None, guide=None, start_pin: int | None = None) -> Solution:
-    """Greedy, optionally warm-started: a prior on each chord's gain and/or a short list of partners per pin.
-
-    The one code path behind :class:`GreedySolver`; the learned solvers
-    (``ae+greedy``) call it with their chord scores.
-
-    Parameters
-    ----------
-    problem : Problem
-    config : GreedySolver.Config, optional (default: the ``greedy`` defaults)
-    rng : int, Generator or None; greedy is deterministic, an int seed is recorded
-    prior : optional (n_chords,) float32 (or float64), added to every candidate chord's score when
-        choosing, in the score's own units (``error``: squared-error decrease; ``sum``: darkness);
-        the caller scales it. ``history`` and the recorded gains stay the true error, and
-        ``early_stop`` stops when the best score plus prior is not positive.
-    partners : optional (n_pins, m) int32 partner pins, -1 padded: from pin ``i`` only the chords
-        to ``partners[i]`` are candidates (a free first chord, ``start_pin=None``, is the best of
-        those chords over all pins, drawn from the pin that lists the other). A step where no listed partner is valid (chord drawn, not
-        allowed by ``min_gap``, or within ``no_return``) falls back to every candidate from that
-        pin; ``extra["partner_fallbacks"]`` counts those steps. With the ``incremental`` method only
-        the listed chords' scores are kept up to date (a pixel-major table cut to them, built per
-        call), which is where the speed-up comes from; a fallback step rescores its candidates exactly.
-    guide : optional :class:`solvers.guide.ChordGuide`: at each step only the guide's
-        ``candidates`` most wanted open partners of the current pin (its residual density, updated
-        as chords are drawn) are scored, each exactly by a scan of its pixels; a free start
-        (``start_pin=None``) is the guide's :meth:`~solvers.guide.ChordGuide.start_pin`. With
-        ``guide.lead`` set, the guide leads only that many lines (fewer if none of its candidates
-        lowers the error first) and greedy scores every candidate for the rest. Not with
-        ``prior``, ``partners``, ``no_return``, ``scale > 1`` or cuda. ``extra["guide_candidates"]``
-        records ``candidates``, ``extra["guide_lines"]`` the lines the guide led.
-    start_pin : int or None, overrides ``config.start_pin``
-
-    Returns
-    -------
-    Solution, with ``solver="greedy"`` and the config used (``start_pin`` included); ``extra`` as
-    :func:`greedy_path`'s.
-
-    Raises
-    ------
-    InputError
-        for a badly shaped or typed ``prior`` or ``partners``, or when they are combined with
-        ``scale > 1`` (``greedy-view``), which does not support them.
-
-    Examples
-    --------
-    >>> problem = Problem.create("camera", pins=32, lines=40, canvas=64)
-    >>> partners = np.tile(np.arange(0, 32, 2, dtype=np.int32), (32, 1))  # even pins only
-    >>> sol = solve_greedy(problem, partners=partners, start_pin=0)
-    >>> bool(np.all(sol.path % 2 == 0)) or sol.extra["partner_fallbacks"] > 0
-    True
-    """
-    if config is None:
-        config = GreedySolver.Config()
-    if not isinstance(config, GreedySolver.Config):
-        raise InputError(f"config must be a GreedySolver.Config, got {type(config).__name__}; "
-                         f"build one with GreedySolver.Config(...) or GreedySolver(...).config")
-    if start_pin is not None:
-        config = dataclasses.replace(config, start_pin=start_pin)
-    return GreedySolver(config=config).solve(problem, rng=rng, prior=prior, partners=partners, guide=guide)
-
-
-def greedy_thread(problem: Problem, config: "GreedySolver.Config", *, prior=None, partners=None,
-                  guide=None) -> Output:
-    """The greedy thread of ``config`` (refined when ``config.refine``): what :class:`GreedySolver` runs.
-
-    Other solvers that finish with greedy (``ae+greedy``) return this from their own ``run``.
-    """
-    path, history, extra = greedy_path(problem, config, prior=prior, partners=partners, guide=guide)
-    if config.refine and path.size >= 2:
-        once = config.once or not problem.allow_repeats
-        path, info = refine_path(problem, path, objective=config.refine_objective, scale=config.refine_scale,
-                                 once=once, sweeps=config.refine_sweeps, seconds=config.refine_seconds,
-                                 shortlist=config.shortlist, tone_weight=config.refine_tone_weight,
-                                 max_pins=config.refine_pins)
-        extra.update(info)
-    return Output(path=path, history=history, extra=extra)
-
-
-def greedy_path(problem: Problem, config: "GreedySolver.Config | None" = None, *, prior=None, partners=None,
-                guide=None, **options) -> tuple[np.ndarray, np.ndarray, dict]:
-    """Build a greedy continuous thread (the work behind :class:`GreedySolver`, without the refinement).
+def greedy_path(problem: Problem, config: "GreedySolver.Config | None" = None, *, hint: Hint | None = None,
+                **options) -> tuple[np.ndarray, np.ndarray, dict]:
+    """Build a greedy continuous thread at pixel scale: the work behind :class:`GreedySolver`.
 
     ``config`` (default: ``greedy``'s) with ``options`` (its field names, e.g.
     ``score="sum"``) replaced; the Config checks them. ``once`` is forced on
-    when the problem forbids repeats.
-
-    ``prior``, ``partners`` and ``guide`` warm-start it as in :func:`solve_greedy` (``scale == 1``, CPU only).
-    ``device="cuda"`` (or ``"auto"`` with a GPU) runs the loop on the GPU
-    (:func:`solvers._greedy_cuda.greedy`, the ``scan`` arithmetic); ``"cuda"`` without a usable
-    GPU raises :class:`InputError`.
+    when the problem forbids repeats. ``hint``: a :class:`~solvers.hints.Prior`,
+    :class:`~solvers.hints.Partners` or :class:`~solvers.guide.ChordGuide` (see
+    :class:`GreedySolver`). ``device="cuda"`` (or ``"auto"`` with a GPU) runs the
+    loop on the GPU (:func:`solvers._greedy_cuda.greedy`, the ``scan`` arithmetic);
+    ``"cuda"`` without a usable GPU raises :class:`InputError`.
 
     Returns
     -------
     path : (n_drawn + 1,) int64 pin sequence (``n_drawn == problem.n_lines`` unless
         ``early_stop`` or a dead end stopped it)
-    history : (n_drawn + 1,) float64, the weighted squared error (``error``; of the
-        block-averaged images when ``scale > 1``) or the darkness left (``sum``),
-        before the first and after each chord
+    history : (n_drawn + 1,) float64, the weighted squared error (``error``) or the darkness left
+        (``sum``), before the first and after each chord
     extra : dict, ``stop`` ("budget", "no gain", "dead end"), ``no_return_relaxed``,
-        ``greedy_seconds``, ``device`` ("cpu" or "cuda"); with ``partners`` also
+        ``greedy_seconds``, ``device`` ("cpu" or "cuda"); with partners also
         ``partner_fallbacks`` (steps that fell back to every candidate) and ``partner_chords``
-        (chords the partners allow); with ``prior``, ``prior=True``; with ``guide``,
+        (chords the partners allow); with a prior, ``prior=True``; with a guide,
         ``guide_candidates`` and ``guide_lines`` (lines drawn while the guide led)
     """
     t0 = time.perf_counter()
@@ -365,23 +240,15 @@ def greedy_path(problem: Problem, config: "GreedySolver.Config | None" = None, *
         from rendering.device import resolve_device  # imports numba.cuda only now
 
         device = resolve_device(device)
+    prior = hint.values if isinstance(hint, Prior) else None
+    partners = hint.pins if isinstance(hint, Partners) else None
+    guide = hint if isinstance(hint, ChordGuide) else None
     if guide is not None:
-        from .guide import ChordGuide
-
-        if not isinstance(guide, ChordGuide):
-            raise InputError(f"guide must be a solvers.guide.ChordGuide, got {type(guide).__name__}")
         guide.check(problem.chords)
-        if prior is not None or partners is not None or cfg.no_return or cfg.scale > 1 or device == "cuda":
-            raise InputError("a guide cannot be combined with prior, partners, no_return > 0, scale > 1 or cuda; "
-                             "drop those options or the guide")
-    if device == "cuda" and (cfg.scale > 1 or prior is not None or partners is not None):
-        raise InputError("prior, partners and scale > 1 are not supported on cuda yet; use device='cpu' for them")
-    if cfg.scale > 1:
-        if prior is not None or partners is not None:
-            raise InputError(f"prior and partners are not supported with scale {cfg.scale} (greedy-view); "
-                             f"use scale=1 (greedy) for a warm start")
-        return greedy_view_path(problem, scale=cfg.scale, shortlist=cfg.shortlist, no_return=cfg.no_return,
-                                once=once, early_stop=cfg.early_stop, start_pin=cfg.start_pin, method=cfg.method)
+        if cfg.no_return or device == "cuda":
+            raise InputError("a guide cannot be combined with no_return > 0 or cuda; drop those options or the guide")
+    if device == "cuda" and hint is not None:
+        raise InputError("warm starts (prior, partners, a guide) are not supported on cuda yet; use device='cpu'")
     th = _Thread.start(problem, cfg, once=once, prior=prior, partners=partners)
     first = -1 if cfg.start_pin is None else int(cfg.start_pin)
     if device == "cuda":
@@ -395,7 +262,9 @@ def greedy_path(problem: Problem, config: "GreedySolver.Config | None" = None, *
     elif guide is not None:
         drawn = _guided(th, guide, first)
     elif cfg.method == "incremental":
-        drawn = _incremental(th, problem.n_lines, first, cfg.no_return, restricted=partners is not None)
+        with progress.watching(progress.path_batches(th.path)):
+            drawn = _incremental(th, problem.n_lines, first, cfg.no_return, restricted=partners is not None,
+                                 ctl=progress.control())
     else:
         drawn = _scan(th, problem.n_lines, first, cfg.no_return)
     stats = th.stats
@@ -482,8 +351,11 @@ class _Thread:
                                    removed=self.removed[drawn:], stats=np.zeros(K.N_STATS, dtype=np.int64))
 
 
-def _incremental(th: _Thread, n_lines: int, first: int, no_return: int, *, restricted: bool = False) -> int:
-    """Run :func:`solvers._greedy_kernels._greedy` from ``th.state`` (any chords already drawn, ``th.used`` marked)."""
+def _incremental(th: _Thread, n_lines: int, first: int, no_return: int, *, restricted: bool = False,
+                 ctl: np.ndarray | None = None) -> int:
+    """Run :func:`solvers._greedy_kernels._greedy` from ``th.state`` (any chords already drawn, ``th.used`` marked).
+
+    ``ctl``: the :mod:`solvers.progress` control array the kernel reports to (lines drawn, cancel flag)."""
     table = th.problem.table
     chords = th.problem.chords
     # with partners only the allowed chords can be candidates (but for counted fallbacks, which
@@ -499,7 +371,8 @@ def _incremental(th: _Thread, n_lines: int, first: int, no_return: int, *, restr
     return kernel(table.indptr, table.pixel, table.coverage, chords.id_of, chords.pin_a, chords.pin_b,
                   th.state, th.target, th.weights, th.opacity, th.rule, th.sum_step, n_lines, first, no_return,
                   th.once, th.early_stop, th.used, nt, pt.indptr, pt.chord, pt.coverage, scores, tol,
-                  REFRESH_EVERY, th.prior, th.partners, th.allowed, th.path, th.gains, th.removed, th.stats)
+                  REFRESH_EVERY, th.prior, th.partners, th.allowed, th.path, th.gains, th.removed, th.stats,
+                  np.zeros(2, np.int64) if ctl is None else ctl)
 
 
 def _scan(th: _Thread, n_lines: int, first: int, no_return: int) -> int:
@@ -554,13 +427,3 @@ def _n_threads() -> int:
 
 register("greedy-sum", GreedySolver, defaults=dict(score="sum", no_return=20),
          description="the seed's web generator: darkness sum, fixed weight 20/255 per pass, no return to last 20 pins")
-register("greedy-view", GreedySolver, defaults=dict(scale=VIEW_SCALE, shortlist=2),
-         description="greedy on the squared error at the viewing scale (4x box-averaged): every chord's block-mean "
-                     "gain kept up to date, the best 2 measured exactly; the default")
-register("greedy+refine", GreedySolver, defaults=dict(refine=True),
-         description="greedy, then re-choose each pin of the thread while the squared error falls")
-register("greedy-view+refine", GreedySolver,
-         defaults=dict(scale=VIEW_SCALE, shortlist=2, refine=True, refine_objective="ssim", refine_sweeps=8,
-                       refine_pins=4000),
-         description="greedy-view, then its pins re-chosen for the viewing-scale SSIM, the tone held by the squared "
-                     "error; 4000 pins in all (one sweep at 4000 lines, two at 2000): ~1.2 s more")

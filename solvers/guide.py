@@ -14,7 +14,7 @@ the blur kernel around it, so ``R`` is the thread still wanted near every chord.
   for 4000 lines) and, unlike taking the ``n`` best chords, does not pile
   threads onto one dark region: once a region's density is drawn, its chords
   stop being wanted. The learned solvers decode their chord weights with it.
-* ``solve_greedy(problem, guide=...)`` (:mod:`solvers.greedy`) runs greedy with
+* ``GreedySolver().solve(problem, hint=guide)`` (:mod:`solvers.greedy`) runs greedy with
   each step's candidates cut to the guide's ``candidates`` most wanted open
   partners of the current pin, scoring each exactly on the pixels, for the
   guide's ``lead`` lines; plain greedy finishes the thread: ``ae+greedy``.
@@ -30,6 +30,8 @@ from rendering import InputError
 from rendering.errors import check_float, check_int
 from rendering.jit import lazy_import
 
+from .hints import Hint
+
 GK = lazy_import("solvers._guide_kernels")  # numba: loaded when a kernel runs
 
 
@@ -42,7 +44,7 @@ def check_guide_options(*, sigma, candidates, lead) -> None:
 
 
 @dataclass(frozen=True, eq=False)
-class ChordGuide:
+class ChordGuide(Hint):
     """A wanted thread density over a problem's chords.
 
     Parameters

@@ -1,14 +1,20 @@
-"""The solver registry: solvers by name, variants as registered entries.
+"""The solver registry: solvers by name, variants and composed solvers as registered entries.
 
 Every way a solver is made carries its registered name: ``@register("greedy")``
-sets ``GreedySolver.name``, and a named variant (``register("greedy-view",
+sets ``GreedySolver.name``, and a named variant (``register("greedy-sum",
 GreedySolver, defaults=...)``) is a subclass with its own name and defaults, so
-``GreedySolver().solve(...)`` records ``"greedy"`` and
-``make_solver("greedy-view")`` records ``"greedy-view"``.
+``GreedySolver().solve(...)`` records ``"greedy"`` and ``make_solver("greedy-sum")``
+records ``"greedy-sum"``. Composed solvers (:func:`solvers.compose.compose`) are
+registered the same way.
 
-Packages that sit above ``solvers`` (``learned``) register their solvers through
-the ``stringart.solvers`` entry-point group, loaded on first lookup, so that
-``solvers`` never imports them and the dependency arrows stay one way.
+**Where solvers come from.** Every module that registers solvers is named in the
+``stringart.solvers`` entry-point group of its distribution (``pyproject.toml``:
+the built-in ones, ``learned.solvers`` among them), loaded on first lookup. So
+``solvers`` never imports the packages above it, and adding a solver is a module
+plus one line there (``tests/solvers/test_registry.py`` checks that every module
+that registers a solver is listed). A solver whose ``requires`` cannot be imported
+here (``torch`` without the ``learned`` extra) stays listed, as unavailable with
+the reason, and asking for it is one line naming the extra.
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ from importlib import metadata
 
 from rendering import InputError
 
-from .base import Solver
+from .base import Solver, unavailable_reason
 
 
 @dataclass(frozen=True)
@@ -29,10 +35,17 @@ class Entry:
     defaults: dict = field(default_factory=dict)
     description: str = ""
 
+    @property
+    def unavailable(self) -> str | None:
+        """One line on what this solver needs to run here, or None when it can run."""
+        return unavailable_reason(self.cls)
+
 
 #: The solver ``bench solve`` uses when none is named: the best one within 0.5 s at 288 pins, 4000 lines,
 #: 512 px (``results/quality``: it beats the C++ greedy Raveler on the viewing-scale SSIM and L1).
 DEFAULT_SOLVER = "greedy-view"
+#: the solver of ``bench solve`` for threads other than one black thread on white
+DEFAULT_COLOUR_SOLVER = "colour-greedy"
 
 _REGISTRY: dict[str, Entry] = {}
 _plugins_loaded = False
@@ -67,6 +80,11 @@ def register(name: str, cls: type | None = None, *, defaults: dict | None = None
     return add if cls is None else add(cls)
 
 
+def solver_modules() -> list[str]:
+    """The modules named in the ``stringart.solvers`` entry-point group (each registers solvers on import)."""
+    return [ep.value for ep in metadata.entry_points(group="stringart.solvers")]
+
+
 def _load_plugins() -> None:
     global _plugins_loaded
     if _plugins_loaded:
@@ -87,10 +105,10 @@ def plugin_errors() -> dict[str, str]:
     return dict(_plugin_errors)
 
 
-def solver_names() -> list[str]:
-    """Every registered name, in registration order."""
+def solver_names(*, available: bool = False) -> list[str]:
+    """Every registered name, in registration order (``available``: only those that can run here)."""
     _load_plugins()
-    return list(_REGISTRY)
+    return [n for n, e in _REGISTRY.items() if not available or e.unavailable is None]
 
 
 def get_entry(name: str) -> Entry:
@@ -103,7 +121,13 @@ def get_entry(name: str) -> Entry:
 def make_solver(name: str, **config) -> Solver:
     """An instance of the registered solver ``name``; ``config`` overrides its defaults.
 
+    A solver that cannot run here (its ``requires`` missing) is refused in one line naming the extra.
+
     >>> make_solver("random").name
     'random'
     """
-    return get_entry(name).cls(**config)
+    entry = get_entry(name)
+    why = entry.unavailable
+    if why is not None:
+        raise InputError(f"solver {name} is not available in this install: it {why}")
+    return entry.cls(**config)

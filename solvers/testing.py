@@ -26,7 +26,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import Problem, Solution, Solver
+from .base import Solver
+from .problem import Problem
+from .solution import Solution
 from .registry import get_entry, make_solver
 
 
@@ -51,47 +53,25 @@ def check_solution(solution: Solution, problem: Problem, *, continuous: bool) ->
     """Raise AssertionError unless ``solution`` is a valid answer to ``problem``.
 
     Valid: chord ids of the problem within the line budget, every chord at least
-    ``min_gap`` pins apart, no chord twice unless the problem allows repeats, one
-    continuous thread (a pin path matching the chords) when ``continuous``, a
-    finite non-negative time and a preview in [0, 1] on the problem's canvas.
-    A colour solution (``colours``): a palette index per chord, one pin path per
-    palette colour walking that colour's chords in build order (each continuous
-    when ``continuous``), no chord twice in one colour, and an (H, W, 3) preview.
+    ``min_gap`` pins apart, a palette index per line, no chord twice in one colour
+    unless the problem allows repeats, each colour's lines one continuous thread
+    (its pin path walking its chords in build order) when ``continuous``, a finite
+    non-negative time and a preview in [0, 1] on the problem's canvas.
     """
     assert isinstance(solution, Solution), f"solve returned {type(solution).__name__}, not a Solution"
-    chords = solution.chords
+    chords, colours = solution.chords, solution.colours
     assert chords.dtype == np.int32 and chords.ndim == 1, f"chords must be 1-D int32, got {chords.dtype} {chords.shape}"
     assert chords.size <= problem.n_lines, f"{chords.size} lines drawn, over the budget of {problem.n_lines}"
+    assert colours.shape == chords.shape, "colours must give one palette index per line"
+    n = problem.palette.n
+    assert colours.size == 0 or (colours.min() >= 0 and colours.max() < n), "a colour index outside the palette"
     cs = problem.chords
     if chords.size:
         assert chords.min() >= 0 and chords.max() < cs.n_chords, "chord ids outside the problem's chord set"
         a, b = cs.pin_a[chords], cs.pin_b[chords]
         assert np.all(problem.layout.circular_distance(a, b) >= problem.min_gap), "a chord breaks min_gap"
-    if solution.colours is not None:
-        _check_colours(solution, problem, continuous=continuous)
-    elif not problem.allow_repeats:
-        assert len(np.unique(chords)) == len(chords), "a chord is drawn twice but the problem forbids repeats"
-    if continuous and solution.colours is None:
-        assert solution.path is not None, "the solver claims one continuous thread but returned no pin path"
-        assert solution.path.shape == (chords.size + 1,), "the pin path must have one pin more than the chords"
-        if chords.size:
-            np.testing.assert_array_equal(cs.path_to_chords(solution.path), chords,
-                                          err_msg="the pin path does not walk the chords")
-    assert np.isfinite(solution.seconds) and solution.seconds >= 0, f"seconds must be >= 0, got {solution.seconds}"
-    img = solution.render()
-    shape = problem.target.image.shape + ((3,) if problem.palette is not None else ())
-    assert img.shape == shape, f"preview is {img.shape}, not the canvas {shape}"
-    assert 0 <= img.min() <= img.max() <= 1, "preview values outside [0, 1]"
-
-
-def _check_colours(solution: Solution, problem: Problem, *, continuous: bool) -> None:
-    """The colour part of :func:`check_solution`."""
-    colours, chords = solution.colours, solution.chords
-    n = problem.colour_palette.n
-    assert colours.shape == chords.shape, "colours must give one palette index per chord"
-    assert colours.size == 0 or (colours.min() >= 0 and colours.max() < n), "a colour index outside the palette"
-    assert solution.paths is not None and len(solution.paths) == n, "a colour solution needs one path per colour"
-    cs = problem.chords
+    if continuous:
+        assert solution.paths is not None and len(solution.paths) == n, "each colour must be one continuous thread"
     for k in range(n):
         mine = chords[colours == k]
         if not problem.allow_repeats:
@@ -99,6 +79,10 @@ def _check_colours(solution: Solution, problem: Problem, *, continuous: bool) ->
         if mine.size and continuous:
             np.testing.assert_array_equal(cs.path_to_chords(solution.paths[k]), mine,
                                           err_msg=f"the path of colour {k} does not walk its chords in build order")
+    assert np.isfinite(solution.seconds) and solution.seconds >= 0, f"seconds must be >= 0, got {solution.seconds}"
+    img = solution.render()
+    assert img.shape[:2] == problem.target.image.shape, f"preview is {img.shape}, not on the canvas"
+    assert 0 <= img.min() <= img.max() <= 1, "preview values outside [0, 1]"
 
 
 def check_solver(name: str, problem: Problem | None = None, *, rng: int = 7, exact_budget: bool = True,
@@ -125,15 +109,14 @@ def check_solver(name: str, problem: Problem | None = None, *, rng: int = 7, exa
 
 
 def check_colour_solver(name: str, problem: Problem | None = None, *, rng: int = 7, **options) -> Solution:
-    """The contract of a colour solver (``Solver.colour``) on a colour problem: :func:`check_solution`
+    """The contract of a solver of any threads (``Solver.colours``) on a colour problem: :func:`check_solution`
     (every colour's thread continuous, in build order), the budget drawn in full, the same seed the same
-    result, and its grey problem drawn as one thread."""
+    result."""
     problem = problem if problem is not None else colour_contract_problem()
     solver = quick_solver(name, **options)
-    assert type(solver).colour, f"solver {name} is not a colour solver (Solver.colour)"
+    assert type(solver).colours, f"solver {name} draws one black thread only (Solver.colours is False)"
     sol = solver.solve(problem, rng=rng)
     check_solution(sol, problem, continuous=type(solver).continuous)
-    assert sol.colours is not None, "a colour solver returned no colours for a colour problem"
     assert sol.n_lines == problem.n_lines, f"{sol.n_lines} lines drawn, {problem.n_lines} asked"
     again = quick_solver(name, **options).solve(problem, rng=rng)
     np.testing.assert_array_equal(sol.chords, again.chords, err_msg="the same seed gave another result")

@@ -1,4 +1,4 @@
-"""The viewing-scale error of a problem, and the greedy that lowers it (``greedy-view``).
+"""The viewing-scale error of a problem, and the greedy that lowers it: the ``greedy-view`` solver.
 
 String art is judged from a distance: the benchmark compares pictures
 box-averaged :data:`rendering.VIEW_SCALE` times down. :class:`BlockError`
@@ -16,11 +16,18 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from rendering import VIEW_SCALE, InputError
 from rendering.derived import block_index, block_major, block_table
+from rendering.errors import check_int
 from rendering.jit import lazy_import
 
 K = lazy_import("solvers._greedy_kernels")  # numba: loaded when a kernel runs
-from .base import Problem, error_weights
+from . import progress  # noqa: E402
+from .base import Solver  # noqa: E402
+from .hints import Hint  # noqa: E402
+from .problem import Problem, error_weights  # noqa: E402
+from .registry import register  # noqa: E402
+from .solution import Output  # noqa: E402
 
 #: an empty block table, for ``shortlist=0`` (every candidate measured exactly)
 NO_BLOCKS = (np.zeros(1, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32))
@@ -72,7 +79,7 @@ VIEW_REFRESH = 1000
 def greedy_view_path(problem: Problem, *, scale: int, shortlist: int, no_return: int, once: bool,
                      early_stop: bool, start_pin: int | None,
                      method: str = "incremental") -> tuple[np.ndarray, np.ndarray, dict]:
-    """A greedy thread on the block-scale error (arguments checked by :class:`solvers.greedy.GreedySolver.Config`).
+    """A greedy thread on the block-scale error (arguments checked by :class:`GreedyViewSolver.Config`).
 
     ``method="incremental"`` keeps every chord's approximate gain (block means)
     up to date as chords are drawn and measures the ``shortlist`` best of the
@@ -84,6 +91,8 @@ def greedy_view_path(problem: Problem, *, scale: int, shortlist: int, no_return:
     Returns ``(path, history, extra)`` as :func:`solvers.greedy.greedy_path`
     (history: the block error; ``extra["exact_measurements"]``: candidates measured exactly).
     """
+    if start_pin is not None and start_pin >= problem.layout.n_pins:
+        raise InputError(f"start_pin must be below the pin count {problem.layout.n_pins}, got {start_pin}")
     t0 = time.perf_counter()
     table = problem.table
     chords = problem.chords
@@ -101,11 +110,12 @@ def greedy_view_path(problem: Problem, *, scale: int, shortlist: int, no_return:
         bt = block_table(table, scale)
         bm = block_major(table, scale)
         scores = np.empty(table.n_chords, dtype=np.float64)
-        drawn = K._greedy_view(table.indptr, table.pixel, table.coverage, chords.id_of, chords.pin_a, chords.pin_b,
-                               B, Bs, err.Ts, err.Wb, err.inv, float(problem.thread.opacity), err.blk,
-                               bt.indptr, bt.block, bt.coverage, bm.indptr, bm.chord, bm.coverage, scores,
-                               shortlist, VIEW_REFRESH, problem.n_lines, first, no_return, once, early_stop,
-                               used, path, gains, stats)
+        with progress.watching(progress.path_batches(path)):
+            drawn = K._greedy_view(table.indptr, table.pixel, table.coverage, chords.id_of, chords.pin_a,
+                                   chords.pin_b, B, Bs, err.Ts, err.Wb, err.inv, float(problem.thread.opacity),
+                                   err.blk, bt.indptr, bt.block, bt.coverage, bm.indptr, bm.chord, bm.coverage,
+                                   scores, shortlist, VIEW_REFRESH, problem.n_lines, first, no_return, once,
+                                   early_stop, used, path, gains, stats, progress.control())
     else:
         drawn = K._greedy_blocks(table.indptr, table.pixel, table.coverage, chords.id_of, chords.pin_a,
                                  chords.pin_b, B, Bs, err.Ts, err.Wb, err.inv, float(problem.thread.opacity),
@@ -116,3 +126,54 @@ def greedy_view_path(problem: Problem, *, scale: int, shortlist: int, no_return:
                  exact_measurements=int(stats[K.STAT_EXACT]), scale=scale, view_method=method,
                  greedy_seconds=time.perf_counter() - t0)
     return path[:drawn + 1], history, extra
+
+
+@register("greedy-view", description="greedy on the squared error at the viewing scale (4x box-averaged): every chord's "
+                                     "block-mean gain kept up to date, the best 2 measured exactly; the default")
+class GreedyViewSolver(Solver):
+    """Greedy continuous thread on the viewing-scale error: both pictures box-averaged ``scale`` times down.
+
+    Config
+    ------
+    scale : int >= 2, the block side (default: the benchmark's viewing scale, 4)
+    shortlist : int >= 0, candidates measured exactly each step after the block-mean ranking (0: all)
+    no_return, once, early_stop, start_pin : as :class:`solvers.greedy.GreedySolver`'s
+    method : {"incremental", "scan"}, keep every chord's approximate gain up to date, or recompute the
+        candidates' each step (the same picks up to rounding; ~3x slower)
+    """
+
+    family = "greedy"
+    continuous = True
+    stochastic = False
+
+    @dataclass(frozen=True, kw_only=True)
+    class Config:
+        scale: int = VIEW_SCALE
+        shortlist: int = 2
+        no_return: int = 0
+        once: bool = True
+        early_stop: bool = False
+        start_pin: int | None = None
+        method: str = "incremental"
+
+        def __post_init__(self):
+            check_int("scale", self.scale, low=2, hint="the viewing scale, e.g. 4 (scale 1 is the greedy solver)")
+            check_int("shortlist", self.shortlist, low=0, hint="e.g. 2, or 0 to measure every candidate")
+            check_int("no_return", self.no_return, low=0, hint="use 0 to allow any pin")
+            if self.start_pin is not None:
+                check_int("start_pin", self.start_pin, low=0, hint="use a pin index, or None for the best chord")
+            if self.method not in ("incremental", "scan"):
+                raise InputError(f"method must be incremental or scan, got {self.method!r}")
+            for flag in ("once", "early_stop"):
+                if not isinstance(getattr(self, flag), (bool, np.bool_)):
+                    raise InputError(f"{flag} must be True or False, got {getattr(self, flag)!r}")
+
+    def jit_kernels(self) -> tuple:
+        return (K._greedy_view,) if self.config.method == "incremental" else (K._greedy_blocks,)
+
+    def run(self, problem: Problem, rng: np.random.Generator, hint: Hint | None = None) -> Output:
+        cfg = self.config
+        path, history, extra = greedy_view_path(problem, scale=cfg.scale, shortlist=cfg.shortlist,
+                                                no_return=cfg.no_return, once=bool(cfg.once or not problem.allow_repeats),
+                                                early_stop=cfg.early_stop, start_pin=cfg.start_pin, method=cfg.method)
+        return Output(path=path, history=history, extra=extra)

@@ -1,7 +1,7 @@
 """Warm starts of greedy: a prior on each chord's gain, a short list of partners per pin.
 
 :func:`warm_start_inputs` checks and normalises what a caller of
-:func:`solvers.greedy.solve_greedy` passes as ``prior`` and ``partners``
+:class:`solvers.greedy.GreedySolver` gets as a :class:`~solvers.hints.Prior` or :class:`~solvers.hints.Partners`
 into the arrays the kernels read; :func:`restricted_pixel_table` cuts
 greedy's pixel-major table to the chords the partners allow (where the
 speed-up of a partner list comes from).
@@ -16,11 +16,11 @@ from rendering.derived import PixelTable, pixel_table
 from rendering.jit import lazy_import
 
 K = lazy_import("solvers._greedy_kernels")  # numba: loaded when a kernel runs
-from .base import Problem
+from .problem import Problem
 
 
 def warm_start_inputs(problem: Problem, prior=None, partners=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Check and normalise :func:`solve_greedy`'s ``prior`` and ``partners`` for the kernels.
+    """Check and normalise greedy's ``prior`` and ``partners`` hints for the kernels.
 
     Returns
     -------

@@ -1,0 +1,46 @@
+"""Typed hints: what one step of a composed solver hands the next (a warm start, a lead).
+
+A composed solver (:mod:`solvers.compose`) runs a *lead* step, then a solver, then refiners. The lead
+looks at the problem and hands the solver a :class:`Hint`; the solver declares the hint types it takes
+(``Solver.accepts``) and gets one through :meth:`solvers.Solver.run`'s ``hint`` argument. Hints are
+plain frozen values, checked against the problem by the solver that reads them:
+
+* :class:`Prior` -- a bonus on each chord's gain (greedy).
+* :class:`Partners` -- each pin's short list of partner pins (greedy).
+* :class:`solvers.guide.ChordGuide` -- a wanted thread density that leads greedy's first lines
+  (``ae+greedy``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+class Hint:
+    """Base class of the typed inputs a lead step hands a solver."""
+
+
+@dataclass(frozen=True, eq=False)
+class Prior(Hint):
+    """A bonus added to every candidate chord's score when greedy picks (its ``error`` or ``sum`` units).
+
+    Parameters
+    ----------
+    values : (n_chords,) float, indexed by the problem's chord ids; the caller scales it
+    """
+
+    values: np.ndarray
+
+
+@dataclass(frozen=True, eq=False)
+class Partners(Hint):
+    """Each pin's partner pins: from pin ``i`` greedy scores only the chords to ``pins[i]``.
+
+    Parameters
+    ----------
+    pins : (n_pins, m) int, -1 padded (see :func:`solvers.warm_start.warm_start_inputs`)
+    """
+
+    pins: np.ndarray

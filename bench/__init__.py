@@ -1,4 +1,4 @@
-"""bench: metrics, the comparison harness and the ``bench`` command line.
+"""bench: the comparison harness, the report, the page (``bench serve``) and the ``bench`` command line.
 
 Names are loaded on first use (PEP 562), so the command line starts without
 scikit-image, pandas or matplotlib until a command needs them.
@@ -13,9 +13,7 @@ from __future__ import annotations
 
 import importlib
 
-_EXPORTS = {"METRICS": "metrics", "VIEW_SCALE": "metrics", "reference_scores": "metrics", "score": "metrics",
-            "score_solution": "metrics", "SolveResult": "single", "solve": "single",
-            "COLOUR_METRICS": "metrics", "score_colour": "metrics", "colour_reference_scores": "metrics"}
+_EXPORTS = {"SolveResult": "single", "solve": "single", "run_study": "harness", "write_report": "report"}
 __all__ = sorted(_EXPORTS)
 
 

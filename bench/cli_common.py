@@ -29,8 +29,6 @@ Colors = Annotated[Optional[str], typer.Option(
 Board = Annotated[Optional[str], typer.Option(
     "--board", help="The board's colour: white, black, a thread name or #rrggbb; without --colors a thread that "
                     "shows on it (black, or white on a dark board)  [default: white].")]
-#: the solver ``bench solve`` uses when colours are asked and no solver is named
-COLOUR_SOLVER = "colour-greedy"
 
 
 def parse_value(text: str):

@@ -40,7 +40,7 @@ from rendering import InputError, ThreadModel
 
 from .executors import check_execution, exit_if_reimported_main, make_executor
 from .plan import Study, plan_study
-from .runner import cached_target, failed_row, first_line, study_table
+from .runner import cached_palette, cached_target, failed_row, first_line, study_table
 from .storage import StudyFolder, command_line, environment
 
 if TYPE_CHECKING:
@@ -162,12 +162,15 @@ def _load_targets(st: Study) -> tuple[dict[str, np.ndarray], dict[str, str]]:
 
     An image named itself (a built-in name or a file) that cannot be read is bad input: InputError.
     """
+    from rendering import picture_model
+
     targets, unreadable = {}, {}
-    colour = "colors" in st.problem_options
+    colors, board = st.problem_options.get("colors"), st.problem_options.get("board")
     for im in st.images:
         try:
-            target = cached_target(im.source, st.canvas, True) if colour else cached_target(im.source, st.canvas)
-            targets[st.target_file(im)] = target.rgb if colour else target.image
+            palette = cached_palette(im.source, st.canvas, colors, board)
+            target = cached_target(im.source, st.canvas, colors is not None or board is not None)
+            targets[st.target_file(im)] = picture_model(palette).picture(target)
         except Exception as e:  # noqa: BLE001  (whatever stops a picture in a folder fails only its runs)
             if not im.in_folder:
                 raise

@@ -1,6 +1,6 @@
 """``bench kit`` (the maker's build kit), ``bench wind`` (the winding assistant) and ``bench calibrate``.
 
-A thin layer over :mod:`solvers.kit`. Heavy imports (matplotlib, the solvers) happen inside the
+A thin layer over :mod:`kit`. Heavy imports (matplotlib, the solvers) happen inside the
 commands, so ``bench --help`` stays fast.
 """
 
@@ -55,7 +55,8 @@ def kit_cmd(
     frames: Annotated[int, typer.Option("--frames", help="Frames of the replay at most.")] = 120,
     stages: Annotated[Optional[str], typer.Option("--stages", help="Line counts of stages.png, e.g. 500,1000,2000,4000 "
                                                                   "[default: those up to the line count].")] = None,
-    board: Annotated[str, typer.Option("--board", help="Board colour of preview_real.png.")] = "#f2ede3",
+    board: Annotated[Optional[str], typer.Option("--board", help="Board colour of preview_real.png (#rrggbb) "
+                                                                "[default: the result's board].")] = None,
     mp4: Annotated[bool, typer.Option("--mp4/--no-mp4", help="Write replay.mp4 where an encoder is installed.")]
     = True,
 ):
@@ -63,13 +64,13 @@ def kit_cmd(
     stages.png, preview.png and preview_real.png."""
     import time
 
-    from solvers.export import check_out_dir
-    from solvers.kit import KitOptions, build_kit, load_result
+    from kit import KitOptions, build_kit, load_solution
+    from rendering.fileio import check_out_dir
 
     start = time.perf_counter()
     options = KitOptions(paper=paper, pin_mm=pin_mm, overlap_mm=overlap_mm, frames=frames,
                          stages=_parse_stages(stages), board=board, mp4=mp4)
-    loaded = load_result(result)
+    loaded = load_solution(result)
     out_dir = out if out is not None else loaded.folder
     check_out_dir(out_dir)
     try:
@@ -99,13 +100,11 @@ def wind_cmd(
     Enter or space: next line; b: back; q: quit. The place is saved in the result's folder after every key,
     and the next `bench wind` resumes there.
     """
-    import click
+    from kit import load_solution
+    from kit.geometry import Geometry
+    from kit.wind import Winder, progress_path
 
-    from solvers.kit import load_result
-    from solvers.kit.geometry import Geometry
-    from solvers.kit.wind import Winder, progress_path
-
-    loaded = load_result(result)
+    loaded = load_solution(result)
     geo = Geometry.from_solution(loaded.solution, pin_mm, check=False)
     encoding = (getattr(sys.stdout, "encoding", None) or "").lower().replace("-", "")
     winder = Winder(geo, progress_path(loaded.json_path), title=loaded.title,
@@ -116,15 +115,35 @@ def wind_cmd(
     if line is not None:
         winder.go(line)
     # a terminal: one key at a time (raw mode); piped or scripted input: each character is a key
-    getkey = click.getchar if sys.stdin.isatty() else functools.partial(sys.stdin.read, 1)
+    getkey = _getchar if sys.stdin.isatty() else functools.partial(sys.stdin.read, 1)
     tty = sys.stdin.isatty() and sys.stdout.isatty()
-    outcome = winder.run(getkey, lambda text: typer.echo(text), clear=click.clear if tty else None)
+    outcome = winder.run(getkey, lambda text: typer.echo(text), clear=_clear if tty else None)
     where = winder.progress_file.name
     if outcome == "finished":
         typer.echo(f"finished: all {winder.n} lines wound (saved in {where})")
     else:
         typer.echo(f"saved: {winder.done} of {winder.n} lines wound, in {where}; `bench wind {result}` goes on "
                    f"from line {min(winder.done + 1, winder.n)}")
+
+
+def _getchar() -> str:
+    """One key from the terminal, in raw mode (an arrow's escape sequence arrives whole; Ctrl-C is ``\x03``)."""
+    import os
+    import termios
+    import tty
+
+    fd = sys.stdin.fileno()
+    old = termios.tcgetattr(fd)
+    try:
+        tty.setraw(fd)
+        return os.read(fd, 32).decode(errors="replace")
+    finally:
+        termios.tcsetattr(fd, termios.TCSADRAIN, old)
+
+
+def _clear() -> None:
+    sys.stdout.write("\x1b[2J\x1b[H")
+    sys.stdout.flush()
 
 
 calibrate_app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=None,
@@ -141,8 +160,8 @@ def calibrate_sheet_cmd(
     pin_mm: PinMm = 1.5,
 ):
     """Write the calibration sheet: a 1:1 template with four corner marks, its winding list and a preview."""
-    from solvers.export import check_out_dir, prepare_out_dir, write_files_atomically
-    from solvers.kit.calibrate import calibration_sheet
+    from kit.calibrate import calibration_sheet
+    from rendering.fileio import check_out_dir, prepare_out_dir, write_files_atomically
 
     check_out_dir(out)
     files = calibration_sheet(paper=paper, thread_mm=thread_mm, pin_mm=pin_mm)
@@ -164,7 +183,7 @@ def calibrate_fit_cmd(
                                                                "fitted to the bare board in the photo].")] = None,
 ):
     """Fit the thread's opacity (or width) to a photo of the wound calibration sheet; print the options to use."""
-    from solvers.kit.calibrate import fit_photo
+    from kit.calibrate import fit_photo
 
     fit = fit_photo(photo, thread_mm=thread_mm, bare=bare)
     for line in fit.advice():

@@ -25,7 +25,7 @@ import numpy as np
 from rendering import BUILTIN_IMAGES, InputError, ThreadModel
 from rendering.errors import check_int
 from solvers import Problem, get_entry, make_solver, solver_names
-from solvers.export import json_default
+from rendering.fileio import json_default
 
 #: The default study (``bench run`` with no arguments): every registered solver on these.
 DEFAULT_STUDY = dict(images=tuple(BUILTIN_IMAGES), pins=288, canvas=512, lines=(1000, 2000, 3000, 4000), seeds=2)
@@ -35,15 +35,19 @@ QUICK_STUDY = dict(images=("camera",), pins=288, canvas=128, lines=(100, 200), s
 COLOUR_IMAGES = ("astronaut", "coffee", "chelsea", "rocket")
 
 
-def grey_solvers() -> list[str]:
-    """The registered solvers that draw one black thread on white: the default study's (colour solvers are
-    studied with ``--colors``, so the default study stays as it was)."""
-    return [n for n in solver_names() if not getattr(get_entry(n).cls, "colour", False)]
+def study_solvers(colors=None, board=None) -> list[str]:
+    """The solvers of a study that names none: every solver available here that can draw the threads asked
+    for (``Solver.colours`` for threads other than one black thread on white); the ``colour`` family is left
+    to studies with ``--colors``, so the default study is the one-thread comparison.
 
+    >>> "greedy-view" in study_solvers() and "colour-greedy" not in study_solvers()
+    True
+    """
+    from rendering.colour import threads_for
 
-def colour_solvers() -> list[str]:
-    """The registered solvers that draw colour threads (``Solver.colour``): a colour study's."""
-    return [n for n in solver_names() if getattr(get_entry(n).cls, "colour", False)]
+    any_threads = threads_for(colors, board) is not None
+    return [n for n in solver_names(available=True)
+            if (get_entry(n).cls.colours if any_threads else get_entry(n).cls.family != "colour")]
 
 #: Image file suffixes picked up from a folder.
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".gif", ".webp")
@@ -214,41 +218,38 @@ def plan_study(*, solvers: Sequence[str] | None = None, images: Sequence[str] | 
     """Resolve a study's settings and list its runs; checks every input before any work.
 
     Settings left ``None`` take :data:`DEFAULT_STUDY` (or :data:`QUICK_STUDY`
-    when ``quick``); ``solvers=None`` means every registered solver that draws one black thread
-    (:func:`grey_solvers`). A colour study (``colors``: ``"auto:K"`` or a list of threads, see
-    :func:`rendering.parse_palette`, on ``board``) takes the colour solvers (:func:`colour_solvers`) and
-    the colour built-ins (:data:`COLOUR_IMAGES`) unless others are named; its runs record the colours
-    and the board in their problem options (so their run ids differ from grey runs'). With
+    when ``quick``); ``solvers=None`` means :func:`study_solvers`. A study of other threads than one black
+    thread on white (``colors``: ``"auto:K"`` or a list of threads, see :func:`rendering.parse_palette`, on
+    ``board``) takes the solvers of any threads and the colour built-ins (:data:`COLOUR_IMAGES`) unless others
+    are named; its runs record the colours and the board in their problem options. With
     ``quick`` each solver starts from its ``quick_options``; ``solver_options``
     (``{solver: {option: value}}``) override both. The study's name is ``study``, else the name of the
     ``out`` folder, else ``default`` (``quick`` with ``quick``); the folder is ``out``, else
     ``results/<name>``.
     """
-    base = QUICK_STUDY if quick else DEFAULT_STUDY
-    colour = colors is not None or board is not None
-    if colour:
-        from rendering.colour import check_palette_spec, default_thread
+    from rendering.colour import check_palette_spec, parse_board, threads_for
 
-        colors = default_thread(board) if colors is None else colors
-        if not isinstance(colors, str):
-            colors = ",".join(str(c) for c in colors)
-        check_palette_spec(colors, board)  # unknown colours, auto:0, a thread of the board's colour: now
-    names = (colour_solvers() if colour else grey_solvers()) if solvers is None else \
-        [str(s) for s in _as_list(solvers, "solvers")]
+    base = QUICK_STUDY if quick else DEFAULT_STUDY
+    if colors is not None and not isinstance(colors, str):
+        colors = ",".join(str(c) for c in colors)
+    spec = threads_for(colors, board)  # None: one black thread on white
+    k, _ = check_palette_spec(spec or "black", board)  # unknown colours, auto:0, a thread of the board's colour
+    names = study_solvers(colors, board) if solvers is None else [str(s) for s in _as_list(solvers, "solvers")]
     for n in names:
         get_entry(n)  # unknown names fail here, with the list of known ones
+        make_solver(n)  # and one this install cannot run, naming what to install
     names = list(dict.fromkeys(names))
-    if colour:
-        grey = [n for n in names if not getattr(get_entry(n).cls, "colour", False)]
-        if grey:
-            raise InputError(f"solver {grey[0]} draws one black thread on white; a colour study (--colors) takes "
-                             f"colour solvers ({', '.join(colour_solvers())})")
+    if spec is not None:
+        one = [n for n in names if not get_entry(n).cls.colours]
+        if one:
+            raise InputError(f"solver {one[0]} draws one black thread on white; a study of other threads (--colors, "
+                             f"--board) takes solvers of any threads ({', '.join(study_solvers(colors, board))})")
     solver_options = dict(solver_options or {})
     for n in solver_options:
         if n not in names:
             raise InputError(f"options given for solver '{n}', which is not in the study ({', '.join(names)}); "
                              f"add it with --solver {n} or drop its options")
-    default_images = COLOUR_IMAGES if colour and not quick else base["images"]
+    default_images = COLOUR_IMAGES if spec is not None and not quick else base["images"]
     ims = resolve_images(default_images if images is None else _as_list(images, "images"))
     pins = check_int("pins", base["pins"] if pins is None else pins, low=3, hint="use e.g. --pins 288")
     canvas = check_int("canvas", base["canvas"] if canvas is None else canvas, low=16, hint="use e.g. --canvas 512")
@@ -261,20 +262,14 @@ def plan_study(*, solvers: Sequence[str] | None = None, images: Sequence[str] | 
         min_gap = check_int("min_gap", min_gap, low=1, hint="use e.g. --min-gap 20")
     thread = thread or ThreadModel()
     problem_options = dict(frame_mm=thread.frame_mm, thread_mm=thread.thread_mm, opacity=thread.opacity)
-    if colour:
-        from rendering.colour import parse_board
-
-        problem_options.update(colors=str(colors), board=parse_board(board)[0])
+    if spec is not None:  # a grey study's runs keep the ids they had
+        problem_options.update(colors=str(spec), board=parse_board(board)[0])
     # the geometry is checked once, at the largest budget, before any run starts (and the colours at the smallest)
     Problem.create(np.ones((canvas, canvas), np.float32), pins=pins, lines=max(line_list), canvas=canvas,
                    min_gap=min_gap, thread=thread)
-    if colour:
-        from rendering.colour import check_palette_spec
-
-        k, _ = check_palette_spec(colors, board)
-        if k > min(line_list):
-            raise InputError(f"{k} colours need at least {k} lines, got --lines {min(line_list)}; ask for more "
-                             f"lines or fewer colours")
+    if k > min(line_list):
+        raise InputError(f"{k} colours need at least {k} lines, got --lines {min(line_list)}; ask for more "
+                         f"lines or fewer colours")
 
     configs = {}
     for n in names:

@@ -31,21 +31,21 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from rendering import InputError, PinLayout, ThreadModel, get_chord_set, get_chord_table, render_model, view_scale
-from solvers.export import prepare_out_dir, read_pin_file, write_files_atomically
+from rendering import InputError, view_scale
+from rendering.fileio import prepare_out_dir, write_files_atomically
 
 from .storage import read_runs
 
 FIGURES = ("ssim_vs_lines.png", "l1_vs_lines.png", "ssim_vs_runtime.png", "gallery.png")
-REFERENCE_LABELS = {"blank": "blank canvas (reference)", "flat": "flat mean tone (reference)"}
-#: the same references in a colour study: the bare board and a flat canvas of the picture's mean colour
-COLOUR_REFERENCE_LABELS = {"blank": "bare board (reference)", "flat": "flat mean colour (reference)"}
-_ALL_REFERENCES = (*REFERENCE_LABELS.values(), *COLOUR_REFERENCE_LABELS.values())
+#: the reference rows: the bare board (white for one black thread) and a flat canvas of the photo's mean tone
+#: (or colour)
+REFERENCE_LABELS = {"blank": "bare board (reference)", "flat": "flat mean picture (reference)"}
+_ALL_REFERENCES = tuple(REFERENCE_LABELS.values())
 
 
 def reference_labels(df: pd.DataFrame) -> dict:
-    """The reference rows' labels of a table: :data:`COLOUR_REFERENCE_LABELS` for a colour study."""
-    return COLOUR_REFERENCE_LABELS if is_colour_table(df) else REFERENCE_LABELS
+    """The reference rows' labels (:data:`REFERENCE_LABELS`)."""
+    return REFERENCE_LABELS
 
 
 # --------------------------------------------------------------------------- tables
@@ -111,9 +111,21 @@ def pivot(df: pd.DataFrame, metric: str, *, order: list[str] | None = None, agg:
 _REF_METRICS = ("ssim", "l1", "psnr", "ssim_full", "l1_full", "psnr_full", "de2000", "de2000_full")
 
 
-def is_colour_table(df: pd.DataFrame) -> bool:
-    """A colour study's table: its runs carry a mean CIEDE2000 (their SSIM is the luminance's)."""
-    return "de2000" in df.columns and bool(df["de2000"].notna().any())
+#: the tables of a summary: ``(metric, title, digits, best)``, each made when the runs hold that metric (CIEDE2000
+#: only where threads other than one black thread on white were drawn; SSIM, L1 and PSNR are then the luminance's)
+METRIC_TABLES = (
+    ("de2000", "Mean CIEDE2000 (viewing scale)", 2, "min"),
+    ("ssim", "SSIM (viewing scale)", 3, "max"),
+    ("l1", "L1 (viewing scale)", 3, "min"),
+    ("psnr", "PSNR (dB, viewing scale)", 2, "max"),
+    ("de2000_full", "Mean CIEDE2000 at full resolution", 2, "min"),
+    ("ssim_full", "SSIM at full resolution", 3, "max"),
+)
+
+
+def measured(df: pd.DataFrame, metric: str) -> bool:
+    """Whether the runs of ``df`` hold ``metric`` (a finished run with a value)."""
+    return metric in df.columns and bool(df[metric].notna().any())
 
 
 def _fmt(v, digits: int) -> str:
@@ -185,20 +197,18 @@ def summary_markdown(df: pd.DataFrame, meta: dict | None = None, *, figures: dic
                f"line counts {', '.join(str(n) for n in sorted(df['lines'].astype(int).unique()))}, "
                f"{int(df['replicate'].max()) + 1 if 'replicate' in df.columns else 1} seed(s) per cell "
                f"(derived from master seed {', '.join(str(s) for s in df['master_seed'].unique()) if 'master_seed' in df.columns else '?'}).")
-    colour = is_colour_table(df)
-    if colour:
-        boards = ", ".join(sorted({str(b) for b in df.get("board", pd.Series(dtype=str)) if str(b) not in ("", "nan")}))
-        out += ["", f"**Colour study** (board: {boards or 'white'}): each run draws one continuous thread per colour "
-                f"under the colour thread model; *CIEDE2000* is the mean colour difference (scikit-image's "
-                f"`deltaE_ciede2000`, lower is better) at the viewing scale inside the frame, and SSIM, L1 and PSNR "
-                f"are those of the **luminance** (Rec. 709 luma of the sRGB values). The blank reference is the bare "
-                f"board, the flat one the picture's mean colour."]
+    boards = sorted({str(b) for b in df.get("board", pd.Series(dtype=str)) if str(b) not in ("", "nan")})
+    if measured(df, "de2000"):
+        out += ["", f"**Threads on a board** ({', '.join(boards) or 'white'}): each run draws one continuous thread "
+                f"per colour under the colour thread model; *CIEDE2000* is the mean colour difference "
+                f"(scikit-image's `deltaE_ciede2000`, lower is better) at the viewing scale inside the frame, and "
+                f"SSIM, L1 and PSNR are those of the **luminance** (Rec. 709 luma of the sRGB values)."]
     out += ["", "Metrics compare the rendered preview with the preprocessed target inside the frame. "
             "SSIM, L1 and PSNR are taken at the *viewing scale* (both images box-averaged 4x, as string art "
             "is seen from a distance); `full` = canvas resolution. Higher SSIM and PSNR are better, lower L1 "
             "is better. Each cell is the mean over images and seeds of the finished runs; **bold** marks "
             "the best solver of a column. Reference rows: a blank white canvas and a flat canvas of the "
-            "target's mean tone. Seconds are the solver's own time (the cached chord table is built "
+            "target's mean tone (or colour). Seconds are the solver's own time (the cached chord table is built "
             "before the clock starts, and each worker warms every solver up once, untimed, so JIT "
             "compilation and model loading are not counted). Every line count is its own run.", ""]
     for pins, canvas in setups(df):
@@ -209,32 +219,19 @@ def summary_markdown(df: pd.DataFrame, meta: dict | None = None, *, figures: dic
         h = "###" if len(setups(df)) > 1 else "##"
         fl = incomplete_cells(sub, order)
         note = ["", "† some runs of this cell failed: its mean covers fewer images or seeds."] if fl else []
-        lum = "Luminance " if colour else ""
-        if colour:
-            out += [f"{h} Mean CIEDE2000 (viewing scale) vs lines", "",
-                    markdown_table(pivot(sub, "de2000", order=order), digits=2, best="min", flags=fl), *note, ""]
-        out += [f"{h} {lum}SSIM (viewing scale) vs lines", "",
-                markdown_table(pivot(sub, "ssim", order=order), best="max", flags=fl), *note, ""]
-        out += [f"{h} {lum}L1 (viewing scale) vs lines", "",
-                markdown_table(pivot(sub, "l1", order=order), best="min", flags=fl), *note, ""]
-        out += [f"{h} {lum}PSNR (dB, viewing scale) vs lines", "",
-                markdown_table(pivot(sub, "psnr", order=order), digits=2, best="max", flags=fl), *note, ""]
-        if colour:
-            out += [f"{h} Mean CIEDE2000 at full resolution vs lines", "",
-                    markdown_table(pivot(sub, "de2000_full", order=order), digits=2, best="min", flags=fl), *note, ""]
-        out += [f"{h} {lum}SSIM at full resolution vs lines", "",
-                markdown_table(pivot(sub, "ssim_full", order=order), best="max", flags=fl), *note, ""]
+        for metric, title, digits, best in METRIC_TABLES:
+            if measured(sub, metric):
+                out += [f"{h} {title} vs lines", "",
+                        markdown_table(pivot(sub, metric, order=order), digits=digits, best=best, flags=fl), *note, ""]
         out += [f"{h} Runtime (seconds) vs lines", "",
                 markdown_table(pivot(sub, "seconds", order=order, references=False), digits=None, best="min",
                                flags=fl), *note, ""]
-        if colour:
-            per = _per_image(sub, top, order, "de2000")
+        for metric, title, digits, best in METRIC_TABLES[:2]:
+            per = _per_image(sub, top, order, metric) if measured(sub, metric) else pd.DataFrame()
             if not per.empty and per.shape[1] > 1:
-                out += [f"{h} CIEDE2000 per image at {top} lines", "", markdown_table(per, digits=2, best="min"), ""]
-        per = _per_image(sub, top, order)
-        if not per.empty and per.shape[1] > 1:
-            out += [f"{h} {lum}SSIM per image at {top} lines", "", markdown_table(per, best="max"), ""]
-        if colour and "palette" in sub.columns:
+                out += [f"{h} {title.split(' (')[0]} per image at {top} lines", "",
+                        markdown_table(per, digits=digits, best=best), ""]
+        if "palette" in sub.columns and (sub["palette"].replace("", "black") != "black").any():
             pal = sub[sub["error"] == ""].drop_duplicates(subset=["image"])[["image", "palette"]]
             if len(pal):
                 out += [f"{h} Threads per image", "", "| image | threads |", "|---|---|"]
@@ -283,11 +280,11 @@ FAMILIES = {
     "greedy": (("o", "p"), "-"),
     "colour": (("h", "d"), (0, (3, 1))),
     "learned": (("s", "D"), "--"),
-    "GA": (("^", "v"), "-."),
+    "genetic": (("^", "v"), "-."),
     "other": (("<", ">"), (0, (5, 1.5, 1, 1.5, 1, 1.5))),
     "baseline": (("X", "P"), ":"),
 }
-FAMILY_TITLES = {"greedy": "greedy family", "colour": "colour threads", "learned": "learned", "GA": "genetic (GA)",
+FAMILY_TITLES = {"greedy": "greedy family", "colour": "colour threads", "learned": "learned", "genetic": "genetic (GA)",
                  "other": "other", "baseline": "baseline"}
 #: Markers for the (rare) pairs the family scheme runs out of: a family of more than 16 solvers.
 _SPARE_MARKERS = ("*", "8", "H", "1", "2", "3", "4", "+", "x")
@@ -295,45 +292,43 @@ _REF_STYLE = {"blank": "--", "flat": ":"}  # grey reference lines
 _REF_COLOUR = "0.45"
 
 
-def solver_family(label: str) -> str:
-    """The family of a solver name (or of a ``"name #config-hash"`` label), read from the name alone.
+def solver_family(label: str, families: dict | None = None) -> str:
+    """The family a solver declares (``Solver.family``) of a solver name or ``"name #config-hash"`` label.
 
-    ``ae*``, ``projection*`` and ``search*`` (the learned front end's teacher) are learned (whatever stage
-    follows), a name with a ``ga``
-    stage is genetic, ``greedy*`` the greedy family, ``colour*`` the colour solvers, ``random`` the
-    baseline; any other name is ``"other"``. No solver module is imported, so ``bench report`` stays light.
+    ``families`` maps solver names to families as a study's ``runs.csv`` records them (its ``family``
+    column); a name not in it is looked up in the registry, and one the registry does not know is
+    ``"other"``. Never read from the name.
 
-    >>> [solver_family(n) for n in ("greedy+refine", "ae+greedy", "greedy+ga", "random", "greedy #1a2b", "mine")]
-    ['greedy', 'learned', 'GA', 'baseline', 'greedy', 'other']
-    >>> solver_family("colour-dither")
-    'colour'
+    >>> solver_family("greedy+ga"), solver_family("ae+greedy #1a2b"), solver_family("mine", {"mine": "greedy"})
+    ('genetic', 'learned', 'greedy')
     """
-    stages = label.split(" #")[0].strip().lower().split("+")
+    name = label.split(" #")[0].strip()
+    if families and isinstance(families.get(name), str) and families[name] in FAMILIES:
+        return families[name]
+    try:
+        from solvers import get_entry
 
-    def named(stage: str, stem: str) -> bool:
-        return stage == stem or stage.startswith(stem + "-")
-
-    head = stages[0]
-    if named(head, "colour") or named(head, "color"):
-        return "colour"
-    if named(head, "ae") or head.startswith("projection") or named(head, "search"):
-        return "learned"
-    if any(named(s, "ga") for s in stages):
-        return "GA"
-    if named(head, "greedy"):
-        return "greedy"
-    if named(head, "random"):
-        return "baseline"
-    return "other"
+        fam = get_entry(name).cls.family
+    except Exception:  # noqa: BLE001  (an unknown or unavailable solver)
+        return "other"
+    return fam if fam in FAMILIES else "other"
 
 
-def legend_order(labels) -> list[str]:
+def families_of(df: pd.DataFrame) -> dict:
+    """``{solver: family}`` as a runs table records them (empty for a table without the column)."""
+    if "family" not in df.columns:
+        return {}
+    sub = df[["solver", "family"]].dropna().drop_duplicates(subset=["solver"])
+    return {str(a): str(b) for a, b in zip(sub["solver"], sub["family"]) if str(b)}
+
+
+def legend_order(labels, families: dict | None = None) -> list[str]:
     """``labels`` grouped by family (in :data:`FAMILIES` order), each family in the order given."""
     rank = {f: i for i, f in enumerate(FAMILIES)}
-    return sorted(dict.fromkeys(labels), key=lambda lab: rank[solver_family(lab)])
+    return sorted(dict.fromkeys(labels), key=lambda lab: rank[solver_family(lab, families)])
 
 
-def solver_styles(labels) -> dict[str, dict]:
+def solver_styles(labels, families: dict | None = None) -> dict[str, dict]:
     """``{label: {"color", "marker", "linestyle", "family"}}``: one look per solver, shared by every figure.
 
     Colours run through :data:`PALETTE` in legend order and markers and line styles come from
@@ -344,8 +339,8 @@ def solver_styles(labels) -> dict[str, dict]:
     out: dict[str, dict] = {}
     used: set[tuple[str, str]] = set()
     within: dict[str, int] = {}
-    for i, lab in enumerate(legend_order(labels)):
-        fam = solver_family(lab)
+    for i, lab in enumerate(legend_order(labels, families)):
+        fam = solver_family(lab, families)
         j = within[fam] = within.get(fam, -1) + 1
         markers, ls = FAMILIES[fam]
         pair = (PALETTE[i % len(PALETTE)], markers[j // len(PALETTE) % len(markers)])
@@ -496,30 +491,20 @@ def runtime_figure(df: pd.DataFrame, order=None, styles: dict | None = None, yla
 
 
 def render_row(row: dict, out: Path) -> np.ndarray:
-    """Re-render one finished run from its saved pin file and the set-up in its row.
+    """Re-render one finished run from its saved pin file and the set-up in its row (read through
+    :func:`kit.results.load_solution`, the one reader of results).
 
     Raises :class:`~rendering.InputError` for a missing or broken pin file, or one whose
     chords the row's layout does not allow.
     """
-    shape = row.get("shape")
-    layout = PinLayout(n_pins=int(row["pins"]), canvas=int(row["canvas"]),
-                       shape=shape if isinstance(shape, str) and shape else "circle")
-    thread = ThreadModel(frame_mm=float(row["frame_mm"]), thread_mm=float(row["thread_mm"]),
-                         opacity=float(row["opacity"]))
-    min_gap = int(row["min_gap"])
-    table = get_chord_table(layout, min_gap, thread.width_px(layout.span_px))
-    pal = row.get("palette")
-    if isinstance(pal, str) and pal:  # a colour run: its pin file names the palette and the board
-        from rendering import Palette, render_colour
-        from solvers.export import read_colour_pin_file
+    from kit.results import load_solution
 
-        got = read_colour_pin_file(out / str(row["pin_file"]))
-        palette = Palette(names=tuple(got["names"]), rgb=tuple(got["rgb"]), board_name=got["board_name"],
-                          board_rgb=got["board_rgb"])
-        chords = get_chord_set(layout, min_gap).pairs_to_chords(got["pairs"])
-        return render_colour(table, chords, got["colours"], palette, opacity=thread.opacity)
-    chords = get_chord_set(layout, min_gap).pairs_to_chords(read_pin_file(out / str(row["pin_file"])))
-    return render_model(table, chords, thread)
+    shape = row.get("shape")
+    doc = dict(n_pins=int(row["pins"]), canvas_px=int(row["canvas"]),
+               shape=shape if isinstance(shape, str) and shape else "circle", min_gap=int(row["min_gap"]),
+               frame_mm=float(row["frame_mm"]), thread_mm=float(row["thread_mm"]), opacity=float(row["opacity"]),
+               image=str(row.get("image", "")), solver=str(row.get("solver", "")))
+    return load_solution(out / str(row["pin_file"]), doc=doc).solution.render()
 
 
 def _for_display(img: np.ndarray, max_side: int = 256) -> np.ndarray:
@@ -589,8 +574,8 @@ def gallery_figure(df: pd.DataFrame, out: Path, image: str, order=None):
                     text = f"pin file: {type(e).__name__}"
                 if img is not None:
                     ax.imshow(_for_display(img), cmap="gray", vmin=0, vmax=1)
-                    score_text = (f"ΔE {rec['de2000']:.2f} · SSIM {rec['ssim']:.3f}"
-                                  if np.isfinite(float(rec.get("de2000", np.nan))) else f"SSIM {rec['ssim']:.3f}")
+                    de = float(rec.get("de2000", np.nan))
+                    score_text = (f"ΔE {de:.2f} · " if np.isfinite(de) else "") + f"SSIM {rec['ssim']:.3f}"
                     ax.text(0.02, 0.02, score_text, transform=ax.transAxes, fontsize=6,
                             color="k", bbox=dict(fc="w", ec="none", alpha=0.7, pad=1))
             if img is None:
@@ -638,13 +623,12 @@ def write_report(out_dir: str | os.PathLike, *, gallery_image: str | None = None
         elif gallery_image not in images:
             raise InputError(f"image '{gallery_image}' is not in the study ({', '.join(images)}); "
                              f"pick one of those for the gallery")
-        styles = solver_styles(_labelled(main, order)[1])  # one look per solver in every figure
+        styles = solver_styles(_labelled(main, order)[1], families_of(main))  # one look per solver in every figure
         if (main["error"] == "").any():
-            lum = "luminance " if is_colour_table(main) else ""  # a colour study's SSIM and L1 are the luminance's
-            files["ssim_vs_lines.png"] = _png(metric_figure(main, "ssim", f"{lum}SSIM (viewing scale)", order, styles))
-            files["l1_vs_lines.png"] = _png(metric_figure(main, "l1", f"{lum}L1 (viewing scale)", order, styles))
-            files["ssim_vs_runtime.png"] = _png(runtime_figure(main, order, styles, ylabel=f"{lum}SSIM (viewing scale)"))
-            if lum:
+            files["ssim_vs_lines.png"] = _png(metric_figure(main, "ssim", "SSIM (viewing scale)", order, styles))
+            files["l1_vs_lines.png"] = _png(metric_figure(main, "l1", "L1 (viewing scale)", order, styles))
+            files["ssim_vs_runtime.png"] = _png(runtime_figure(main, order, styles, ylabel="SSIM (viewing scale)"))
+            if measured(main, "de2000"):
                 files["de2000_vs_lines.png"] = _png(metric_figure(main, "de2000", "mean CIEDE2000 (viewing scale)",
                                                                   order, styles))
         files["gallery.png"] = _png(gallery_figure(main, out, gallery_image, order))

@@ -25,70 +25,67 @@ from typing import Callable
 
 import numpy as np
 
+from kit.results import txt_bytes
 from rendering import ChordTable, Target, ThreadModel, load_target
-from solvers import Problem, make_solver
-from solvers.export import txt_bytes
+from rendering.metrics import COLOUR_METRICS, METRICS
+from solvers import Problem, get_entry, make_solver
 
-from .metrics import COLOUR_METRICS, METRICS, VIEW_SCALE, problem_references, score_solution
 from .plan import RunSpec, Study, config_json
 
 REFERENCES = ("blank", "flat")
-#: The columns a colour run adds (a grey study's ``runs.csv`` has none of them): the thread colours it drew
-#: (``palette``, as ``--colors`` takes them: ``auto:K`` resolved per image), the board, spool switches,
-#: mean CIEDE2000 and the references' (its ``ssim``, ``l1``, ``psnr`` are the luminance's).
-COLOUR_COLUMNS = (["palette", "board", "switches"] + list(COLOUR_METRICS)
-                  + [f"{ref}_{m}" for ref in REFERENCES for m in COLOUR_METRICS])
-#: problem options that are the colours, not the thread model
-COLOUR_OPTIONS = ("colors", "board")
-#: The columns of ``runs.csv``, in order.
+#: problem options that are the threads (the palette and the board), not the thread model
+PALETTE_OPTIONS = ("colors", "board")
+#: Every metric a row may hold: :data:`rendering.metrics.METRICS` for every run, and for a palette other than
+#: black on white also :data:`rendering.metrics.COLOUR_METRICS` (empty otherwise; SSIM, L1, PSNR are then the
+#: luminance's)
+ALL_METRICS = list(METRICS) + list(COLOUR_METRICS)
+#: The columns of ``runs.csv``, in order: ``family`` is the solver's declared family (``Solver.family``),
+#: ``palette`` the threads drawn (as ``--colors`` takes them: ``auto:K`` resolved per image), ``board`` the
+#: board's colour, ``switches`` the spool switches.
 COLUMNS = (
-    ["run_id", "solver", "config", "image", "pins", "lines", "canvas", "seed", "replicate", "master_seed"]
-    + list(METRICS)
+    ["run_id", "solver", "family", "config", "image", "pins", "lines", "canvas", "seed", "replicate", "master_seed"]
+    + ALL_METRICS
     + ["seconds", "error", "n_lines", "thread_length_m", "min_gap", "shape", "frame_mm", "thread_mm", "opacity",
-       "quick", "wall_seconds", "pin_file", "host", "finished_at"]
-    + [f"{ref}_{m}" for ref in REFERENCES for m in METRICS]
+       "palette", "board", "switches", "quick", "wall_seconds", "pin_file", "host", "finished_at"]
+    + [f"{ref}_{m}" for ref in REFERENCES for m in ALL_METRICS]
 )
 
 
 @lru_cache(maxsize=16)
 def cached_target(source: str, canvas: int, colour: bool = False) -> Target:
     """The preprocessed target of an image (with its colour picture when ``colour``), loaded once per process."""
-    return load_target(source, canvas, colour=colour) if colour else load_target(source, canvas)
+    return load_target(source, canvas, colour=colour)
+
+
+@lru_cache(maxsize=16)
+def cached_palette(source: str, canvas: int, colors, board):
+    """The palette of an image's runs (``auto:K`` chosen for the picture once per process), from the study's
+    ``colors`` and ``board`` (None: one black thread on white)."""
+    from rendering import PinLayout, parse_palette
+    from rendering.colour import threads_for
+
+    spec = threads_for(colors, board)
+    frame = PinLayout(n_pins=3, canvas=canvas).frame_mask  # the frame does not depend on the pin count
+    return parse_palette(spec or "black", board, image=cached_target(source, canvas, spec is not None).colour,
+                         mask=frame)
 
 
 @lru_cache(maxsize=32)
 def _references(source: str, canvas: int, pins: int, min_gap, thread_key: tuple) -> dict:
     opts = dict(thread_key)
-    lines = 1
-    if "colors" in opts:  # a palette needs a line per colour
-        from rendering.colour import check_palette_spec
-
-        lines = check_palette_spec(opts["colors"], opts.get("board"))[0]
-    p = problem_for(source, canvas, pins, lines, min_gap, thread_key)
-    return problem_references(p, factor=VIEW_SCALE)
-
-
-@lru_cache(maxsize=16)
-def cached_palette(source: str, canvas: int, colors: str, board: str):
-    """The palette of an image in a colour study (``auto:K`` chosen for the picture once per process)."""
-    from rendering import PinLayout, parse_palette
-
-    frame = PinLayout(n_pins=3, canvas=canvas).frame_mask  # the frame does not depend on the pin count
-    return parse_palette(colors, board, image=cached_target(source, canvas, True).rgb, mask=frame)
+    palette = cached_palette(source, canvas, opts.get("colors"), opts.get("board"))
+    return problem_for(source, canvas, pins, palette.n, min_gap, thread_key).references()
 
 
 def problem_for(source: str, canvas: int, pins: int, lines: int, min_gap, thread_key: tuple) -> Problem:
     """The problem of one run; ``thread_key`` is the sorted items of the problem options: the thread model's,
-    and for a colour run ``colors`` and ``board`` (the palette, ``auto:K`` chosen for the picture)."""
+    ``colors`` and ``board`` (the palette, ``auto:K`` chosen for the picture)."""
     opts = dict(thread_key)
-    colour = {k: opts.pop(k) for k in COLOUR_OPTIONS if k in opts}
-    thread = ThreadModel(**opts)
-    if colour:
-        palette = cached_palette(source, canvas, colour.get("colors"), colour.get("board"))
-        return Problem.create(cached_target(source, canvas, True), pins=pins, lines=lines, canvas=canvas,
-                              min_gap=min_gap, thread=thread, colors=palette)
-    return Problem.create(cached_target(source, canvas), pins=pins, lines=lines, canvas=canvas, min_gap=min_gap,
-                          thread=thread)
+    threads = {k: opts.pop(k, None) for k in PALETTE_OPTIONS}
+    palette = cached_palette(source, canvas, threads["colors"], threads["board"])
+    target = cached_target(source, canvas, threads["colors"] is not None or threads["board"] is not None)
+    return Problem.create(target, pins=pins, lines=lines, canvas=canvas, min_gap=min_gap,
+                          thread=ThreadModel(**opts), palette=palette)
 
 
 def study_table(study: Study) -> ChordTable:
@@ -97,7 +94,7 @@ def study_table(study: Study) -> ChordTable:
     The table does not depend on the picture: it is made for a blank target, so an unreadable image
     of the study does not stop it.
     """
-    thread = ThreadModel(**{k: v for k, v in study.problem_options.items() if k not in COLOUR_OPTIONS})
+    thread = ThreadModel(**{k: v for k, v in study.problem_options.items() if k not in PALETTE_OPTIONS})
     blank = np.ones((study.canvas, study.canvas), np.float32)
     return Problem.create(blank, pins=study.pins, lines=1, canvas=study.canvas, min_gap=study.min_gap,
                           thread=thread).table
@@ -105,10 +102,11 @@ def study_table(study: Study) -> ChordTable:
 
 def _base_row(spec: RunSpec) -> dict:
     row = {c: np.nan for c in COLUMNS}
-    if "colors" in spec.problem_options:
-        row.update({c: np.nan for c in COLOUR_COLUMNS})
-        row.update(palette="", board=spec.problem_options.get("board", ""))
-    row.update(run_id=spec.run_id, solver=spec.solver, config=spec.config, image=spec.image, pins=spec.pins,
+    try:
+        family = get_entry(spec.solver).cls.family
+    except Exception:  # noqa: BLE001  (an unknown solver fails its run below, with its own message)
+        family = ""
+    row.update(family=family, palette="", board=spec.problem_options.get("board") or "", run_id=spec.run_id, solver=spec.solver, config=spec.config, image=spec.image, pins=spec.pins,
                lines=spec.lines, canvas=spec.canvas, seed=spec.seed, replicate=spec.replicate,
                master_seed=spec.master_seed, error="", quick=spec.quick, min_gap=spec.min_gap,
                pin_file="", **{k: spec.problem_options[k] for k in ("frame_mm", "thread_mm", "opacity")})
@@ -163,12 +161,11 @@ def run_one(spec: RunSpec, on_started: Callable[[], None] | None = None) -> dict
         n = solution.n_lines
         if n > spec.lines:
             raise RuntimeError(f"solver returned {n} lines, over the budget of {spec.lines}")
-        row.update(score_solution(solution, factor=VIEW_SCALE))
+        row.update(solution.scores())
         row.update(seconds=float(solution.seconds), n_lines=n, thread_length_m=solution.thread_length_m(),
-                   config=config_json(solution.config) if solution.config else spec.config)
-        if problem.palette is not None:
-            row.update(palette=problem.palette.spec, board=problem.palette.board_name,
-                       switches=max(0, len(solution.runs()) - 1) if solution.is_colour else 0)
+                   config=config_json(solution.config) if solution.config else spec.config,
+                   palette=problem.palette.spec, board=problem.palette.board_name,
+                   switches=max(0, len(solution.threads) - 1))
         pins_txt = txt_bytes(solution).decode()
     except Exception as e:  # noqa: BLE001  (a failing run is recorded, the study goes on)
         row["error"] = first_line(e)

@@ -6,9 +6,10 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from kit.results import FORMATS
 from rendering import ThreadModel
+from rendering.fileio import check_out_dir
 from solvers import DEFAULT_SOLVER, Problem, Solution, get_entry, make_solver
-from solvers.export import FORMATS, check_out_dir
 
 
 @dataclass
@@ -18,8 +19,8 @@ class SolveResult:
     Attributes
     ----------
     solution : Solution
-    metrics : dict, the solution's scores (:func:`bench.metrics.score`)
-    references : dict, the blank and flat-tone canvases' scores
+    metrics : dict, the solution's scores (:meth:`solvers.Solution.scores`)
+    references : dict, the bare board's and the flat-tone canvas's scores (:meth:`solvers.Problem.references`)
     files : dict, format -> path of each file written
     timings : dict, seconds per phase (``image``, ``table``, ``prepare``, ``solve``, ``score``, ``write``, ``kit``)
     note : str or None, one line when fewer lines were drawn than asked (:meth:`Solution.shortfall`)
@@ -65,17 +66,16 @@ AUTO_LINES = 12000
 
 
 def _auto_problem(image, *, pins, canvas, min_gap, **kw) -> Problem:
-    """A problem for ``--lines auto``: the budget is :data:`AUTO_LINES`, or every chord when there are fewer."""
+    """A problem for ``--lines auto``: the budget is :data:`AUTO_LINES`, or every chord (in each colour) when there
+    are fewer."""
     from rendering import default_min_gap, get_chord_set
+    from rendering.colour import check_palette_spec, threads_for
     from rendering.layout import PinLayout
 
     gap = default_min_gap(pins) if min_gap is None else min_gap
     n = get_chord_set(PinLayout(n_pins=pins, canvas=canvas, shape=kw.get("shape", "circle"),
                                 jitter=kw.get("jitter", 0.0)), gap).n_chords
-    if kw.get("colors") is not None or kw.get("board") is not None:  # a chord may be drawn once in each colour
-        from rendering.colour import check_palette_spec
-
-        n *= check_palette_spec(kw.get("colors") or "black", kw.get("board"))[0]
+    n *= check_palette_spec(threads_for(kw.get("colors"), kw.get("board")) or "black", kw.get("board"))[0]
     return Problem.create(image, pins=pins, lines=min(AUTO_LINES, n), canvas=canvas, min_gap=min_gap, **kw)
 
 
@@ -84,12 +84,13 @@ def solve(image, *, solver: str = DEFAULT_SOLVER, pins: int = 288, lines: int | 
           frame_mm: float = 600.0, thread_mm: float = 0.2, opacity: float = 1.0, contrast: bool = False,
           gamma: float = 1.0, exposure: str = "off", clahe: bool = False, crop: str = "center", importance=None,
           importance_strength: float = 2.0, out: str | Path | None = None, formats=FORMATS,
-          solver_options: dict | None = None, progress=None, kit=False, colors=None, board=None) -> SolveResult:
-    """Solve one image with one registered solver, score it, and optionally write the exports.
+          solver_options: dict | None = None, progress=None, kit=False, colors=None, board=None,
+          listener=None) -> SolveResult:
+    """Solve one image with one registered solver, score it, and optionally write the result (and the kit).
 
-    Colour threads: ``colors`` (``"auto:K"`` or ``"black,red,#1e90ff"``) on ``board`` (``"white"``,
-    ``"black"``, ``#rrggbb``; see :meth:`solvers.Problem.create`) need a colour solver (``colour-greedy``,
-    ``colour-dither``); the metrics are then CIEDE2000 and the luminance's (:func:`bench.metrics.score_colour`).
+    Threads: ``colors`` (``"auto:K"`` or ``"black,red,#1e90ff"``) on ``board`` (``"white"``, ``"black"``,
+    ``#rrggbb``; see :meth:`solvers.Problem.create`) need a solver of any threads (``colour-greedy``,
+    ``colour-dither``); the metrics then add CIEDE2000 beside the luminance's.
 
     ``lines="auto"``: the solver (one with an ``early_stop`` option: the greedy
     family) draws until no line lowers its error, at most :data:`AUTO_LINES`.
@@ -100,21 +101,22 @@ def solve(image, *, solver: str = DEFAULT_SOLVER, pins: int = 288, lines: int | 
     files are written (atomically), so bad input or an interrupted solve leaves
     nothing behind. ``progress`` (optional) is called with a line before each
     slow phase: loading or building the chord table, compiling kernels on a
-    first run, preparing and running the solver. ``kit`` (True or a
-    :class:`solvers.kit.KitOptions`) also writes the maker's kit into ``out``
-    (checked before the solve, made before anything is written).
+    first run, preparing and running the solver. ``listener``: a
+    :class:`solvers.Progress` that hears the lines as the solver chooses them (and can cancel).
+    ``kit`` (True or a :class:`kit.KitOptions`) also writes the maker's kit into ``out``
+    (checked before the solve, made before anything is written). The solution is rendered once: its
+    scores, its preview and its kit share the render.
     """
-    from rendering import is_cached, needs_compiling
+    from rendering import InputError, is_cached, needs_compiling
 
     say = progress or (lambda _m: None)
     clock = {}
+    out_dir = check_out_dir(out) if out is not None else None  # checked before the long work
     thread = ThreadModel(frame_mm=frame_mm, thread_mm=thread_mm, opacity=opacity)
     options = dict(solver_options or {})
     asked = lines
     if lines == "auto":
         import dataclasses
-
-        from rendering import InputError
 
         fields = {f.name for f in dataclasses.fields(get_entry(solver).cls.Config)}
         if "early_stop" not in fields:
@@ -123,30 +125,20 @@ def solve(image, *, solver: str = DEFAULT_SOLVER, pins: int = 288, lines: int | 
         options["early_stop"] = True
         lines = AUTO_LINES
     solver_obj = make_solver(solver, **options)
-    out_dir = check_out_dir(out) if out is not None else None  # checked before the long work
-    t = time.perf_counter()
-    if (colors is not None or board is not None) and not getattr(type(solver_obj), "colour", False):
-        from rendering import InputError
-        from rendering.colour import check_palette_spec
-
-        check_palette_spec(colors if colors is not None else "black", board)  # a bad colour is named first
-        raise InputError(f"solver {solver} draws one black thread on white; with --colors or --board use a colour "
-                         f"solver: --solver colour-greedy (or colour-dither)")
-    problem = Problem.create(image, pins=pins, lines=lines, canvas=canvas, min_gap=min_gap, shape=shape,
-                             jitter=jitter, thread=thread, contrast=contrast, gamma=gamma, exposure=exposure,
-                             clahe=clahe, crop=crop, importance=importance,
-                             importance_strength=importance_strength, colors=colors, board=board) \
-        if asked != "auto" else \
-        _auto_problem(image, pins=pins, canvas=canvas, min_gap=min_gap, shape=shape, jitter=jitter, thread=thread,
-                      contrast=contrast, gamma=gamma, exposure=exposure, clahe=clahe, crop=crop,
-                      importance=importance, importance_strength=importance_strength, colors=colors, board=board)
-    clock["image"] = time.perf_counter() - t
     kit_options = None
     if kit and out_dir is not None:
-        from solvers.kit import KitOptions, check_kit
+        from kit import KitOptions, check_kit
 
         kit_options = kit if isinstance(kit, KitOptions) else KitOptions()
-        check_kit(problem.layout, problem.thread, kit_options)  # pins too wide, paper too small: before solving
+        # pins too wide, paper too small, a template no one can print: before the picture is loaded
+        check_kit(_layout_for(pins, canvas, shape, jitter), thread, kit_options)
+    t = time.perf_counter()
+    make = Problem.create if asked != "auto" else _auto_problem
+    problem = make(image, pins=pins, lines=lines, canvas=canvas, min_gap=min_gap, shape=shape, jitter=jitter,
+                   thread=thread, contrast=contrast, gamma=gamma, exposure=exposure, clahe=clahe, crop=crop,
+                   importance=importance, importance_strength=importance_strength, colors=colors, board=board)
+    solver_obj.check(problem)  # a solver that cannot draw these threads: before the table is built
+    clock["image"] = time.perf_counter() - t
     cached = is_cached(problem.layout, problem.min_gap, problem.width_px)
     helper = None
     kernels = solver_obj.jit_kernels()
@@ -169,32 +161,29 @@ def solve(image, *, solver: str = DEFAULT_SOLVER, pins: int = 288, lines: int | 
         if helper is not None and helper.poll() is None:
             helper.kill()
     say(f"solving with {solver}")
-    solution = solver_obj.solve(problem, rng=seed)
+    solution = solver_obj.solve(problem, rng=seed, progress=listener)
     clock["solve"] = solution.seconds
-    from .metrics import VIEW_SCALE, problem_references, score_solution
-
     t = time.perf_counter()
-    metrics = score_solution(solution, factor=VIEW_SCALE)
-    refs = problem_references(problem, factor=VIEW_SCALE)
+    metrics = solution.scores()
+    refs = problem.references()
     clock["score"] = time.perf_counter() - t
     files = {}
     kit_notes: list = []
     if out_dir is not None:
         kit_files = None
         if kit_options is not None:
-            from solvers.kit import kit_files as make_kit_files
+            from kit import kit_files as make_kit_files
 
             t = time.perf_counter()
             say("making the kit")
             kit_files, kit_notes = make_kit_files(solution, kit_options)  # all in memory before anything is written
             clock["kit"] = time.perf_counter() - t
         t = time.perf_counter()
-        stem = f"{Path(problem.target.name).stem}-{solver}-{asked}"  # named by what was asked
-        files = solution.save(out_dir, stem=stem, formats=formats)
-        if kit_files:
-            from solvers.export import write_files_atomically
+        from kit.results import write_result
 
-            files.update(write_files_atomically(Path(out_dir).expanduser(), kit_files))
+        stem = f"{Path(problem.target.name).stem}-{solver}-{asked}"  # named by what was asked
+        files = write_result(solution, out_dir, stem=stem, formats=formats, scores=metrics, references=refs,
+                             extra_files=kit_files)
         clock["write"] = time.perf_counter() - t
     note = solution.shortfall()
     if asked == "auto":
@@ -202,3 +191,9 @@ def solve(image, *, solver: str = DEFAULT_SOLVER, pins: int = 288, lines: int | 
                 f"error" if solution.extra.get("stop") == "no gain" else note)
     return SolveResult(solution, metrics, refs, files, clock, note, kit_notes)
 
+
+def _layout_for(pins: int, canvas: int, shape: str, jitter: float):
+    """The pin layout of a solve, built before its picture is loaded (its checks: one line each)."""
+    from rendering import PinLayout
+
+    return PinLayout(n_pins=pins, canvas=canvas, shape=shape, jitter=jitter)

@@ -12,8 +12,8 @@ _IMPORTED = time.perf_counter()
 
 import typer
 
-from .cli_common import (COLOUR_SOLVER, Board, Canvas, Colors, Device, MinGap, Pins, Seed, parse_key_values,
-                         user_errors, with_device)
+from .cli_common import (Board, Canvas, Colors, Device, MinGap, Pins, Seed, parse_key_values, user_errors,
+                         with_device)
 
 
 @user_errors
@@ -57,10 +57,10 @@ def solve_cmd(
     board: Board = None,
 ):
     """Turn one image into string art; write preview PNG, pins TXT/CSV/JSON and SVG."""
-    from solvers import DEFAULT_SOLVER, get_entry
+    from rendering.colour import threads_for
+    from solvers import DEFAULT_COLOUR_SOLVER, DEFAULT_SOLVER, get_entry
 
-    colour = colors is not None or board is not None
-    solver = solver or (COLOUR_SOLVER if colour else DEFAULT_SOLVER)
+    solver = solver or (DEFAULT_SOLVER if threads_for(colors, board) is None else DEFAULT_COLOUR_SOLVER)
 
     from .single import solve
 
@@ -83,16 +83,7 @@ def solve_cmd(
         typer.echo(f"note: {res.note}", err=True)
     for note in res.kit_notes:
         typer.echo(f"note: {note}", err=True)
-    if sol.problem.palette is not None:
-        _print_colour(solver, res, pins, canvas)
-    else:
-        typer.echo(f"{solver}: {sol.n_lines} lines, {pins} pins, {canvas} px, {sol.seconds:.3f} s, "
-                   f"thread {sol.thread_length_m():.1f} m")
-        typer.echo(f"{'':10s} {'SSIM':>7s} {'L1':>7s} {'PSNR':>7s}   (viewing scale; full resolution: SSIM L1)")
-        rows = [(solver, res.metrics), ("blank", res.references["blank"]), ("flat", res.references["flat"])]
-        for name, m in rows:
-            typer.echo(f"{name:10s} {m['ssim']:7.4f} {m['l1']:7.4f} {m['psnr']:7.2f}   "
-                       f"{m['ssim_full']:.4f} {m['l1_full']:.4f}")
+    _print_result(solver, res, pins, canvas)
     for path in res.files.values():
         typer.echo(f"wrote {path}")
     if timings:
@@ -101,25 +92,27 @@ def solve_cmd(
                    + f", total {_since_process_start():.2f} s", err=True)
 
 
-def _print_colour(solver: str, res, pins: int, canvas: int) -> None:
-    """The colour result: lines and thread per spool, CIEDE2000 and luminance metrics beside the bare board
-    and the flat mean colour."""
-    import numpy as np
-
+def _print_result(solver: str, res, pins: int, canvas: int) -> None:
+    """The result: lines, time and thread (per spool when there are several), then the metrics beside the bare
+    board and the flat mean picture (CIEDE2000 first where it was measured: threads other than black on white)."""
     sol = res.solution
     pal = sol.problem.palette
-    cols = sol.colours if sol.colours is not None else np.zeros(sol.n_lines, np.int64)
-    per = ", ".join(f"{n} {int(np.count_nonzero(cols == k))} lines {sol.thread_length_m(k):.1f} m"
-                    for k, n in enumerate(pal.names))
-    switches = max(0, len(sol.runs()) - 1) if sol.colours is not None else 0
-    typer.echo(f"{solver}: {sol.n_lines} lines, {pins} pins, {canvas} px, {sol.seconds:.3f} s, thread "
-               f"{sol.thread_length_m():.1f} m; {pal.describe()}: {per}; {switches} spool switches")
-    typer.echo(f"{'':14s} {'dE2000':>7s} {'SSIM':>7s} {'L1':>7s}   (viewing scale, SSIM and L1 of the luminance; "
-               f"full resolution: dE2000 SSIM)")
-    rows = [(solver, res.metrics), ("blank board", res.references["blank"]), ("flat colour", res.references["flat"])]
+    head = (f"{solver}: {sol.n_lines} lines, {pins} pins, {canvas} px, {sol.seconds:.3f} s, thread "
+            f"{sol.thread_length_m():.1f} m; {pal.describe()}")
+    if pal.n > 1:
+        per = ", ".join(f"{n} {k} lines {sol.thread_length_m(c):.1f} m"
+                        for c, (n, k) in enumerate(zip(pal.names, sol.lines_per_colour())))
+        head += f": {per}; {max(0, len(sol.threads) - 1)} spool switches"
+    typer.echo(head)
+    cols = [(k, t, f) for k, t, f in (("de2000", "dE2000", "7.2f"), ("ssim", "SSIM", "7.4f"), ("l1", "L1", "7.4f"),
+                                        ("psnr", "PSNR", "7.2f")) if k in res.metrics]
+    full = [k for k in ("de2000_full", "ssim_full", "l1_full") if k in res.metrics][:2]
+    typer.echo(f"{'':14s} " + " ".join(f"{t:>7s}" for _, t, _ in cols) + "   (viewing scale; full resolution: "
+               + " ".join(k[:-5] for k in full) + ")")
+    rows = [(solver, res.metrics), ("bare board", res.references["blank"]), ("flat picture", res.references["flat"])]
     for name, m in rows:
-        typer.echo(f"{name:14s} {m['de2000']:7.2f} {m['ssim']:7.4f} {m['l1']:7.4f}   "
-                   f"{m['de2000_full']:.2f} {m['ssim_full']:.4f}")
+        typer.echo(f"{name:14s} " + " ".join(f"{m[k]:{f}}" for k, _, f in cols) + "   "
+                   + " ".join(f"{m[k]:.4f}" for k in full))
 
 
 def _since_process_start() -> float:
@@ -155,10 +148,17 @@ def images_cmd():
 
 
 def solvers_cmd():
-    """List the registered solvers."""
+    """List the registered solvers, by family, and those this install cannot run (with what they need)."""
     from solvers import get_entry, solver_names
 
     names = solver_names()
     width = max(map(len, names), default=0)
     for name in names:
-        typer.echo(f"{name:{width}s}  {get_entry(name).description}")
+        e = get_entry(name)
+        steps = getattr(e.cls, "composition", ())
+        line = f"{name:{width}s}  [{e.cls.family}] {e.description}"
+        if len(steps) > 1:
+            line += f" (steps: {' -> '.join(steps)})"
+        if e.unavailable:
+            line += f"  -- unavailable here: {e.unavailable}"
+        typer.echo(line)

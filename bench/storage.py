@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from rendering import InputError
-from solvers.export import json_default, png_bytes, prepare_out_dir, write_files_atomically
+from rendering.fileio import json_default, png_bytes, prepare_out_dir, write_files_atomically
 
 from .plan import RunSpec, Study
 from .runner import COLOUR_COLUMNS, COLUMNS, first_line

@@ -35,10 +35,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from _common import provenance  # noqa: E402
-from bench.metrics import problem_references, score_solution  # noqa: E402
 from rendering import view_scale  # noqa: E402
 from solvers import Problem, make_solver  # noqa: E402
-from solvers.export import txt_bytes, write_files_atomically  # noqa: E402
+from kit.results import txt_bytes, write_files_atomically  # noqa: E402
 
 IMAGES = ("astronaut", "coffee", "chelsea", "rocket")
 SOLVERS = ("colour-dither", "colour-greedy")
@@ -113,7 +112,7 @@ def main(argv=None) -> int:
         palette_s = time.perf_counter() - t0
         grey_problem = Problem.create(image, pins=a.pins, lines=a.lines, canvas=a.canvas)
         grey.prepare(grey_problem)
-        refs = problem_references(problem)
+        refs = problem.references()
         photo = np.where(problem.mask[..., None], problem.target.original_rgb, problem.palette.board)
         cells = [("target (in the frame)", view_rgb(photo))]
         for name in SOLVERS:
@@ -122,7 +121,7 @@ def main(argv=None) -> int:
             secs, sol = median_seconds(solver, problem, a.repeat)
             g_secs, _ = median_seconds(grey, grey_problem, a.repeat)  # interleaved: the same load on the machine
             grey_times.append(g_secs)
-            m = score_solution(sol)
+            m = sol.scores()
             per = np.bincount(sol.colours, minlength=problem.palette.n)
             rows.append(dict(image=image, palette=problem.palette.spec, solver=name, de2000=m["de2000"],
                              lum_ssim=m["ssim"], lum_l1=m["l1"], de2000_full=m["de2000_full"], seconds=secs,
@@ -149,7 +148,7 @@ def main(argv=None) -> int:
     for image in ("camera", "astronaut"):
         p = Problem.create(image, pins=a.pins, lines=a.lines, canvas=a.canvas, colors="white", board="black")
         s = make_solver("colour-greedy").solve(p)
-        m = score_solution(s)
+        m = s.scores()
         wob_rows.append((image, m, s))
     print(f"black-only palette = grey greedy's chords: {same_chords}; renders equal in every channel: {same_render}")
 

@@ -43,7 +43,6 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from _common import provenance  # noqa: E402
-from bench.metrics import score_solution  # noqa: E402
 from solvers import Problem, make_solver  # noqa: E402
 
 DEFAULT = "greedy-view"
@@ -119,7 +118,7 @@ def main(argv=None):
                 for _ in range(1 if slow else max(1, args.repeats)):
                     sol = s.solve(p, rng=0)
                     secs.append(sol.seconds)
-                m = score_solution(sol)
+                m = sol.scores()
                 front = sol.extra.get("front")
                 rows.append(dict(row=label, image=image, lines=lines, seconds=float(np.median(secs)), **m,
                                  front=json.dumps(front) if front else ""))
@@ -151,7 +150,7 @@ def report(df: pd.DataFrame, order: list[str], info: dict, subsets: dict, args) 
     out = ["# The learned front end (`ae-target+greedy`) against the classical one", "",
            f"Held-out images: {', '.join(args.images)}; {args.pins} pins, {args.canvas} px; every row is "
            f"`{DEFAULT}` at the end, drawn with the real thread (0.2 mm on 600 mm, opacity 1) and scored "
-           "against the untouched photo at the viewing scale (`bench.metrics.score`). Gain: SSIM minus the "
+           "against the untouched photo at the viewing scale (`rendering.metrics.score`). Gain: SSIM minus the "
            f"default's (`{DEFAULT}`, no front end) on the same image and line count; L1 +: L1 minus the "
            "default's; time: seconds over the default's (median of repeated warm solves; `search+greedy` one "
            "solve).", "", provenance(), ""]

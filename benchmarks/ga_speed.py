@@ -3,7 +3,7 @@
 1. Evaluations per second at 288 pins / 4000 lines / 512 px (JIT warm, table cached),
    serial and parallel kernels, from a greedy seed and from random paths.
 2. ``greedy+ga`` against its ``greedy`` seed on built-in images: the GA's fitness
-   (squared error) and the viewing-scale SSIM and L1 of :func:`bench.metrics.score`.
+   (squared error) and the viewing-scale SSIM and L1 of :func:`rendering.metrics.score`.
 3. ``ga`` from random paths against ``greedy`` and ``random`` at equal wall time
    (the GA gets greedy's seconds as its ``seconds`` budget).
 
@@ -25,7 +25,7 @@ import time
 import numpy as np
 
 from _common import git_commit
-from bench.metrics import score
+from rendering.metrics import score
 from rendering import BUILTIN_IMAGES
 from solvers import Problem, get_entry, make_solver
 from solvers import ga  # noqa: F401  (registers ga, greedy+ga)
@@ -131,7 +131,7 @@ def main() -> None:
         speed(problem, make_solver("greedy").solve(problem, rng=0).path, "greedy", args.speed_generations)
         speed(problem, None, "random", args.speed_generations)
     if not args.skip_compare:
-        print("\n## solvers on built-in images (viewing-scale SSIM and L1 from bench.metrics.score; "
+        print("\n## solvers on built-in images (viewing-scale SSIM and L1 from rendering.metrics.score; "
               "SSE = the GA's weighted squared error)")
         compare(args.images, args.pins, args.lines, args.canvas, args.seed, ga_budget, args.views)
 

@@ -4,7 +4,7 @@ Run from the repository root::
 
     STRINGART_CACHE_DIR=/tmp/sacache python benchmarks/greedy_quality.py --out results/greedy
 
-Scores are the project's metrics (:func:`bench.metrics.score`): SSIM, L1 and
+Scores are the project's metrics (:func:`rendering.metrics.score`): SSIM, L1 and
 PSNR at the viewing scale (both images box-averaged 4x), the headline ones,
 with the full-resolution figures in the CSV. 288 pins, 512 px, the default
 thread (0.2 mm on a 600 mm frame).
@@ -37,7 +37,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from _common import git_commit  # noqa: E402
-from bench.metrics import score  # noqa: E402
+from rendering.metrics import score  # noqa: E402
 from rendering import BUILTIN_IMAGES, render  # noqa: E402
 from solvers import Problem, get_entry  # noqa: E402
 from rendering.derived import pixel_table  # noqa: E402

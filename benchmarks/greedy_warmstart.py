@@ -18,7 +18,7 @@ against plain greedy, for the default ``incremental`` method and the ``scan``
 method (whose cost is proportional to the number of candidates). Times are
 the best of ``--repeat`` warm runs (JIT compiled, chord and pixel tables
 cached); ranking the partners is timed apart (``rank s``). Quality is
-:func:`bench.metrics.score` at the viewing scale (SSIM higher, L1 lower).
+:func:`rendering.metrics.score` at the viewing scale (SSIM higher, L1 lower).
 """
 
 from __future__ import annotations
@@ -33,7 +33,6 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.metrics import score_solution  # noqa: E402
 from solvers import Problem  # noqa: E402
 from solvers import error_weights  # noqa: E402
 from solvers.greedy import GreedySolver, chord_scores, solve_greedy  # noqa: E402
@@ -94,7 +93,7 @@ def main(argv=None) -> None:
             cfg = GreedySolver.Config(method=method)
             rep = args.repeat if method == "incremental" else 1
             base_s, base = best_of(lambda: solve_greedy(problem, config=cfg), rep)
-            q = score_solution(base)
+            q = base.scores()
             print(f"{name:10s} {method:11s} {'none':14s} {'':>7s} {base_s:8.3f} {1.0:8.2f} {q['ssim']:7.4f} "
                   f"{q['l1']:7.4f} {'':>6s} {problem.table.n_chords:7d}")
             for rname, ranker in rankers.items():
@@ -104,7 +103,7 @@ def main(argv=None) -> None:
                     rank_s = time.perf_counter() - t0
                     solve_greedy(problem, config=cfg, partners=partners)  # warm
                     s, sol = best_of(lambda: solve_greedy(problem, config=cfg, partners=partners), rep)
-                    q = score_solution(sol)
+                    q = sol.scores()
                     print(f"{name:10s} {method:11s} {f'{rname} top-{m}':14s} {rank_s:7.3f} {s:8.3f} "
                           f"{base_s / s:8.2f} {q['ssim']:7.4f} {q['l1']:7.4f} {sol.extra['partner_fallbacks']:6d} "
                           f"{sol.extra['partner_chords']:7d}")

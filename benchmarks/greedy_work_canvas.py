@@ -8,7 +8,7 @@ Usage::
 For each image and line count, each solver (default ``greedy``) solves the 512 px
 problem and the same problem at ``--work`` px (same pins and thread in mm, so the
 same chords); both pin paths are rendered and scored on the 512 px problem
-(viewing-scale metrics of ``bench.metrics``). Seconds are the second of two solves
+(viewing-scale metrics of ``rendering.metrics``). Seconds are the second of two solves
 (JIT and table warm).
 """
 
@@ -22,7 +22,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.metrics import score  # noqa: E402
+from rendering.metrics import score  # noqa: E402
 from rendering import render  # noqa: E402
 from solvers import Problem, make_solver  # noqa: E402
 

@@ -32,7 +32,6 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from _common import provenance  # noqa: E402
-from bench.metrics import score_solution  # noqa: E402
 from learned.decode import scores_guide  # noqa: E402
 from learned.inference import chordnet_scores, get_model, set_threads  # noqa: E402
 from solvers import ChordGuide, Problem  # noqa: E402
@@ -60,7 +59,7 @@ def main(argv=None):
             p = base.with_lines(lines)
             solve_greedy(p)  # warm-up: JIT and the pixel-major table
             g = solve_greedy(p)
-            mg = score_solution(g)
+            mg = g.scores()
             rows.append(dict(image=image, lines=lines, guide="greedy", candidates=0, sigma=0.0, seconds=g.seconds,
                              ssim=mg["ssim"], l1=mg["l1"]))
             oracle = np.bincount(g.chords, minlength=p.chords.n_chords).astype(np.float64)
@@ -78,7 +77,7 @@ def main(argv=None):
                         t0 = time.perf_counter()
                         sol = solve_greedy(p, guide=guide)
                         sec = time.perf_counter() - t0 + extra_s
-                        m = score_solution(sol)
+                        m = sol.scores()
                         rows.append(dict(image=image, lines=lines, guide=name, candidates=k, sigma=sigma,
                                          seconds=sec, ssim=m["ssim"], l1=m["l1"]))
                         print(f"{image:12s} {lines:5d} {name:6s} K={k:3d} sigma={sigma:.2f}  ssim {m['ssim']:.4f} "
@@ -98,7 +97,7 @@ def main(argv=None):
         met=("met", "sum"), n=("met", "size")).reset_index()
     head = (f"# Guided greedy: the shipped model's guide against an oracle's\n\n"
             f"Images: {', '.join(args.images)}; {args.pins} pins, {args.canvas} px; viewing-scale SSIM and L1 "
-            f"(bench.metrics). Differences to greedy in the same run, means over images (SSIM: higher is better, "
+            f"(rendering.metrics). Differences to greedy in the same run, means over images (SSIM: higher is better, "
             f"L1: lower). `met`: images where SSIM and L1 are within {TOL} of greedy's and the time is lower. "
             f"The oracle guide is greedy's own chords (free); the model's time includes its inference.\n\n"
             f"{provenance()}\n\n")

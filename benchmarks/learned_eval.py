@@ -14,7 +14,7 @@ untimed solves of the same solver and problem, so no solver pays for JIT
 compilation, a table build or loading a model; ``seconds`` is the median of
 ``--repeats`` timed solves. It also times ``ae-chords`` inference
 (median of repeated solves, after a warm-up) in the same run.
-Metrics are the project's: :func:`bench.metrics.score` at the viewing scale.
+Metrics are the project's: :func:`rendering.metrics.score` at the viewing scale.
 """
 
 from __future__ import annotations
@@ -30,7 +30,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from _common import provenance  # noqa: E402
 from bench.cli_common import parse_value  # noqa: E402
-from bench.metrics import score_solution  # noqa: E402
 from solvers import Problem, make_solver  # noqa: E402
 
 
@@ -87,7 +86,7 @@ def main(argv=None):
                     for _ in range(max(1, args.repeats)):
                         sol = s.solve(p, rng=args.seed)
                         secs.append(sol.seconds)
-                    m = score_solution(sol)
+                    m = sol.scores()
                     rows.append(dict(solver=name, image=image, lines=lines, seconds=float(np.median(secs)), **m,
                                      error=""))
                 except Exception as e:  # noqa: BLE001 -- a failing run is a row, the sweep goes on
@@ -113,7 +112,7 @@ def main(argv=None):
                   f"(min {1000 * min(ts):.1f}) over {len(ts)} solves, torch threads {__import__('torch').get_num_threads()}")
         print(timing)
     head = (f"Held-out images: {', '.join(args.images)}; {args.pins} pins, {args.canvas} px; viewing-scale "
-            f"SSIM (higher is better) and L1 (lower is better) from bench.metrics.score; mean over images.\n\n"
+            f"SSIM (higher is better) and L1 (lower is better) from rendering.metrics.score; mean over images.\n\n"
             f"{provenance()}\n\n")
     lines = ["| lines | solver | SSIM | L1 | seconds |", "|---:|---|---:|---:|---:|"]
     for r in table.itertuples():

@@ -10,7 +10,7 @@ repository into a cache folder and runs it) gets the same preprocessed target (`
 the same pin count and line count, and our thread and frame (``-w 0.0002 -s 0.6`` for 0.2 mm on 600 mm).
 Raveler's pins are mapped to ours geometrically (the identity at equal pin counts; checked in the report).
 
-Every chord set is then scored the same way, with the project's metric (:func:`bench.metrics.score`) **at
+Every chord set is then scored the same way, with the project's metric (:func:`rendering.metrics.score`) **at
 its own best opacity**: it is rendered with the shared renderer at opacities 0.05, 0.10, ..., 1.00, then at
 steps of 0.01 around each metric's best, and each metric keeps its best value over the opacities and the
 opacity that gave it (so SSIM and L1 may come from different opacities). Raveler deposits thread by its own
@@ -170,7 +170,7 @@ class Scorer:
         return render(self.table, ids, opacity=opacity)
 
     def evaluate(self, pairs) -> dict:
-        from bench.metrics import score
+        from rendering.metrics import score
 
         ids = self.chord_ids(pairs)
         best, seen = best_opacities(lambda o: score(self.render(ids, o), self.target, self.mask),
@@ -181,7 +181,7 @@ class Scorer:
         at_one = seen.get(1.0) or score(self.render(ids, 1.0), self.target, self.mask)
         row["ssim_at_1"], row["l1_at_1"] = at_one["ssim"], at_one["l1"]
         # full-resolution figures of the pictures the headline metrics chose (full-resolution SSIM alone
-        # prefers the faintest picture: a blank canvas beats string art there, see bench.metrics)
+        # prefers the faintest picture: a blank canvas beats string art there, see rendering.metrics)
         row["ssim_full_at_ssim_opacity"] = seen[row["ssim_opacity"]]["ssim_full"]
         row["l1_full_at_l1_opacity"] = seen[row["l1_opacity"]]["l1_full"]
         # SSIM of the picture L1 chose (one opacity for both metrics: SSIM's own best is sometimes a faint picture)
@@ -390,7 +390,7 @@ def summarize(runs, solvers, *, meta: dict) -> str:
               "metric and image by image (the most generous reading of it)" if has_star else "") + ".", "",
            "**How scored.** Every chord set is rendered with the shared multiplicative renderer at opacities "
            "0.05, 0.10, ..., 1.00 and then every 0.01 around each metric's best, and scored with "
-           "`bench.metrics.score`; **each metric is its best over the opacities** (SSIM the highest, L1 the lowest), "
+           "`rendering.metrics.score`; **each metric is its best over the opacities** (SSIM the highest, L1 the lowest), "
            "so a chord set's SSIM and L1 may come from different opacities (both are in `quality.csv`). SSIM and L1 "
            "are at the viewing scale (4x box-averaged, inside the frame); full-resolution figures are further "
            "down. The renderer's opacity cannot exceed 1.0: where the L1 opacity sits at 1.0 the picture is still "
@@ -478,7 +478,7 @@ def summarize(runs, solvers, *, meta: dict) -> str:
     out += ["", "## Full resolution", "",
             "Each at its own best opacity (mean opacity in brackets), then SSIM_full / L1_full of the pictures "
             "the viewing-scale SSIM and L1 chose. Full-resolution SSIM at its own best opacity goes to the "
-            "faintest picture tried: a thread is a texture the photo does not have (see `bench.metrics`).", "",
+            "faintest picture tried: a thread is a texture the photo does not have (see `rendering.metrics`).", "",
             "| solver | " + " | ".join(f"{n}: own best" for n in lines_list) + " | "
             + " | ".join(f"{n}: at the SSIM / L1 opacity" for n in lines_list) + " |",
             "|---|" + "---|" * (2 * len(lines_list))]
@@ -601,7 +601,7 @@ def main(argv=None) -> int:
 
     import pandas as pd
 
-    from bench.metrics import reference_scores
+    from rendering.metrics import reference_scores
     from rendering import ThreadModel, load_target
     from solvers import Problem, make_solver
 

@@ -1,20 +1,21 @@
-"""solvers.kit: the maker's build kit, from any solver's result to a wound frame.
+"""kit: the maker's layer -- result files, the build kit, winding, calibration -- above the solvers.
 
-It reads a :class:`~solvers.Solution` (or a result JSON written by ``bench solve``), its
+It reads a :class:`~solvers.Solution` (or a result written by ``bench solve``), its
 :class:`~rendering.PinLayout` and :class:`~rendering.ThreadModel`, and writes files; it never
-re-solves. The pieces:
+re-solves, and nothing below it (``rendering``, ``solvers``, ``learned``) imports it. The pieces:
 
-* :mod:`~solvers.kit.result`: a result folder, JSON or TXT pin file -> a Solution (``load_result``).
-* :mod:`~solvers.kit.geometry`: the frame in millimetres, pin spacing check, thread lengths.
-* :mod:`~solvers.kit.drawing` and :mod:`~solvers.kit.pages`: one display list drawn as SVG and
+* :mod:`~kit.results`: the one writer (``write_result``) and the one reader (``load_solution``) of results.
+* :mod:`~kit.geometry`: the frame in millimetres, pin spacing check, thread lengths.
+* :mod:`~kit.drawing` and :mod:`~kit.pages`: one display list drawn as SVG and
   with matplotlib (PDF pages), paper sizes.
-* :mod:`~solvers.kit.template`: the drill template (SVG at 1:1, PDF tiled on A4/Letter).
-* :mod:`~solvers.kit.instructions`: the winding list (TXT and PDF).
-* :mod:`~solvers.kit.replay`: the thread forming line by line (GIF, MP4, stages grid).
-* :mod:`~solvers.kit.preview`: a realistic preview at physical scale.
-* :mod:`~solvers.kit.build`: all of it, written atomically (``build_kit``, ``KitOptions``).
-* :mod:`~solvers.kit.wind`: the terminal winding assistant's state and screens.
-* :mod:`~solvers.kit.calibrate`: the thread calibration sheet and its photo fit.
+* :mod:`~kit.template`: the drill template (SVG at 1:1, PDF tiled on A4/Letter).
+* :mod:`~kit.instructions`: the winding list (TXT and PDF).
+* :mod:`~kit.replay`: the thread forming line by line (GIF, MP4, stages grid).
+* :mod:`~kit.preview`: a realistic preview at physical scale.
+* :mod:`~kit.build`: all of it, written atomically (``build_kit``, ``KitOptions``).
+* :mod:`~kit.wind`: the terminal winding assistant's state and screens.
+* :mod:`~kit.calibrate`: the thread calibration sheet and its photo fit; its output is a
+  :class:`~rendering.ThreadModel` the solvers read.
 
 Names load on first use (PEP 562): importing the package costs nothing.
 """
@@ -24,8 +25,8 @@ from __future__ import annotations
 import importlib
 
 _EXPORTS = {
-    "LoadedResult": "result", "load_result": "result", "find_result_json": "result",
-    "solution_from_doc": "result",
+    "LoadedResult": "results", "load_solution": "results", "find_result_json": "results",
+    "solution_from_doc": "results", "write_result": "results", "result_files": "results", "FORMATS": "results",
     "Geometry": "geometry", "check_pin_spacing": "geometry", "thread_budget": "geometry",
     "KitOptions": "build", "KitResult": "build", "build_kit": "build", "check_kit": "build",
     "kit_files": "build", "KIT_FILES": "build",
@@ -40,7 +41,7 @@ __all__ = sorted(_EXPORTS)
 def __getattr__(name: str):
     module = _EXPORTS.get(name)
     if module is None:
-        raise AttributeError(f"module 'solvers.kit' has no attribute {name!r}")
+        raise AttributeError(f"module 'kit' has no attribute {name!r}")
     value = getattr(importlib.import_module(f".{module}", __name__), name)
     globals()[name] = value
     return value

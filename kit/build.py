@@ -3,12 +3,12 @@
 Example (``tests/kit`` runs the same)::
 
     from solvers import Problem, make_solver
-    from solvers.kit import KitOptions, build_kit
+    from kit import KitOptions, build_kit
 
     sol = make_solver("greedy").solve(Problem.create("camera", pins=288, lines=4000), rng=0)
     build_kit(sol, "kit/", KitOptions(paper="Letter", pin_mm=1.2))
 
-Nothing is written until everything is made (:func:`solvers.export.write_files_atomically`), so bad
+Nothing is written until everything is made (:func:`rendering.fileio.write_files_atomically`), so bad
 input or a failure leaves no partial kit. :func:`check_kit` checks what can be checked before a solve
 (the pin spacing, the paper), so ``bench solve --kit`` refuses bad options before the long work.
 """
@@ -42,7 +42,8 @@ class KitOptions:
     replay_px : the replay's picture side at most, px
     stages : line counts of the stages grid (None: 500/1000/2000/4000 where there are that many)
     real_px_per_mm : resolution of the realistic preview (None: 4 px/mm, lower for large frames)
-    board, thread_colour : colours of the realistic preview (``#rrggbb``)
+    board, thread_colour : ``#rrggbb`` in place of the palette's board and thread colours in the realistic
+        preview (None: the palette's)
     mp4 : write ``replay.mp4`` where an encoder is installed
     """
 
@@ -53,8 +54,8 @@ class KitOptions:
     replay_px: int = 256
     stages: tuple | None = None
     real_px_per_mm: float | None = None
-    board: str = "#f2ede3"
-    thread_colour: str = "#141414"
+    board: str | None = None
+    thread_colour: str | None = None
     mp4: bool = True
 
     def __post_init__(self):
@@ -67,8 +68,10 @@ class KitOptions:
             check_float("real_px_per_mm", self.real_px_per_mm, low=0.0, low_open=True)
         from .preview import parse_colour
 
-        parse_colour(self.board, "board colour")
-        parse_colour(self.thread_colour, "thread colour")
+        if self.board is not None:
+            parse_colour(self.board, "board colour")
+        if self.thread_colour is not None:
+            parse_colour(self.thread_colour, "thread colour")
 
 
 @dataclass
@@ -102,7 +105,7 @@ def kit_files(solution, options: KitOptions | None = None, *, title: str = "",
     title : a short title printed on the pages (default: the image, solver and line count)
     seconds : optional dict, filled with the seconds each part took
     """
-    from solvers.export import png_bytes
+    from rendering.fileio import png_bytes
 
     from . import instructions, replay, template
     from .preview import real_preview
@@ -159,7 +162,7 @@ def kit_files(solution, options: KitOptions | None = None, *, title: str = "",
 
 def build_kit(solution, out_dir, options: KitOptions | None = None, *, title: str = "") -> KitResult:
     """Make the kit of ``solution`` and write it into ``out_dir`` (created if needed), all files at once."""
-    from solvers.export import check_out_dir, prepare_out_dir, write_files_atomically
+    from rendering.fileio import check_out_dir, prepare_out_dir, write_files_atomically
 
     check_out_dir(out_dir)
     seconds: dict = {}

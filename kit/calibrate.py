@@ -82,7 +82,7 @@ def ring_edges() -> list[tuple[float, float]]:
 
 def pattern_solution(*, px_per_mm: float = FIT_PX_PER_MM, thread_mm: float = 0.2, opacity: float = 1.0):
     """The pattern as a :class:`~solvers.Solution` on a canvas that is the whole 180 mm sheet."""
-    from solvers.base import Problem, Solution
+    from solvers import Problem, Solution
 
     canvas = int(round(SHEET_MM * px_per_mm))
     layout = PinLayout(n_pins=N_PINS, canvas=canvas, margin=BORDER_MM * canvas / SHEET_MM)

@@ -69,7 +69,7 @@ def clock_position(x: float, y: float) -> str:
 
 @dataclass(frozen=True, eq=False)
 class Geometry:
-    """A solution's frame, pins and thread in physical units.
+    """A solution's frame, pins and threads in physical units.
 
     Attributes
     ----------
@@ -78,11 +78,11 @@ class Geometry:
     thread_mm, opacity : the thread model
     pin_mm : pin (nail) diameter
     pins : (n_pins, 2) float64 pin centres in mm from the frame's centre (x right, y down)
-    path : (n_lines + 1,) pins of a continuous thread, or None
-    pairs : (n_lines, 2) pins of each line in thread order (colour threads: in build order)
-    colours : (n_lines,) int spool (palette index) of each line of colour threads, or None
-    colour_names, colour_hex : the spools' thread names and ``#rrggbb`` colours (colour threads)
-    board_hex : the board's colour (colour threads), or None
+    pairs : (n_lines, 2) pins of each line in build order
+    colours : (n_lines,) int spool (palette index) of each line
+    colour_names, colour_hex : the spools' thread names and ``#rrggbb`` colours
+    board_name, board_hex : the board's colour
+    continuous : each spool's lines form one thread (each line starts where that spool's last one ended)
     """
 
     shape: str
@@ -91,13 +91,13 @@ class Geometry:
     opacity: float
     pin_mm: float
     pins: np.ndarray
-    path: np.ndarray | None
     pairs: np.ndarray
-    colours: np.ndarray | None = None
-    colour_names: tuple = ()
-    colour_hex: tuple = ()
-    board_hex: str | None = None
-    board_name: str = "white"
+    colours: np.ndarray
+    colour_names: tuple
+    colour_hex: tuple
+    board_name: str
+    board_hex: str
+    continuous: bool
 
     @classmethod
     def from_solution(cls, solution, pin_mm: float = DEFAULT_PIN_MM, *, check: bool = True) -> "Geometry":
@@ -105,16 +105,13 @@ class Geometry:
         pin_mm = check_pin_mm(pin_mm)
         if check:
             check_pin_spacing(p.layout, p.thread, pin_mm)
-        path = None if solution.path is None else np.asarray(solution.path, dtype=np.int64)
-        colour = {}
-        if getattr(solution, "colours", None) is not None:
-            pal = p.colour_palette
-            colour = dict(colours=np.asarray(solution.colours, dtype=np.int64), colour_names=pal.names,
-                          colour_hex=tuple(pal.hex(k) for k in range(pal.n)), board_hex=pal.board_hex,
-                          board_name=pal.board_name)
+        pal = p.palette
         return cls(shape=p.layout.shape, frame_mm=float(p.thread.frame_mm), thread_mm=float(p.thread.thread_mm),
-                   opacity=float(p.thread.opacity), pin_mm=pin_mm, pins=pins_mm(p.layout, p.thread), path=path,
-                   pairs=np.asarray(solution.pin_pairs(), dtype=np.int64), **colour)
+                   opacity=float(p.thread.opacity), pin_mm=pin_mm, pins=pins_mm(p.layout, p.thread),
+                   pairs=np.asarray(solution.pin_pairs(), dtype=np.int64),
+                   colours=np.asarray(solution.colours, dtype=np.int64), colour_names=pal.names,
+                   colour_hex=tuple(pal.hex(k) for k in range(pal.n)), board_name=pal.board_name,
+                   board_hex=pal.board_hex, continuous=solution.paths is not None)
 
     @property
     def n_pins(self) -> int:
@@ -124,33 +121,22 @@ class Geometry:
     def n_lines(self) -> int:
         return int(self.pairs.shape[0])
 
-    @property
-    def continuous(self) -> bool:
-        return self.path is not None
-
-    @property
-    def is_colour(self) -> bool:
-        """Colour threads: several spools, each one continuous thread, wound in runs (build order)."""
-        return self.colours is not None
-
-    @property
-    def threaded(self) -> bool:
-        """Each line starts where the last line of its thread ended (one thread, or one per spool)."""
-        return self.continuous or self.is_colour
-
     @cached_property
     def runs(self) -> list[tuple[int, int, int]]:
-        """``(spool, first line, last line)`` of each run of one spool in build order (one run without colours)."""
-        if self.colours is None:
-            return [(0, 0, self.n_lines - 1)] if self.n_lines else []
+        """``(spool, first line, last line)`` of each run of one spool in build order."""
         c = self.colours
         starts = np.flatnonzero(np.r_[True, c[1:] != c[:-1]]) if c.size else np.zeros(0, int)
         ends = np.r_[starts[1:], c.size] - 1
         return [(int(c[a]), int(a), int(b)) for a, b in zip(starts, ends)]
 
+    @property
+    def switches(self) -> int:
+        """Spool switches in the build (0 for one spool)."""
+        return max(0, len(self.runs) - 1)
+
     def spool(self, k: int) -> str:
-        """The spool (thread colour's name) of line ``k`` (0-based); ``""`` without colours."""
-        return self.colour_names[int(self.colours[k])] if self.colours is not None else ""
+        """The spool (thread colour's name) of line ``k`` (0-based)."""
+        return self.colour_names[int(self.colours[k])]
 
     def spool_budget(self) -> list[dict]:
         """Per spool: ``name``, ``hex``, ``lines`` and :meth:`budget`'s lengths of that spool's thread (metres)."""
@@ -197,7 +183,7 @@ class Geometry:
         """The thread to have: straight runs, turns around pins, knots and a spare share (metres)."""
         straight = float(self.line_mm.sum()) / 1000.0
         wrap = self.n_lines * self.wrap_mm / 1000.0
-        knots = 2 * KNOT_M * (len(self.runs) if self.is_colour else 1)  # a tie on and off at every spool switch
+        knots = 2 * KNOT_M * max(1, len(self.runs))  # a tie on and off at every spool switch
         spare = SPARE * (straight + wrap)
         total = straight + wrap + knots + spare
         return dict(straight_m=straight, wrap_m=wrap, knots_m=knots, spare_m=spare, total_m=total,

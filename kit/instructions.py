@@ -5,10 +5,10 @@ Two forms of the same list: :func:`instructions_txt` (plain text, monospaced col
 Each block has rows of 10 lines: the row starts with its first line's number, then the 10 pins to take
 the thread to, then the thread used by the end of the row.
 
-Colour threads (several spools, wound in runs of one spool in build order): the materials list each
-spool and its length, a block never spans two spools, each block's header names its spool and says where
-to tie it on (its first run) or pick it up again (the pin where it was left), and the finish says where
-to tie off each spool.
+One spool or several (wound in runs of one spool in build order): the materials list each spool and its
+length, a block never spans two spools, a block where the spool changes names it and says where to tie it
+on (its first run) or pick it up again (the pin where it was left), and the finish says where to tie off
+each spool.
 """
 
 from __future__ import annotations
@@ -27,10 +27,8 @@ MONO_ADVANCE = 0.602
 
 
 def _cell(geo, k: int) -> str:
-    """What to do at line ``k`` (0-based): the next pin (one thread, or its spool's thread), or the line's two pins."""
+    """What to do at line ``k`` (0-based): the next pin of its spool's thread, or the line's two pins."""
     if geo.continuous:
-        return str(int(geo.path[k + 1]))
-    if geo.is_colour:
         return str(int(geo.pairs[k, 1]))
     a, b = geo.pairs[k]
     return f"{int(a)}-{int(b)}"
@@ -41,75 +39,61 @@ def materials(geo) -> list[tuple[str, str]]:
     board = geo.frame_mm + 2 * max(15.0, 4 * geo.pin_mm)
     frame = (f"{geo.shape_name}, pins on a {geo.frame_mm:g} mm "
              f"{'circle (diameter)' if geo.shape == 'circle' else 'square (side)'}; a board at least "
-             f"{board:.0f} mm across")
-    if geo.is_colour:
-        spools = "; ".join(f"{s['name']} ({s['hex']}): {s['lines']} lines, {s['total_m']:.1f} m, have at least "
-                           f"{s['buy_m']:.0f} m" for s in geo.spool_budget() if s["lines"])
-        return [
-            ("Frame", frame + f", its face {geo.board_name} ({geo.board_hex})"),
-            ("Pins", f"{geo.n_pins} pins (nails), diameter {geo.pin_mm:g} mm, {geo.spacing_mm:.2f} mm apart; pin 0 "
-                     f"at 12 o'clock, numbered clockwise seen from the front (see the template)"),
-            ("Thread", f"diameter {geo.thread_mm:g} mm" + (f", opacity {geo.opacity:g}" if geo.opacity < 1 else "")
-             + f", {sum(1 for s in geo.spool_budget() if s['lines'])} spools"),
-            ("Spools", spools),
-            ("Length", f"{b['total_m']:.1f} m in all (pin to pin, around the pins, knots at every spool switch and "
-                       f"10 % spare)"),
-            ("Lines", f"{geo.n_lines} in {len(blocks(geo))} blocks of up to {BLOCK}, {len(geo.runs)} runs of one "
-                      f"spool ({len(geo.runs) - 1} spool switches)"),
-        ]
+             f"{board:.0f} mm across, its face {geo.board_name} ({geo.board_hex})")
+    used = [s for s in geo.spool_budget() if s["lines"]]
+    spools = "; ".join(f"{s['name']} ({s['hex']}): {s['lines']} lines, {s['total_m']:.1f} m, have at least "
+                       f"{s['buy_m']:.0f} m" for s in used)
+    lines = f"{geo.n_lines} in {len(blocks(geo))} blocks of up to {BLOCK}"
+    if geo.switches:
+        lines += f", {len(geo.runs)} runs of one spool ({geo.switches} spool switches)"
     return [
         ("Frame", frame),
         ("Pins", f"{geo.n_pins} pins (nails), diameter {geo.pin_mm:g} mm, {geo.spacing_mm:.2f} mm apart; pin 0 "
                  f"at 12 o'clock, numbered clockwise seen from the front (see the template)"),
         ("Thread", f"diameter {geo.thread_mm:g} mm" + (f", opacity {geo.opacity:g}" if geo.opacity < 1 else "")
-         + ", dark on a light board"),
+         + f", {len(used)} spool{'s' if len(used) != 1 else ''}"),
+        ("Spools", spools),
         ("Length", f"{b['straight_m']:.1f} m pin to pin + {b['wrap_m']:.1f} m around the pins + "
                    f"{b['knots_m']:.1f} m for knots + {b['spare_m']:.1f} m spare (10 %) = {b['total_m']:.1f} m; "
                    f"have at least {b['buy_m']:.0f} m"),
-        ("Lines", f"{geo.n_lines} in {math.ceil(geo.n_lines / BLOCK)} blocks of up to {BLOCK}"),
+        ("Lines", lines),
     ]
 
 
 def start_text(geo) -> str:
-    if geo.is_colour:
-        c, first, _ = geo.runs[0]
-        p = int(geo.pairs[first, 0])
-        return (f"The list is in build order, in blocks; each block names its spool. Start with spool "
-                f"{geo.colour_names[c]}: tie it on at pin {p} ({geo.where(p)}), then take it to each pin of the list "
-                f"in turn, round the pin and straight on to the next. Where the spool changes, leave the thread of "
-                f"the last spool round its last pin (a half hitch holds it) and tie the next spool on at the pin the "
-                f"block names, or pick it up where you left it.")
-    if geo.continuous:
-        p = int(geo.path[0])
-        return (f"Tie the thread on at pin {p} ({geo.where(p)}). Then take it to each pin of the list in turn: "
-                f"round the pin and straight on to the next.")
-    return ("These lines are not one continuous thread: each line goes from its first pin to its second; "
-            "carry the thread round the outside of the frame between lines.")
+    if not geo.continuous:
+        return ("These lines are not one continuous thread: each line goes from its first pin to its second; "
+                "carry the thread round the outside of the frame between lines.")
+    if not geo.n_lines:
+        return "There is no line to wind."
+    c, first, _ = geo.runs[0]
+    p = int(geo.pairs[first, 0])
+    out = (f"Tie spool {geo.colour_names[c]} on at pin {p} ({geo.where(p)}). Then take it to each pin of the list "
+           f"in turn: round the pin and straight on to the next.")
+    if geo.switches:
+        out += (" The list is in build order and each block names its spool. Where the spool changes, leave the "
+                "thread of the last spool round its last pin (a half hitch holds it) and tie the next spool on at "
+                "the pin the block names, or pick it up where you left it.")
+    return out
 
 
 def finish_text(geo) -> str:
     used = float(geo.running_m[-1]) if geo.n_lines else 0.0
-    if geo.is_colour:
-        ends = []
-        for i, name in enumerate(geo.colour_names):
-            last = [b for c, _, b in geo.runs if c == i]
-            if last:
-                p = int(geo.pairs[last[-1], 1])
-                ends.append(f"{name} at pin {p} ({geo.where(p).replace('at ', '', 1).split(' on a')[0]})")
-        return (f"Finished after line {geo.n_lines}: tie off each spool at its last pin: {'; '.join(ends)}. "
-                f"Thread used: {used:.1f} m.")
-    if geo.continuous:
-        p = int(geo.path[-1])
-        return f"Finished after line {geo.n_lines}: tie off at pin {p} ({geo.where(p)}). Thread used: {used:.1f} m."
-    return f"Finished after line {geo.n_lines}. Thread used: {used:.1f} m."
+    if not geo.continuous:
+        return f"Finished after line {geo.n_lines}. Thread used: {used:.1f} m."
+    ends = []
+    for i, name in enumerate(geo.colour_names):
+        last = [b for c, _, b in geo.runs if c == i]
+        if last:
+            p = int(geo.pairs[last[-1], 1])
+            ends.append(f"{name} at pin {p} ({geo.where(p).replace('at ', '', 1).split(' on a')[0]})")
+    return (f"Finished after line {geo.n_lines}: tie off {'each spool at its' if len(ends) > 1 else 'at the'} "
+            f"last pin: {'; '.join(ends)}. Thread used: {used:.1f} m.")
 
 
 def blocks(geo):
-    """``(number, first, last)`` of each block: lines ``first..last`` (0-based, inclusive); colour threads' blocks
-    never span two runs (spools)."""
-    if not geo.is_colour:
-        n = geo.n_lines
-        return [(i + 1, s, min(s + BLOCK, n) - 1) for i, s in enumerate(range(0, n, BLOCK))]
+    """``(number, first, last)`` of each block: lines ``first..last`` (0-based, inclusive); a block never spans
+    two runs (spools)."""
     out = []
     for _, a, b in geo.runs:
         for s in range(a, b + 1, BLOCK):
@@ -118,8 +102,8 @@ def blocks(geo):
 
 
 def switch_text(geo, first: int) -> str:
-    """At a colour block's first line: which spool, and whether to tie it on or pick it up (``""`` inside a run)."""
-    if not geo.is_colour or (first and geo.colours[first - 1] == geo.colours[first]):
+    """At a block's first line: whether to tie its spool on or pick it up (``""`` inside a run)."""
+    if first and geo.colours[first - 1] == geo.colours[first]:
         return ""
     c = int(geo.colours[first])
     p = int(geo.pairs[first, 0])
@@ -129,11 +113,9 @@ def switch_text(geo, first: int) -> str:
 
 def block_header(geo, number: int, first: int, last: int) -> str:
     before = float(geo.running_m[first - 1]) if first else 0.0
-    where = f" · from pin {int(geo.pairs[first, 0])}" if geo.threaded else ""
-    spool = ""
-    if geo.is_colour:
-        sw = switch_text(geo, first)
-        spool = f" · SPOOL {geo.spool(first).upper()}" + (f": {sw}" if sw else "")
+    where = f" · from pin {int(geo.pairs[first, 0])}" if geo.continuous else ""
+    sw = switch_text(geo, first)
+    spool = f" · SPOOL {geo.spool(first).upper()}" + (f": {sw}" if sw else "") if (sw or geo.switches) else ""
     return (f"BLOCK {number} of {len(blocks(geo))}{spool} · lines {first + 1}-{last + 1}{where} · thread "
             f"{before:.1f} m -> {float(geo.running_m[last]):.1f} m")
 
@@ -217,14 +199,11 @@ def _draw_block(ax, geo, number: int, first: int, last: int, x0: float, y0: floa
     from matplotlib.collections import LineCollection
     from matplotlib.patches import Rectangle
 
-    text_x = x0
-    if geo.is_colour:  # a swatch of the spool's colour before the header
-        hexc = geo.colour_hex[int(geo.colours[first])]
-        ax.add_patch(Rectangle((x0, y0 + HEADER_MM - 7.5), 6.0, 4.5, facecolor=hexc, edgecolor="black",
-                               linewidth=0.6))
-        text_x = x0 + 8.0
+    hexc = geo.colour_hex[int(geo.colours[first])]  # a swatch of the spool's colour before the header
+    ax.add_patch(Rectangle((x0, y0 + HEADER_MM - 7.5), 6.0, 4.5, facecolor=hexc, edgecolor="black", linewidth=0.6))
+    text_x = x0 + 8.0
     header = block_header(geo, number, first, last).replace("BLOCK", "Block")
-    ax.text(text_x, y0 + HEADER_MM - 2.5, header, fontsize=(3.0 if geo.is_colour else 4.0) * PT,
+    ax.text(text_x, y0 + HEADER_MM - 2.5, header, fontsize=(4.0 if len(header) <= 80 else 3.0) * PT,
             fontweight="bold", va="bottom")
     ax.add_patch(Rectangle((x0 + width - 5, y0 + HEADER_MM - 7.5), 4.5, 4.5, facecolor="none", edgecolor="black",
                            linewidth=0.8))  # a box to tick
@@ -266,7 +245,7 @@ def page_count(geo, paper: str = "A4") -> int:
 
 
 def instruction_pages(geo, *, paper: str = "A4", title: str = "", preview: np.ndarray | None = None):
-    """The pages as matplotlib figures (call inside :func:`solvers.kit.pages.style`)."""
+    """The pages as matplotlib figures (call inside :func:`kit.pages.style`)."""
     pw, ph, per_page = plan_pages(geo, paper)
     bl = blocks(geo)
     n_pages = 1 + math.ceil(len(bl) / per_page)

@@ -24,8 +24,6 @@ PX_PER_MM = 4.0
 MAX_SIDE = 2400
 #: the supersampled drawing's side at most (px): 10 000 px is 100 MB
 MAX_FINE = 10000
-BOARD = "#f2ede3"
-THREAD = "#141414"
 PIN = "#8a8a8a"
 
 
@@ -89,20 +87,21 @@ def _draw_strips(draw, a: np.ndarray, b: np.ndarray, width: float, fill=255) -> 
             draw.line([(ax + o * ox, ay + o * oy), (bx + o * ox, by + o * oy)], fill=fill, width=1)
 
 
-def real_preview(geo, *, px_per_mm: float | None = None, board: str = BOARD, thread: str = THREAD,
+def real_preview(geo, *, px_per_mm: float | None = None, board: str | None = None, thread: str | None = None,
                  max_side: int = MAX_SIDE) -> tuple[bytes, dict]:
     """The PNG and what it is (``px_per_mm``, ``size``, ``supersample``, ``width_px``).
 
     Parameters
     ----------
-    geo : :class:`~solvers.kit.geometry.Geometry`
+    geo : :class:`~kit.geometry.Geometry`
     px_per_mm : output resolution; default: :data:`PX_PER_MM`, lowered so the side stays <= ``max_side``
-    board, thread : colours ``#rrggbb``; colour threads (``geo.is_colour``) are drawn in their spools' colours
-        on their own board, in build order (a later thread lies over an earlier one), and ``thread`` is unused
+    board, thread : ``#rrggbb`` in place of the board's colour and of every spool's (None: the palette's);
+        the threads are drawn in build order (a later thread lies over an earlier one)
     """
     from PIL import Image, ImageDraw
 
-    board_rgb, thread_rgb = parse_colour(board, "board colour"), parse_colour(thread, "thread colour")
+    board_rgb = parse_colour(board or geo.board_hex, "board colour")
+    spool_rgb = [parse_colour(thread or h, "thread colour") for h in geo.colour_hex]
     extent = geo.frame_mm + 2 * max(4.0 * geo.pin_mm, 10.0)  # the frame and a rim of board round it
     if px_per_mm is None:
         px_per_mm = min(PX_PER_MM, max_side / extent)
@@ -118,25 +117,14 @@ def real_preview(geo, *, px_per_mm: float | None = None, board: str = BOARD, thr
     s = px_per_mm * k  # fine px per mm
     c = fine / 2.0
     pts = geo.pins * s + c
-    if geo.is_colour:
-        board_rgb = parse_colour(geo.board_hex, "board colour")
-        im = Image.new("RGB", (fine, fine), board_rgb)
-        d = ImageDraw.Draw(im)
-        for spool, a, b in geo.runs:  # in build order: later threads over earlier ones
-            pr = geo.pairs[a:b + 1]
-            _draw_strips(d, pts[pr[:, 0]], pts[pr[:, 1]], float(strip), fill=parse_colour(geo.colour_hex[spool]))
-        drawn = np.asarray(im.reduce(k), dtype=np.float32)
-        o = np.float32(geo.opacity)
-        rgb = np.asarray(board_rgb, np.float32) * (1.0 - o) + drawn * o
-    else:
-        im = Image.new("L", (fine, fine), 0)  # 0 = bare board, 255 = thread
-        d = ImageDraw.Draw(im)
-        pairs = np.stack([geo.path[:-1], geo.path[1:]], axis=1) if geo.continuous else geo.pairs
-        _draw_strips(d, pts[pairs[:, 0]], pts[pairs[:, 1]], float(strip))
-        cov = np.asarray(im.reduce(k), dtype=np.float32) / 255.0
-        cov *= np.float32(geo.opacity)
-        rgb = (np.asarray(board_rgb, np.float32) * (1.0 - cov[..., None])
-               + np.asarray(thread_rgb, np.float32) * cov[..., None])
+    im = Image.new("RGB", (fine, fine), board_rgb)
+    d = ImageDraw.Draw(im)
+    for spool, a, b in geo.runs:  # in build order: later threads over earlier ones
+        pr = geo.pairs[a:b + 1]
+        _draw_strips(d, pts[pr[:, 0]], pts[pr[:, 1]], float(strip), fill=spool_rgb[spool])
+    drawn = np.asarray(im.reduce(k), dtype=np.float32)
+    o = np.float32(geo.opacity)
+    rgb = np.asarray(board_rgb, np.float32) * (1.0 - o) + drawn * o
     out = Image.fromarray(np.clip(np.round(rgb), 0, 255).astype(np.uint8), "RGB")
     # the pins, on top
     d = ImageDraw.Draw(out)

@@ -5,7 +5,7 @@ lines, drawn incrementally: each snapshot applies only the lines since the previ
 the arithmetic of :func:`rendering.render` (each pass ``1 - opacity * coverage`` in float64, rounded to
 float32, in thread order), so the snapshot after the last line is the preview, bit for bit (a test
 checks). Frames are box-averaged to at most ``size`` pixels (:func:`rendering.view_scale`) and quantized
-as :func:`solvers.export.png_bytes` does; a band under the picture carries the line counter, so the
+as :func:`rendering.fileio.png_bytes` does; a band under the picture carries the line counter, so the
 picture's pixels are the preview's.
 
 The MP4 goes through imageio's ffmpeg plugin (``pip install imageio-ffmpeg``, the ``kit`` extra); where
@@ -31,7 +31,7 @@ STAGES = (500, 1000, 2000, 4000)
 
 
 def to_u8(image: np.ndarray) -> np.ndarray:
-    """(H, W) or (H, W, 3) float in [0, 1] -> uint8, rounded as :func:`solvers.export.png_bytes` does."""
+    """(H, W) or (H, W, 3) float in [0, 1] -> uint8, rounded as :func:`rendering.fileio.png_bytes` does."""
     return np.clip(np.round(np.asarray(image) * 255.0), 0, 255).astype(np.uint8)
 
 
@@ -61,35 +61,13 @@ def _view(img: np.ndarray, f: int) -> np.ndarray:
 
 
 def snapshots(solution, counts) -> "list[np.ndarray]":
-    """(canvas, canvas) float32 previews after each of ``counts`` lines (ascending), drawn incrementally;
-    (canvas, canvas, 3) in the threads' colours for a problem with a palette
-    (:func:`rendering.colour.colour_snapshots`, the colour renderer's arithmetic)."""
-    p = solution.problem
-    if p.palette is not None:
-        from rendering.colour import colour_snapshots
+    """Previews after each of ``counts`` lines (ascending), drawn incrementally with the renderer's arithmetic
+    (:meth:`rendering.PictureModel.snapshots`: the one after the last line is the preview, bit for bit)."""
+    from rendering import picture_model
 
-        colours = solution.colours if solution.colours is not None else np.zeros(solution.n_lines, np.int64)
-        return colour_snapshots(p.table, solution.chords, colours, p.palette, counts, opacity=p.thread.opacity)
-    table = solution.problem.table
-    opacity = np.float32(solution.problem.thread.opacity)
-    chords = np.asarray(solution.chords, dtype=np.int64)
-    out = np.ones(table.n_pixels, dtype=np.float32)
-    done = 0
-    shots = []
-    for k in counts:
-        k = int(k)
-        if k > done:
-            seg = chords[done:k]
-            starts, ends = table.indptr[seg], table.indptr[seg + 1]
-            lens = ends - starts
-            total = int(lens.sum())
-            if total:
-                idx = np.repeat(starts - np.concatenate([[0], np.cumsum(lens)[:-1]]), lens) + np.arange(total)
-                factor = 1.0 - (opacity * table.coverage[idx]).astype(np.float64)
-                np.multiply.at(out, table.pixel[idx], factor)
-            done = k
-        shots.append(out.reshape(table.shape).copy())
-    return shots
+    p = solution.problem
+    return picture_model(p.palette).snapshots(p.table, solution.chords, solution.colours, p.palette, counts,
+                                              opacity=p.thread.opacity)
 
 
 def replay_scale(canvas: int, size: int = SIZE) -> int:

@@ -1,7 +1,7 @@
 """The drill template: every pin a drill mark with its number, the frame outline, the sizes, a scale bar.
 
 * :func:`template_items` builds the template once, as a display list in millimetres
-  (:mod:`solvers.kit.drawing`).
+  (:mod:`kit.drawing`).
 * :func:`template_svg`: one sheet at 1:1 physical size (``width``/``height`` in mm, 1 user unit = 1 mm).
 * :func:`template_pdf`: the same items tiled on A4, Letter or any paper: a first page with the
   assembly map (when there is more than one tile), then one page per tile, 1:1, each with a 15 mm
@@ -72,7 +72,7 @@ def _outward(geo, x: float, y: float) -> tuple[float, float]:
 
 def template_items(geo, *, title: str = "", budget: dict | None = None, border: float = BORDER_MM,
                    info_mm: float = INFO_MM, notes: bool = True) -> Sheet:
-    """The template of a :class:`~solvers.kit.geometry.Geometry` as a :class:`Sheet`.
+    """The template of a :class:`~kit.geometry.Geometry` as a :class:`Sheet`.
 
     ``border`` is the room round the frame, ``info_mm`` the band below it; ``notes=False`` leaves out the
     centre mark and the note by pin 0 (the calibration sheet keeps its inside bare).

@@ -3,7 +3,7 @@
 A :class:`Winder` knows the thread (the pins in order), how many lines are wound, and where its
 progress file lives (``<result>.wind.json`` beside the result JSON). :meth:`Winder.screen` is plain
 text: the next pin in large digits, the block, the progress and the thread used; :meth:`Winder.run`
-reads keys from any function that returns one (``click.getchar`` in a terminal, a script in tests):
+reads keys from any function that returns one (one key at a time in a terminal, a script in tests):
 Enter or space for the next line, ``b`` (or Backspace, left arrow) back, ``q`` (or Ctrl-C, Ctrl-D, end
 of input) to quit. Progress is saved after every key, atomically, so a closed terminal loses nothing.
 """
@@ -18,9 +18,8 @@ import numpy as np
 
 from rendering import InputError
 
-from .result import PROGRESS_SUFFIX
+from .results import PROGRESS_SUFFIX
 
-BLOCK = 100
 NEXT_KEYS = {"\r", "\n", " ", "\x1b[C", "\x1b[B", "n"}
 BACK_KEYS = {"b", "B", "\x7f", "\x08", "\x1b[D", "\x1b[A", "p"}
 QUIT_KEYS = {"q", "Q", "\x03", "\x04", "\x1b", ""}
@@ -68,7 +67,7 @@ class Winder:
 
     Parameters
     ----------
-    geo : :class:`~solvers.kit.geometry.Geometry` (pins, lines, thread lengths)
+    geo : :class:`~kit.geometry.Geometry` (pins, lines, thread lengths)
     progress_file : where progress is saved (None: not saved)
     title : shown at the top
     ascii_only : draw the big digits with ``#`` (terminals without Unicode)
@@ -120,7 +119,7 @@ class Winder:
     def save(self) -> None:
         if self.progress_file is None:
             return
-        from solvers.export import write_files_atomically
+        from rendering.fileio import write_files_atomically
 
         doc = {"result": self.progress_file.name[:-len(PROGRESS_SUFFIX)] + ".json", "lines": self.n,
                "done": self.done, "fingerprint": self.fingerprint}
@@ -155,6 +154,9 @@ class Winder:
 
     def screen(self) -> str:
         """The screen for the current place, as text (at most 72 columns)."""
+        from .instructions import blocks as all_blocks
+        from .instructions import switch_text
+
         g, k, n = self.geo, self.done, self.n
         total = float(g.running_m[-1])
         head = f"bench wind · {self.title}" if self.title else "bench wind"
@@ -162,48 +164,34 @@ class Winder:
         if k >= n:
             last = int(g.pairs[-1, 1])
             tie = f"  tie off at pin {last}" if g.continuous else "  done"
-            if g.is_colour:
+            if g.switches:
                 tie = f"  tie off spool {g.spool(n - 1)} at pin {last}, and every other spool at its last pin"
             out += [f"All {n} lines wound.", "", tie, ""]
             out += ["  " + row for row in big_text(str(last), ascii_only=self.ascii_only)]
-            out += ["", f"  {g.where(last)}" if g.threaded else "", "",
+            out += ["", f"  {g.where(last)}" if g.continuous else "", "",
                     f"  {self._bar()} 100 %   thread {self.used_m():.1f} m of {total:.1f} m", "",
                     "  b: back · q: quit"]
             return "\n".join(out) + "\n"
         a, b = (int(v) for v in g.pairs[k])
-        if g.is_colour:
-            from .instructions import blocks as colour_blocks
-
-            bl = colour_blocks(g)
-            block, first, last = next(t for t in bl if t[1] <= k <= t[2])
-            in_block, blocks = k - first + 1, len(bl)
-            out.append(f"spool {g.spool(k)} · block {block} of {blocks} · line {k + 1} of {n} ({in_block} of this "
-                       f"block)")
-        else:
-            block, in_block = k // BLOCK + 1, k % BLOCK + 1
-            blocks = (n + BLOCK - 1) // BLOCK
-            out.append(f"block {block} of {blocks} · line {k + 1} of {n} ({in_block} of this block)")
+        bl = all_blocks(g)
+        block, first, _ = next(t for t in bl if t[1] <= k <= t[2])
+        spool = f"spool {g.spool(k)} · " if g.switches else ""
+        out.append(f"{spool}block {block} of {len(bl)} · line {k + 1} of {n} ({k - first + 1} of this block)")
         out.append("")
-        if g.is_colour:
-            from .instructions import switch_text
-
-            sw = switch_text(g, k)
-            where = f"spool {g.spool(k)}: {sw}, then to pin" if sw else f"from pin {a}   to pin"
-        elif g.continuous:
-            where = f"tie on at pin {a}, then to pin" if k == 0 else f"from pin {a}   to pin"
-        else:
+        sw = switch_text(g, k) if g.continuous else ""
+        if not g.continuous:
             where = f"line from pin {a} to pin"
+        elif sw:
+            where = f"spool {g.spool(k)}: {sw}, then to pin" if g.switches else f"tie on at pin {a}, then to pin"
+        else:
+            where = f"from pin {a}   to pin"
         out += [f"  {where}", ""]
         out += ["  " + row for row in big_text(str(b), ascii_only=self.ascii_only)]
-        if g.is_colour:
-            run_end = next(e for _, f0, e in g.runs if f0 <= k <= e)
-            upcoming = [int(v) for v in g.pairs[k + 1:min(k + 6, run_end + 1), 1]]
-            after = f"switch to spool {g.spool(run_end + 1)}" if run_end + 1 < n else "tie off"
-            out += ["", "  then: " + " > ".join(map(str, upcoming + ([after] if len(upcoming) < 5 else [])))]
-        else:
-            upcoming = [int(v) for v in g.pairs[k + 1:k + 6, 1]] if g.continuous else \
-                [f"{int(x)}-{int(y)}" for x, y in g.pairs[k + 1:k + 6]]
-            out += ["", "  then: " + (" > ".join(map(str, upcoming)) if upcoming else "tie off")]
+        run_end = next(e for _, f0, e in g.runs if f0 <= k <= e)
+        upcoming = [int(v) for v in g.pairs[k + 1:min(k + 6, run_end + 1), 1]] if g.continuous else \
+            [f"{int(x)}-{int(y)}" for x, y in g.pairs[k + 1:min(k + 6, run_end + 1)]]
+        after = f"switch to spool {g.spool(run_end + 1)}" if run_end + 1 < n else "tie off"
+        out += ["", "  then: " + " > ".join(map(str, upcoming + ([after] if len(upcoming) < 5 else [])))]
         pct = 100.0 * k / n
         out += ["", f"  {self._bar()} {pct:5.1f} %   thread {self.used_m():.1f} m of {total:.1f} m"]
         out += ["", "  Enter/space: next line · b: back · q: quit (your place is saved)"]

@@ -10,7 +10,7 @@ Modules
 -------
 data        picture pools (any folder, or the offline default), crops, augmentation
 models      AESeed, ChordNet, checkpoints (setup recorded, mismatches refused)
-losses      L1 and SSIM inside the frame at a viewing scale (as bench.metrics scores)
+losses      L1 and SSIM inside the frame at a viewing scale (as rendering.metrics scores)
 soft_lines  the seed model's renderer: lines with continuous endpoints
 decode      chord scores -> chord weights -> one continuous thread (solvers.guide)
 train       the training loop behind ``bench train``

@@ -1,4 +1,4 @@
-"""Training losses: L1 and SSIM inside the frame at a viewing scale, as :mod:`bench.metrics` scores.
+"""Training losses: L1 and SSIM inside the frame at a viewing scale, as :mod:`rendering.metrics` scores.
 
 :func:`ssim_map` computes SSIM as scikit-image does (uniform window, data range
 1, sample covariance), so the loss and the benchmark's metric agree.
@@ -39,7 +39,7 @@ def view_loss(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor, *, f
               w_l1: float = 1.0, w_ssim: float = 1.0) -> tuple[torch.Tensor, dict]:
     """``w_l1 * L1 + w_ssim * (1 - SSIM)`` inside the frame at a viewing scale.
 
-    Outside the frame both images are set to white first, as :mod:`bench.metrics` does.
+    Outside the frame both images are set to white first, as :mod:`rendering.metrics` does.
 
     Parameters
     ----------

@@ -28,8 +28,8 @@ _EXPORTS = {
     "prepare_image": "target", "read_image": "target",
     "MODELS": "thread", "ThreadModel": "thread",
     "Palette": "colour", "THREAD_COLOURS": "colour", "auto_palette": "colour", "parse_colour": "colour",
-    "parse_palette": "colour", "render_colour": "colour", "render_threads": "colour", "thread_snapshots": "colour",
-    "render_snapshots": "raster",
+    "parse_palette": "colour", "render_colour": "colour", "render_snapshots": "raster",
+    "PictureModel": "picture", "picture_model": "picture",
 }
 __all__ = sorted(_EXPORTS)
 

@@ -156,23 +156,3 @@ def colour_reference_scores(target: np.ndarray, mask: np.ndarray, *, board=(1.0,
     return {"blank": score_colour(blank, target, mask, board=board, factor=factor),
             "flat": score_colour(flat, target, mask, board=board, factor=factor)}
 
-
-def score_picture(preview: np.ndarray, target, mask: np.ndarray, palette, *, factor: int = VIEW_SCALE) -> dict:
-    """The scores of a preview against its :class:`~rendering.Target`'s photo before any tone edit.
-
-    The one scorer of every solution (:meth:`solvers.Solution.scores`): for one black thread on white
-    :func:`score` of the grey picture (``target.original``); for other threads :func:`score_colour` against
-    the colour photo on the palette's board (its ``ssim``, ``l1``, ``psnr`` are the luminance's, beside
-    ``de2000``).
-    """
-    if palette.plain:  # one channel
-        return score(preview, target.original, mask, factor=factor)
-    return score_colour(preview, target.original_colour, mask, board=palette.board_rgb, factor=factor)
-
-
-def reference_picture_scores(target, mask: np.ndarray, palette, *, factor: int = VIEW_SCALE) -> dict[str, dict]:
-    """The two reference canvases of a target, scored as :func:`score_picture` scores: ``blank`` (the bare
-    board: white for one black thread) and ``flat`` (the photo's mean tone or colour inside the frame)."""
-    if palette.plain:
-        return reference_scores(target.original, mask, factor=factor)
-    return colour_reference_scores(target.original_colour, mask, board=palette.board_rgb, factor=factor)

@@ -18,7 +18,7 @@ Solvers register when their module is imported; the registry imports every modul
 from .base import FAMILIES, RngLike, Solver, as_generator, resolve_rng
 from .compose import Handoff, Lead, Refiner, compose
 from .guide import ChordGuide, follow_guide
-from .hints import Hint, Partners, Prior
+from .hints import Hint, WarmStart
 from .problem import Problem, error_weights
 from .progress import Cancelled, Event, Progress
 from .registry import (DEFAULT_COLOUR_SOLVER, DEFAULT_SOLVER, get_entry, make_solver, register, solver_modules,
@@ -26,6 +26,6 @@ from .registry import (DEFAULT_COLOUR_SOLVER, DEFAULT_SOLVER, get_entry, make_so
 from .solution import Output, Solution, runs_from_lines
 
 __all__ = ["DEFAULT_COLOUR_SOLVER", "DEFAULT_SOLVER", "FAMILIES", "Cancelled", "ChordGuide", "Event", "Handoff",
-           "Hint", "Lead", "Output", "Partners", "Prior", "Problem", "Progress", "Refiner", "RngLike", "Solution",
+           "Hint", "Lead", "Output", "Problem", "Progress", "Refiner", "RngLike", "Solution",
            "Solver", "as_generator", "compose", "error_weights", "follow_guide", "get_entry", "make_solver",
-           "register", "resolve_rng", "runs_from_lines", "solver_modules", "solver_names"]
+           "register", "resolve_rng", "runs_from_lines", "solver_modules", "solver_names", "WarmStart"]

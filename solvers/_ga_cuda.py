@@ -15,7 +15,7 @@ import numpy as np
 
 from rendering import InputError
 
-from .base import Problem, error_weights
+from .problem import Problem, error_weights
 
 
 def path_chords(problem: Problem, paths) -> np.ndarray:

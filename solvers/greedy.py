@@ -20,9 +20,9 @@ to date incrementally through a pixel-major copy of the chord table
 (:func:`rendering.derived.pixel_table`), so a step costs one chord's pixels
 times the chords through each, not a scan of all candidates (see there).
 
-Warm starts are typed hints (:mod:`solvers.hints`): a :class:`~solvers.hints.Prior`
-on each chord's gain, each pin's :class:`~solvers.hints.Partners`, or a
-:class:`~solvers.guide.ChordGuide` that leads the first lines (``ae+greedy``).
+Warm starts are typed hints (:mod:`solvers.hints`): a :class:`~solvers.hints.WarmStart`
+(a prior on each chord's gain, each pin's partners), or a :class:`~solvers.guide.ChordGuide`
+that leads the first lines (``ae+greedy``).
 
 Examples
 --------
@@ -51,7 +51,7 @@ K = lazy_import("solvers._greedy_kernels")  # numba: loaded when a kernel runs
 from . import progress  # noqa: E402
 from .base import Solver  # noqa: E402
 from .guide import ChordGuide  # noqa: E402
-from .hints import Hint, Partners, Prior  # noqa: E402
+from .hints import Hint, WarmStart  # noqa: E402
 from .problem import Problem, error_weights  # noqa: E402
 from .registry import register  # noqa: E402
 from .solution import Output  # noqa: E402
@@ -139,9 +139,9 @@ class GreedySolver(Solver):
         GPU each step; ``method`` and ``parallel`` are then unused; no warm start); ``auto`` picks
         CUDA when numba.cuda finds a GPU.
 
-    Hints (``solve(problem, hint=...)``): :class:`~solvers.hints.Prior` (a bonus on each chord's score
-    when choosing, in the score's own units; ``history`` and the gains stay the true error, and
-    ``early_stop`` stops when the best score plus prior is not positive), :class:`~solvers.hints.Partners`
+    Hints (``solve(problem, hint=...)``): a :class:`~solvers.hints.WarmStart` with a ``prior`` (a bonus on
+    each chord's score when choosing, in the score's own units; ``history`` and the gains stay the true
+    error, and ``early_stop`` stops when the best score plus prior is not positive) and/or ``partners``
     (from pin ``i`` only the chords to its partners are candidates; a step where none is valid falls back
     to every candidate, ``extra["partner_fallbacks"]`` counts them; only the listed chords' scores are
     kept up to date, the speed-up), or a :class:`~solvers.guide.ChordGuide` (for its ``lead`` lines only
@@ -152,7 +152,7 @@ class GreedySolver(Solver):
     family = "greedy"
     continuous = True
     stochastic = False
-    accepts = (Prior, Partners, ChordGuide)
+    accepts = (WarmStart, ChordGuide)
 
     @dataclass(frozen=True, kw_only=True)
     class Config:
@@ -204,8 +204,8 @@ def greedy_path(problem: Problem, config: "GreedySolver.Config | None" = None, *
 
     ``config`` (default: ``greedy``'s) with ``options`` (its field names, e.g.
     ``score="sum"``) replaced; the Config checks them. ``once`` is forced on
-    when the problem forbids repeats. ``hint``: a :class:`~solvers.hints.Prior`,
-    :class:`~solvers.hints.Partners` or :class:`~solvers.guide.ChordGuide` (see
+    when the problem forbids repeats. ``hint``: a :class:`~solvers.hints.WarmStart` or a
+    :class:`~solvers.guide.ChordGuide` (see
     :class:`GreedySolver`). ``device="cuda"`` (or ``"auto"`` with a GPU) runs the
     loop on the GPU (:func:`solvers._greedy_cuda.greedy`, the ``scan`` arithmetic);
     ``"cuda"`` without a usable GPU raises :class:`InputError`.
@@ -240,8 +240,8 @@ def greedy_path(problem: Problem, config: "GreedySolver.Config | None" = None, *
         from rendering.device import resolve_device  # imports numba.cuda only now
 
         device = resolve_device(device)
-    prior = hint.values if isinstance(hint, Prior) else None
-    partners = hint.pins if isinstance(hint, Partners) else None
+    prior = hint.prior if isinstance(hint, WarmStart) else None
+    partners = hint.partners if isinstance(hint, WarmStart) else None
     guide = hint if isinstance(hint, ChordGuide) else None
     if guide is not None:
         guide.check(problem.chords)

@@ -5,8 +5,7 @@ looks at the problem and hands the solver a :class:`Hint`; the solver declares t
 (``Solver.accepts``) and gets one through :meth:`solvers.Solver.run`'s ``hint`` argument. Hints are
 plain frozen values, checked against the problem by the solver that reads them:
 
-* :class:`Prior` -- a bonus on each chord's gain (greedy).
-* :class:`Partners` -- each pin's short list of partner pins (greedy).
+* :class:`WarmStart` -- a bonus on each chord's gain and/or each pin's short list of partner pins (greedy).
 * :class:`solvers.guide.ChordGuide` -- a wanted thread density that leads greedy's first lines
   (``ae+greedy``).
 """
@@ -23,24 +22,16 @@ class Hint:
 
 
 @dataclass(frozen=True, eq=False)
-class Prior(Hint):
-    """A bonus added to every candidate chord's score when greedy picks (its ``error`` or ``sum`` units).
+class WarmStart(Hint):
+    """Greedy's warm start: a bonus on each chord's gain, and/or each pin's short list of partner pins.
 
     Parameters
     ----------
-    values : (n_chords,) float, indexed by the problem's chord ids; the caller scales it
+    prior : optional (n_chords,) float, added to every candidate chord's score when greedy picks (its
+        ``error`` or ``sum`` units; indexed by the problem's chord ids; the caller scales it)
+    partners : optional (n_pins, m) int, -1 padded: from pin ``i`` greedy scores only the chords to
+        ``partners[i]`` (see :func:`solvers.warm_start.warm_start_inputs`)
     """
 
-    values: np.ndarray
-
-
-@dataclass(frozen=True, eq=False)
-class Partners(Hint):
-    """Each pin's partner pins: from pin ``i`` greedy scores only the chords to ``pins[i]``.
-
-    Parameters
-    ----------
-    pins : (n_pins, m) int, -1 padded (see :func:`solvers.warm_start.warm_start_inputs`)
-    """
-
-    pins: np.ndarray
+    prior: np.ndarray | None = None
+    partners: np.ndarray | None = None

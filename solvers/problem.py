@@ -105,6 +105,7 @@ class Problem:
         check_table_fits(layout, gap, thread.width_px(layout.span_px))
         spec = threads_for(colors, board)  # None: one black thread on white
         k, _ = check_palette_spec(spec or "black", board)  # bad colours fail before the picture is loaded
+        check_int("lines", lines, low=1, hint="ask for at least one line, e.g. --lines 4000")
         if k > lines:
             raise InputError(f"{k} colours need at least {k} lines, got {lines}; ask for more lines or fewer colours")
         target = image if isinstance(image, Target) else load_target(image, canvas, contrast=contrast, gamma=gamma,
@@ -137,6 +138,13 @@ class Problem:
     def mask(self) -> np.ndarray:
         """(canvas, canvas) bool, the inside of the frame."""
         return self.layout.frame_mask
+
+    def references(self) -> dict[str, dict]:
+        """The scores of the two reference canvases (the bare board, the photo's mean tone or colour), as
+        :meth:`solvers.Solution.scores` scores."""
+        from rendering import picture_model
+
+        return picture_model(self.palette).references(self.target, self.mask, self.palette)
 
     def with_lines(self, n_lines: int) -> "Problem":
         return dataclasses.replace(self, n_lines=n_lines)

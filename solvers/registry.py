@@ -106,15 +106,20 @@ def plugin_errors() -> dict[str, str]:
 
 
 def solver_names(*, available: bool = False) -> list[str]:
-    """Every registered name, in registration order (``available``: only those that can run here)."""
+    """Every registered name, by family (:data:`solvers.base.FAMILIES`), each family in registration order
+    (``available``: only those that can run here)."""
+    from .base import FAMILIES
+
     _load_plugins()
-    return [n for n, e in _REGISTRY.items() if not available or e.unavailable is None]
+    rank = {f: i for i, f in enumerate(FAMILIES)}
+    names = sorted(_REGISTRY, key=lambda n: rank.get(_REGISTRY[n].cls.family, len(rank)))
+    return [n for n in names if not available or _REGISTRY[n].unavailable is None]
 
 
 def get_entry(name: str) -> Entry:
     _load_plugins()
     if name not in _REGISTRY:
-        raise InputError(f"unknown solver {name!r}; choose one of: {', '.join(_REGISTRY)}")
+        raise InputError(f"unknown solver {name!r}; choose one of: {', '.join(solver_names())}")
     return _REGISTRY[name]
 
 

@@ -15,7 +15,7 @@ from functools import cached_property
 
 import numpy as np
 
-from rendering import render_threads
+from rendering import picture_model
 
 from .problem import Problem
 
@@ -255,7 +255,7 @@ class Solution:
 
     def render(self, *, model: str = "multiplicative", supersample: int = 4) -> np.ndarray:
         """The preview: (canvas, canvas) float32 in [0, 1] (1 = white) for one black thread on white, else
-        (canvas, canvas, 3) sRGB (:func:`rendering.render_threads`: each line in its thread's colour, in build
+        (canvas, canvas, 3) sRGB (:func:`rendering.picture_model`: each line in its thread's colour, in build
         order). The default render is made once and kept (a solve, its scores, its files and its kit share it)."""
         if model == "multiplicative":
             return self.preview
@@ -270,8 +270,8 @@ class Solution:
 
     def _render(self, model: str, supersample: int) -> np.ndarray:
         p = self.problem
-        return render_threads(p.table, self.chords, self.colours, p.palette, p.thread, model=model,
-                              supersample=supersample)
+        return picture_model(p.palette).render(p.table, self.chords, self.colours, p.palette, p.thread, model=model,
+                                               supersample=supersample)
 
     def segment_lengths_m(self) -> np.ndarray:
         """(n_lines,) float64 length of each line in metres (pin to pin, straight), in build order."""
@@ -290,9 +290,9 @@ class Solution:
         return float(px / self.problem.thread.px_per_mm(self.problem.layout.span_px) / 1000.0)
 
     def scores(self) -> dict:
-        """The solution's scores against its problem's photo (:func:`rendering.metrics.score_picture`)."""
-        from rendering.metrics import score_picture
-
+        """The solution's scores against its problem's photo before any tone edit
+        (:meth:`rendering.PictureModel.score`: SSIM, L1, PSNR at the viewing scale and full resolution; with
+        colours also CIEDE2000)."""
         p = self.problem
-        return score_picture(self.preview, p.target, p.mask, p.palette)
+        return picture_model(p.palette).score(self.preview, p.target, p.mask, p.palette)
 

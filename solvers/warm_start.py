@@ -1,7 +1,7 @@
 """Warm starts of greedy: a prior on each chord's gain, a short list of partners per pin.
 
 :func:`warm_start_inputs` checks and normalises what a caller of
-:class:`solvers.greedy.GreedySolver` gets as a :class:`~solvers.hints.Prior` or :class:`~solvers.hints.Partners`
+:class:`solvers.greedy.GreedySolver` gets in a :class:`~solvers.hints.WarmStart`
 into the arrays the kernels read; :func:`restricted_pixel_table` cuts
 greedy's pixel-major table to the chords the partners allow (where the
 speed-up of a partner list comes from).

@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from bench.cli import app
-from bench.metrics import colour_reference_scores, score, score_colour
+from rendering.metrics import colour_reference_scores, score, score_colour
 
 runner = CliRunner()
 TINY = ["--pins", "48", "--lines", "120", "--canvas", "48"]

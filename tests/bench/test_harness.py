@@ -16,7 +16,7 @@ from bench.harness import run_study
 from bench.plan import derive_seed, plan_study
 from bench.runner import COLUMNS
 from bench.storage import read_runs
-from bench.metrics import score
+from rendering.metrics import score
 from rendering import InputError, PinLayout, load_target
 from solvers import Output, Problem, Solution, Solver, registry, solver_names
 from solvers.baseline import random_path
@@ -371,7 +371,7 @@ def test_pareto_front():
 
 
 def test_read_pin_file_formats(tmp_path):
-    from solvers.export import read_pin_file
+    from kit.results import read_pin_file
 
     (tmp_path / "p.txt").write_text("0\n5\n2\n")
     assert read_pin_file(tmp_path / "p.txt").tolist() == [[0, 5], [5, 2]]
@@ -410,7 +410,7 @@ def test_chord_list_solution_round_trips_through_pin_file(tmp_path):
     # a non-continuous solution is saved as "a b" pairs and re-renders identically
     p = Problem.create("camera", lines=15, **TINY)
     sol = Solution(problem=p, chords=np.arange(15, dtype=np.int32), solver="x")
-    from solvers.export import txt_bytes
+    from kit.results import txt_bytes
 
     (tmp_path / "pins").mkdir()
     (tmp_path / "pins" / "x.txt").write_bytes(txt_bytes(sol))

@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from bench.metrics import VIEW_SCALE, reference_scores, score
+from rendering.metrics import reference_scores, score
+from rendering import VIEW_SCALE
 from solvers import Problem, make_solver
 
 

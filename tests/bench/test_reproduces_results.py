@@ -18,7 +18,7 @@ import pytest
 from bench.plan import config_json, grey_solvers
 from rendering import load_target
 from solvers import Problem, make_solver
-from solvers.export import txt_bytes
+from kit.results import txt_bytes
 
 STUDY = Path(__file__).resolve().parents[2] / "results" / "default"
 IMAGE, LINES = "camera", 2000

@@ -10,8 +10,8 @@ from typer.testing import CliRunner
 
 from bench.cli import app
 from rendering import InputError
-from solvers.kit import calibrate as cal
-from solvers.kit.pages import count_pdf_pages
+from kit import calibrate as cal
+from kit.pages import count_pdf_pages
 
 runner = CliRunner()
 

@@ -8,9 +8,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from solvers.kit import Geometry, KitOptions, build_kit, load_result
-from solvers.kit import instructions, replay
-from solvers.kit.wind import Winder
+from kit import Geometry, KitOptions, build_kit, load_solution
+from kit.results import write_result
+from kit import instructions, replay
+from kit.wind import Winder
 
 
 @pytest.fixture(scope="module")
@@ -61,7 +62,7 @@ def test_replay_ends_at_the_colour_preview(colour_solution):
 
 
 def test_kit_and_result_round_trip(colour_solution, tmp_path):
-    colour_solution.save(tmp_path, stem="c")
+    write_result(colour_solution, tmp_path, stem="c")
     kit = build_kit(colour_solution, tmp_path, KitOptions(mp4=False))
     assert {"instructions.pdf", "instructions.txt", "preview_real.png", "replay.gif", "stages.png",
             "template.svg"} <= set(kit.files)
@@ -69,7 +70,7 @@ def test_kit_and_result_round_trip(colour_solution, tmp_path):
         px = np.asarray(im.convert("RGB")).reshape(-1, 3)
         assert {tuple(v) for v in px[:: max(1, len(px) // 20000)]} > {(255, 255, 255)}  # coloured threads
     for source in (tmp_path, tmp_path / "c.json", tmp_path / "c.txt"):
-        again = load_result(source).solution
+        again = load_solution(source).solution
         assert again.is_colour and np.array_equal(again.colours, colour_solution.colours)
         assert np.array_equal(again.chords, colour_solution.chords)
         for a, b in zip(again.paths, colour_solution.paths):
@@ -81,7 +82,7 @@ def test_kit_and_result_round_trip(colour_solution, tmp_path):
     from rendering import InputError
 
     with pytest.raises(InputError, match="names pin 999"):
-        load_result(tmp_path / "bad.json")
+        load_solution(tmp_path / "bad.json")
 
 
 def test_winding_assistant_names_the_spool(colour_solution):

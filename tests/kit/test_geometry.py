@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from rendering import InputError, PinLayout, ThreadModel
-from solvers.kit.geometry import Geometry, check_pin_spacing, clock_position, pins_mm
+from kit.geometry import Geometry, check_pin_spacing, clock_position, pins_mm
 
 
 def test_pins_in_mm_start_at_twelve_and_go_clockwise():

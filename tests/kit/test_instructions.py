@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 
 from solvers import Solution
-from solvers.kit.geometry import Geometry
-from solvers.kit.instructions import BLOCK, instructions_pdf, instructions_txt, page_count, plan_pages
-from solvers.kit.pages import count_pdf_pages
+from kit.geometry import Geometry
+from kit.instructions import BLOCK, instructions_pdf, instructions_txt, page_count, plan_pages
+from kit.pages import count_pdf_pages
 
 
 def _rows(text: str):
@@ -39,9 +39,9 @@ def test_chord_lists_are_listed_as_pairs(small_solution):
 
 
 def test_pdf_pages_hold_whole_blocks(result_dir):
-    from solvers.kit import load_result
+    from kit import load_solution
 
-    sol = load_result(result_dir).solution
+    sol = load_solution(result_dir).solution
     geo = Geometry.from_solution(sol, 1.5)
     pdf = instructions_pdf(geo, paper="Letter", title="camera", preview=sol.render())
     _, _, per_page = plan_pages(geo, "Letter")

@@ -10,7 +10,7 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from bench.cli import app
-from solvers.kit.pages import count_pdf_pages
+from kit.pages import count_pdf_pages
 
 runner = CliRunner()
 KIT = {"template.svg", "template.pdf", "instructions.pdf", "instructions.txt", "replay.gif", "stages.png",
@@ -18,7 +18,7 @@ KIT = {"template.svg", "template.pdf", "instructions.pdf", "instructions.txt", "
 
 
 def _has_mp4() -> bool:
-    from solvers.kit.replay import mp4_encoder
+    from kit.replay import mp4_encoder
 
     return mp4_encoder() is None
 
@@ -127,8 +127,8 @@ def test_solve_kit_refuses_wide_pins_before_solving(tmp_path):
 
 
 def test_mp4_missing_is_one_note_and_the_rest_is_written(small_solution, tmp_path, monkeypatch):
-    from solvers.kit import KitOptions, build_kit
-    from solvers.kit import replay
+    from kit import KitOptions, build_kit
+    from kit import replay
 
     monkeypatch.setattr(replay, "mp4_encoder", lambda: "replay.mp4 not written: no MP4 encoder installed (test)")
     res = build_kit(small_solution, tmp_path / "k", KitOptions(frames=10))

@@ -7,8 +7,8 @@ import pytest
 from PIL import Image
 
 from rendering import InputError, PinLayout, ThreadModel
-from solvers.kit.geometry import Geometry
-from solvers.kit.preview import choose_scale, parse_colour, real_preview
+from kit.geometry import Geometry
+from kit.preview import choose_scale, parse_colour, real_preview
 
 
 def test_scale_makes_the_thread_whole_fine_pixels():
@@ -19,7 +19,7 @@ def test_scale_makes_the_thread_whole_fine_pixels():
 
 def _one_line_geometry(pin_mm=1.0):
     """One 200 mm line, 0.5 mm thick, from pin 0 (12 o'clock) to pin 2 (6 o'clock)."""
-    from solvers.kit.geometry import pins_mm
+    from kit.geometry import pins_mm
 
     lay, th = PinLayout(n_pins=4, canvas=64), ThreadModel(frame_mm=200.0, thread_mm=0.5)
     return Geometry(shape="circle", frame_mm=200.0, thread_mm=0.5, opacity=1.0, pin_mm=pin_mm,

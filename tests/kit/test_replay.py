@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 
 from rendering import view_scale
-from solvers.kit import replay
+from kit import replay
 
 
 def test_snapshots_end_at_the_preview_bit_for_bit(small_solution):
@@ -30,9 +30,9 @@ def test_gif_last_frame_equals_the_preview(small_solution):
 
 
 def test_a_large_canvas_is_box_averaged_and_frames_are_capped(result_dir):
-    from solvers.kit import load_result
+    from kit import load_solution
 
-    sol = load_result(result_dir).solution
+    sol = load_solution(result_dir).solution
     frames, counts, f = replay.replay_frames(sol, frames=500, size=64)
     assert f == 2 and len(frames) == min(500, sol.n_lines + 1) and frames[0].shape == (64 + replay.BAND, 64)
     assert np.array_equal(frames[-1][:64], replay.to_u8(view_scale(sol.render(), 2)))
@@ -63,6 +63,6 @@ def test_mp4_where_an_encoder_is_installed():
 
 
 def _png(img):
-    from solvers.export import png_bytes
+    from kit.results import png_bytes
 
     return png_bytes(img)

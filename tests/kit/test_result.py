@@ -6,13 +6,13 @@ import numpy as np
 import pytest
 
 from rendering import InputError
-from solvers.kit import find_result_json, load_result
+from kit import find_result_json, load_solution
 
 
 def test_folder_json_and_txt_give_the_same_thread(result_dir):
-    a = load_result(result_dir)
-    b = load_result(a.json_path)
-    c = load_result(a.json_path.with_suffix(".txt"))
+    a = load_solution(result_dir)
+    b = load_solution(a.json_path)
+    c = load_solution(a.json_path.with_suffix(".txt"))
     doc = json.loads(a.json_path.read_text())
     assert a.solution.path.tolist() == doc["pins"] == b.solution.path.tolist() == c.solution.path.tolist()
     assert a.solution.problem.layout.n_pins == 64 and a.solution.problem.thread.frame_mm == 300.0
@@ -22,17 +22,17 @@ def test_folder_json_and_txt_give_the_same_thread(result_dir):
 
 def test_a_chord_list_result_is_read(small_solution, tmp_path):
     from solvers import Solution
-    from solvers.export import json_bytes
+    from kit.results import json_bytes
 
     sol = Solution(problem=small_solution.problem, chords=small_solution.chords[::2].copy(), solver="x")
     (tmp_path / "r.json").write_bytes(json_bytes(sol))
-    got = load_result(tmp_path).solution
+    got = load_solution(tmp_path).solution
     assert got.path is None and np.array_equal(got.pin_pairs(), sol.pin_pairs())
 
 
 def _err(path) -> str:
     with pytest.raises(InputError) as e:
-        load_result(path)
+        load_solution(path)
     msg = str(e.value)
     assert "\n" not in msg
     return msg

@@ -6,6 +6,7 @@ import pytest
 from PIL import Image
 
 from rendering import InputError
+from kit.results import write_result
 from solvers import Problem, make_solver
 
 
@@ -16,7 +17,7 @@ def solution():
 
 
 def test_every_export(solution, tmp_path):
-    files = solution.save(tmp_path, stem="art")
+    files = write_result(solution, tmp_path, stem="art")
     assert sorted(files) == ["csv", "json", "png", "svg", "txt"]
     pins = [int(x) for x in files["txt"].read_text().split()]
     assert pins == solution.path.tolist()
@@ -24,7 +25,7 @@ def test_every_export(solution, tmp_path):
     assert doc["pins"] == pins and doc["n_pins"] == 36 and doc["n_lines"] == 25
     assert doc["thread_length_m"] == pytest.approx(solution.thread_length_m(), abs=1e-3)
     rows = files["csv"].read_text().splitlines()
-    assert rows[0] == "step,from_pin,to_pin,length_mm,cumulative_m" and len(rows) == 26
+    assert rows[0] == "step,colour,from_pin,to_pin,length_mm,colour_m,cumulative_m" and len(rows) == 26
     assert float(rows[-1].split(",")[-1]) == pytest.approx(solution.thread_length_m(), abs=1e-3)
     svg = files["svg"].read_text()
     assert 'width="600.00mm"' not in svg and "mm" in svg and "<polyline" in svg
@@ -34,7 +35,7 @@ def test_every_export(solution, tmp_path):
 
 
 def test_svg_is_at_physical_size(solution, tmp_path):
-    svg = solution.save(tmp_path, formats=("svg",))["svg"].read_text()
+    svg = write_result(solution, tmp_path, formats=("svg",))["svg"].read_text()
     p = solution.problem
     size = p.layout.canvas * p.thread.frame_mm / p.layout.span_px
     assert f'width="{size:.2f}mm"' in svg
@@ -51,9 +52,9 @@ def test_unwritable_folder_is_one_line_and_leaves_nothing(solution, tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("x")
     with pytest.raises(InputError, match="exists and is not a folder; choose another --out"):
-        solution.save(blocker)
+        write_result(solution, blocker)
     with pytest.raises(InputError, match=r"cannot write to output folder '.*sub' \(Not a directory\); choose"):
-        solution.save(blocker / "sub")
+        write_result(solution, blocker / "sub")
     ro = tmp_path / "ro"
     ro.mkdir()
     ro.chmod(0o500)
@@ -61,7 +62,7 @@ def test_unwritable_folder_is_one_line_and_leaves_nothing(solution, tmp_path):
         if os.access(ro, os.W_OK):  # root ignores permission bits
             pytest.skip("running as root: permission bits are not enforced")
         with pytest.raises(InputError, match="cannot write to output folder"):
-            solution.save(ro)
+            write_result(solution, ro)
         assert list(ro.iterdir()) == []
     finally:
         ro.chmod(0o700)
@@ -69,4 +70,4 @@ def test_unwritable_folder_is_one_line_and_leaves_nothing(solution, tmp_path):
 
 def test_unknown_format(solution, tmp_path):
     with pytest.raises(InputError, match="unknown export format 'gif'"):
-        solution.save(tmp_path, formats=("gif",))
+        write_result(solution, tmp_path, formats=("gif",))

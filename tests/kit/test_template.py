@@ -8,9 +8,9 @@ import pytest
 
 from rendering import InputError, ThreadModel
 from solvers import Problem, make_solver
-from solvers.kit.geometry import Geometry
-from solvers.kit.pages import count_pdf_pages, parse_paper
-from solvers.kit.template import plan_tiles, template_items, template_pdf, template_svg
+from kit.geometry import Geometry
+from kit.pages import count_pdf_pages, parse_paper
+from kit.template import plan_tiles, template_items, template_pdf, template_svg
 
 NS = {"svg": "http://www.w3.org/2000/svg"}
 

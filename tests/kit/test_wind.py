@@ -11,9 +11,9 @@ import pytest
 from typer.testing import CliRunner
 
 from bench.cli import app
-from solvers.kit import load_result
-from solvers.kit.geometry import Geometry
-from solvers.kit.wind import Winder, big_text
+from kit import load_solution
+from kit.geometry import Geometry
+from kit.wind import Winder, big_text
 
 runner = CliRunner()
 
@@ -23,7 +23,7 @@ def _progress(folder):
 
 
 def test_keys_move_and_progress_is_saved_and_resumed(result_copy):
-    path = load_result(result_copy).solution.path
+    path = load_solution(result_copy).solution.path
     res = runner.invoke(app, ["wind", str(result_copy)], input="\n \n\nb")  # 4 lines on, 1 back, end of input
     assert res.exit_code == 0, res.output
     assert _progress(result_copy)["done"] == 3

@@ -86,8 +86,7 @@ def test_decoder_follows_the_score_weights(tiny_problem):
 
 
 def test_ae_greedy_is_greedy_guided_by_the_model(tiny_problem, checkpoints):
-    pytest.importorskip("solvers.greedy").solve_greedy  # noqa: B018
-    from solvers.greedy import solve_greedy
+    from solvers.greedy import GreedySolver
 
     assert "ae+greedy" in solver_names()
     ck = checkpoints["ae-chords"]
@@ -100,9 +99,9 @@ def test_ae_greedy_is_greedy_guided_by_the_model(tiny_problem, checkpoints):
     np.testing.assert_array_equal(one.path, make_solver("ae-chords", checkpoint=ck).solve(tiny_problem).path)
     # every candidate: greedy from the same start; no lead: plain greedy
     every = make_solver("ae+greedy", checkpoint=ck, candidates=tiny_problem.layout.n_pins).solve(tiny_problem)
-    np.testing.assert_array_equal(every.path, solve_greedy(tiny_problem, start_pin=int(every.path[0])).path)
+    np.testing.assert_array_equal(every.path, GreedySolver(start_pin=int(every.path[0])).solve(tiny_problem).path)
     zero = make_solver("ae+greedy", checkpoint=ck, lead=0).solve(tiny_problem)
-    np.testing.assert_array_equal(zero.path, solve_greedy(tiny_problem).path)
+    np.testing.assert_array_equal(zero.path, GreedySolver().solve(tiny_problem).path)
     # a short lead: the model's candidates for those lines, then greedy (the same start as the long lead)
     short = make_solver("ae+greedy", checkpoint=ck, lead=5).solve(tiny_problem)
     assert short.extra["guide_lines"] == 5
@@ -116,16 +115,16 @@ def test_ae_greedy_is_greedy_guided_by_the_model(tiny_problem, checkpoints):
 def test_projection_greedy_is_ae_greedy_led_by_the_projection(tiny_problem):
     from learned.inference import refined_projection_scores
     from learned.decode import scores_guide
-    from solvers.greedy import solve_greedy
+    from solvers.greedy import GreedySolver
 
     sol = make_solver("projection+greedy").solve(tiny_problem)
     _check(tiny_problem, sol)
     assert sol.solver == "projection+greedy" and sol.extra["guide_lines"] <= 1500
     scores = refined_projection_scores(tiny_problem, steps=2)
     guide = scores_guide(tiny_problem.chords, scores, tiny_problem.n_lines, sigma=0.5, candidates=16, lead=1500)
-    np.testing.assert_array_equal(sol.path, solve_greedy(tiny_problem, guide=guide).path)
+    np.testing.assert_array_equal(sol.path, GreedySolver().solve(tiny_problem, hint=guide).path)
     # the projection's scores alone (no refinement) lead too
     plain = make_solver("projection+greedy", refine_steps=0).solve(tiny_problem)
     guide0 = scores_guide(tiny_problem.chords, refined_projection_scores(tiny_problem, steps=0), tiny_problem.n_lines,
                           sigma=0.5, candidates=16, lead=1500)
-    np.testing.assert_array_equal(plain.path, solve_greedy(tiny_problem, guide=guide0).path)
+    np.testing.assert_array_equal(plain.path, GreedySolver().solve(tiny_problem, hint=guide0).path)

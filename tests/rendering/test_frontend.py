@@ -51,7 +51,7 @@ def test_importance_maps_and_masks(tmp_path):
 
     for mode in ("edges", "saliency", "both"):
         p = Problem.create("camera", pins=32, lines=20, canvas=64, importance=mode, importance_strength=3.0)
-        w = p.importance
+        w = p.target.weights
         assert w.shape == (64, 64) and w.min() >= 1.0 and 1.5 < w.max() <= 4.0 + 1e-6
     mask = np.zeros((64, 64), np.uint8)
     mask[16:48, 16:48] = 255
@@ -64,12 +64,11 @@ def test_importance_maps_and_masks(tmp_path):
 
 
 def test_scores_are_against_the_photo():
-    from bench.metrics import score_solution
     from solvers import Problem, make_solver
 
     arr = np.linspace(0.45, 0.8, 96 * 96).reshape(96, 96)
     p = Problem.create(arr, pins=32, lines=30, canvas=64, exposure="force")
     sol = make_solver("random").solve(p, rng=0)
-    from bench.metrics import score
+    from rendering.metrics import score
 
-    assert score_solution(sol) == score(sol.render(), p.target.original, p.mask)
+    assert sol.scores() == score(sol.render(), p.target.original, p.mask)

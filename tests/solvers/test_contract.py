@@ -39,7 +39,7 @@ def test_the_contract_catches_a_broken_solver(problem):
             return Output(path=[a, b] * (problem.n_lines // 2) + [a] * (problem.n_lines % 2 + 1))
 
     try:
-        with pytest.raises(AssertionError, match="drawn twice"):
+        with pytest.raises(AssertionError, match="draws a chord twice"):
             check_solver("test-repeats", problem)
     finally:
         del registry._REGISTRY["test-repeats"]
@@ -47,11 +47,14 @@ def test_the_contract_catches_a_broken_solver(problem):
 
 def test_variants_carry_their_registered_name():
     from solvers.greedy import GreedySolver
+    from solvers.view import GreedyViewSolver
 
     assert GreedySolver().name == "greedy"
+    seed = make_solver("greedy-sum")
+    assert seed.name == "greedy-sum" and isinstance(seed, GreedySolver) and seed.config.score == "sum"
+    assert get_entry("greedy-sum").cls().config == seed.config
     view = make_solver("greedy-view")
-    assert view.name == "greedy-view" and isinstance(view, GreedySolver) and view.config.scale == 4
-    assert get_entry("greedy-view").cls().config == view.config
+    assert view.name == "greedy-view" and isinstance(view, GreedyViewSolver) and view.config.scale == 4
 
 
 def test_registry_refuses_duplicates_and_unknown_names():
@@ -61,7 +64,7 @@ def test_registry_refuses_duplicates_and_unknown_names():
 
     with pytest.raises(ValueError, match="a solver named 'random' is already registered"):
         register("random", RandomSolver)
-    with pytest.raises(InputError, match="unknown solver 'nope'; choose one of: random"):
+    with pytest.raises(InputError, match="unknown solver 'nope'; choose one of: random, greedy"):
         make_solver("nope")
 
 
@@ -94,7 +97,7 @@ def test_a_broken_plugin_does_not_break_the_registry(monkeypatch):
     assert "random" in names and "broken" in registry.plugin_errors()
 
 
-@pytest.mark.parametrize("name", [n for n in solver_names() if get_entry(n).cls.colour])
+@pytest.mark.parametrize("name", [n for n in solver_names() if get_entry(n).cls.colours])
 def test_colour_solver_contract(name):
     from solvers.testing import check_colour_solver
 
@@ -106,5 +109,5 @@ def test_grey_solvers_refuse_colour_threads():
     from rendering import InputError
     from solvers.testing import colour_contract_problem
 
-    with pytest.raises(InputError, match="draws one black thread on white; .*use a colour solver"):
+    with pytest.raises(InputError, match="draws one black thread on white; .*use a solver that draws any threads"):
         make_solver("greedy").solve(colour_contract_problem())

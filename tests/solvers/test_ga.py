@@ -23,9 +23,7 @@ def reference_fitness(problem: Problem, path, view: int = 1) -> float:
         # the pass factor in float32, as rendering.render computes it
         factor = np.float32(1.0) - np.float32(problem.thread.opacity) * table.coverage[s:e]
         np.multiply.at(bright, table.pixel[s:e], np.maximum(factor, np.float32(1e-9)).astype(np.float64))
-    w = problem.mask.astype(np.float64).ravel()
-    if problem.importance is not None:
-        w = w * problem.importance.ravel()
+    w = problem.mask.astype(np.float64).ravel() * problem.target.weight_map.ravel()
     t = problem.target.image.ravel().astype(np.float64)
     if view == 1:
         return float(np.sum(w * (bright - t) ** 2))
@@ -98,8 +96,8 @@ def test_path_fitness_matches_reference_with_importance_and_opacity():
 
     base = Problem.create("astronaut", pins=32, lines=60, canvas=64, thread=ThreadModel(thread_mm=2.0, opacity=0.7))
     imp = np.random.default_rng(0).random(base.target.image.shape).astype(np.float32)
-    p = Problem(target=base.target, layout=base.layout, thread=base.thread, n_lines=60, min_gap=base.min_gap,
-                importance=imp)
+    p = Problem(target=base.target.with_weights(imp), layout=base.layout, thread=base.thread, n_lines=60,
+                min_gap=base.min_gap)
     path = random_paths(p, 1, 5)[0]
     assert path_fitness(p, path) == pytest.approx(reference_fitness(p, path), rel=1e-9)
     for view in (2, 4, 32):
@@ -177,7 +175,7 @@ def test_seeded_from_a_path_is_never_worse(tiny):
 def test_greedy_ga_never_worse_than_its_greedy_seed():
     p = Problem.create("camera", pins=48, lines=120, canvas=64)
     for seed in (0, 1):
-        sol = make_solver("greedy+ga", population=6, offspring=24, generations=25).solve(p, rng=seed)
+        sol = make_solver("greedy+ga", ga_population=6, ga_offspring=24, ga_generations=25).solve(p, rng=seed)
         check_path(p, sol.path)
         seed_fit = sol.extra["initial_fitness"]
         greedy = make_solver("greedy").solve(p, rng=int(np.random.default_rng(seed).integers(2**63 - 1)))

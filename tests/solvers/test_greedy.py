@@ -10,7 +10,10 @@ from rendering.derived import pixel_table
 from solvers import Problem, error_weights, make_solver
 from solvers import greedy as G  # noqa: F401  (registers greedy, greedy-sum, greedy+refine)
 from solvers.baseline import random_path
-from solvers.greedy import GreedySolver, chord_scores, greedy_path, solve_greedy, squared_error
+import dataclasses
+
+from solvers import WarmStart
+from solvers.greedy import GreedySolver, chord_scores, greedy_path, squared_error
 from solvers.refine import refine_path
 
 
@@ -213,7 +216,7 @@ def test_early_stop():
     white = Target(np.ones((48, 48), dtype=np.float32), "white")
     problem = Problem.create(white, pins=24, lines=30, canvas=48)
     sol = GreedySolver(early_stop=True).solve(problem)
-    assert sol.n_lines == 0 and sol.extra["stop"] == "no gain" and sol.path.shape == (1,)
+    assert sol.n_lines == 0 and sol.extra["stop"] == "no gain" and sol.threads == () and sol.path is None
     full = GreedySolver().solve(problem)  # off by default: the line count is exact
     assert full.n_lines == 30
     camera = Problem.create("camera", pins=48, lines=900, canvas=48, thread=ThreadModel(thread_mm=4.0))
@@ -226,8 +229,8 @@ def test_importance_map_steers_the_thread():
     problem = noise_problem(pins=32, lines=40, canvas=64, seed=5)
     imp = np.zeros((64, 64), dtype=np.float32)
     imp[:, :32] = 1.0  # only the left half counts
-    left = Problem(target=problem.target, layout=problem.layout, thread=problem.thread, n_lines=40,
-                   min_gap=problem.min_gap, importance=imp)
+    left = Problem(target=problem.target.with_weights(imp), layout=problem.layout, thread=problem.thread,
+                   n_lines=40, min_gap=problem.min_gap)
     path, _, _ = greedy_path(left)
     x = left.layout.positions[path, 0]
     xs = left.layout.positions[:, 0]
@@ -285,7 +288,10 @@ def ref_greedy_view(problem: Problem, k: int) -> np.ndarray:
 
 def test_greedy_view_matches_bruteforce_reference():
     problem = noise_problem(pins=20, lines=12, canvas=32, seed=9)
-    path, history, extra = greedy_path(problem, scale=4, shortlist=0)
+    from solvers.view import greedy_view_path
+
+    path, history, extra = greedy_view_path(problem, scale=4, shortlist=0, no_return=0, once=True, early_stop=False,
+                                            start_pin=None)
     np.testing.assert_array_equal(path, ref_greedy_view(problem, 4))
     img = render(problem.table, problem.chords.path_to_chords(path))
     assert history[-1] == pytest.approx(view_error(problem, img, 4), rel=1e-5)
@@ -353,11 +359,9 @@ def test_greedy_refine_improves_on_greedy_at_the_viewing_scale():
 
 # ---------------------------------------------------------------------------- quality, registry, errors
 def test_greedy_beats_random_clearly():
-    from bench.metrics import score_solution
-
     problem = Problem.create("camera", pins=64, lines=500, canvas=128)
-    g = score_solution(make_solver("greedy").solve(problem))
-    r = score_solution(make_solver("random").solve(problem, rng=0))
+    g = make_solver("greedy").solve(problem).scores()
+    r = make_solver("random").solve(problem, rng=0).scores()
     assert g["ssim"] > r["ssim"] + 0.1
     assert g["l1"] < r["l1"]
 
@@ -365,7 +369,8 @@ def test_greedy_beats_random_clearly():
 def test_registered_variants():
     assert make_solver("greedy-sum").config.score == "sum"
     assert make_solver("greedy-sum").config.no_return == 20
-    assert make_solver("greedy+refine").config.refine
+    assert make_solver("greedy+refine").composition == ("greedy", "refine-error")
+    assert make_solver("greedy-view+refine").composition == ("greedy-view", "refine-ssim")
     assert make_solver("greedy").config.score == "error"
 
 
@@ -374,18 +379,26 @@ def test_registered_variants():
     (dict(method="fast"), "method must be one of"),
     (dict(weight=0.0), "weight must be greater than 0"),
     (dict(no_return=-1), "no_return must be at least 0"),
-    (dict(refine_sweeps=0), "refine_sweeps must be at least 1"),
-    (dict(refine_seconds=0), "refine_seconds must be greater than 0"),
-    (dict(refine_scale=0), "refine_scale must be at least 1"),
-    (dict(shortlist=-1), "shortlist must be at least 0"),
-    (dict(scale=0), "scale must be at least 1"),
-    (dict(scale=4, score="sum"), "needs score='error'"),
     (dict(once="yes"), "once must be True or False"),
     (dict(bogus=1), "its options are"),
 ])
 def test_config_errors(kw, match):
     with pytest.raises(InputError, match=match):
         GreedySolver(**kw)
+
+
+@pytest.mark.parametrize("name, kw, match", [
+    ("greedy+refine", dict(refine_sweeps=0), "refine_sweeps must be at least 1"),
+    ("greedy+refine", dict(refine_seconds=0), "refine_seconds must be greater than 0"),
+    ("greedy+refine", dict(refine_scale=0), "refine_scale must be at least 1"),
+    ("greedy+refine", dict(refine_shortlist=-1), "refine_shortlist must be at least 0"),
+    ("greedy-view", dict(shortlist=-1), "shortlist must be at least 0"),
+    ("greedy-view", dict(scale=1), "scale must be at least 2"),
+    ("greedy-view", dict(score="sum"), "unknown option 'score' for solver greedy-view"),
+])
+def test_composed_and_view_config_errors(name, kw, match):
+    with pytest.raises(InputError, match=match):
+        make_solver(name, **kw)
 
 
 def test_start_pin_out_of_range():
@@ -484,7 +497,7 @@ def test_warm_start_matches_bruteforce_reference(start, no_return):
     partners = random_partners(problem, 6, seed=2)
     for kw in (dict(prior=prior), dict(partners=partners), dict(prior=prior, partners=partners)):
         want, fallbacks = ref_greedy_warm(problem, start=start, no_return=no_return, **kw)
-        path, history, extra = greedy_path(problem, start_pin=start, no_return=no_return, **kw)
+        path, history, extra = greedy_path(problem, start_pin=start, no_return=no_return, hint=WarmStart(**kw))
         np.testing.assert_array_equal(path, want)
         assert extra.get("partner_fallbacks", 0) == fallbacks
         img = render(problem.table, problem.chords.path_to_chords(path))
@@ -499,10 +512,10 @@ def test_warm_start_incremental_scan_parallel_agree():
     ids = problem.chords.id_of
     s = np.where(ids >= 0, gains[np.maximum(ids, 0)], -np.inf)
     partners = np.argsort(-s, axis=1, kind="stable")[:, :12].astype(np.int32)  # each pin's 12 best first chords
-    base, h0, e0 = greedy_path(problem, prior=prior, partners=partners)
+    base, h0, e0 = greedy_path(problem, hint=WarmStart(prior=prior, partners=partners))
     assert e0["partner_fallbacks"] > 0
     for kw in (dict(method="scan"), dict(parallel=True), dict(method="scan", parallel=True)):
-        path, h, e = greedy_path(problem, prior=prior, partners=partners, **kw)
+        path, h, e = greedy_path(problem, hint=WarmStart(prior=prior, partners=partners), **kw)
         np.testing.assert_array_equal(path, base)
         np.testing.assert_allclose(h, h0, rtol=1e-6)
         assert e["partner_fallbacks"] == e0["partner_fallbacks"]
@@ -530,7 +543,6 @@ def test_warm_start_early_stop_uses_the_prior():
     (dict(partners=np.full((24, 4), 24, np.int32)), r"partners must hold pins in \[0, 23\]"),
     (dict(partners=np.full((24, 4), -2, np.int32)), "partners must hold pins"),
     (dict(config=dict(method="scan")), "config must be a GreedySolver.Config"),
-    (dict(config=GreedySolver.Config(scale=4), partners=np.zeros((24, 1), np.int32)), "not supported with scale 4"),
     (dict(start_pin=-1), "start_pin must be at least 0"),
 ])
 def test_solve_greedy_checks_its_input(kw, match):
@@ -588,6 +600,7 @@ def test_importing_solvers_does_not_import_numba_cuda():
 _SIM_CHECK = """
 import numpy as np
 from solvers import Problem
+from solvers import WarmStart
 from solvers.greedy import GreedySolver, greedy_path
 problem = Problem.create("camera", pins=12, lines=5, canvas=24, min_gap=2)
 for kw in (dict(), dict(start_pin=3, no_return=2)):
@@ -597,7 +610,7 @@ for kw in (dict(), dict(start_pin=3, no_return=2)):
     np.testing.assert_array_equal(gpu.path, cpu.path)
     np.testing.assert_allclose(gpu.history, cpu.history, rtol=1e-9)
 try:
-    greedy_path(problem, device="cuda", prior=np.zeros(problem.table.n_chords, np.float32))
+    greedy_path(problem, device="cuda", hint=WarmStart(prior=np.zeros(problem.table.n_chords, np.float32)))
 except Exception as e:
     assert "not supported on cuda yet" in str(e), e
 else:
@@ -608,3 +621,12 @@ print("SIM OK")
 
 def test_cuda_greedy_matches_cpu_scan_under_the_simulator(run_cuda_sim_script):
     run_cuda_sim_script(_SIM_CHECK)
+
+
+def solve_greedy(problem, *, config=None, prior=None, partners=None, start_pin=None, rng=None):
+    """greedy with a warm start (the hint greedy takes), as the learned solvers give it."""
+    cfg = config or GreedySolver.Config()
+    if start_pin is not None:
+        cfg = dataclasses.replace(cfg, start_pin=start_pin)
+    hint = WarmStart(prior=prior, partners=partners) if prior is not None or partners is not None else None
+    return GreedySolver(config=cfg).solve(problem, rng=rng, hint=hint)

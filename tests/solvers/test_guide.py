@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from rendering import InputError, Target, render
-from solvers import ChordGuide, Problem, follow_guide, make_solver
+from solvers import ChordGuide, Problem, WarmStart, follow_guide, make_solver
 from solvers import error_weights
-from solvers.greedy import chord_scores, greedy_path, solve_greedy
+from solvers.greedy import GreedySolver, chord_scores, greedy_path
 
 from .test_greedy import ref_greedy
 
@@ -109,11 +109,11 @@ def test_follow_guide_repeats_only_when_allowed():
 def test_guided_greedy_with_every_candidate_is_greedy():
     p = noise_problem()
     g = ChordGuide(np.zeros(p.chords.n_chords), candidates=p.layout.n_pins)
-    sol = solve_greedy(p, guide=g, start_pin=3)
+    sol = GreedySolver(start_pin=3).solve(p, hint=g)
     assert np.array_equal(sol.path, ref_greedy(p, start=3))
     assert sol.extra["guide_candidates"] == p.layout.n_pins
     # its history is the true squared error of the rendered thread, as plain greedy's
-    plain = solve_greedy(p, start_pin=3)
+    plain = GreedySolver(start_pin=3).solve(p)
     assert np.allclose(sol.history, plain.history)
 
 
@@ -121,7 +121,7 @@ def test_guided_greedy_with_one_candidate_follows_the_guide():
     p = noise_problem()
     w = np.random.default_rng(3).random(p.chords.n_chords)
     g = ChordGuide(w, candidates=1)
-    sol = solve_greedy(p, guide=g)
+    sol = GreedySolver().solve(p, hint=g)
     assert np.array_equal(sol.path, follow_guide(p.chords, g, p.n_lines))
 
 
@@ -129,9 +129,9 @@ def test_guided_greedy_between_follow_and_greedy():
     """More candidates: closer to greedy's error (the error is monotone in the candidate count here)."""
     p = Problem.create("camera", pins=64, lines=200, canvas=96)
     w = np.random.default_rng(4).random(p.chords.n_chords)
-    errs = [solve_greedy(p, guide=ChordGuide(w, candidates=m)).history[-1] for m in (1, 8, 64)]
+    errs = [GreedySolver().solve(p, hint=ChordGuide(w, candidates=m)).history[-1] for m in (1, 8, 64)]
     assert errs[0] > errs[1] > errs[2]
-    assert errs[2] == pytest.approx(solve_greedy(p, start_pin=int(ChordGuide(w).start_pin(p.chords))).history[-1])
+    assert errs[2] == pytest.approx(GreedySolver(start_pin=int(ChordGuide(w).start_pin(p.chords))).solve(p).history[-1])
 
 
 def assert_greedy_steps(p, path, first):
@@ -152,8 +152,8 @@ def assert_greedy_steps(p, path, first):
 def test_guided_greedy_leads_then_hands_over_to_greedy():
     p = noise_problem(lines=40)
     w = np.random.default_rng(5).random(p.chords.n_chords)
-    led = solve_greedy(p, guide=ChordGuide(w, candidates=3))  # the whole thread led
-    part = solve_greedy(p, guide=ChordGuide(w, candidates=3, lead=15))
+    led = GreedySolver().solve(p, hint=ChordGuide(w, candidates=3))  # the whole thread led
+    part = GreedySolver().solve(p, hint=ChordGuide(w, candidates=3, lead=15))
     assert part.extra["guide_lines"] == 15 and led.extra["guide_lines"] == 40
     np.testing.assert_array_equal(part.path[:16], led.path[:16])  # the same guided start
     assert not np.array_equal(part.path, led.path)
@@ -168,13 +168,13 @@ def test_guided_greedy_leads_then_hands_over_to_greedy():
 def test_guided_greedy_lead_zero_is_greedy_and_a_long_lead_is_the_whole_thread():
     p = noise_problem()
     w = np.random.default_rng(6).random(p.chords.n_chords)
-    zero = solve_greedy(p, guide=ChordGuide(w, lead=0))
-    plain = solve_greedy(p)
+    zero = GreedySolver().solve(p, hint=ChordGuide(w, lead=0))
+    plain = GreedySolver().solve(p)
     np.testing.assert_array_equal(zero.path, plain.path)
     np.testing.assert_allclose(zero.history, plain.history)
     assert zero.extra["guide_lines"] == 0
-    long = solve_greedy(p, guide=ChordGuide(w, candidates=4, lead=10 * p.n_lines))
-    np.testing.assert_array_equal(long.path, solve_greedy(p, guide=ChordGuide(w, candidates=4)).path)
+    long = GreedySolver().solve(p, hint=ChordGuide(w, candidates=4, lead=10 * p.n_lines))
+    np.testing.assert_array_equal(long.path, GreedySolver().solve(p, hint=ChordGuide(w, candidates=4)).path)
 
 
 def test_guided_greedy_hands_over_when_its_candidates_stop_helping():
@@ -185,18 +185,17 @@ def test_guided_greedy_hands_over_when_its_candidates_stop_helping():
     # wanted: the chords through the dark square, as first seen
     w = np.clip(chord_scores(p.table, np.ones(p.table.n_pixels), p.target.image.ravel(), error_weights(p),
                              opacity=p.thread.opacity), 0, None)
-    led = solve_greedy(p, guide=ChordGuide(w, candidates=2))
+    led = GreedySolver().solve(p, hint=ChordGuide(w, candidates=2))
     worse = np.diff(-led.history) <= 0  # the guide's steps that do not lower the error
     assert worse.any()
     k = int(np.argmax(worse))
     assert 0 < k < p.n_lines
-    sol = solve_greedy(p, guide=ChordGuide(w, candidates=2, lead=p.n_lines))
+    sol = GreedySolver().solve(p, hint=ChordGuide(w, candidates=2, lead=p.n_lines))
     assert sol.extra["guide_lines"] == k
     np.testing.assert_array_equal(sol.path[:k + 1], led.path[:k + 1])
     assert_greedy_steps(p, sol.path, k)
     # with early_stop, greedy (scoring every candidate) decides when to stop
-    stop = solve_greedy(p, config=make_solver("greedy", early_stop=True).config,
-                        guide=ChordGuide(w, candidates=2, lead=p.n_lines))
+    stop = GreedySolver(config=make_solver("greedy", early_stop=True).config).solve(p, hint=ChordGuide(w, candidates=2, lead=p.n_lines))
     assert stop.extra["stop"] == "no gain" and stop.n_lines >= k
     assert np.all(np.diff(stop.history) < 0)
 
@@ -222,8 +221,9 @@ def test_guide_does_not_mix_with_other_warm_starts():
     p = noise_problem()
     g = ChordGuide(np.ones(p.chords.n_chords))
     with pytest.raises(InputError, match="cannot be combined"):
-        greedy_path(p, guide=g, no_return=2)
-    with pytest.raises(InputError, match="cannot be combined"):
-        solve_greedy(p, guide=g, prior=np.zeros(p.chords.n_chords, dtype=np.float32))
-    with pytest.raises(InputError, match="ChordGuide"):
-        solve_greedy(p, guide=np.ones(p.chords.n_chords))
+        greedy_path(p, hint=g, no_return=2)
+    # one hint at a time: a guide, or a warm start (the hint types greedy takes are named)
+    with pytest.raises(InputError, match="takes no tuple hint; it takes WarmStart, ChordGuide"):
+        GreedySolver().solve(p, hint=(g, WarmStart(prior=np.zeros(p.chords.n_chords, dtype=np.float32))))
+    with pytest.raises(InputError, match="takes no ndarray hint"):
+        GreedySolver().solve(p, hint=np.ones(p.chords.n_chords))

@@ -49,6 +49,6 @@ def test_importance_is_checked():
     from rendering import PinLayout
 
     lay = PinLayout(n_pins=20, canvas=32)
-    Problem(target=t, layout=lay, n_lines=5, min_gap=2, importance=np.ones((32, 32)))
-    with pytest.raises(InputError, match="importance must be a finite, non-negative"):
-        Problem(target=t, layout=lay, n_lines=5, min_gap=2, importance=-np.ones((32, 32)))
+    Problem(target=t.with_weights(np.ones((32, 32))), layout=lay, n_lines=5, min_gap=2)
+    with pytest.raises(InputError, match="weights must be a finite, non-negative"):
+        t.with_weights(-np.ones((32, 32)))

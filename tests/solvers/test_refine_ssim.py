@@ -5,13 +5,12 @@ import pytest
 from scipy.ndimage import uniform_filter
 from skimage.metrics import structural_similarity
 
-from bench.metrics import score_solution
 from rendering import InputError, render
 from rendering.raster import view_scale
 from solvers import Problem, make_solver
 from solvers import _greedy_kernels as K
 from solvers import _ssim_kernels as KS
-from solvers.base import error_weights
+from solvers import error_weights
 from solvers.baseline import random_path
 from solvers.refine import refine_path, refine_ssim_path
 
@@ -120,7 +119,7 @@ def test_greedy_view_refine_raises_the_benchmark_ssim_and_holds_the_tone():
     assert refined.solver == "greedy-view+refine" and refined.n_lines == view.n_lines
     assert refined.extra["refine_objective"] == "ssim" and refined.extra["refine_tried"] <= 4000
     assert refined.extra["refine_sweeps"] > 1  # 801 pins a sweep: the 4000-pin budget allows several
-    a, b = score_solution(view), score_solution(refined)
+    a, b = view.scores(), refined.scores()
     assert b["ssim"] > a["ssim"] + 0.005
     assert b["l1"] < a["l1"] + 0.01
     # without the tone term the thread drifts from the tone: a larger squared error
@@ -151,8 +150,8 @@ def test_bad_objective_and_tone_weight_are_one_line_errors():
         refine_path(problem, start, objective="psnr")
     with pytest.raises(InputError, match="tone_weight must be at least 0"):
         refine_path(problem, start, objective="ssim", tone_weight=-1)
-    with pytest.raises(InputError, match="refine_objective must be one of"):
-        make_solver("greedy", refine=True, refine_objective="l3")
+    with pytest.raises(InputError, match="refine_tone_weight must be at least 0"):
+        make_solver("greedy-view+refine", refine_tone_weight=-1)
     with pytest.raises(InputError, match="once=True"):
         refine_ssim_path(problem, np.r_[start[:3], start[1:3]])
 

@@ -68,8 +68,9 @@ def start_text(geo) -> str:
         return "There is no line to wind."
     c, first, _ = geo.runs[0]
     p = int(geo.pairs[first, 0])
-    out = (f"Tie spool {geo.colour_names[c]} on at pin {p} ({geo.where(p)}). Then take it to each pin of the list "
-           f"in turn: round the pin and straight on to the next.")
+    which = f"spool {geo.colour_names[c]}" if geo.switches else "the thread"
+    out = (f"Tie {which} on at pin {p} ({geo.where(p)}). Then take it to each pin of the list in turn: round the "
+           f"pin and straight on to the next.")
     if geo.switches:
         out += (" The list is in build order and each block names its spool. Where the spool changes, leave the "
                 "thread of the last spool round its last pin (a half hitch holds it) and tie the next spool on at "
@@ -81,14 +82,17 @@ def finish_text(geo) -> str:
     used = float(geo.running_m[-1]) if geo.n_lines else 0.0
     if not geo.continuous:
         return f"Finished after line {geo.n_lines}. Thread used: {used:.1f} m."
+    if not geo.switches:
+        p = int(geo.pairs[-1, 1])
+        return f"Finished after line {geo.n_lines}: tie off at pin {p} ({geo.where(p)}). Thread used: {used:.1f} m."
     ends = []
     for i, name in enumerate(geo.colour_names):
         last = [b for c, _, b in geo.runs if c == i]
         if last:
             p = int(geo.pairs[last[-1], 1])
             ends.append(f"{name} at pin {p} ({geo.where(p).replace('at ', '', 1).split(' on a')[0]})")
-    return (f"Finished after line {geo.n_lines}: tie off {'each spool at its' if len(ends) > 1 else 'at the'} "
-            f"last pin: {'; '.join(ends)}. Thread used: {used:.1f} m.")
+    return (f"Finished after line {geo.n_lines}: tie off each spool at its last pin: {'; '.join(ends)}. "
+            f"Thread used: {used:.1f} m.")
 
 
 def blocks(geo):

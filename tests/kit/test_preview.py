@@ -23,7 +23,9 @@ def _one_line_geometry(pin_mm=1.0):
 
     lay, th = PinLayout(n_pins=4, canvas=64), ThreadModel(frame_mm=200.0, thread_mm=0.5)
     return Geometry(shape="circle", frame_mm=200.0, thread_mm=0.5, opacity=1.0, pin_mm=pin_mm,
-                    pins=pins_mm(lay, th), path=np.array([0, 2]), pairs=np.array([[0, 2]]))
+                    pins=pins_mm(lay, th), pairs=np.array([[0, 2]]), colours=np.zeros(1, np.int64),
+                    colour_names=("black",), colour_hex=("#000000",), board_name="white", board_hex="#ffffff",
+                    continuous=True)
 
 
 def test_a_line_darkens_its_real_area_and_prints_at_1_to_1():

@@ -24,7 +24,10 @@ def test_a_chord_list_result_is_read(small_solution, tmp_path):
     from solvers import Solution
     from kit.results import json_bytes
 
-    sol = Solution(problem=small_solution.problem, chords=small_solution.chords[::2].copy(), solver="x")
+    import dataclasses
+
+    loose = dataclasses.replace(small_solution.problem, continuous=False)  # lines that need not join
+    sol = Solution.from_lines(loose, small_solution.pin_pairs()[::2], solver="x")
     (tmp_path / "r.json").write_bytes(json_bytes(sol))
     got = load_solution(tmp_path).solution
     assert got.path is None and np.array_equal(got.pin_pairs(), sol.pin_pairs())
@@ -56,7 +59,7 @@ def test_bad_results_are_one_line_each(result_dir, tmp_path):
     corrupt.write_text(src.read_text()[:200])
     assert "is not valid JSON" in _err(corrupt)
     doc = json.loads(src.read_text())
-    doc["pins"] = [p + 64 if i == 5 else p for i, p in enumerate(doc["pins"])]
+    doc["runs"][0]["pins"] = [p + 64 if i == 5 else p for i, p in enumerate(doc["runs"][0]["pins"])]
     other = tmp_path / "other.json"
     other.write_text(json.dumps(doc))
     msg = _err(other)

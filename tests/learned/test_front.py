@@ -31,7 +31,7 @@ def test_the_neutral_front_end_is_the_plain_solver(problem):
 def test_the_front_end_edits_what_greedy_chases_but_not_what_is_scored(problem):
     p = FrontParams(local=0.5, gamma=0.8, opacity=0.7, strength=1.0)
     edited = front_problem(problem, p)
-    assert edited.thread.opacity == 0.7 and edited.importance is not None
+    assert edited.thread.opacity == 0.7 and edited.target.weights is not None
     assert not np.allclose(edited.target.image, problem.target.image)
     assert edited.target.original is problem.target.original
     path = solve_front(problem, p)

@@ -171,7 +171,7 @@ def _load_targets(st: Study) -> tuple[dict[str, np.ndarray], dict[str, str]]:
             palette = cached_palette(im.source, st.canvas, colors, board)
             target = cached_target(im.source, st.canvas, colors is not None or board is not None)
             targets[st.target_file(im)] = picture_model(palette).picture(target)
-        except Exception as e:  # noqa: BLE001  (whatever stops a picture in a folder fails only its runs)
+        except Exception as e:
             if not im.in_folder:
                 raise
             text = str(e).strip()

@@ -43,11 +43,21 @@ def study_solvers(colors=None, board=None) -> list[str]:
     >>> "greedy-view" in study_solvers() and "colour-greedy" not in study_solvers()
     True
     """
+    draws = _drawing(colors, board)
+    return [n for n in solver_names(available=True)
+            if draws(get_entry(n).cls) and (get_entry(n).cls.family != "colour" or draws is not _any)]
+
+
+def _any(cls) -> bool:
+    return True
+
+
+def _drawing(colors=None, board=None):
+    """Whether a solver class can draw the threads a study asks for: any can draw one black thread on white;
+    other threads need ``Solver.colours``."""
     from rendering.colour import threads_for
 
-    any_threads = threads_for(colors, board) is not None
-    return [n for n in solver_names(available=True)
-            if (get_entry(n).cls.colours if any_threads else get_entry(n).cls.family != "colour")]
+    return _any if threads_for(colors, board) is None else (lambda cls: cls.colours)
 
 #: Image file suffixes picked up from a folder.
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".gif", ".webp")
@@ -230,7 +240,7 @@ def plan_study(*, solvers: Sequence[str] | None = None, images: Sequence[str] | 
     from rendering.colour import check_palette_spec, parse_board, threads_for
 
     base = QUICK_STUDY if quick else DEFAULT_STUDY
-    if colors is not None and not isinstance(colors, str):
+    if isinstance(colors, (list, tuple)):
         colors = ",".join(str(c) for c in colors)
     spec = threads_for(colors, board)  # None: one black thread on white
     k, _ = check_palette_spec(spec or "black", board)  # unknown colours, auto:0, a thread of the board's colour
@@ -239,11 +249,10 @@ def plan_study(*, solvers: Sequence[str] | None = None, images: Sequence[str] | 
         get_entry(n)  # unknown names fail here, with the list of known ones
         make_solver(n)  # and one this install cannot run, naming what to install
     names = list(dict.fromkeys(names))
-    if spec is not None:
-        one = [n for n in names if not get_entry(n).cls.colours]
-        if one:
-            raise InputError(f"solver {one[0]} draws one black thread on white; a study of other threads (--colors, "
-                             f"--board) takes solvers of any threads ({', '.join(study_solvers(colors, board))})")
+    cannot = [n for n in names if not _drawing(colors, board)(get_entry(n).cls)]
+    if cannot:
+        raise InputError(f"solver {cannot[0]} draws one black thread on white; a study of other threads (--colors, "
+                         f"--board) takes solvers of any threads ({', '.join(study_solvers(colors, board))})")
     solver_options = dict(solver_options or {})
     for n in solver_options:
         if n not in names:

@@ -123,6 +123,18 @@ METRIC_TABLES = (
 )
 
 
+#: what a summary says of a metric when its runs hold it
+METRIC_NOTES = {
+    "de2000": ("**Threads on a board**: each run draws one continuous thread per colour under the colour thread "
+               "model; *CIEDE2000* is the mean colour difference (scikit-image's `deltaE_ciede2000`, lower is "
+               "better) at the viewing scale inside the frame, and SSIM, L1 and PSNR are those of the "
+               "**luminance** (Rec. 709 luma of the sRGB values)."),
+}
+#: the figures of a metric against lines, each drawn when the runs hold its metric
+METRIC_FIGURES = (("ssim", "SSIM (viewing scale)", "ssim_vs_lines.png"), ("l1", "L1 (viewing scale)", "l1_vs_lines.png"),
+                  ("de2000", "mean CIEDE2000 (viewing scale)", "de2000_vs_lines.png"))
+
+
 def measured(df: pd.DataFrame, metric: str) -> bool:
     """Whether the runs of ``df`` hold ``metric`` (a finished run with a value)."""
     return metric in df.columns and bool(df[metric].notna().any())
@@ -171,6 +183,13 @@ def markdown_table(table: pd.DataFrame, *, digits: int | None = 3, best: str | N
     return "\n".join(lines)
 
 
+def threads_per_image(df: pd.DataFrame) -> pd.DataFrame:
+    """``image, palette``: the threads each image was drawn with, where they are not the default one black
+    thread (``auto:K`` resolves per image); empty otherwise."""
+    rows = df[df["error"] == ""].drop_duplicates(subset=["image"]).reindex(columns=["image", "palette"])
+    return rows[~rows["palette"].fillna("").isin(["", "black"])]
+
+
 def _per_image(df: pd.DataFrame, lines: int, order, metric: str = "ssim") -> pd.DataFrame:
     dfl, labels = _labelled(df, order)
     ok = dfl[(dfl["error"] == "") & (dfl["lines"] == lines)]
@@ -197,12 +216,9 @@ def summary_markdown(df: pd.DataFrame, meta: dict | None = None, *, figures: dic
                f"line counts {', '.join(str(n) for n in sorted(df['lines'].astype(int).unique()))}, "
                f"{int(df['replicate'].max()) + 1 if 'replicate' in df.columns else 1} seed(s) per cell "
                f"(derived from master seed {', '.join(str(s) for s in df['master_seed'].unique()) if 'master_seed' in df.columns else '?'}).")
-    boards = sorted({str(b) for b in df.get("board", pd.Series(dtype=str)) if str(b) not in ("", "nan")})
-    if measured(df, "de2000"):
-        out += ["", f"**Threads on a board** ({', '.join(boards) or 'white'}): each run draws one continuous thread "
-                f"per colour under the colour thread model; *CIEDE2000* is the mean colour difference "
-                f"(scikit-image's `deltaE_ciede2000`, lower is better) at the viewing scale inside the frame, and "
-                f"SSIM, L1 and PSNR are those of the **luminance** (Rec. 709 luma of the sRGB values)."]
+    for metric, note in METRIC_NOTES.items():
+        if measured(df, metric):
+            out += ["", note]
     out += ["", "Metrics compare the rendered preview with the preprocessed target inside the frame. "
             "SSIM, L1 and PSNR are taken at the *viewing scale* (both images box-averaged 4x, as string art "
             "is seen from a distance); `full` = canvas resolution. Higher SSIM and PSNR are better, lower L1 "
@@ -231,11 +247,10 @@ def summary_markdown(df: pd.DataFrame, meta: dict | None = None, *, figures: dic
             if not per.empty and per.shape[1] > 1:
                 out += [f"{h} {title.split(' (')[0]} per image at {top} lines", "",
                         markdown_table(per, digits=digits, best=best), ""]
-        if "palette" in sub.columns and (sub["palette"].replace("", "black") != "black").any():
-            pal = sub[sub["error"] == ""].drop_duplicates(subset=["image"])[["image", "palette"]]
-            if len(pal):
-                out += [f"{h} Threads per image", "", "| image | threads |", "|---|---|"]
-                out += [f"| {r['image']} | {r['palette']} |" for r in pal.to_dict("records")] + [""]
+        pal = threads_per_image(sub)
+        if len(pal):
+            out += [f"{h} Threads per image", "", "| image | threads |", "|---|---|"]
+            out += [f"| {r['image']} | {r['palette']} |" for r in pal.to_dict("records")] + [""]
     fails = df[df["error"] != ""]
     if len(fails):
         out += ["## Failures", "", "| solver | image | lines | seed | error |", "|---|---|---:|---:|---|"]
@@ -481,6 +496,9 @@ def runtime_figure(df: pd.DataFrame, order=None, styles: dict | None = None, yla
     extra.append(("lines (marker size)", [(Line2D([], [], ls="none", marker="o", color="0.45",
                                                   markersize=float(np.sqrt(area[n]))), str(n)) for n in lines]))
     ax.set_xscale("log")
+    from matplotlib.ticker import NullFormatter
+
+    ax.xaxis.set_minor_formatter(NullFormatter())  # runs within one decade would crowd the minor tick labels
     ax.tick_params(axis="x", which="both", pad=6)  # a labelled minor tick by the corner clears the y labels
     ax.set_xlabel("solver seconds (log)")
     ax.set_ylabel(ylabel)
@@ -625,12 +643,10 @@ def write_report(out_dir: str | os.PathLike, *, gallery_image: str | None = None
                              f"pick one of those for the gallery")
         styles = solver_styles(_labelled(main, order)[1], families_of(main))  # one look per solver in every figure
         if (main["error"] == "").any():
-            files["ssim_vs_lines.png"] = _png(metric_figure(main, "ssim", "SSIM (viewing scale)", order, styles))
-            files["l1_vs_lines.png"] = _png(metric_figure(main, "l1", "L1 (viewing scale)", order, styles))
+            for metric, label, fname in METRIC_FIGURES:
+                if measured(main, metric):
+                    files[fname] = _png(metric_figure(main, metric, label, order, styles))
             files["ssim_vs_runtime.png"] = _png(runtime_figure(main, order, styles, ylabel="SSIM (viewing scale)"))
-            if measured(main, "de2000"):
-                files["de2000_vs_lines.png"] = _png(metric_figure(main, "de2000", "mean CIEDE2000 (viewing scale)",
-                                                                  order, styles))
         files["gallery.png"] = _png(gallery_figure(main, out, gallery_image, order))
     figs = {k: None for k in files}
     files["summary.md"] = summary_markdown(df, meta, figures=figs).encode()

@@ -168,15 +168,13 @@ def _finish(df, report: bool) -> int:
     failed = df[df["error"] != ""] if len(df) else df
     ok = df[df["error"] == ""] if len(df) else df
     if len(ok):
-        from .report import pivot
+        from .report import METRIC_TABLES, measured, pivot
 
-        table = pivot(ok, "ssim")
-        colour = "de2000" in ok.columns and ok["de2000"].notna().any()
-        if colour:
-            typer.echo("mean CIEDE2000 (viewing scale, lower is better), mean over images and seeds:")
-            typer.echo(pivot(ok, "de2000").to_string(float_format=lambda v: f"{v:.2f}"))
-        typer.echo(f"{'luminance SSIM' if colour else 'SSIM'} (viewing scale), mean over images and seeds:")
-        typer.echo(table.to_string(float_format=lambda v: f"{v:.3f}"))
+        for metric, title, digits, best in METRIC_TABLES[:2]:  # CIEDE2000 where measured, and SSIM
+            if measured(ok, metric):
+                typer.echo(f"{title}, mean over images and seeds ({'higher' if best == 'max' else 'lower'} is "
+                           f"better):")
+                typer.echo(pivot(ok, metric).to_string(float_format=lambda v, d=digits: f"{v:.{d}f}"))
     if report:
         from .report import write_report
 

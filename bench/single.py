@@ -65,7 +65,7 @@ def _precompile_elsewhere(solver: str, options: dict, problem):
 AUTO_LINES = 12000
 
 
-def _auto_problem(image, *, pins, canvas, min_gap, **kw) -> Problem:
+def _auto_problem(image, *, pins, canvas, min_gap, lines=None, **kw) -> Problem:
     """A problem for ``--lines auto``: the budget is :data:`AUTO_LINES`, or every chord (in each colour) when there
     are fewer."""
     from rendering import default_min_gap, get_chord_set

@@ -100,8 +100,8 @@ def _print_result(solver: str, res, pins: int, canvas: int) -> None:
     head = (f"{solver}: {sol.n_lines} lines, {pins} pins, {canvas} px, {sol.seconds:.3f} s, thread "
             f"{sol.thread_length_m():.1f} m; {pal.describe()}")
     if pal.n > 1:
-        per = ", ".join(f"{n} {k} lines {sol.thread_length_m(c):.1f} m"
-                        for c, (n, k) in enumerate(zip(pal.names, sol.lines_per_colour())))
+        per = ", ".join(f"{n} {k} lines {m:.1f} m"
+                        for n, k, m in zip(pal.names, sol.lines_per_colour(), sol.thread_lengths_m()))
         head += f": {per}; {max(0, len(sol.threads) - 1)} spool switches"
     typer.echo(head)
     cols = [(k, t, f) for k, t, f in (("de2000", "dE2000", "7.2f"), ("ssim", "SSIM", "7.4f"), ("l1", "L1", "7.4f"),

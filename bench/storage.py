@@ -30,7 +30,7 @@ from rendering import InputError
 from rendering.fileio import json_default, png_bytes, prepare_out_dir, write_files_atomically
 
 from .plan import RunSpec, Study
-from .runner import COLOUR_COLUMNS, COLUMNS, first_line
+from .runner import COLUMNS, first_line
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -115,7 +115,7 @@ class StudyFolder:
         import pandas as pd
 
         df = pd.DataFrame(list(self.rows.values()))
-        known = list(COLUMNS) + list(COLOUR_COLUMNS)
+        known = list(COLUMNS)
         cols = [c for c in known if c in df.columns] + [c for c in df.columns if c not in known]
         write_files_atomically(self.path, {"runs.csv": df[cols].to_csv(index=False).encode()})
 
@@ -125,7 +125,7 @@ class StudyFolder:
 
         table = pd.DataFrame([self.rows[s.run_id] for s in study.table_order() if s.run_id in self.rows])
         if not table.empty:
-            table = table[[c for c in (*COLUMNS, *COLOUR_COLUMNS) if c in table.columns]]
+            table = table[[c for c in COLUMNS if c in table.columns]]
             table["error"] = table["error"].fillna("").astype(str)
         table = table.reset_index(drop=True)
         table.attrs.update(out=str(self.path), study=study.name)

@@ -42,8 +42,8 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from _common import provenance  # noqa: E402
-from solvers import Problem, make_solver  # noqa: E402
+from _common import provenance
+from solvers import Problem, make_solver
 
 DEFAULT = "greedy-view"
 CLASSICAL = {"greedy-view --clahe": dict(clahe=True), "greedy-view --exposure auto": dict(exposure="auto"),

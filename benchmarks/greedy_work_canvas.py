@@ -22,9 +22,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from rendering.metrics import score  # noqa: E402
-from rendering import render  # noqa: E402
-from solvers import Problem, make_solver  # noqa: E402
+from rendering.metrics import score
+from rendering import render
+from solvers import Problem, make_solver
 
 
 def main(argv=None):

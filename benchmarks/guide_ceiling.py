@@ -31,11 +31,11 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from _common import provenance  # noqa: E402
-from learned.decode import scores_guide  # noqa: E402
-from learned.inference import chordnet_scores, get_model, set_threads  # noqa: E402
-from solvers import ChordGuide, Problem  # noqa: E402
-from solvers.greedy import solve_greedy  # noqa: E402
+from _common import provenance
+from learned.decode import scores_guide
+from learned.inference import chordnet_scores, get_model, set_threads
+from solvers import ChordGuide, Problem
+from solvers.greedy import solve_greedy
 
 TOL = 0.005  # the "within 0.005" on both metrics
 

@@ -28,9 +28,9 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from _common import provenance  # noqa: E402
-from bench.cli_common import parse_value  # noqa: E402
-from solvers import Problem, make_solver  # noqa: E402
+from _common import provenance
+from bench.cli_common import parse_value
+from solvers import Problem, make_solver
 
 
 def main(argv=None):

@@ -68,10 +68,9 @@ class KitOptions:
             check_float("real_px_per_mm", self.real_px_per_mm, low=0.0, low_open=True)
         from .preview import parse_colour
 
-        if self.board is not None:
-            parse_colour(self.board, "board colour")
-        if self.thread_colour is not None:
-            parse_colour(self.thread_colour, "thread colour")
+        for what, value in (("board colour", self.board), ("thread colour", self.thread_colour)):
+            if value:  # an override of the palette's
+                parse_colour(value, what)
 
 
 @dataclass

@@ -97,8 +97,9 @@ def result_doc(solution, *, scores: dict | None = None, references: dict | None 
         "pin_numbering": "pin 0 at 12 o'clock, clockwise seen from the front",
         "continuous": solution.paths is not None,
         "board": {"name": pal.board_name, "hex": pal.board_hex},
-        "colors": [{"name": n, "hex": pal.hex(k), "lines": int(np.count_nonzero(solution.colours == k)),
-                    "thread_length_m": round(solution.thread_length_m(k), 3)} for k, n in enumerate(pal.names)],
+        "colors": [{"name": n, "hex": pal.hex(k), "lines": int(lines), "thread_length_m": round(float(m), 3)}
+                   for k, (n, lines, m) in enumerate(zip(pal.names, solution.lines_per_colour(),
+                                                         solution.thread_lengths_m()))],
         "runs": [{"colour": pal.names[k], "pins": pins.tolist()} for k, pins in solution.threads],
         "spool_switches": max(0, len(solution.threads) - 1),
     }
@@ -205,7 +206,7 @@ def read_pin_file(path) -> dict:
             raise InputError(f"pin file '{path}' mixes formats; expected one pin a line")
         return dict(pairs=pairs, colours=np.zeros(len(pairs), np.int64), names=None, rgb=None, board_name=None,
                     board_rgb=None)
-    names, rgb, board, pairs, colours = [], [], None, [], []
+    names, rgb, board_line, pairs, colours = [], [], (), [], []
     block: list[int] = []
     current = -1
 
@@ -220,7 +221,7 @@ def read_pin_file(path) -> dict:
             continue
         try:
             if parts[0] == "board" and len(parts) == 3:
-                board = (parts[1], parse_colour(parts[2])[1])
+                board_line = (parts[1], parse_colour(parts[2])[1])
             elif parts[0] == "colour" and len(parts) == 3:
                 names.append(parts[1])
                 rgb.append(parse_colour(parts[2])[1])
@@ -235,9 +236,9 @@ def read_pin_file(path) -> dict:
             raise InputError(f"pin file '{path}' line {n} ('{ln.strip()[:40]}') is not 'board NAME #hex', "
                              f"'colour NAME #hex', 'spool NAME' or a pin number") from None
     close()
-    if board is None or not names or not pairs:
+    if not (board_line and names and pairs):
         raise InputError(f"pin file '{path}' lacks its board, its colours or its lines; write it again with bench")
-    return dict(names=names, rgb=rgb, board_name=board[0], board_rgb=board[1],
+    return dict(names=names, rgb=rgb, board_name=board_line[0], board_rgb=board_line[1],
                 pairs=np.array(pairs, dtype=np.int64).reshape(-1, 2), colours=np.array(colours, dtype=np.int64))
 
 
@@ -357,19 +358,20 @@ def _palette(doc: dict, pins: dict | None, path) -> Palette:
     from rendering.colour import parse_colour
 
     try:
-        if pins is not None and pins.get("names"):
+        if pins and pins.get("names"):  # a pin file in spool blocks names its threads and board
             return Palette(names=tuple(pins["names"]), rgb=tuple(pins["rgb"]), board_name=pins["board_name"],
                            board_rgb=pins["board_rgb"])
-        if "colors" in doc:
-            return Palette(names=tuple(str(c["name"]) for c in doc["colors"]),
-                           rgb=tuple(parse_colour(c["hex"])[1] for c in doc["colors"]),
-                           board_name=str(doc["board"]["name"]), board_rgb=parse_colour(doc["board"]["hex"])[1])
+        # results written before threads were recorded are one black thread on white
+        threads = doc.get("colors") or [{"name": "black", "hex": "#000000"}]
+        board = doc.get("board") or {"name": "white", "hex": "#ffffff"}
+        return Palette(names=tuple(str(c["name"]) for c in threads),
+                       rgb=tuple(parse_colour(c["hex"])[1] for c in threads),
+                       board_name=str(board["name"]), board_rgb=parse_colour(board["hex"])[1])
     except (KeyError, TypeError, ValueError) as e:
         if isinstance(e, InputError):
             raise
         raise InputError(f"result file '{path}' has bad threads ('colors', 'board'); write it again with "
                          f"bench solve") from None
-    return Palette.default()
 
 
 def _lines(doc: dict, palette: Palette, path) -> tuple[np.ndarray, np.ndarray]:

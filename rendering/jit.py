@@ -14,8 +14,12 @@
   file only, but a kernel inlines helpers from other kernel modules: edit one
   and the cached kernels of the others run stale code (seen here as a
   segfault after an edit). Every kernel module of the toolkit calls this at
-  import: the cache of each of its kernels is then also stamped with a hash
-  of every kernel module, so changing any of them recompiles them all.
+  import, before its first kernel: that call is how a module registers itself
+  (:func:`kernel_modules` finds every module that makes it), and the cache of
+  each of its kernels is then stamped with a hash of every kernel module, so
+  changing any of them recompiles them all. No list to keep: a new kernel
+  module that calls it is stamped, and ``tests/test_architecture.py`` checks
+  that every module defining numba kernels does.
 """
 
 from __future__ import annotations
@@ -26,18 +30,32 @@ import sys
 import types
 from pathlib import Path
 
-#: The modules holding numba kernels (and this one, whose variant() builds some): their sources stamp every cache.
-KERNEL_MODULES = ("rendering/_kernels.py", "rendering/jit.py", "solvers/_greedy_kernels.py",
-                  "solvers/_guide_kernels.py", "solvers/_ga_kernels.py", "rendering/_colour_kernels.py",
-                  "solvers/_colour_kernels.py")
 _ROOT = Path(__file__).resolve().parents[1]
+#: the packages whose modules may hold numba kernels
+_PACKAGES = ("rendering", "solvers", "learned", "kit", "bench")
+#: the registration: a kernel module calls :func:`guard_cache` at import, on a line of its own
+_MARK = "\nguard_cache()"
 _guarded = False
 
 
+def kernel_modules() -> list[str]:
+    """Every module of the toolkit that registers itself as a kernel module (it calls :func:`guard_cache` at
+    import), and this one (whose :func:`variant` builds kernels): paths relative to the repository, sorted."""
+    out = ["rendering/jit.py"]
+    for pkg in _PACKAGES:
+        for path in sorted((_ROOT / pkg).rglob("*.py")):
+            try:
+                if _MARK in path.read_text():
+                    out.append(str(path.relative_to(_ROOT)))
+            except (OSError, UnicodeDecodeError):
+                continue
+    return sorted(set(out))
+
+
 def kernels_stamp() -> str:
-    """A hash of the source of every kernel module (:data:`KERNEL_MODULES`)."""
+    """A hash of the source of every kernel module (:func:`kernel_modules`)."""
     h = hashlib.sha1()
-    for rel in KERNEL_MODULES:
+    for rel in kernel_modules():
         try:
             h.update((_ROOT / rel).read_bytes())
         except OSError:
@@ -63,7 +81,7 @@ def guard_cache() -> None:
         impl = caching.CacheImpl
         others = [c for c in impl._locator_classes]
         stamp = kernels_stamp()
-        ours = tuple(str(_ROOT / rel.split("/")[0]) + os.sep for rel in KERNEL_MODULES)
+        ours = tuple(str(_ROOT / pkg) + os.sep for pkg in _PACKAGES)
 
         class ToolkitLocator(caching._CacheLocator):
             def __init__(self, inner):

@@ -42,7 +42,7 @@ class PictureModel:
 
     def picture(self, target) -> np.ndarray:
         """What a preview is compared with: the target's photo before any tone edit, as a preview is shaped."""
-        return target.original_colour
+        return target.colour
 
     def score(self, preview, target, mask, palette, *, factor: int = VIEW_SCALE) -> dict:
         """The preview's scores against :meth:`picture` (CIEDE2000 and the luminance's SSIM, L1, PSNR)."""

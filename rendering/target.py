@@ -71,9 +71,9 @@ class Target:
     original : (canvas, canvas) float32, the photo cropped and resized but not edited (exposure repair,
         CLAHE, contrast, gamma): what results are scored against. Defaults to ``image``.
     edits : tuple of str, the tone edits applied (e.g. ``("exposure: washed out",)``)
-    rgb : optional (canvas, canvas, 3) float32 sRGB in [0, 1]: the colour picture, kept when colour threads
-        were asked for (``load_target(..., colour=True)``); :attr:`colour` gives a picture in any case
-    original_rgb : the colour picture before any edit (defaults to ``rgb``)
+    rgb : (canvas, canvas, 3) float32 sRGB in [0, 1]: the colour picture, kept when colour threads were asked
+        for (``load_target(..., colour=True)``: no tone edit is applied to it); else the grey picture's three
+        equal channels (a read-only view of ``image``)
     weights : optional (canvas, canvas) float32 >= 0, the per-pixel weight of every solver's error (the
         front end's importance map, the face weights); None: every pixel counts the same
     """
@@ -83,20 +83,17 @@ class Target:
     original: np.ndarray | None = None
     edits: tuple = ()
     rgb: np.ndarray | None = None
-    original_rgb: np.ndarray | None = None
     weights: np.ndarray | None = None
 
     def __post_init__(self):
         if self.original is None:
             object.__setattr__(self, "original", self.image)
-        if self.rgb is not None:
-            rgb = np.ascontiguousarray(self.rgb, dtype=np.float32)
-            if rgb.shape != (*self.image.shape, 3):
-                raise InputError(f"rgb must be {(*self.image.shape, 3)} (the image's shape and 3 channels), "
-                                 f"got {rgb.shape}")
-            object.__setattr__(self, "rgb", rgb)
-            if self.original_rgb is None:
-                object.__setattr__(self, "original_rgb", rgb)
+        shape = (*np.shape(self.image), 3)
+        rgb = np.broadcast_to(self.image[..., None], shape) if self.rgb is None else \
+            np.ascontiguousarray(self.rgb, dtype=np.float32)
+        if rgb.shape != shape:
+            raise InputError(f"rgb must be {shape} (the image's shape and 3 channels), got {rgb.shape}")
+        object.__setattr__(self, "rgb", rgb)
         if self.weights is not None:
             w = np.ascontiguousarray(self.weights, dtype=np.float32)
             if w.shape != self.image.shape or not np.isfinite(w).all() or (w < 0).any():
@@ -110,13 +107,9 @@ class Target:
 
     @property
     def colour(self) -> np.ndarray:
-        """(canvas, canvas, 3) float32 sRGB: the colour picture, or the grey one in three equal channels."""
-        return self.rgb if self.rgb is not None else np.repeat(self.image[..., None], 3, axis=2)
-
-    @property
-    def original_colour(self) -> np.ndarray:
-        """:attr:`colour` before any tone edit: what a colour result is scored against."""
-        return self.original_rgb if self.original_rgb is not None else np.repeat(self.original[..., None], 3, axis=2)
+        """(canvas, canvas, 3) float32 sRGB: :attr:`rgb`, the picture colour threads chase and are scored against
+        (no tone edit is ever applied to it)."""
+        return self.rgb
 
     @property
     def weight_map(self) -> np.ndarray:
@@ -308,43 +301,17 @@ def load_target(source, canvas: int = 512, *, contrast: bool = False, gamma: flo
     """
     canvas = check_int("canvas", canvas, low=16, hint="use a canvas of 16 px or more, e.g. --canvas 512")
     gamma = check_float("gamma", gamma, low=0.0, low_open=True)
-    if colour and (exposure != "off" or clahe or contrast or gamma != 1.0):
+    edited = exposure != "off" or clahe or contrast or gamma != 1.0
+    if colour and edited:
         raise InputError("colour threads take the picture as it is: --exposure, --clahe, --contrast and --gamma "
                          "are for one black thread; drop them with --colors")
-    rgb_arr = None
-    if isinstance(source, np.ndarray):
-        name, arr = "array", source
-    elif hasattr(source, "mode") and hasattr(source, "convert"):  # a PIL image
-        from PIL import ImageOps
-
-        name, arr = "pil-image", np.asarray(ImageOps.exif_transpose(source).convert("L"), dtype=np.float32) / 255.0
-        if colour:
-            rgb_arr = np.asarray(ImageOps.exif_transpose(source).convert("RGB"), dtype=np.float32) / 255.0
-    elif isinstance(source, (str, Path)):
-        text = str(source)
-        if isinstance(source, str) and text in BUILTIN_IMAGES:
-            name, arr = text, BUILTIN_IMAGES[text][0]()
-        else:
-            path = Path(text).expanduser()
-            if not path.exists() and path.suffix == "" and "/" not in text:
-                raise InputError(f"'{text}' is neither a file nor a built-in image; built-ins: "
-                                 f"{', '.join(BUILTIN_IMAGES)}")
-            name, arr = path.name, read_image(path)
-            if colour:
-                rgb_arr = read_image_rgb(path)
-    else:
-        raise InputError(f"source must be a file path, a built-in name, a PIL image or an array, "
-                         f"got {type(source).__name__}")
+    name, arr = _source_array(source)
     arr = np.asarray(arr)
     if arr.size == 0:
         raise InputError(f"image '{name}' is empty (shape {arr.shape}); expected a picture")
     gray = _to_gray(arr, name)
     original = prepare_image(gray, canvas, name=name, crop=crop)
-    if colour:
-        rgb_full = _to_rgb(arr if rgb_arr is None else rgb_arr, name)
-        rgb = np.stack([prepare_image(np.ascontiguousarray(rgb_full[..., i]), canvas, name=name, crop=crop)
-                        for i in range(3)], axis=-1)
-        return Target(original, name, original, (), rgb=rgb)
+    rgb = _colour_picture(source, arr, name, canvas, crop) if colour else None
     from .frontend import clahe as _clahe
     from .frontend import exposure_problem, repair_exposure
 
@@ -359,4 +326,38 @@ def load_target(source, canvas: int = 512, *, contrast: bool = False, gamma: flo
     if contrast or gamma != 1.0:
         img = prepare_image(img, canvas, contrast=contrast, gamma=gamma, name=name)
         edits += (["contrast"] if contrast else []) + ([f"gamma {gamma:g}"] if gamma != 1.0 else [])
-    return Target(np.ascontiguousarray(img, dtype=np.float32), name, original, tuple(edits))
+    return Target(np.ascontiguousarray(img, dtype=np.float32), name, original, tuple(edits), rgb=rgb)
+
+
+def _source_array(source) -> tuple[str, np.ndarray]:
+    """``(name, array)`` of a built-in name, an image file, a PIL image or an array (one-line errors)."""
+    if isinstance(source, np.ndarray):
+        return "array", source
+    if hasattr(source, "mode") and hasattr(source, "convert"):  # a PIL image
+        from PIL import ImageOps
+
+        return "pil-image", np.asarray(ImageOps.exif_transpose(source).convert("L"), dtype=np.float32) / 255.0
+    if isinstance(source, (str, Path)):
+        text = str(source)
+        if isinstance(source, str) and text in BUILTIN_IMAGES:
+            return text, BUILTIN_IMAGES[text][0]()
+        path = Path(text).expanduser()
+        if not path.exists() and path.suffix == "" and "/" not in text:
+            raise InputError(f"'{text}' is neither a file nor a built-in image; built-ins: {', '.join(BUILTIN_IMAGES)}")
+        return path.name, read_image(path)
+    raise InputError(f"source must be a file path, a built-in name, a PIL image or an array, "
+                     f"got {type(source).__name__}")
+
+
+def _colour_picture(source, arr: np.ndarray, name: str, canvas: int, crop: str) -> np.ndarray:
+    """(canvas, canvas, 3) float32 sRGB: the picture's colour channels, each cropped and resized as the grey
+    image is (a file or a PIL image read again in colour; an array's own channels)."""
+    if hasattr(source, "mode") and hasattr(source, "convert"):
+        from PIL import ImageOps
+
+        arr = np.asarray(ImageOps.exif_transpose(source).convert("RGB"), dtype=np.float32) / 255.0
+    elif isinstance(source, (str, Path)) and not (isinstance(source, str) and str(source) in BUILTIN_IMAGES):
+        arr = read_image_rgb(Path(str(source)).expanduser())
+    full = _to_rgb(arr, name)
+    return np.stack([prepare_image(np.ascontiguousarray(full[..., i]), canvas, name=name, crop=crop)
+                     for i in range(3)], axis=-1)

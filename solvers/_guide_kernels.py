@@ -13,7 +13,11 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from ._greedy_kernels import STAT_STOP, STOP_DEAD_END, STOP_NO_GAIN, _gh, _step_pixel
+from rendering.jit import guard_cache
+
+guard_cache()  # before the first @njit: registers this module for the cache stamp
+
+from ._greedy_kernels import STAT_STOP, STOP_DEAD_END, STOP_NO_GAIN, _gh, _step_pixel  # noqa: E402
 
 
 @njit(cache=True, inline="always")

@@ -113,8 +113,8 @@ class Problem:
                                                                      colour=spec is not None)
         if isinstance(image, Target) and image.canvas != canvas:
             raise InputError(f"target has canvas {image.canvas} but canvas={canvas} was asked")
-        if "palette" not in kw:
-            kw["palette"] = parse_palette(spec or "black", board, image=target.colour, mask=layout.frame_mask)
+        kw["palette"] = kw.get("palette") or parse_palette(spec or "black", board, image=target.colour,
+                                                           mask=layout.frame_mask)
         if importance is not None:
             target = target.with_weights(_importance(importance, target, layout, importance_strength))
         return cls(target=target, layout=layout, thread=thread, n_lines=lines, min_gap=gap, **kw)

@@ -148,13 +148,13 @@ class Solution:
         return cls(problem=problem, threads=((0, np.asarray(path, dtype=np.int32)),), **kw)
 
     @classmethod
-    def from_lines(cls, problem: Problem, pairs, colours=None, **kw) -> "Solution":
-        """A solution from its lines in build order: ``(n, 2)`` pin pairs and each line's colour (default 0).
+    def from_lines(cls, problem: Problem, pairs, colours, **kw) -> "Solution":
+        """A solution from its lines in build order: ``(n, 2)`` pin pairs and each line's palette index.
 
         Consecutive lines of one colour that join (the next starts where the last ended) are one run.
         """
         pairs = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
-        colours = np.zeros(len(pairs), np.int64) if colours is None else np.asarray(colours, np.int64).ravel()
+        colours = np.asarray(colours, np.int64).ravel()
         if colours.shape != (len(pairs),):
             raise ValueError(f"give one colour per line ({len(pairs)}), got {colours.size}")
         runs: list[list] = []
@@ -201,8 +201,8 @@ class Solution:
     @property
     def path(self) -> np.ndarray | None:
         """The pin path of a solution with one continuous thread (None otherwise): the one-thread convenience."""
-        paths = self.paths
-        return paths[0] if paths is not None and len(paths) == 1 and paths[0].size else None
+        paths = self.paths or ()
+        return paths[0] if len(paths) == 1 and paths[0].size else None
 
     def lines_per_colour(self) -> np.ndarray:
         """(n_colours,) int64: how many lines each palette colour draws."""
@@ -280,10 +280,13 @@ class Solution:
         px = np.hypot(*(pos[pairs[:, 0]] - pos[pairs[:, 1]]).T)
         return px / self.problem.thread.px_per_mm(self.problem.layout.span_px) / 1000.0
 
-    def thread_length_m(self, colour: int | None = None) -> float:
-        """Thread length in metres (pin to pin, straight); of one palette colour when ``colour`` is given."""
-        if colour is not None:
-            return float(self.segment_lengths_m()[self.colours == colour].sum())
+    def thread_lengths_m(self) -> np.ndarray:
+        """(n_colours,) float64: each palette colour's thread length in metres (pin to pin, straight)."""
+        return np.bincount(self.colours.astype(np.int64), weights=self.segment_lengths_m(),
+                           minlength=self.problem.palette.n)
+
+    def thread_length_m(self) -> float:
+        """Thread length in metres, all threads (pin to pin, straight)."""
         pos = self.problem.layout.positions
         pairs = self.pin_pairs()
         px = np.hypot(*(pos[pairs[:, 0]] - pos[pairs[:, 1]]).T).sum()

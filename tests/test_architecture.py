@@ -1,21 +1,25 @@
 """The architecture, checked: arrows one way, rendering's privates private, no import circles.
 
-Every ``import`` in the four packages is read with :mod:`ast` (module level and
-inside functions alike: a lazy import is still an arrow).
+The layers, bottom up: ``rendering`` (geometry, thread model, kernels, metrics) <- ``solvers`` (Problem,
+Solver, Solution, the classical solvers) <- ``learned`` <- ``kit`` (the maker's outputs: result files,
+kit, winding, calibration; they read a Solution, never solve) <- ``bench`` (CLI, harness, report, page).
+Every ``import`` in the five packages is read with :mod:`ast` (module level and inside functions alike: a
+lazy import is still an arrow).
 """
 
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ("rendering", "solvers", "learned", "bench")
+PACKAGES = ("rendering", "solvers", "learned", "kit", "bench")
 #: what each package may import of ours: the layers below it
 ALLOWED = {"rendering": set(), "solvers": {"rendering"}, "learned": {"rendering", "solvers"},
-           "bench": {"rendering", "solvers", "learned"}}
+           "kit": {"rendering", "solvers", "learned"}, "bench": {"rendering", "solvers", "learned", "kit"}}
 
 
 def _module_name(path: Path) -> str:
@@ -70,12 +74,12 @@ def test_arrows_point_one_way():
             top = mod.split(".")[0]
             if top in PACKAGES and top != own and top not in ALLOWED[own]:
                 bad.append(f"{path.relative_to(ROOT)}:{line} imports {mod}")
-    assert not bad, "imports against the layering rendering <- solvers <- learned <- bench:\n" + "\n".join(bad)
+    assert not bad, "imports against the layering rendering <- solvers <- learned <- kit <- bench:\n" + "\n".join(bad)
 
 
 def test_nothing_outside_rendering_touches_its_privates():
     bad = []
-    for path in _sources("solvers", "learned", "bench", "benchmarks"):
+    for path in _sources("solvers", "learned", "kit", "bench", "benchmarks"):
         for mod, names, line in _imports(path):
             if not mod.startswith("rendering"):
                 continue
@@ -118,3 +122,48 @@ def test_no_import_circle_inside_a_package(package, modules):
         if node not in state:
             visit(node, [node])
     assert not cycles, f"import circles in {package}:\n" + "\n".join(cycles)
+
+
+def test_the_kit_is_a_layer_of_its_own():
+    """No folder solvers/kit; nothing below the kit imports it (the solvers never write files of the kit)."""
+    assert not (ROOT / "solvers" / "kit").exists()
+    bad = [f"{path.relative_to(ROOT)}:{line} imports {mod}" for path in _sources("rendering", "solvers", "learned")
+           for mod, _, line in _imports(path) if mod.split(".")[0] == "kit"]
+    assert not bad, "\n".join(bad)
+
+
+def test_results_are_read_through_the_one_reader():
+    """The kit, the report and the harness read result files through kit.results.load_solution only: no other
+    module parses a pin file or a result JSON."""
+    readers = ("read_pin_file", "read_result_doc", "solution_from_doc")
+    bad = []
+    for path in _sources("kit", "bench"):
+        if path.name == "results.py" and path.parent.name == "kit":
+            continue
+        text = path.read_text()
+        bad += [f"{path.relative_to(ROOT)} calls {r}" for r in readers if f"{r}(" in text]
+    assert not bad, "\n".join(bad)
+
+
+def test_every_module_with_numba_kernels_stamps_the_cache():
+    """A module that compiles numba kernels registers itself for the cache stamp (rendering.jit), so an edit to
+    any kernel module recompiles every cached kernel that may inline it."""
+    from rendering.jit import kernel_modules
+
+    found = set()
+    for path in _sources(*PACKAGES):
+        text = path.read_text()
+        if re.search(r"^from numba import .*\bnjit\b", text, re.M):  # CPU kernels, cached on disk
+            found.add(str(path.relative_to(ROOT)))
+    stamped = set(kernel_modules())
+    assert found <= stamped, f"kernel modules missing from the cache stamp: {sorted(found - stamped)}"
+
+
+def test_few_places_branch_on_grey_versus_colour():
+    """Outside kernel modules the code loops over threads instead of asking whether it is in colour: at most 10
+    grey/colour conditionals (``tools/branches.py`` counts them; 96 at 52ed502, before the one picture model)."""
+    import runpy
+
+    tool = runpy.run_path(str(ROOT / "tools" / "branches.py"))
+    found = tool["branches"](ROOT)
+    assert len(found) <= 10, "\n".join(f"{f}:{line}: {src}" for f, line, src in found)

@@ -19,7 +19,7 @@ def test_solve_random_writes_every_output(tmp_path):
     assert res.exit_code == 0, res.output
     names = sorted(p.name for p in out.iterdir())
     assert names == [f"camera-random-60.{ext}" for ext in ("csv", "json", "png", "svg", "txt")]
-    assert "SSIM" in res.output and "blank" in res.output and "flat" in res.output
+    assert "SSIM" in res.output and "bare board" in res.output and "flat picture" in res.output
     doc = json.loads((out / "camera-random-60.json").read_text())
     assert len(doc["pins"]) == 61 and doc["solver"] == "random"
 

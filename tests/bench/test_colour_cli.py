@@ -27,7 +27,7 @@ def test_solve_in_colour_writes_every_export(tmp_path):
     assert res.exit_code == 0, res.output
     stem = "astronaut-colour-greedy-120"  # colour-greedy is the default solver with colours
     assert sorted(p.name for p in out.iterdir()) == [f"{stem}.{e}" for e in ("csv", "json", "png", "svg", "txt")]
-    assert "dE2000" in res.output and "blank board" in res.output and "flat colour" in res.output
+    assert "dE2000" in res.output and "bare board" in res.output and "flat picture" in res.output
     assert "black, red, #1e90ff on white" in res.output and "spool switches" in res.output
     doc = json.loads((out / f"{stem}.json").read_text())
     assert [c["name"] for c in doc["colors"]] == ["black", "red", "#1e90ff"] and doc["board"]["hex"] == "#ffffff"
@@ -80,13 +80,13 @@ def test_a_colour_study_and_its_report(tmp_path):
                  "--lines", "60,90", "--workers", "1", "-O", "colour-greedy.min_run=10", "-O",
                  "colour-dither.min_run=10", "--out", out)
     assert res.exit_code == 0, res.output
-    assert "2 solvers x 1 images" in res.output and "mean CIEDE2000" in res.output
+    assert "2 solvers x 1 images" in res.output and "Mean CIEDE2000" in res.output
     df = pd.read_csv(out / "runs.csv")
     assert sorted(df["solver"].unique()) == ["colour-dither", "colour-greedy"] and len(df) == 4
     assert df["de2000"].notna().all() and df["flat_de2000"].notna().all() and (df["switches"] >= 0).all()
     assert df["palette"].nunique() == 1 and len(df["palette"].iloc[0].split(",")) == 2
     summary = (out / "summary.md").read_text()
-    assert "## Mean CIEDE2000 (viewing scale) vs lines" in summary and "Luminance SSIM" in summary
+    assert "## Mean CIEDE2000 (viewing scale) vs lines" in summary and "SSIM, L1 and PSNR are those of the **luminance**" in summary
     assert "Threads per image" in summary
     from PIL import Image
 
@@ -120,13 +120,13 @@ def test_colour_metrics():
         assert col[k] == pytest.approx(grey[k], rel=1e-6, abs=1e-9)
 
 
-def test_default_study_is_grey_and_a_colour_study_takes_the_colour_solvers():
-    from bench.plan import COLOUR_IMAGES, colour_solvers, plan_study
+def test_default_study_is_grey_and_a_colour_study_takes_the_study_solvers(colors='auto:4'):
+    from bench.plan import COLOUR_IMAGES, plan_study, study_solvers
 
     st = plan_study()
-    assert not set(st.solvers) & set(colour_solvers())
+    assert not set(st.solvers) & set(study_solvers(colors='auto:4'))
     assert all("colors" not in r.problem_options for r in st.runs)
     col = plan_study(colors="auto:4")
-    assert col.solvers == colour_solvers() == ["colour-greedy", "colour-dither"]
+    assert col.solvers == study_solvers(colors='auto:4') == ["colour-greedy", "colour-dither"]
     assert [i.label for i in col.images] == list(COLOUR_IMAGES)
     assert col.runs[0].problem_options["colors"] == "auto:4" and col.runs[0].problem_options["board"] == "white"

@@ -179,7 +179,7 @@ def test_quick_options_and_deterministic_solvers(extra_solvers, tmp_path):
 def test_default_and_quick_plans():
     st = plan_study()
     # every registered solver that draws one black thread: the colour solvers have a study of their own
-    assert st.solvers == [n for n in solver_names() if not registry.get_entry(n).cls.colour]
+    assert st.solvers == [n for n in solver_names() if registry.get_entry(n).cls.family != "colour"]
     assert "greedy" in st.solvers and "colour-greedy" not in st.solvers and st.pins == 288 and st.canvas == 512
     assert st.lines == [1000, 2000, 3000, 4000] and str(st.out) == "results/default"
     per_cell = sum(st.seeds if registry.get_entry(n).cls.stochastic else 1 for n in st.solvers)
@@ -338,7 +338,7 @@ def test_report_from_runs_csv_alone(tmp_path):
         assert (tmp_path / f).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     text = (tmp_path / "summary.md").read_text()
     for needle in ("SSIM (viewing scale) vs lines", "L1 (viewing scale) vs lines", "Runtime (seconds)",
-                   "*blank canvas (reference)*", "*flat mean tone (reference)*", "| random |", "| 20 | 40 |"):
+                   "*bare board (reference)*", "*flat mean picture (reference)*", "| random |", "| 20 | 40 |"):
         assert needle in text, needle
     # the cells are the means of the table
     df = read_runs(tmp_path)
@@ -374,9 +374,9 @@ def test_read_pin_file_formats(tmp_path):
     from kit.results import read_pin_file
 
     (tmp_path / "p.txt").write_text("0\n5\n2\n")
-    assert read_pin_file(tmp_path / "p.txt").tolist() == [[0, 5], [5, 2]]
+    assert read_pin_file(tmp_path / "p.txt")["pairs"].tolist() == [[0, 5], [5, 2]]
     (tmp_path / "c.txt").write_text("0 5\n3 9\n")
-    assert read_pin_file(tmp_path / "c.txt").tolist() == [[0, 5], [3, 9]]
+    assert read_pin_file(tmp_path / "c.txt")["pairs"].tolist() == [[0, 5], [3, 9]]
     (tmp_path / "m.txt").write_text("0 5\n3\n")
     with pytest.raises(ValueError, match="mixes"):
         read_pin_file(tmp_path / "m.txt")
@@ -386,10 +386,10 @@ def test_render_row_refuses_a_broken_pin_file(tmp_path):
     (tmp_path / "pins").mkdir()
     row = dict(pins=32, canvas=32, shape="circle", frame_mm=600.0, thread_mm=0.2, opacity=1.0, min_gap=4,
                pin_file="pins/x.txt")
-    with pytest.raises(InputError, match="cannot read pin file"):
+    with pytest.raises(InputError, match="x.txt' not found"):
         report.render_row(row, tmp_path)  # missing
     (tmp_path / "pins" / "x.txt").write_text("0\n40\n")
-    with pytest.raises(InputError, match="pin indices must be in"):
+    with pytest.raises(InputError, match="names pin 40 but its layout has 32 pins"):
         report.render_row(row, tmp_path)
     (tmp_path / "pins" / "x.txt").write_text("0\n1\n")
     with pytest.raises(InputError, match="not an allowed chord"):
@@ -407,9 +407,12 @@ def test_gallery_shows_a_broken_pin_file_in_its_cell(tmp_path, monkeypatch):
 
 
 def test_chord_list_solution_round_trips_through_pin_file(tmp_path):
-    # a non-continuous solution is saved as "a b" pairs and re-renders identically
-    p = Problem.create("camera", lines=15, **TINY)
-    sol = Solution(problem=p, chords=np.arange(15, dtype=np.int32), solver="x")
+    # a solution whose lines do not join is saved as separate runs and re-renders identically
+    import dataclasses
+
+    p = dataclasses.replace(Problem.create("camera", lines=15, **TINY), continuous=False)
+    cs = p.chords
+    sol = Solution.from_lines(p, np.stack([cs.pin_a[:15], cs.pin_b[:15]], axis=1), np.zeros(15), solver="x")
     from kit.results import txt_bytes
 
     (tmp_path / "pins").mkdir()

@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from bench.plan import config_json, grey_solvers
+from bench.plan import config_json, study_solvers
 from rendering import load_target
 from solvers import Problem, make_solver
 from kit.results import txt_bytes
@@ -38,10 +38,10 @@ def problem():
 
 def test_the_study_covers_every_registered_solver(rows):
     # the default study is every solver that draws one black thread (colour solvers have their own study)
-    assert sorted(set(rows) & set(grey_solvers())) == sorted(grey_solvers())
+    assert sorted(set(rows) & set(study_solvers())) == sorted(study_solvers())
 
 
-@pytest.mark.parametrize("name", grey_solvers())
+@pytest.mark.parametrize("name", study_solvers())
 def test_pin_file_reproduced_byte_for_byte(name, rows, problem):
     row = rows[name]
     solver = make_solver(name)

@@ -29,7 +29,7 @@ def test_run_then_resume_then_report(tmp_path):
     progress = [ln for ln in res.output.splitlines() if ln.startswith("[")]
     assert len(progress) == 6 and progress[-1].startswith("[6/6] random camera "), res.output
     assert all(": SSIM " in ln and ln.endswith(" s") for ln in progress), progress
-    assert "SSIM (viewing scale)" in res.output and "flat mean tone (reference)" in res.output
+    assert "SSIM (viewing scale)" in res.output and "flat mean picture (reference)" in res.output
     df = pd.read_csv(out / "runs.csv")
     assert len(df) == 6 and sorted(df["lines"].unique()) == [20, 40, 60]
     assert df["master_seed"].eq(5).all() and df["error"].isna().all()

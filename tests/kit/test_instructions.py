@@ -34,7 +34,7 @@ def test_txt_lists_the_thread_in_blocks_with_running_lengths(small_solution):
 
 def test_chord_lists_are_listed_as_pairs(small_solution):
     loose = dataclasses.replace(small_solution.problem, continuous=False)  # lines that need not join
-    sol = Solution.from_lines(loose, small_solution.pin_pairs()[:30:2])
+    sol = Solution.from_lines(loose, small_solution.pin_pairs()[:30:2], np.zeros(15))
     text = instructions_txt(Geometry.from_solution(sol, 1.5)).decode()
     pairs = [tuple(map(int, v.split("-"))) for ln in _rows(text) for v in ln.split("|")[1].split()]
     assert np.array_equal(np.array(pairs), sol.pin_pairs()) and "not one continuous thread" in text

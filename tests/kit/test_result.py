@@ -27,7 +27,8 @@ def test_a_chord_list_result_is_read(small_solution, tmp_path):
     import dataclasses
 
     loose = dataclasses.replace(small_solution.problem, continuous=False)  # lines that need not join
-    sol = Solution.from_lines(loose, small_solution.pin_pairs()[::2], solver="x")
+    pairs = small_solution.pin_pairs()[::2]
+    sol = Solution.from_lines(loose, pairs, np.zeros(len(pairs)), solver="x")
     (tmp_path / "r.json").write_bytes(json_bytes(sol))
     got = load_solution(tmp_path).solution
     assert got.path is None and np.array_equal(got.pin_pairs(), sol.pin_pairs())

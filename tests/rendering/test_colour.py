@@ -164,11 +164,13 @@ def test_lab_fit_is_the_least_squares_fit_of_cielab():
 
 def test_load_target_keeps_the_colour_picture():
     t = load_target("astronaut", 64, colour=True)
-    assert t.rgb.shape == (64, 64, 3) and t.rgb.dtype == np.float32 and t.original_rgb is t.rgb
+    assert t.rgb.shape == (64, 64, 3) and t.rgb.dtype == np.float32 and t.colour is t.rgb
     assert np.array_equal(t.image, load_target("astronaut", 64).image)  # the grey target is unchanged
     cam = load_target("camera", 64, colour=True)
     for ch in range(3):  # a grey picture: three equal channels, each the grey target
         np.testing.assert_array_equal(cam.rgb[..., ch], cam.image)
-    assert load_target("camera", 64).rgb is None
+    grey = load_target("camera", 64)  # without colour: the grey picture's channels, a read-only view
+    assert grey.rgb.shape == (64, 64, 3) and not grey.rgb.flags.writeable
+    np.testing.assert_array_equal(grey.rgb[..., 1], grey.image)
     with pytest.raises(InputError, match="colour threads take the picture as it is"):
         load_target("astronaut", 64, colour=True, gamma=1.5)

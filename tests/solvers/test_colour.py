@@ -117,7 +117,7 @@ def test_each_colour_keeps_the_frame_for_its_minimum_run():
     for k in range(4):
         sel = np.flatnonzero(sol.colours == k)
         np.testing.assert_array_equal(pairs[sel[1:], 0], pairs[sel[:-1], 1])
-    assert sum(sol.thread_length_m(k) for k in range(4)) == pytest.approx(sol.thread_length_m())
+    assert sum(sol.thread_lengths_m()) == pytest.approx(sol.thread_length_m())
 
 
 def test_white_thread_on_a_black_board():

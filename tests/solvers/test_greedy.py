@@ -8,7 +8,7 @@ import pytest
 from rendering import InputError, Target, ThreadModel, render, view_scale
 from rendering.derived import pixel_table
 from solvers import Problem, error_weights, make_solver
-from solvers import greedy as G  # noqa: F401  (registers greedy, greedy-sum, greedy+refine)
+from solvers import greedy as G
 from solvers.baseline import random_path
 import dataclasses
 

@@ -5,7 +5,7 @@ import pytest
 from scipy.ndimage import uniform_filter
 from skimage.metrics import structural_similarity
 
-from rendering import InputError, render
+from rendering import InputError
 from rendering.raster import view_scale
 from solvers import Problem, make_solver
 from solvers import _greedy_kernels as K

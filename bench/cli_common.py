@@ -17,7 +17,8 @@ from rendering import InputError
 Pins = Annotated[int, typer.Option("--pins", help="Number of pins around the frame.")]
 Lines = Annotated[int, typer.Option("--lines", help="Number of lines (chords) to draw.")]
 Canvas = Annotated[int, typer.Option("--canvas", help="Canvas side in pixels.")]
-MinGap = Annotated[Optional[int], typer.Option("--min-gap", help="Min pin distance of a chord [default: 20 at 288 pins, scaled].")]
+MinGap = Annotated[Optional[int], typer.Option("--min-gap", help="Min pin distance of a chord "
+                                                                 "[default: 20 at 288 pins, scaled].")]
 Seed = Annotated[int, typer.Option("--seed", help="Random seed; the same seed gives the same result.")]
 
 

@@ -71,10 +71,10 @@ _EXIT_REIMPORTED_MAIN = 87
 class Executor(ABC):
     """Runs specs and yields their rows as they finish; a context manager (:meth:`open` / :meth:`close`)."""
 
-    def open(self) -> None:
+    def open(self) -> None:  # noqa: B027  (an optional hook: does nothing by default)
         """Connect to (or check) what the runs need; raises :class:`~rendering.InputError`. Before any output."""
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027  (an optional hook: does nothing by default)
         """Let go of what :meth:`open` took."""
 
     def __enter__(self) -> Executor:

@@ -160,7 +160,8 @@ class RunSpec:
     def pin_file(self) -> str:
         """Path of the run's pin file, relative to the study folder."""
         h = hashlib.sha1(self.config.encode()).hexdigest()[:6]
-        return f"pins/{_safe(self.solver)}/{_safe(self.image)}-P{self.pins}-C{self.canvas}-L{self.lines}-s{self.seed}-{h}.txt"
+        return (f"pins/{_safe(self.solver)}/{_safe(self.image)}-P{self.pins}-C{self.canvas}-L{self.lines}"
+                f"-s{self.seed}-{h}.txt")
 
 
 @dataclasses.dataclass

@@ -131,7 +131,8 @@ METRIC_NOTES = {
                "**luminance** (Rec. 709 luma of the sRGB values)."),
 }
 #: the figures of a metric against lines, each drawn when the runs hold its metric
-METRIC_FIGURES = (("ssim", "SSIM (viewing scale)", "ssim_vs_lines.png"), ("l1", "L1 (viewing scale)", "l1_vs_lines.png"),
+METRIC_FIGURES = (("ssim", "SSIM (viewing scale)", "ssim_vs_lines.png"),
+                  ("l1", "L1 (viewing scale)", "l1_vs_lines.png"),
                   ("de2000", "mean CIEDE2000 (viewing scale)", "de2000_vs_lines.png"))
 
 
@@ -215,7 +216,8 @@ def summary_markdown(df: pd.DataFrame, meta: dict | None = None, *, figures: dic
                f"{df['image'].nunique()} images ({', '.join(map(str, dict.fromkeys(df['image'])))}), "
                f"line counts {', '.join(str(n) for n in sorted(df['lines'].astype(int).unique()))}, "
                f"{int(df['replicate'].max()) + 1 if 'replicate' in df.columns else 1} seed(s) per cell "
-               f"(derived from master seed {', '.join(str(s) for s in df['master_seed'].unique()) if 'master_seed' in df.columns else '?'}).")
+               f"(derived from master seed "
+               f"{', '.join(str(s) for s in df['master_seed'].unique()) if 'master_seed' in df.columns else '?'}).")
     for metric, note in METRIC_NOTES.items():
         if measured(df, metric):
             out += ["", note]
@@ -499,6 +501,9 @@ def runtime_figure(df: pd.DataFrame, order=None, styles: dict | None = None, yla
     from matplotlib.ticker import NullFormatter
 
     ax.xaxis.set_minor_formatter(NullFormatter())  # runs within one decade would crowd the minor tick labels
+    lo, hi = ax.get_xlim()
+    if lo > 0 and hi > 0:  # whole decades, so the major ticks carry labels
+        ax.set_xlim(10 ** np.floor(np.log10(lo)), 10 ** np.ceil(np.log10(hi)))
     ax.tick_params(axis="x", which="both", pad=6)  # a labelled minor tick by the corner clears the y labels
     ax.set_xlabel("solver seconds (log)")
     ax.set_ylabel(ylabel)

@@ -41,7 +41,8 @@ def parse_lines(values: list[str] | None) -> list[int] | None:
 
 
 def parse_options(values: list[str] | None) -> dict[str, dict]:
-    """``["greedy+refine.refine_sweeps=2"]`` -> ``{"greedy+refine": {"refine_sweeps": 2}}`` (values read as JSON, else text)."""
+    """``["greedy+refine.refine_sweeps=2"]`` -> ``{"greedy+refine": {"refine_sweeps": 2}}``
+    (values read as JSON, else text)."""
     out: dict[str, dict] = {}
     for v in values or []:
         head, eq, value = str(v).partition("=")
@@ -92,7 +93,8 @@ def run_cmd(
     seed: Seed = 0,
     min_gap: MinGap = None,
     option: Annotated[Optional[list[str]], typer.Option(
-        "--option", "-O", help="Solver option SOLVER.KEY=VALUE (repeatable), e.g. greedy+refine.refine_sweeps=2.")] = None,
+        "--option", "-O", help="Solver option SOLVER.KEY=VALUE (repeatable), "
+                               "e.g. greedy+refine.refine_sweeps=2.")] = None,
     workers: Annotated[OptInt, typer.Option("--workers", "-j", help="Local worker processes [default: CPU count; "
                                                                      "1 = in this process].")] = None,
     scheduler: Annotated[Optional[str], typer.Option(
@@ -103,7 +105,8 @@ def run_cmd(
                           "failed (its worker process is replaced) [default: no limit].")] = None,
     study: Annotated[Optional[str], typer.Option("--study", help="Study name [default: the --out folder's name, else "
                                                                       "default; quick: quick].")] = None,
-    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Output folder [default: results/<study>].")] = None,
+    out: Annotated[Optional[Path], typer.Option("--out", "-o",
+                                                help="Output folder [default: results/<study>].")] = None,
     quick: Annotated[bool, typer.Option("--quick", help="Smoke run: tiny sizes, each solver's quick options "
                                                  "[default: off].")] = False,
     retry_errors: Annotated[bool, typer.Option(help="Re-run the runs recorded as failed.")] = True,

@@ -106,7 +106,8 @@ def _base_row(spec: RunSpec) -> dict:
         family = get_entry(spec.solver).cls.family
     except Exception:  # noqa: BLE001  (an unknown solver fails its run below, with its own message)
         family = ""
-    row.update(family=family, palette="", board=spec.problem_options.get("board") or "", run_id=spec.run_id, solver=spec.solver, config=spec.config, image=spec.image, pins=spec.pins,
+    row.update(family=family, palette="", board=spec.problem_options.get("board") or "", run_id=spec.run_id,
+               solver=spec.solver, config=spec.config, image=spec.image, pins=spec.pins,
                lines=spec.lines, canvas=spec.canvas, seed=spec.seed, replicate=spec.replicate,
                master_seed=spec.master_seed, error="", quick=spec.quick, min_gap=spec.min_gap,
                pin_file="", **{k: spec.problem_options[k] for k in ("frame_mm", "thread_mm", "opacity")})

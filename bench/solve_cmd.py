@@ -10,10 +10,10 @@ from typing import Annotated, Optional
 
 _IMPORTED = time.perf_counter()
 
-import typer
+import typer  # noqa: E402  (timed after this module starts)
 
-from .cli_common import (Board, Canvas, Colors, Device, MinGap, Pins, Seed, parse_key_values, user_errors,
-                         with_device)
+from .cli_common import (  # noqa: E402  (timed after this module starts)
+    Board, Canvas, Colors, Device, MinGap, Pins, Seed, parse_key_values, user_errors, with_device)
 
 
 @user_errors
@@ -78,7 +78,6 @@ def solve_cmd(
     except KeyboardInterrupt:
         typer.echo("\ninterrupted; nothing was written", err=True)
         raise typer.Exit(130) from None
-    sol = res.solution
     if res.note:
         typer.echo(f"note: {res.note}", err=True)
     for note in res.kit_notes:

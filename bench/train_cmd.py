@@ -20,7 +20,8 @@ def train_cmd(
     seed: Seed = 0,
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder (checkpoints, history, loss.png).")]
     = Path("runs/train"),
-    resume: Annotated[bool, typer.Option("--resume", help="Continue from OUT/last.pt.  [default: start afresh]")] = False,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue from OUT/last.pt.  "
+                                                         "[default: start afresh]")] = False,
     pins: Pins = 288,
     batch_size: Annotated[int, typer.Option("--batch-size", help="Pictures per batch.")] = 16,
     train_crops: Annotated[Optional[int], typer.Option("--train-crops", help="Training crops drawn from the pool  "
@@ -33,9 +34,11 @@ def train_cmd(
                                                    "ae-chords, 64 for ae-seed].")] = None,
     max_minutes: Annotated[Optional[float], typer.Option("--max-minutes", help="Stop after the epoch that "
                                                           "passes this wall time  [default: no limit].")] = None,
-    w_dec: Annotated[Optional[float], typer.Option("--w-dec", help="ae-seed: decoder loss weight  [default: 1, the seed's].")]
+    w_dec: Annotated[Optional[float], typer.Option("--w-dec", help="ae-seed: decoder loss weight  "
+                                                   "[default: 1, the seed's].")]
     = None,
-    w_art: Annotated[Optional[float], typer.Option("--w-art", help="ae-seed: string-art loss weight  [default: 1, the seed's].")]
+    w_art: Annotated[Optional[float], typer.Option("--w-art", help="ae-seed: string-art loss weight  "
+                                                   "[default: 1, the seed's].")]
     = None,
     threads: Annotated[Optional[int], typer.Option("--threads", help="torch CPU threads [default: <= 2].")] = None,
     model_opt: Annotated[Optional[list[str]], typer.Option("--model-opt", help="Model config KEY=VALUE "

@@ -10,8 +10,8 @@ Targets (issue 14, H100): greedy at 288 pins / 4000 lines / 512 px in <= 50 ms
 (moonshot 20 ms); 512 pins at 1024 px (4000 lines) in <= 60 ms. Each size prints
 one row: the GPU greedy wall time (one cooperative launch), the CPU greedy
 (incremental scores) serial and with ``parallel=True`` (all cores), whether the
-paths agree (GPU/CPU serial, CPU parallel/serial), render and population-fitness times. Times are medians of ``--repeat``
-runs after one warm-up run (JIT compile and table upload excluded). Without a
+paths agree (GPU/CPU serial, CPU parallel/serial), render and population-fitness times. Times are medians of
+``--repeat`` runs after one warm-up run (JIT compile and table upload excluded). Without a
 GPU (and without the simulator) it says so and exits with status 0.
 """
 
@@ -93,23 +93,26 @@ def main():
         problem = Problem.create(args.image, pins=pins, canvas=canvas, lines=lines)
         device_table(problem.table)  # upload once, outside the timings
         gpu_greedy(problem.with_lines(min(lines, 3)), "auto")  # compile
-        t_gpu, path_gpu = median_time(lambda: gpu_greedy(problem, "auto"), args.repeat)
+        t_gpu, path_gpu = median_time(lambda problem=problem: gpu_greedy(problem, "auto"), args.repeat)
         if args.no_cpu:
             t_ser = t_par = float("nan")
             same = "n/a"
         else:
             greedy_path(problem.with_lines(3))
             greedy_path(problem.with_lines(3), parallel=True)
-            t_ser, (path_cpu, _, _) = median_time(lambda: greedy_path(problem), args.repeat)
-            t_par, (path_par, _, _) = median_time(lambda: greedy_path(problem, parallel=True), args.repeat)
+            t_ser, (path_cpu, _, _) = median_time(lambda problem=problem: greedy_path(problem), args.repeat)
+            t_par, (path_par, _, _) = median_time(lambda problem=problem: greedy_path(problem, parallel=True),
+                                                  args.repeat)
             same = f"{np.array_equal(path_cpu, path_gpu)}/{np.array_equal(path_cpu, path_par)}"
         chords = problem.chords.path_to_chords(path_gpu)
         render_cuda(problem.table, chords[:2])
-        t_rg, _ = median_time(lambda: render_cuda(problem.table, chords, opacity=problem.thread.opacity), args.repeat)
-        t_rc, _ = median_time(lambda: render(problem.table, chords, opacity=problem.thread.opacity), args.repeat)
+        t_rg, _ = median_time(lambda problem=problem, chords=chords:
+                              render_cuda(problem.table, chords, opacity=problem.thread.opacity), args.repeat)
+        t_rc, _ = median_time(lambda problem=problem, chords=chords:
+                              render(problem.table, chords, opacity=problem.thread.opacity), args.repeat)
         paths = random_paths(problem, args.population, rng=0)
         population_fitness(problem, paths[:1])
-        t_fit, _ = median_time(lambda: population_fitness(problem, paths), args.repeat)
+        t_fit, _ = median_time(lambda problem=problem, paths=paths: population_fitness(problem, paths), args.repeat)
         print(f"| {pins} | {canvas} | {lines} | {t_gpu:.4f} | {t_ser:.4f} | {t_par:.4f} | {same} | {t_rg:.4f} | "
               f"{t_rc:.4f} | {t_fit:.4f} |", flush=True)
 

@@ -60,7 +60,7 @@ def compare(images, pins: int, lines: int, canvas: int, seed: int, ga_budget: di
     rows = []
     for name in images:
         problem = Problem.create(name, pins=pins, lines=lines, canvas=canvas)
-        problem.table  # build/load the table outside the timings
+        _ = problem.table  # build/load the table outside the timings
         runs = {}
         runs["random"] = make_solver("random").solve(problem, rng=seed)
         runs["greedy"] = make_solver("greedy").solve(problem, rng=seed)
@@ -126,7 +126,7 @@ def main() -> None:
           f"pins {args.pins} lines {args.lines} canvas {args.canvas}  defaults {GAConfig()}")
     if not args.skip_speed:
         problem = Problem.create("camera", pins=args.pins, lines=args.lines, canvas=args.canvas)
-        problem.table
+        _ = problem.table
         print("\n## evaluations per second (camera)")
         speed(problem, make_solver("greedy").solve(problem, rng=0).path, "greedy", args.speed_generations)
         speed(problem, None, "random", args.speed_generations)

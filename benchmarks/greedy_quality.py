@@ -20,7 +20,7 @@ greedy-view thread (on the SSIM objective, as ``make_solver("greedy-view+refine"
 
 Writes ``greedy_quality.csv`` (one tidy row per image, lines, solver, weight)
 and ``greedy_quality.md`` (the tables) into ``--out``.
-"""
+"""  # noqa: E501  (the first line is argparse's description: kept whole)
 
 from __future__ import annotations
 

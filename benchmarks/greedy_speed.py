@@ -4,6 +4,13 @@ Run from the repository root::
 
     STRINGART_CACHE_DIR=/tmp/sacache python benchmarks/greedy_speed.py            # full sweep
     STRINGART_CACHE_DIR=/tmp/sacache python benchmarks/greedy_speed.py --quick    # headline row only
+    git worktree add /tmp/before <commit>
+    python benchmarks/greedy_speed.py --against /tmp/before   # this code against another checkout, same run
+
+With ``--against DIR`` each registered greedy solver is timed in this checkout and in ``DIR`` (another
+checkout of the project, e.g. a worktree of an older commit) by two worker processes, interleaved case by
+case, and the ratio of the best times is reported: a speed comparison on this noisy machine is only fair
+within one run.
 
 Every timing is of ``GreedySolver.solve`` with the JIT warm and the chord
 table cached (its build time is printed apart), the best of ``--repeat``
@@ -30,9 +37,8 @@ sys.path.insert(0, str(ROOT))
 
 from _common import git_commit  # noqa: E402
 from rendering import PinLayout, ThreadModel, default_min_gap, get_chord_table  # noqa: E402
-from solvers import Problem, get_entry  # noqa: E402
 from rendering.derived import pixel_table  # noqa: E402
-from solvers.greedy import GreedySolver  # noqa: E402
+from solvers import Problem, make_solver  # noqa: E402
 
 
 def timed(fn, repeat: int) -> tuple[float, float, object]:
@@ -59,14 +65,9 @@ def prepare(image: str, pins: int, lines: int, canvas: int) -> tuple[Problem, di
                          pixel_table_mib=pt.nbytes / 2**20, chords=table.n_chords, nnz=table.nnz)
 
 
-#: the registered ``greedy-view`` and ``greedy-view+refine`` (their defaults in ``solvers.greedy``)
-VIEW = get_entry("greedy-view").defaults
-VIEW_REFINE = get_entry("greedy-view+refine").defaults
-
-
-def row(label: str, problem: Problem, repeat: int, **config) -> dict:
-    solver = GreedySolver(**config)
-    wall, cpu, sol = timed(lambda: solver.solve(problem), repeat)
+def row(label: str, problem: Problem, repeat: int, solver: str = "greedy", **config) -> dict:
+    s = make_solver(solver, **config)
+    wall, cpu, sol = timed(lambda: s.solve(problem), repeat)
     return dict(case=label, pins=problem.layout.n_pins, lines=problem.n_lines, canvas=problem.layout.canvas,
                 wall_s=wall, cpu_s=cpu, lines_per_s=problem.n_lines / wall, error=float(sol.history[-1]))
 
@@ -84,12 +85,17 @@ def main(argv=None) -> int:
     ap.add_argument("--quick", action="store_true", help="only the headline case (288 pins, 4000 lines, 512 px)")
     ap.add_argument("--no-memory", action="store_true", help="skip the 512-pin, 1024-px memory check")
     ap.add_argument("--out", type=Path, default=None, help="also write the Markdown report here")
+    ap.add_argument("--against", type=Path, default=None,
+                    help="another checkout of the project: time both, interleaved, and report the ratios")
     args = ap.parse_args(argv)
 
+    if args.against is not None:
+        return compare(args)
     # warm the JIT on a tiny problem (numba caches compiled kernels on disk too)
     tiny = Problem.create(args.image, pins=32, lines=20, canvas=64)
-    for cfg in (dict(), dict(method="scan"), dict(score="sum"), dict(scale=4), dict(refine=True), VIEW_REFINE):
-        GreedySolver(**cfg).solve(tiny)
+    for name, cfg in (("greedy", {}), ("greedy", dict(method="scan")), ("greedy-sum", {}), ("greedy-view", {}),
+                      ("greedy+refine", {}), ("greedy-view+refine", {})):
+        make_solver(name, **cfg).solve(tiny)
 
     out = []
     problem, info = prepare(args.image, 288, 4000, 512)
@@ -97,12 +103,12 @@ def main(argv=None) -> int:
                f"{info['table_mib']:.0f} MiB, loaded/built in {info['table_s']:.2f} s; pixel-major copy "
                f"{info['pixel_table_mib']:.0f} MiB built in {info['pixel_table_s']:.2f} s (once per table)")
     rows = [row("greedy (headline)", problem, args.repeat)]
-    rows.append(row("greedy-sum (seed rule)", problem, args.repeat, score="sum", no_return=20))
-    GreedySolver(scale=4).solve(problem.with_lines(1))  # builds the block table (kept per table)
-    rows.append(row("greedy-view", problem, args.repeat, **VIEW))
-    rows.append(row("greedy-view+refine", problem, max(1, args.repeat // 2), **VIEW_REFINE))
+    rows.append(row("greedy-sum (seed rule)", problem, args.repeat, "greedy-sum"))
+    make_solver("greedy-view").solve(problem.with_lines(1))  # builds the block table (kept per table)
+    rows.append(row("greedy-view", problem, args.repeat, "greedy-view"))
+    rows.append(row("greedy-view+refine", problem, max(1, args.repeat // 2), "greedy-view+refine"))
     if not args.quick:
-        rows.append(row("greedy+refine (3 sweeps)", problem, 1, refine=True))
+        rows.append(row("greedy+refine (3 sweeps)", problem, 1, "greedy+refine"))
     if not args.quick:
         rows.append(row("greedy, scan (naive kernel)", problem, max(1, args.repeat // 2), method="scan"))
         rows.append(row("greedy, parallel", problem, args.repeat, parallel=True))
@@ -139,6 +145,63 @@ def main(argv=None) -> int:
            f"{numba.get_num_threads()}; load average {os.getloadavg()[0]:.1f} at the end; "
            f"command: python benchmarks/greedy_speed.py {' '.join(argv if argv is not None else sys.argv[1:])}")
     report = "\n".join(["# Greedy speed", "", fmt(rows), *[f"- {line}" for line in out], f"- {env}", ""])
+    print(report)
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(report)
+    return 0
+
+
+#: what ``--against`` compares: registered names (each checkout's own defaults), at 288 pins / 4000 lines / 512 px
+COMPARED = ("greedy", "greedy-sum", "greedy-view", "greedy-view+refine", "greedy+refine", "ga", "greedy+ga")
+
+_WORKER = r"""
+import json, sys, time
+sys.path.insert(0, sys.argv[1])
+import numpy as np
+from solvers import Problem, make_solver
+problem = Problem.create(sys.argv[2], pins=288, lines=4000, canvas=512)
+problem.table
+print(json.dumps({"ready": True}), flush=True)
+for line in sys.stdin:
+    name = line.strip()
+    solver = make_solver(name)
+    sol = solver.solve(problem, rng=0)  # prepare() and the first run: kernels loaded, tables built
+    sol = solver.solve(problem, rng=0)
+    print(json.dumps({"name": name, "seconds": sol.seconds, "pins": sol.path.tolist()[:5]}), flush=True)
+"""
+
+
+def compare(args) -> int:
+    """Time :data:`COMPARED` here and in ``args.against``, interleaved; print the ratios of the best times."""
+    import json
+    import subprocess
+
+    sides = {}
+    for label, root in (("this", ROOT), ("against", args.against.resolve())):
+        env = dict(os.environ, PYTHONPATH=str(root))
+        sides[label] = subprocess.Popen([sys.executable, "-c", _WORKER, str(root), args.image], cwd=str(root),
+                                        env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        json.loads(sides[label].stdout.readline())
+    best: dict = {}
+    for _ in range(args.repeat):
+        for name in COMPARED:
+            for label, proc in sides.items():
+                proc.stdin.write(name + "\n")
+                proc.stdin.flush()
+                got = json.loads(proc.stdout.readline())
+                best.setdefault((name, label), []).append(got["seconds"])
+    for proc in sides.values():
+        proc.stdin.close()
+        proc.wait()
+    lines = ["# Greedy speed, this checkout against another", "",
+             f"288 pins, 4000 lines, 512 px, {args.image}; best of {args.repeat} warm solves each, interleaved; "
+             f"this = {git_commit()}, against = {args.against}", "",
+             "| solver | this s | against s | this / against |", "|---|---:|---:|---:|"]
+    for name in COMPARED:
+        a, b = min(best[(name, "this")]), min(best[(name, "against")])
+        lines.append(f"| {name} | {a:.3f} | {b:.3f} | {a / b:.3f} |")
+    report = "\n".join(lines) + "\n"
     print(report)
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)

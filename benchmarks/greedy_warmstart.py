@@ -92,7 +92,7 @@ def main(argv=None) -> None:
         for method in methods:
             cfg = GreedySolver.Config(method=method)
             rep = args.repeat if method == "incremental" else 1
-            base_s, base = best_of(lambda: solve_greedy(problem, config=cfg), rep)
+            base_s, base = best_of(lambda problem=problem, cfg=cfg: solve_greedy(problem, config=cfg), rep)
             q = base.scores()
             print(f"{name:10s} {method:11s} {'none':14s} {'':>7s} {base_s:8.3f} {1.0:8.2f} {q['ssim']:7.4f} "
                   f"{q['l1']:7.4f} {'':>6s} {problem.table.n_chords:7d}")
@@ -102,7 +102,8 @@ def main(argv=None) -> None:
                     partners = top_partners(problem, ranker(problem), m)
                     rank_s = time.perf_counter() - t0
                     solve_greedy(problem, config=cfg, partners=partners)  # warm
-                    s, sol = best_of(lambda: solve_greedy(problem, config=cfg, partners=partners), rep)
+                    s, sol = best_of(lambda problem=problem, cfg=cfg, partners=partners:
+                                     solve_greedy(problem, config=cfg, partners=partners), rep)
                     q = sol.scores()
                     print(f"{name:10s} {method:11s} {f'{rname} top-{m}':14s} {rank_s:7.3f} {s:8.3f} "
                           f"{base_s / s:8.2f} {q['ssim']:7.4f} {q['l1']:7.4f} {sol.extra['partner_fallbacks']:6d} "

@@ -108,8 +108,9 @@ def main(argv=None):
         s = make_solver("ae-chords")
         s.solve(p)
         ts = [s.solve(p).seconds for _ in range(args.timing_repeats)]
-        timing = (f"ae-chords inference at {args.lines[-1]} lines, {args.canvas} px: median {1000 * np.median(ts):.1f} ms "
-                  f"(min {1000 * min(ts):.1f}) over {len(ts)} solves, torch threads {__import__('torch').get_num_threads()}")
+        timing = (f"ae-chords inference at {args.lines[-1]} lines, {args.canvas} px: "
+                  f"median {1000 * np.median(ts):.1f} ms (min {1000 * min(ts):.1f}) over {len(ts)} solves, "
+                  f"torch threads {__import__('torch').get_num_threads()}")
         print(timing)
     head = (f"Held-out images: {', '.join(args.images)}; {args.pins} pins, {args.canvas} px; viewing-scale "
             f"SSIM (higher is better) and L1 (lower is better) from rendering.metrics.score; mean over images.\n\n"

@@ -390,7 +390,8 @@ def summarize(runs, solvers, *, meta: dict) -> str:
               "metric and image by image (the most generous reading of it)" if has_star else "") + ".", "",
            "**How scored.** Every chord set is rendered with the shared multiplicative renderer at opacities "
            "0.05, 0.10, ..., 1.00 and then every 0.01 around each metric's best, and scored with "
-           "`rendering.metrics.score`; **each metric is its best over the opacities** (SSIM the highest, L1 the lowest), "
+           "`rendering.metrics.score`; **each metric is its best over the opacities** "
+           "(SSIM the highest, L1 the lowest), "
            "so a chord set's SSIM and L1 may come from different opacities (both are in `quality.csv`). SSIM and L1 "
            "are at the viewing scale (4x box-averaged, inside the frame); full-resolution figures are further "
            "down. The renderer's opacity cannot exceed 1.0: where the L1 opacity sits at 1.0 the picture is still "
@@ -456,7 +457,8 @@ def summarize(runs, solvers, *, meta: dict) -> str:
             for n in lines_list:
                 r = rv[(rv.raveler_thread_mm == w) & (rv.lines == n)]
                 cells.append(f"{r.ssim.mean():.3f} / {r.l1.mean():.3f}")
-                extra.append(f"{r.mean_chord_px.mean():.0f}, {r.short_chords.mean():.0f}, {r.repeated_chords.mean():.0f}")
+                extra.append(f"{r.mean_chord_px.mean():.0f}, {r.short_chords.mean():.0f}, "
+                             f"{r.repeated_chords.mean():.0f}")
             tag = " (ours)" if np.isclose(w, meta["thread_mm"]) else ""
             out.append(f"| {w:g}{tag} | " + " | ".join(cells + extra) + " |")
         out.append("")
@@ -620,7 +622,8 @@ def main(argv=None) -> int:
     if not args.no_raveler:
         binary = _raveler.build(args.raveler_dir, log=log)
         build_info = json.loads((binary.parent / "build.json").read_text())
-        meta.update(raveler_commit=build_info["commit"], raveler_repo=build_info["repo"], compiler=build_info["compiler"],
+        meta.update(raveler_commit=build_info["commit"], raveler_repo=build_info["repo"],
+                    compiler=build_info["compiler"],
                     raveler_build="git archive | tar -x; make " + " ".join(f"'{c}'" if " " in c else c
                                                                           for c in build_info["command"]))
         t0 = time.perf_counter()
@@ -635,7 +638,8 @@ def main(argv=None) -> int:
         meta["min_gap"] = problem.min_gap
         scorer = Scorer(problem)
         meta.setdefault("references", {})[image] = {
-            k: {m: float(v[m]) for m in ("ssim", "l1")} for k, v in reference_scores(target.image, problem.mask).items()}
+            k: {m: float(v[m]) for m in ("ssim", "l1")}
+            for k, v in reference_scores(target.image, problem.mask).items()}
         mapping = None
         raveler_paths = {}
         if binary is not None:

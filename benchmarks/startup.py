@@ -168,7 +168,6 @@ def main(argv=None) -> int:
                   f"- {dt:.1f} s (target 8 s: {'met' if dt <= 8 else 'NOT met'}); exit {res.returncode}; notice: "
                   f"{notice[0] if notice else 'NONE'}"]
 
-    t0 = time.perf_counter()
     dt, res = run(["bench", "solve", "camera", "--canvas", "10000", "--out", str(tmp / "huge")],
                   {"STRINGART_CACHE_DIR": str(tmp / "huge-cache")})
     lines += ["", "## `bench solve camera --canvas 10000`", "",

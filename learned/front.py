@@ -398,7 +398,8 @@ def fit_front(labels: list[dict], *, epochs: int = 1000, seed: int = 0, val_frac
     net.load_state_dict(best[1])
     net.eval()
     info = dict(n_labels=len(labels), n_train=len(tr), n_val=len(val), epochs=epochs, best_epoch=best[2],
-                val_loss=best[0], val_loss_mean=val_mean, history=[list(h) for h in history], label_mean=Y[tr].mean(0).tolist(),
+                val_loss=best[0], val_loss_mean=val_mean, history=[list(h) for h in history],
+                label_mean=Y[tr].mean(0).tolist(),
                 label_std=Y[tr].std(0).tolist(), label_names=sorted({r["name"] for r in labels}),
                 search_gain=float(np.mean([r["ssim"] - r["base_ssim"] for r in labels])))
     return FrontModel(net, mean, std, FrontParams.from_array(Y[tr].mean(0)), info)

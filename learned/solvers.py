@@ -138,7 +138,8 @@ def chordnet(options: ChordNetOptions, problem: Problem) -> tuple[np.ndarray, fl
     return chordnet_scores(model, problem, refine_steps=options.refine_steps), model.config.temperature
 
 
-@register("ae-chords", description="learned: ChordNet scores every chord through the chord table; decoded to one thread")
+@register("ae-chords", description="learned: ChordNet scores every chord through the chord table; "
+                                   "decoded to one thread")
 class AEChordsSolver(_LearnedBase):
     """ChordNet's chord scores decoded into one thread (shipped checkpoint for 288 pins)."""
 

@@ -398,7 +398,8 @@ def train(cfg: TrainConfig, *, data=None, out="runs/train", device: str = "auto"
         with torch.no_grad():
             vloss, vinfo = [], {}
             for s in range(0, val.shape[0], cfg.batch_size):
-                rv = None if teach_val is None else torch.from_numpy(teach_val[s:s + cfg.batch_size].astype(np.float32)).to(dev)
+                rv = (None if teach_val is None
+                      else torch.from_numpy(teach_val[s:s + cfg.batch_size].astype(np.float32)).to(dev))
                 lv, info = step(val[s:s + cfg.batch_size], val_lines[s:s + cfg.batch_size], rv)
                 vloss.append(float(lv))
                 for k, v in {**info, **step.hard(val[s:s + cfg.batch_size], val_lines[s:s + cfg.batch_size])}.items():
@@ -407,7 +408,8 @@ def train(cfg: TrainConfig, *, data=None, out="runs/train", device: str = "auto"
                    seconds=time.perf_counter() - t0, **{k: float(np.mean(v)) for k, v in vinfo.items()})
         history.append(row)
         log("epoch {epoch}: train {train_loss:.4f}  val {val_loss:.4f}  ".format(**row)
-            + "  ".join(f"{k} {v:.4f}" for k, v in row.items() if k.startswith("hard") or k in ("dec_mse", "art_l1", "distill_bce"))
+            + "  ".join(f"{k} {v:.4f}" for k, v in row.items()
+                        if k.startswith("hard") or k in ("dec_mse", "art_l1", "distill_bce"))
             + f"  ({row['seconds']:.0f} s)")
         if row["val_loss"] < best:
             best = row["val_loss"]

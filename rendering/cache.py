@@ -135,7 +135,7 @@ def discard(key: str) -> None:
 def entries() -> list[dict]:
     """What the cache holds, most recently used first: ``path``, ``bytes``, ``last_used`` (epoch s) and ``info``."""
     root = cache_dir()
-    out = []
+    out: list[dict] = []
     try:
         children = list(root.iterdir())
     except OSError:

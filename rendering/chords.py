@@ -138,7 +138,8 @@ def get_chord_set(layout: PinLayout, min_gap: int) -> ChordSet:
 def check_min_gap(min_gap, n_pins: int) -> int:
     """Validate ``min_gap`` for ``n_pins``: 1 <= min_gap <= n_pins // 2."""
     return check_int("min_gap", min_gap, low=1, high=max(1, n_pins // 2),
-                     hint=f"with {n_pins} pins use 1..{max(1, n_pins // 2)}, e.g. --min-gap {max(1, min(20, n_pins // 4))}")
+                     hint=f"with {n_pins} pins use 1..{max(1, n_pins // 2)}, "
+                          f"e.g. --min-gap {max(1, min(20, n_pins // 4))}")
 
 
 @dataclass(frozen=True, eq=False)

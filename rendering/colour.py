@@ -134,14 +134,14 @@ def parse_colour(text, what: str = "colour") -> tuple[str, tuple[float, float, f
             h = "".join(ch * 2 for ch in h)
         if re.fullmatch(r"[0-9a-fA-F]{6}", h):
             rgb = tuple(int(h[i:i + 2], 16) / 255.0 for i in (0, 2, 4))
-            return "#" + h.lower(), rgb
+            return "#" + h.lower(), rgb  # type: ignore[return-value]  # three floats: r, g, b
         raise InputError(f"{what} '{s}' is not a colour: expected #rrggbb (e.g. #1e90ff) or a thread name "
                          f"({', '.join(THREAD_COLOURS)})")
     name = _BY_KEY.get(_key(s))
     if name is None:
         raise InputError(f"unknown {what} '{s}'; use a thread name ({', '.join(THREAD_COLOURS)}) or #rrggbb")
     h = THREAD_COLOURS[name].lstrip("#")
-    return name, tuple(int(h[i:i + 2], 16) / 255.0 for i in (0, 2, 4))
+    return name, tuple(int(h[i:i + 2], 16) / 255.0 for i in (0, 2, 4))  # type: ignore[return-value]  # r, g, b
 
 
 def _same(a, b) -> bool:
@@ -267,8 +267,8 @@ def check_palette_spec(spec, board=None) -> tuple[int, str]:
     if k is not None:
         candidates = [n for n in THREAD_COLOURS if not _same(parse_colour(n)[1], board_rgb)]
         if k > len(candidates):
-            raise InputError(f"auto:{k} asks for more colours than the table has besides the board ({len(candidates)}); "
-                             f"ask for fewer")
+            raise InputError(f"auto:{k} asks for more colours than the table has besides the board "
+                             f"({len(candidates)}); ask for fewer")
         return k, board_name
     names, rgbs = _parse_list(spec)
     Palette(names=tuple(names), rgb=tuple(rgbs), board_name=board_name, board_rgb=board_rgb)
@@ -440,7 +440,7 @@ def auto_palette(image, k: int, *, board=None, mask=None, candidates=None) -> Pa
             if cost < best - 1e-12:
                 best, best_i, best_d = cost, i, d
         chosen.append(best_i)
-        dist = best_d
+        dist = best_d  # type: ignore[assignment]  # set: k is checked against the candidates above
     cost = float(np.dot(wts, dist))
     for _ in range(4):  # swaps while one lowers the cost
         improved = False

@@ -18,7 +18,7 @@ Examples
 Traceback (most recent call last):
 ...
 rendering.errors.InputError: device must be one of auto, cpu, cuda, got 'gpu'; use cpu, or auto to pick CUDA when a GPU is there
-"""
+"""  # noqa: E501  (a doctest: the exception's message must stand on one line to match)
 
 from __future__ import annotations
 
@@ -40,7 +40,7 @@ def simulator_enabled() -> bool:
     """True when numba's CUDA simulator is on (``NUMBA_ENABLE_CUDASIM=1`` when numba was imported)."""
     from numba import config
 
-    return bool(config.ENABLE_CUDASIM)
+    return bool(config.ENABLE_CUDASIM)  # type: ignore[attr-defined]  # numba.config sets its names at import time
 
 
 def gpu_driver_present() -> bool:
@@ -104,7 +104,8 @@ def _import_numba_cuda():
 
 
 def cuda_available() -> bool:
-    """True when numba.cuda can run kernels here (a usable GPU and driver, or the simulator); see :func:`cuda_status`."""
+    """True when numba.cuda can run kernels here (a usable GPU and driver, or the simulator);
+    see :func:`cuda_status`."""
     return cuda_status()[0]
 
 

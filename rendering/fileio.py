@@ -61,7 +61,8 @@ def prepare_out_dir(out_dir, *, option: str = "--out") -> Path:
     except FileExistsError:
         raise InputError(f"output path '{out}' exists and is not a folder; choose another {option}") from None
     except OSError as e:
-        raise InputError(f"cannot write to output folder '{out}' ({e.strerror or e}); choose another {option}") from None
+        raise InputError(f"cannot write to output folder '{out}' ({e.strerror or e}); "
+                         f"choose another {option}") from None
     return out
 
 
@@ -80,11 +81,11 @@ def write_files_atomically(out_dir: Path, files: dict[str, bytes]) -> dict[str, 
             if _same_bytes(out_dir / name, data):
                 written[name] = out_dir / name
                 continue
-            fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=out_dir)
+            fd, tmp_name = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=out_dir)
             with os.fdopen(fd, "wb") as f:
                 f.write(data)
-            os.chmod(tmp, 0o666 & ~_UMASK)
-            tmps.append((name, Path(tmp)))
+            os.chmod(tmp_name, 0o666 & ~_UMASK)
+            tmps.append((name, Path(tmp_name)))
     except OSError as e:
         for _, tmp in tmps:
             tmp.unlink(missing_ok=True)
@@ -120,7 +121,8 @@ def atomic_write(path, data: bytes) -> Path:
 
 
 def json_default(o):
-    """``json.dumps(..., default=json_default)``: NumPy scalars and arrays as Python values, sets sorted, else ``str``."""
+    """``json.dumps(..., default=json_default)``: NumPy scalars and arrays as Python values, sets sorted,
+    else ``str``."""
     if isinstance(o, np.generic):
         return o.item()
     if isinstance(o, np.ndarray):

@@ -109,7 +109,8 @@ def guard_cache() -> None:
                         return cls(inner)
                 return None
 
-        impl._locator_classes = [ToolkitLocator] + others
+        # numba's list is typed by its first contents (list[type[object]]): ours is a locator class too
+        impl._locator_classes = [ToolkitLocator] + others  # type: ignore[assignment]
     except Exception:  # noqa: BLE001  (another numba: its own per-file check stays)
         pass
 
@@ -150,6 +151,7 @@ def lazy_import(name: str):
     if name in sys.modules:
         return sys.modules[name]
     spec = importlib.util.find_spec(name)
+    assert spec is not None and spec.loader is not None, name  # our own kernel modules: always found
     loader = importlib.util.LazyLoader(spec.loader)
     spec.loader = loader
     module = importlib.util.module_from_spec(spec)
@@ -192,7 +194,8 @@ def set_threads(numba_threads: int | None = None) -> None:
     if numba_threads is not None:
         import numba
 
-        numba.set_num_threads(max(1, min(int(numba_threads), numba.config.NUMBA_NUM_THREADS)))
+        # numba.config sets its names at import time, out of mypy's sight
+        numba.set_num_threads(max(1, min(int(numba_threads), numba.config.NUMBA_NUM_THREADS)))  # type: ignore[attr-defined]
     torch = sys.modules.get("torch")
     if torch is not None and torch.get_num_threads() != 1:
         torch.set_num_threads(1)

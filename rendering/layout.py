@@ -132,7 +132,8 @@ class PinLayout:
         eps = 1e-6 * self.canvas
         sides = np.stack([np.abs(y - (c - half)) < eps, np.abs(x - (c + half)) < eps,
                           np.abs(y - (c + half)) < eps, np.abs(x - (c - half)) < eps], axis=1)
-        return (sides[:, None, :] & sides[None, :, :]).any(axis=2)
+        # numpy's stubs type any(axis=...) as a bool or an array: an array here
+        return (sides[:, None, :] & sides[None, :, :]).any(axis=2)  # type: ignore[return-value]
 
 
 def _square_perimeter(frac: np.ndarray, c: float, half: float) -> np.ndarray:

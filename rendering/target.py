@@ -109,7 +109,7 @@ class Target:
     def colour(self) -> np.ndarray:
         """(canvas, canvas, 3) float32 sRGB: :attr:`rgb`, the picture colour threads chase and are scored against
         (no tone edit is ever applied to it)."""
-        return self.rgb
+        return self.rgb  # type: ignore[return-value]  # never None: __post_init__ fills it from the grey image
 
     @property
     def weight_map(self) -> np.ndarray:
@@ -137,6 +137,7 @@ def _read(path, mode: str) -> np.ndarray:
                          f"({', '.join(BUILTIN_IMAGES)})")
     if path.is_dir():
         raise InputError(f"'{path}' is a folder, expected an image file (PNG, JPEG, ...)")
+    im: Image.Image  # an ImageFile as opened, a plain Image once transposed or converted
     try:
         with Image.open(path) as im:
             im = ImageOps.exif_transpose(im)

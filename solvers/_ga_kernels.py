@@ -312,13 +312,13 @@ def _make_offspring(o, u, paths, counts, bright, means, fit, id_of, indptr, pixe
         child[:] = paths[base]
 
     # mutations: re-choose a pin, valid with both neighbours and (unless allowed) no repeated chord
-    for m in range(n_mut):
+    for _m in range(n_mut):
         q = min(int(u[k % R] * (n + 1)), n)
         k += 1
         a = child[q - 1] if q > 0 else -1
         b = child[q + 1] if q < n else -1
         p0 = child[q]
-        for t in range(tries):
+        for _t in range(tries):
             if creep > 0:  # a pin within +-creep of the old one
                 r = min(int(u[k % R] * 2 * creep), 2 * creep - 1)
                 p = (p0 + (r - creep if r < creep else r - creep + 1)) % n_pins

@@ -1,4 +1,6 @@
-"""Numba kernels of the refiner's picture objective (``objective="ssim"``). Private: contiguous arrays in, inputs trusted.
+"""Numba kernels of the refiner's picture objective (``objective="ssim"``).
+
+Private: contiguous arrays in, inputs trusted.
 
 The public wrapper is :func:`solvers.refine.refine_path`.
 

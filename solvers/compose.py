@@ -38,7 +38,7 @@ from .problem import Problem
 from .solution import Output
 
 
-class Step(ABC):
+class Step(ABC):  # noqa: B024  (no abstract method of its own: an ABC so that Lead's and Refiner's are enforced)
     """One declared step of a composed solver, with its own frozen keyword-only ``Config``.
 
     ``prefix`` is put before its options' names in the composed solver's config (``refine_`` for the
@@ -58,7 +58,7 @@ class Step(ABC):
     def __init__(self, config=None):
         self.config = config if config is not None else self.Config()
 
-    def prepare(self, problem: Problem) -> None:
+    def prepare(self, problem: Problem) -> None:  # noqa: B027  (an optional hook: does nothing by default)
         """Get ready (load a model, build tables), outside the clock."""
 
     def jit_kernels(self) -> tuple:
@@ -103,7 +103,7 @@ class Refiner(Step):
         """Threads at least as good as ``output``'s, for ``problem``."""
 
 
-def _fields(cls, prefix: str) -> list[tuple[str, type, dataclasses.Field]]:
+def _fields(cls, prefix: str) -> list[tuple[str, type | str, dataclasses.Field]]:
     out = []
     for f in dataclasses.fields(cls):
         if not f.init:
@@ -157,7 +157,7 @@ def compose(name: str, solver: str, *, lead: type[Lead] | None = None, refiners:
 
     class Composed(Solver):
         __doc__ = description or f"{' then '.join(titles)}"
-        Config = config
+        Config = config  # type: ignore[assignment]  # a made dataclass, not a subclass of Solver.Config
         quick_options = quick
         continuous = base.continuous
         stochastic = base.stochastic or any(s.stochastic for s in steps)
@@ -217,4 +217,4 @@ def compose(name: str, solver: str, *, lead: type[Lead] | None = None, refiners:
     Composed.__name__ = Composed.__qualname__ = "".join(p.capitalize() for p in name.replace("+", "-").split("-"))
     Composed.__module__ = (lead or (refiners[0] if refiners else base)).__module__
     Composed.family = family or base.family
-    return register(name, Composed, defaults=defaults, description=description or Composed.__doc__)
+    return register(name, Composed, defaults=defaults, description=description or Composed.__doc__ or "")

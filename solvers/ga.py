@@ -1,4 +1,5 @@
-"""Genetic algorithm on continuous pin paths: ``ga`` (random start) and ``greedy+ga`` (greedy, then the GA as a refiner).
+"""Genetic algorithm on continuous pin paths: ``ga`` (random start) and ``greedy+ga``
+(greedy, then the GA as a refiner).
 
 Representation
     An individual is a pin path of exactly ``n_lines`` chords, so every
@@ -64,7 +65,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -106,7 +107,7 @@ def _target_weights(problem: Problem, perm: np.ndarray | None = None, size: int 
                   axis=1)
     if perm is None:
         return np.ascontiguousarray(tw)
-    out = np.zeros((size, 2), dtype=np.float64)  # padding: weight 0
+    out = np.zeros((size, 2), dtype=np.float64)  # type: ignore[type-var]  # size comes with perm; padding: weight 0
     out[perm] = tw
     return out
 
@@ -361,9 +362,11 @@ def random_paths(problem: Problem, count: int, rng: RngLike = None) -> np.ndarra
             chords = id_of[out[i, :-1], out[i, 1:]]
             if np.unique(chords).size < chords.size:  # the walk hit a dead end and took a chord again
                 seen: set = set()
-                k = next(j for j, c in enumerate(chords.tolist()) if c in seen or seen.add(c))
+                # seen.add is called for its side effect (its None lets `or` go on)
+                k = next(j for j, c in enumerate(chords.tolist()) if c in seen or seen.add(c))  # type: ignore[func-returns-value]
                 raise InputError(f"the GA evolves threads of exactly {n} lines with no chord twice, but a random "
-                                 f"thread reached a dead end after {k} line{'s' if k != 1 else ''} (min gap {problem.min_gap}); "
+                                 f"thread reached a dead end after {k} line{'s' if k != 1 else ''} "
+                                 f"(min gap {problem.min_gap}); "
                                  f"ask for fewer lines or lower --min-gap")
     return out
 
@@ -423,7 +426,7 @@ def solve_ga(problem: Problem, *, config: GAConfig | None = None, rng: RngLike =
     if initial is None:
         paths = random_paths(problem, mu, gen)
     else:
-        seeds = np.asarray(initial.path if isinstance(initial, Solution) else initial)
+        seeds: Any = np.asarray(initial.path if isinstance(initial, Solution) else initial)
         seeds = [_as_path(problem, initial)] if isinstance(initial, Solution) or seeds.ndim == 1 else \
             [_as_path(problem, s) for s in seeds]
         paths = np.stack([seeds[i % len(seeds)] for i in range(mu)])
@@ -459,7 +462,7 @@ def solve_ga(problem: Problem, *, config: GAConfig | None = None, rng: RngLike =
 class GASolver(Solver):
     """Genetic algorithm on continuous pin paths (tournament, splice crossover, pin mutation, elitism)."""
 
-    Config = GAConfig
+    Config = GAConfig  # type: ignore[assignment]  # its own dataclass, not a subclass of the base's empty Config
     family = "genetic"
     quick_options: ClassVar[dict] = dict(population=4, offspring=8, generations=5)
 
@@ -482,7 +485,7 @@ class GARefiner(Refiner):
     prefix = "ga_"
     title = "ga"
     stochastic = True
-    Config = GAConfig
+    Config = GAConfig  # type: ignore[assignment]  # its own dataclass, not a subclass of the base's empty Config
     quick_options: ClassVar[dict] = dict(population=4, offspring=8, generations=5)
 
     def jit_kernels(self) -> tuple:

@@ -40,7 +40,8 @@ def check_guide_options(*, sigma, candidates, lead) -> None:
     check_float("sigma", sigma, low=0.0, hint="pins, e.g. 1.0")
     check_int("candidates", candidates, low=1, hint="e.g. 16")
     if lead is not None:
-        check_int("lead", lead, low=0, hint="lines the guide leads, e.g. 1500, or None (null on the command line) for all")
+        check_int("lead", lead, low=0,
+                  hint="lines the guide leads, e.g. 1500, or None (null on the command line) for all")
 
 
 @dataclass(frozen=True, eq=False)

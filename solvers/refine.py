@@ -344,7 +344,7 @@ class ErrorRefiner(_PathRefiner):
     title = "refine-error"
     objective = "error"
     quick_options = {"sweeps": 1}
-    Config = _RefineOptions
+    Config = _RefineOptions  # type: ignore[assignment]  # its own dataclass, not a subclass of the base's empty Config
 
     def jit_kernels(self) -> tuple:
         return (K._refine_range, K._refine_state)
@@ -367,7 +367,7 @@ class SSIMRefiner(_PathRefiner):
     title = "refine-ssim"
     objective = "ssim"
     quick_options = {"sweeps": 1}
-    Config = _SSIMOptions
+    Config = _SSIMOptions  # type: ignore[assignment]  # its own dataclass, not a subclass of the base's empty Config
 
     def jit_kernels(self) -> tuple:
         return (KS._refine_ssim_range, KS._windows_init, KS._gradient, K._refine_state)

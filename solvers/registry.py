@@ -31,7 +31,7 @@ from .base import Solver, unavailable_reason
 @dataclass(frozen=True)
 class Entry:
     name: str
-    cls: type
+    cls: type[Solver]
     defaults: dict = field(default_factory=dict)
     description: str = ""
 
@@ -93,7 +93,7 @@ def _load_plugins() -> None:
     for ep in metadata.entry_points(group="stringart.solvers"):
         try:
             ep.load()  # importing the module registers its solvers
-        except Exception as e:  # one broken plugin must not take the registry down with it
+        except Exception as e:  # noqa: BLE001  (one broken plugin must not take the registry down with it)
             _plugin_errors[ep.name] = f"{type(e).__name__}: {e}"
             warnings.warn(f"solver plugin {ep.name!r} ({ep.value}) failed to import and is skipped: {e}",
                           RuntimeWarning, stacklevel=2)

@@ -77,7 +77,7 @@ def check_solution(solution: Solution, problem: Problem, *, continuous: bool) ->
         if not problem.allow_repeats:
             assert len(np.unique(mine)) == len(mine), f"colour {k} draws a chord twice but the problem forbids repeats"
         if mine.size and continuous:
-            np.testing.assert_array_equal(cs.path_to_chords(solution.paths[k]), mine,
+            np.testing.assert_array_equal(cs.path_to_chords(solution.paths[k]), mine,  # type: ignore[index]  # asserted above
                                           err_msg=f"the path of colour {k} does not walk its chords in build order")
     assert np.isfinite(solution.seconds) and solution.seconds >= 0, f"seconds must be >= 0, got {solution.seconds}"
     img = solution.render()

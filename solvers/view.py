@@ -100,7 +100,7 @@ def greedy_view_path(problem: Problem, *, scale: int, shortlist: int, no_return:
     B = np.ones(table.n_pixels, dtype=np.float64)
     Bs = np.bincount(err.blk, weights=B, minlength=err.nblocks)
     err0 = K._block_error(Bs, err.Ts, err.Wb, err.inv)
-    bt = err.shortlist_table(problem, shortlist)
+    sbt = err.shortlist_table(problem, shortlist)
     used = np.zeros(table.n_chords, dtype=np.bool_)
     path = np.zeros(problem.n_lines + 1, dtype=np.int64)
     gains = np.zeros(problem.n_lines, dtype=np.float64)
@@ -119,7 +119,7 @@ def greedy_view_path(problem: Problem, *, scale: int, shortlist: int, no_return:
     else:
         drawn = K._greedy_blocks(table.indptr, table.pixel, table.coverage, chords.id_of, chords.pin_a,
                                  chords.pin_b, B, Bs, err.Ts, err.Wb, err.inv, float(problem.thread.opacity),
-                                 err.blk, bt[0], bt[1], bt[2], shortlist, problem.n_lines, first, no_return, once,
+                                 err.blk, sbt[0], sbt[1], sbt[2], shortlist, problem.n_lines, first, no_return, once,
                                  early_stop, used, path, gains, stats)
     history = err0 - np.concatenate([[0.0], np.cumsum(gains[:drawn])])
     extra = dict(stop=K.STOP_REASONS[stats[K.STAT_STOP]], no_return_relaxed=int(stats[K.STAT_RELAXED]),
@@ -128,8 +128,9 @@ def greedy_view_path(problem: Problem, *, scale: int, shortlist: int, no_return:
     return path[:drawn + 1], history, extra
 
 
-@register("greedy-view", description="greedy on the squared error at the viewing scale (4x box-averaged): every chord's "
-                                     "block-mean gain kept up to date, the best 2 measured exactly; the default")
+@register("greedy-view", description="greedy on the squared error at the viewing scale (4x box-averaged): "
+                                     "every chord's block-mean gain kept up to date, the best 2 measured exactly; "
+                                     "the default")
 class GreedyViewSolver(Solver):
     """Greedy continuous thread on the viewing-scale error: both pictures box-averaged ``scale`` times down.
 
@@ -174,6 +175,7 @@ class GreedyViewSolver(Solver):
     def run(self, problem: Problem, rng: np.random.Generator, hint: Hint | None = None) -> Output:
         cfg = self.config
         path, history, extra = greedy_view_path(problem, scale=cfg.scale, shortlist=cfg.shortlist,
-                                                no_return=cfg.no_return, once=bool(cfg.once or not problem.allow_repeats),
+                                                no_return=cfg.no_return,
+                                                once=bool(cfg.once or not problem.allow_repeats),
                                                 early_stop=cfg.early_stop, start_pin=cfg.start_pin, method=cfg.method)
         return Output(path=path, history=history, extra=extra)

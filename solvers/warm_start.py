@@ -15,8 +15,9 @@ from rendering import ChordTable, InputError
 from rendering.derived import PixelTable, pixel_table
 from rendering.jit import lazy_import
 
-K = lazy_import("solvers._greedy_kernels")  # numba: loaded when a kernel runs
 from .problem import Problem
+
+K = lazy_import("solvers._greedy_kernels")  # numba: loaded when a kernel runs
 
 
 def warm_start_inputs(problem: Problem, prior=None, partners=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -46,7 +47,8 @@ def warm_start_inputs(problem: Problem, prior=None, partners=None) -> tuple[np.n
     P = np.asarray(partners)
     if P.ndim != 2 or P.shape[0] != n_pins or P.shape[1] == 0 or P.dtype.kind not in "iu":
         raise InputError(f"partners must be an ({n_pins}, m) int32 array of partner pins per pin, m >= 1, "
-                         f"-1 padded, got shape {P.shape} and dtype {P.dtype}; e.g. each pin's best partners by a score")
+                         f"-1 padded, got shape {P.shape} and dtype {P.dtype}; "
+                         f"e.g. each pin's best partners by a score")
     if P.size and (P.min() < -1 or P.max() >= n_pins):
         raise InputError(f"partners must hold pins in [0, {n_pins - 1}] or -1 for padding, "
                          f"got values in [{P.min()}, {P.max()}]")

@@ -50,10 +50,13 @@ def _bad_inputs(tmp_path):
         "missing file": (["solve", str(tmp_path / "nope.jpg"), *TINY], "not found"),
         "not an image": (["solve", str(notimg), *TINY], "is not an image"),
         "tiny image": (["solve", str(tiny), *TINY], "expected at least 8x8"),
-        "n_pins < 3": (["solve", "camera", "--pins", "2", "--lines", "5", "--canvas", "48"], "--pins must be at least 3"),
-        "lines < 1": (["solve", "camera", "--pins", "48", "--lines", "0", "--canvas", "48"], "--lines must be at least 1"),
+        "n_pins < 3": (["solve", "camera", "--pins", "2", "--lines", "5", "--canvas", "48"],
+                       "--pins must be at least 3"),
+        "lines < 1": (["solve", "camera", "--pins", "48", "--lines", "0", "--canvas", "48"],
+                      "--lines must be at least 1"),
         "min_gap too large": (["solve", "camera", *TINY, "--min-gap", "30"], "--min-gap must be at most 24"),
-        "canvas < 16": (["solve", "camera", "--pins", "48", "--lines", "5", "--canvas", "8"], "--canvas must be at least 16"),
+        "canvas < 16": (["solve", "camera", "--pins", "48", "--lines", "5", "--canvas", "8"],
+                        "--canvas must be at least 16"),
         "thread width <= 0": (["solve", "camera", *TINY, "--thread-mm", "0"], "--thread-mm must be greater than 0"),
         "unknown solver": (["solve", "camera", *TINY, "--solver", "magic"], "unknown solver 'magic'"),
         "unwritable out": (["solve", "camera", *TINY, "--out", str(blocker / "sub")], "cannot be created: "),
@@ -96,7 +99,8 @@ def test_solver_options_and_device(tmp_path):
 def test_errors_name_the_option_typed_and_help_shows_defaults(tmp_path):
     res = runner.invoke(app, ["solve", "camera", "--pins", "5000", "--out", str(tmp_path / "o")])
     assert res.exit_code == 2 and "--pins must be at most 4096, got 5000; use 3 to 4096 pins" in res.stderr
-    res = runner.invoke(app, ["solve", "camera", "--solver", "greedy", "-O", "nonsense=1", "--out", str(tmp_path / "o")])
+    res = runner.invoke(app, ["solve", "camera", "--solver", "greedy", "-O", "nonsense=1",
+                              "--out", str(tmp_path / "o")])
     assert res.exit_code == 2
     assert "unknown option 'nonsense' for solver greedy; its options are: score, weight" in res.stderr
     assert not (tmp_path / "o").exists()

@@ -86,7 +86,8 @@ def test_a_colour_study_and_its_report(tmp_path):
     assert df["de2000"].notna().all() and df["flat_de2000"].notna().all() and (df["switches"] >= 0).all()
     assert df["palette"].nunique() == 1 and len(df["palette"].iloc[0].split(",")) == 2
     summary = (out / "summary.md").read_text()
-    assert "## Mean CIEDE2000 (viewing scale) vs lines" in summary and "SSIM, L1 and PSNR are those of the **luminance**" in summary
+    assert ("## Mean CIEDE2000 (viewing scale) vs lines" in summary
+            and "SSIM, L1 and PSNR are those of the **luminance**" in summary)
     assert "Threads per image" in summary
     from PIL import Image
 

@@ -148,7 +148,6 @@ def test_teacher_weights_meet_the_budget_and_beat_their_start():
     np.testing.assert_allclose(w.astype(np.float64).sum(1), budgets, rtol=2e-3)
     w0 = teacher_weights(imgs, SPEC, budgets, steps=1, lr=1e-6)  # ~ the projection start
     x = torch.from_numpy(imgs)[:, None]
-    n = torch.from_numpy(budgets.astype(np.float32))
     from learned.losses import view_loss
     from rendering.torch_render import chord_render
 

@@ -60,7 +60,7 @@ def test_operators_keep_paths_valid_and_state_exact(tiny, view):
     pop = _Population(tiny, random_paths(tiny, cfg.population, 0), cfg)
     rng = np.random.default_rng(1)
     crossed = 0
-    for g in range(12):
+    for _g in range(12):
         pop.breed(rng, cfg.offspring)
         for o in range(cfg.offspring):
             child = pop.offspring_path(o)

@@ -81,7 +81,7 @@ def _ref_greedy(problem: Problem, *, score="error", weight=G.SEED_WEIGHT, prior=
             cur = path[-1]
             recent = set(path[-no_return:]) if no_return else set()
 
-            def ok(j):
+            def ok(j, cur=cur, recent=recent):
                 return cs.id_of[cur, j] >= 0 and not used[cs.id_of[cur, j]] and j not in recent
 
             pins = [j for j in lists[cur] if ok(j)] if lists is not None else []

@@ -33,7 +33,8 @@ def ref_residual(cs, weights, kern):
 
 
 def ref_follow(cs, guide, n_lines, start):
-    """The decoder by brute force: most wanted open partner (lowest pin on ties), kernel subtracted around each chord."""
+    """The decoder by brute force: most wanted open partner (lowest pin on ties),
+    kernel subtracted around each chord."""
     kern = guide.kernel()
     R = ref_residual(cs, guide.weights, kern)
     n, r = cs.n_pins, kern.shape[0] // 2
@@ -195,7 +196,8 @@ def test_guided_greedy_hands_over_when_its_candidates_stop_helping():
     np.testing.assert_array_equal(sol.path[:k + 1], led.path[:k + 1])
     assert_greedy_steps(p, sol.path, k)
     # with early_stop, greedy (scoring every candidate) decides when to stop
-    stop = GreedySolver(config=make_solver("greedy", early_stop=True).config).solve(p, hint=ChordGuide(w, candidates=2, lead=p.n_lines))
+    stop = GreedySolver(config=make_solver("greedy", early_stop=True).config).solve(
+        p, hint=ChordGuide(w, candidates=2, lead=p.n_lines))
     assert stop.extra["stop"] == "no gain" and stop.n_lines >= k
     assert np.all(np.diff(stop.history) < 0)
 

@@ -20,16 +20,25 @@ from . import cache_cmd, kit_cmd, run_cmd, solve_cmd, train_cmd
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False, rich_markup_mode=None,
                   help="String art: solvers, learned models and the benchmark that compares them.")
 
-app.command("solve")(solve_cmd.solve_cmd)
-app.command("images")(solve_cmd.images_cmd)
-app.command("solvers")(solve_cmd.solvers_cmd)
-app.command("run")(run_cmd.run_cmd)
-app.command("report")(run_cmd.report_cmd)
-app.command("train")(train_cmd.train_cmd)
-app.command("cache")(cache_cmd.cache_cmd)
-app.command("kit")(kit_cmd.kit_cmd)
-app.command("wind")(kit_cmd.wind_cmd)
-app.add_typer(kit_cmd.calibrate_app, name="calibrate")
+
+
+def _add(name: str, fn) -> None:
+    """Register a command; its docstring's whole first paragraph is its line in ``bench --help`` (click would
+    cut it at 45 characters with "...")."""
+    first = " ".join((fn.__doc__ or "").strip().split("\n\n")[0].split())  # the first paragraph, whole
+    app.command(name, short_help=first)(fn)
+
+
+_add("solve", solve_cmd.solve_cmd)
+_add("images", solve_cmd.images_cmd)
+_add("solvers", solve_cmd.solvers_cmd)
+_add("run", run_cmd.run_cmd)
+_add("report", run_cmd.report_cmd)
+_add("train", train_cmd.train_cmd)
+_add("cache", cache_cmd.cache_cmd)
+_add("kit", kit_cmd.kit_cmd)
+_add("wind", kit_cmd.wind_cmd)
+app.add_typer(kit_cmd.calibrate_app, name="calibrate", short_help=kit_cmd.calibrate_app.info.help)
 
 
 def main() -> None:

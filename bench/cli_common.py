@@ -91,7 +91,7 @@ OPTION_NAMES = {"n_pins": "--pins", "pins": "--pins", "lines": "--lines", "canva
                 "min_gap": "--min-gap", "thread width": "--thread-mm (the thread width)", "thread_mm": "--thread-mm",
                 "frame_mm": "--frame-mm", "opacity": "--opacity", "gamma": "--gamma", "jitter": "--jitter",
                 "shape": "--shape", "seed": "--seed", "seeds": "--seeds", "workers": "--workers",
-                "timeout": "--timeout"}
+                "timeout": "--timeout", "pin_mm": "--pin-mm"}
 
 
 def as_option_error(message: str, names: dict | None = None) -> str:

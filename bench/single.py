@@ -25,6 +25,7 @@ class SolveResult:
     timings : dict, seconds per phase (``image``, ``table``, ``prepare``, ``solve``, ``score``, ``write``, ``kit``)
     note : str or None, one line when fewer lines were drawn than asked (:meth:`Solution.shortfall`)
     kit_notes : list of str, one line for each kit file not made (e.g. no MP4 encoder)
+    notes : list of str, other lines worth saying (a thread of the palette that drew no line)
     """
 
     solution: Solution
@@ -34,6 +35,7 @@ class SolveResult:
     timings: dict = field(default_factory=dict)
     note: str | None = None
     kit_notes: list = field(default_factory=list)
+    notes: list = field(default_factory=list)
 
 
 def _precompile_elsewhere(solver: str, options: dict, problem):
@@ -189,7 +191,12 @@ def solve(image, *, solver: str = DEFAULT_SOLVER, pins: int = 288, lines: int | 
     if asked == "auto":
         note = (f"--lines auto: {solver} drew {solution.n_lines} lines and stopped where no further line lowers its "
                 f"error" if solution.extra.get("stop") == "no gain" else note)
-    return SolveResult(solution, metrics, refs, files, clock, note, kit_notes)
+    pal = problem.palette
+    unused = [n for n, k in zip(pal.names, solution.lines_per_colour()) if k == 0]
+    notes = list(problem.target.notes) + [
+        f"thread {n} drew no line: no line of it lowers the error where the others are; it is left out of the kit "
+        f"and its instructions (drop it from --colors)" for n in unused]
+    return SolveResult(solution, metrics, refs, files, clock, note, kit_notes, notes)
 
 
 def _layout_for(pins: int, canvas: int, shape: str, jitter: float):

@@ -55,6 +55,10 @@ def solve_cmd(
                                                   "previews; see `bench kit`) into --out.  [default: off]")] = False,
     colors: Colors = None,
     board: Board = None,
+    pin_mm: Annotated[float, typer.Option("--pin-mm", help="With --kit: the pin (nail) diameter in mm; the kit "
+                                                           "refuses pins wider than their spacing.")] = 1.5,
+    paper: Annotated[str, typer.Option("--paper", help="With --kit: paper of the PDFs: A4, Letter, A3, Legal or "
+                                                       "WIDTHxHEIGHT in mm.")] = "A4",
 ):
     """Turn one image into string art; write preview PNG, pins TXT/CSV/JSON and SVG."""
     from rendering.colour import threads_for
@@ -74,12 +78,13 @@ def solve_cmd(
                     shape=shape, jitter=jitter, frame_mm=frame_mm, thread_mm=thread_mm, opacity=opacity,
                     contrast=contrast, gamma=gamma, exposure=exposure, clahe=clahe, crop=crop, importance=importance,
                     importance_strength=importance_strength, out=out, solver_options=options,
-                    progress=lambda m: typer.echo(f"... {m}", err=True), kit=kit, colors=colors, board=board)
+                    progress=lambda m: typer.echo(f"... {m}", err=True), kit=_kit_options(kit, pin_mm, paper),
+                    colors=colors, board=board)
     except KeyboardInterrupt:
         typer.echo("\ninterrupted; nothing was written", err=True)
         raise typer.Exit(130) from None
-    if res.note:
-        typer.echo(f"note: {res.note}", err=True)
+    for note in ([res.note] if res.note else []) + res.notes:
+        typer.echo(f"note: {note}", err=True)
     for note in res.kit_notes:
         typer.echo(f"note: {note}", err=True)
     _print_result(solver, res, pins, canvas)
@@ -124,6 +129,15 @@ def _since_process_start() -> float:
         return float(open("/proc/uptime").read().split()[0]) - start
     except (OSError, ValueError, IndexError):
         return time.perf_counter() - _IMPORTED
+
+
+def _kit_options(kit: bool, pin_mm: float, paper: str):
+    """``--kit`` with its options (checked before the solve), or False."""
+    if not kit:
+        return False
+    from kit import KitOptions
+
+    return KitOptions(pin_mm=pin_mm, paper=paper)
 
 
 def _lines(text: str):

@@ -83,14 +83,25 @@ class KitResult:
     seconds: dict = field(default_factory=dict)
 
 
+#: the most pages a template may take: past this no one prints it (a 4 m frame on A4; larger paper takes fewer)
+MAX_TEMPLATE_PAGES = 400
+
+
 def check_kit(layout, thread, options: KitOptions | None = None) -> None:
-    """Refuse, before any work, a kit that cannot be made: pins wider than their spacing, paper too small."""
+    """Refuse, before any work, a kit that cannot be made: pins wider than their spacing, paper too small, a
+    template of more than :data:`MAX_TEMPLATE_PAGES` pages (which also bounds its time and memory)."""
     from .template import BORDER_MM, INFO_MM, plan_tiles
 
     options = options or KitOptions()
     check_pin_spacing(layout, thread, options.pin_mm)
     f = thread.frame_mm
-    plan_tiles(f + 2 * BORDER_MM, f + 2 * BORDER_MM + INFO_MM, options.paper, overlap=options.overlap_mm)
+    plan = plan_tiles(f + 2 * BORDER_MM, f + 2 * BORDER_MM + INFO_MM, options.paper, overlap=options.overlap_mm)
+    pages = plan.rows * plan.cols
+    if pages > MAX_TEMPLATE_PAGES:
+        side = f / (pages / MAX_TEMPLATE_PAGES) ** 0.5
+        raise InputError(f"frame_mm {f:g} needs a drill template of {pages} pages on {plan.paper}; the kit prints "
+                         f"at most {MAX_TEMPLATE_PAGES}: use a smaller --frame-mm (about {side:.0f} mm or less on "
+                         f"{plan.paper}) or larger --paper (e.g. --paper A3, or WIDTHxHEIGHT in mm)")
 
 
 def kit_files(solution, options: KitOptions | None = None, *, title: str = "",

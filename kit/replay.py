@@ -123,14 +123,13 @@ def gif_bytes(frames: list[np.ndarray], *, frame_s: float = FRAME_S, hold_s: flo
 
 def mp4_encoder() -> str | None:
     """Why no MP4 can be written here (one line), or None when imageio's ffmpeg plugin has an encoder."""
-    from importlib.util import find_spec
-
-    if find_spec("imageio") is None or find_spec("imageio_ffmpeg") is None:
-        return ("replay.mp4 not written: no MP4 encoder installed (pip install imageio-ffmpeg, the kit extra: "
-                "pip install -e '.[kit]'); replay.gif has the same frames")
     try:
+        import imageio  # noqa: F401  (its ffmpeg plugin writes the MP4)
         import imageio_ffmpeg
-
+    except ImportError:
+        return ("replay.mp4 not written: no MP4 encoder installed (pip install 'stringart-bench[kit]', which "
+                "brings imageio-ffmpeg); replay.gif has the same frames")
+    try:
         imageio_ffmpeg.get_ffmpeg_exe()
     except Exception as e:  # noqa: BLE001  (no binary for this platform, a broken install)
         return f"replay.mp4 not written: imageio-ffmpeg has no ffmpeg here ({str(e).splitlines()[0]})"

@@ -18,3 +18,7 @@ solvers     the registered solvers
 
 Chord weights are drawn by the differentiable renderer of :mod:`rendering.torch_render`.
 """
+
+from rendering.torch_env import pin as _pin
+
+_pin()  # torch's numerics the same on every x86-64 CPU, before any module here imports torch

@@ -76,6 +76,8 @@ class Target:
         equal channels (a read-only view of ``image``)
     weights : optional (canvas, canvas) float32 >= 0, the per-pixel weight of every solver's error (the
         front end's importance map, the face weights); None: every pixel counts the same
+    notes : tuple of str, what reading the picture did that a person should know (the first frame of an
+        animation, ...)
     """
 
     image: np.ndarray
@@ -84,6 +86,7 @@ class Target:
     edits: tuple = ()
     rgb: np.ndarray | None = None
     weights: np.ndarray | None = None
+    notes: tuple = ()
 
     def __post_init__(self):
         if self.original is None:
@@ -125,10 +128,59 @@ def builtin_names() -> list[str]:
     return list(BUILTIN_IMAGES)
 
 
-def _read(path, mode: str) -> np.ndarray:
-    """An image file in Pillow ``mode`` ("L" or "RGB") as float32 in [0, 1]: EXIF orientation applied,
-    transparency composited on white; one-line :class:`InputError` for a missing file, a folder, or a file
-    that is not an image."""
+#: file suffixes of photos Pillow reads only through the pillow-heif plugin
+HEIF_SUFFIXES = (".heic", ".heif", ".hif")
+#: the most pixels a picture may have (a decompression bomb stops here: 100 megapixels, e.g. 10000 x 10000)
+MAX_PIXELS = 100_000_000
+#: Pillow modes whose samples are 16 or 32 bits (integers) or floats: read as numbers, not squeezed to 8 bits
+_WIDE_MODES = ("I;16", "I;16L", "I;16B", "I;16N", "I", "F")
+
+
+def _open_heif_plugin(path: Path) -> None:
+    """Register pillow-heif for a HEIC/HEIF photo, or one line saying how to read it."""
+    try:
+        import pillow_heif
+    except ImportError:
+        raise InputError(f"'{path}' is a HEIC photo, which needs the pillow-heif plugin: pip install "
+                         f"'stringart-bench[heic]' (or convert it to JPEG or PNG first)") from None
+    pillow_heif.register_heif_opener()
+
+
+def _wide_to_unit(arr: np.ndarray, mode: str) -> np.ndarray:
+    """16-bit, 32-bit or float samples as float32 in [0, 1]: 16-bit by 65535; 32-bit integers by 65535 when they
+    fit 16 bits (Pillow reads 16-bit PNGs as ``I``), else by their maximum; floats as they are, clipped."""
+    a = arr.astype(np.float64)
+    if mode == "F":
+        top = 1.0 if a.size == 0 or np.nanmax(a) <= 1.0 else float(np.nanmax(a))
+    elif mode == "I" and a.size and a.max() > 65535:
+        top = float(a.max())
+    else:
+        top = 65535.0
+    return np.clip(np.nan_to_num(a / top), 0.0, 1.0).astype(np.float32)
+
+
+def read_picture(path, *, background=(1.0, 1.0, 1.0)) -> tuple[np.ndarray, np.ndarray, tuple]:
+    """An image file as its grey and colour pictures, whatever mode Pillow hands back.
+
+    * 8-bit pictures (L, P, RGB, CMYK, YCbCr, LAB, HSV, 1-bit): grey is Pillow's ``L`` conversion (the toolkit's
+      grey of a file since the start), colour its ``RGB`` (a CMYK JPEG's inks converted by Pillow).
+    * 16-bit grey (PNG, TIFF: ``I;16``, ``I``) and float TIFFs (``F``): read as numbers (16 bits over 65535),
+      not clipped to white; 16-bit RGB files, which Pillow reads as 8-bit RGB, keep their 8 upper bits.
+    * Transparency (an alpha channel, a palette's transparent index): composited over ``background``, the
+      board's colour (white by default): what a maker sees where the picture is see-through.
+    * An animated GIF, WebP or APNG: the first frame, and a note saying so.
+    * HEIC/HEIF through the pillow-heif plugin when installed (one line saying what to install otherwise);
+      AVIF through Pillow itself.
+    * EXIF orientation applied; more than :data:`MAX_PIXELS` pixels refused (a decompression bomb).
+
+    Returns
+    -------
+    grey : (H, W) float32 in [0, 1], 1 = white
+    rgb : (H, W, 3) float32 sRGB in [0, 1]
+    notes : tuple of str, what was done that a person should know (e.g. the first frame of an animation)
+
+    Raises :class:`InputError` with one line for a missing file, a folder, or a file that is not an image.
+    """
     path = Path(path)
     from PIL import Image, ImageOps, UnidentifiedImageError
 
@@ -137,20 +189,49 @@ def _read(path, mode: str) -> np.ndarray:
                          f"({', '.join(BUILTIN_IMAGES)})")
     if path.is_dir():
         raise InputError(f"'{path}' is a folder, expected an image file (PNG, JPEG, ...)")
+    if path.suffix.lower() in HEIF_SUFFIXES:
+        _open_heif_plugin(path)
+    notes: list[str] = []
+    bg = tuple(int(round(255 * float(v))) for v in background)
     im: Image.Image  # an ImageFile as opened, a plain Image once transposed or converted
     try:
         with Image.open(path) as im:
+            if im.width * im.height > MAX_PIXELS:
+                raise InputError(f"'{path}' is {im.width} x {im.height} pixels, more than the "
+                                 f"{MAX_PIXELS // 1_000_000} megapixels a picture may have; scale it down first")
+            frames = int(getattr(im, "n_frames", 1) or 1)
+            if frames > 1:
+                im.seek(0)
+                notes.append(f"'{path.name}' is an animation of {frames} frames: its first frame is used")
             im = ImageOps.exif_transpose(im)
             im.load()
-            if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
+            if im.mode in _WIDE_MODES:
+                grey = _wide_to_unit(np.asarray(im), im.mode)
+                return grey, np.repeat(grey[..., None], 3, axis=2), tuple(notes)
+            if im.mode in ("RGBA", "LA", "PA", "La", "RGBa") or "transparency" in im.info:
                 im = im.convert("RGBA")
-                white = Image.new("RGBA", im.size, (255, 255, 255, 255))
-                im = Image.alpha_composite(white, im)
-            return np.asarray(im.convert(mode), dtype=np.float32) / 255.0
+                board = Image.new("RGBA", im.size, (*bg, 255))
+                im = Image.alpha_composite(board, im)
+            rgb = im.convert("RGB")
+            grey = (im if im.mode in ("L", "1", "P", "RGB", "RGBA") else rgb).convert("L")
+            return (np.asarray(grey, dtype=np.float32) / 255.0, np.asarray(rgb, dtype=np.float32) / 255.0,
+                    tuple(notes))
     except UnidentifiedImageError:
-        raise InputError(f"'{path}' is not an image Pillow can read; expected PNG, JPEG, BMP, TIFF, ...") from None
+        hint = ("; a HEIC photo needs pillow-heif: pip install 'stringart-bench[heic]' (or convert it to JPEG)"
+                if path.suffix.lower() in HEIF_SUFFIXES else "")
+        raise InputError(f"'{path}' is not an image Pillow can read; expected PNG, JPEG, WebP, AVIF, TIFF, BMP, "
+                         f"GIF, ...{hint}") from None
+    except Image.DecompressionBombError:
+        raise InputError(f"'{path}' is too large to read safely (a decompression bomb?); scale it down "
+                         f"first") from None
     except (OSError, SyntaxError, ValueError) as e:
         raise InputError(f"could not read image '{path}' ({e}); expected a valid image file") from None
+
+
+def _read(path, mode: str) -> np.ndarray:
+    """:func:`read_picture`'s grey (``mode="L"``) or colour (``"RGB"``) picture."""
+    grey, rgb, _ = read_picture(path)
+    return grey if mode == "L" else rgb
 
 
 def read_image(path) -> np.ndarray:
@@ -274,7 +355,7 @@ def prepare_image(gray: np.ndarray, canvas: int, *, contrast: bool = False, gamm
 
 
 def load_target(source, canvas: int = 512, *, contrast: bool = False, gamma: float = 1.0, exposure: str = "off",
-                clahe: bool = False, crop: str = "center", colour: bool = False) -> Target:
+                clahe: bool = False, crop: str = "center", colour: bool = False, background=(1.0, 1.0, 1.0)) -> Target:
     """Load and preprocess a target image.
 
     Parameters
@@ -294,6 +375,8 @@ def load_target(source, canvas: int = 512, *, contrast: bool = False, gamma: flo
         ``"LEFT,TOP,SIZE"`` (a square of the source picture, in its pixels)
     colour : also keep the colour picture (``Target.rgb``: each channel cropped and resized as the grey
         image is) for colour threads; no tone edit is applied to it, so ``colour`` refuses them
+    background : (r, g, b) in [0, 1], what a see-through picture is composited on: the board's colour
+        (white by default); see :func:`read_picture` for every file format and mode
 
     Returns
     -------
@@ -306,13 +389,13 @@ def load_target(source, canvas: int = 512, *, contrast: bool = False, gamma: flo
     if colour and edited:
         raise InputError("colour threads take the picture as it is: --exposure, --clahe, --contrast and --gamma "
                          "are for one black thread; drop them with --colors")
-    name, arr = _source_array(source)
+    name, arr, rgb_arr, notes = _source_array(source, background)
     arr = np.asarray(arr)
     if arr.size == 0:
         raise InputError(f"image '{name}' is empty (shape {arr.shape}); expected a picture")
     gray = _to_gray(arr, name)
     original = prepare_image(gray, canvas, name=name, crop=crop)
-    rgb = _colour_picture(source, arr, name, canvas, crop) if colour else None
+    rgb = _colour_picture(arr if rgb_arr is None else rgb_arr, name, canvas, crop) if colour else None
     from .frontend import clahe as _clahe
     from .frontend import exposure_problem, repair_exposure
 
@@ -327,38 +410,37 @@ def load_target(source, canvas: int = 512, *, contrast: bool = False, gamma: flo
     if contrast or gamma != 1.0:
         img = prepare_image(img, canvas, contrast=contrast, gamma=gamma, name=name)
         edits += (["contrast"] if contrast else []) + ([f"gamma {gamma:g}"] if gamma != 1.0 else [])
-    return Target(np.ascontiguousarray(img, dtype=np.float32), name, original, tuple(edits), rgb=rgb)
+    return Target(np.ascontiguousarray(img, dtype=np.float32), name, original, tuple(edits), rgb=rgb,
+                  notes=tuple(notes))
 
 
-def _source_array(source) -> tuple[str, np.ndarray]:
-    """``(name, array)`` of a built-in name, an image file, a PIL image or an array (one-line errors)."""
+def _source_array(source, background) -> tuple[str, np.ndarray, np.ndarray | None, tuple]:
+    """``(name, grey or array, colour array or None, notes)`` of a built-in name, an image file, a PIL image or an
+    array (one-line errors); a file is read once, in grey and colour (:func:`read_picture`)."""
     if isinstance(source, np.ndarray):
-        return "array", source
+        return "array", source, None, ()
     if hasattr(source, "mode") and hasattr(source, "convert"):  # a PIL image
         from PIL import ImageOps
 
-        return "pil-image", np.asarray(ImageOps.exif_transpose(source).convert("L"), dtype=np.float32) / 255.0
+        im = ImageOps.exif_transpose(source)
+        return ("pil-image", np.asarray(im.convert("L"), dtype=np.float32) / 255.0,
+                np.asarray(im.convert("RGB"), dtype=np.float32) / 255.0, ())
     if isinstance(source, (str, Path)):
         text = str(source)
         if isinstance(source, str) and text in BUILTIN_IMAGES:
-            return text, BUILTIN_IMAGES[text][0]()
+            return text, BUILTIN_IMAGES[text][0](), None, ()
         path = Path(text).expanduser()
         if not path.exists() and path.suffix == "" and "/" not in text:
             raise InputError(f"'{text}' is neither a file nor a built-in image; built-ins: {', '.join(BUILTIN_IMAGES)}")
-        return path.name, read_image(path)
+        grey, rgb, notes = read_picture(path, background=background)
+        return path.name, grey, rgb, notes
     raise InputError(f"source must be a file path, a built-in name, a PIL image or an array, "
                      f"got {type(source).__name__}")
 
 
-def _colour_picture(source, arr: np.ndarray, name: str, canvas: int, crop: str) -> np.ndarray:
+def _colour_picture(arr: np.ndarray, name: str, canvas: int, crop: str) -> np.ndarray:
     """(canvas, canvas, 3) float32 sRGB: the picture's colour channels, each cropped and resized as the grey
-    image is (a file or a PIL image read again in colour; an array's own channels)."""
-    if hasattr(source, "mode") and hasattr(source, "convert"):
-        from PIL import ImageOps
-
-        arr = np.asarray(ImageOps.exif_transpose(source).convert("RGB"), dtype=np.float32) / 255.0
-    elif isinstance(source, (str, Path)) and not (isinstance(source, str) and str(source) in BUILTIN_IMAGES):
-        arr = read_image_rgb(Path(str(source)).expanduser())
+    image is."""
     full = _to_rgb(arr, name)
     return np.stack([prepare_image(np.ascontiguousarray(full[..., i]), canvas, name=name, crop=crop)
                      for i in range(3)], axis=-1)

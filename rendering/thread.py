@@ -24,6 +24,9 @@ from dataclasses import dataclass
 from .errors import InputError, check_float
 
 MODELS = ("multiplicative", "opaque")
+#: the thinnest a frame may be, in thread diameters: string art is many threads side by side (a 0.2 mm thread
+#: needs a frame of at least 10 mm; frames are usually 300-1000 mm)
+MIN_FRAME_THREADS = 50
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -49,8 +52,11 @@ class ThreadModel:
         check_float("thread_mm", self.thread_mm, low=0.0, low_open=True,
                     hint="the thread width must be positive, e.g. --thread-mm 0.2")
         check_float("opacity", self.opacity, low=0.0, high=1.0, low_open=True)
-        if self.thread_mm >= self.frame_mm:
-            raise InputError(f"thread_mm must be smaller than frame_mm, got {self.thread_mm:g} >= {self.frame_mm:g}")
+        if self.frame_mm < MIN_FRAME_THREADS * self.thread_mm:
+            raise InputError(f"frame_mm must be at least {MIN_FRAME_THREADS} thread widths, here "
+                             f"{MIN_FRAME_THREADS * self.thread_mm:g} mm for a {self.thread_mm:g} mm thread, got "
+                             f"{self.frame_mm:g} mm; a frame is usually 300-1000 mm across (or use a thinner "
+                             f"--thread-mm)")
 
     def px_per_mm(self, span_px: float) -> float:
         """Pixels per millimetre for a frame spanning ``span_px`` pixels."""

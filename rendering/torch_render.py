@@ -32,8 +32,13 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
-import torch
-from torch import nn
+
+from .torch_env import pin
+
+pin()  # torch's numerics the same on every x86-64 CPU (see rendering.torch_env), before torch is imported
+
+import torch  # noqa: E402  (after pin())
+from torch import nn  # noqa: E402
 
 from . import _kernels
 from .chords import ChordTable

@@ -61,7 +61,13 @@ def missing_modules(cls) -> list[str]:
     """The modules of ``cls.requires`` that cannot be imported here."""
     from importlib.util import find_spec
 
-    return [m for m in getattr(cls, "requires", ()) if find_spec(m) is None]
+    def absent(module: str) -> bool:
+        try:
+            return find_spec(module) is None
+        except ImportError:  # a broken install, or an import hook that hides the module
+            return True
+
+    return [m for m in getattr(cls, "requires", ()) if absent(m)]
 
 
 def unavailable_reason(cls) -> str | None:

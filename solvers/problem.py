@@ -95,7 +95,7 @@ class Problem:
         >>> p.layout.n_pins, p.n_lines, p.min_gap, p.palette.describe()
         (64, 100, 4, 'black on white')
         """
-        from rendering.colour import check_palette_spec, parse_palette, threads_for
+        from rendering.colour import check_palette_spec, parse_board, parse_palette, threads_for
 
         layout = PinLayout(n_pins=pins, canvas=canvas, shape=shape, jitter=jitter)
         gap = default_min_gap(pins) if min_gap is None else min_gap
@@ -108,9 +108,11 @@ class Problem:
         check_int("lines", lines, low=1, hint="ask for at least one line, e.g. --lines 4000")
         if k > lines:
             raise InputError(f"{k} colours need at least {k} lines, got {lines}; ask for more lines or fewer colours")
+        # a see-through picture lies on the board: its transparency takes the board's colour
         target = image if isinstance(image, Target) else load_target(image, canvas, contrast=contrast, gamma=gamma,
                                                                      exposure=exposure, clahe=clahe, crop=crop,
-                                                                     colour=spec is not None)
+                                                                     colour=spec is not None,
+                                                                     background=parse_board(board)[1])
         if isinstance(image, Target) and image.canvas != canvas:
             raise InputError(f"target has canvas {image.canvas} but canvas={canvas} was asked")
         kw["palette"] = kw.get("palette") or parse_palette(spec or "black", board, image=target.colour,

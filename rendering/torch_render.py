@@ -33,17 +33,16 @@ import warnings
 
 import numpy as np
 
+from . import _kernels
+from .chords import ChordTable
+from .derived import pixel_table
+from .errors import InputError
 from .torch_env import pin
 
 pin()  # torch's numerics the same on every x86-64 CPU (see rendering.torch_env), before torch is imported
 
 import torch  # noqa: E402  (after pin())
-from torch import nn  # noqa: E402
-
-from . import _kernels
-from .chords import ChordTable
-from .derived import pixel_table
-from .errors import InputError
+from torch import nn  # noqa: E402  (after pin())
 
 _MAX_DARKENING = 1.0 - 1e-6  # keeps log finite where opacity * coverage == 1
 

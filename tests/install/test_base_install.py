@@ -16,7 +16,6 @@ import subprocess
 import sys
 import textwrap
 from importlib import metadata
-from pathlib import Path
 
 import pytest
 

@@ -206,8 +206,8 @@ def read_picture(path, *, background=(1.0, 1.0, 1.0)) -> tuple[np.ndarray, np.nd
             im = ImageOps.exif_transpose(im)
             im.load()
             if im.mode in _WIDE_MODES:
-                grey = _wide_to_unit(np.asarray(im), im.mode)
-                return grey, np.repeat(grey[..., None], 3, axis=2), tuple(notes)
+                wide = _wide_to_unit(np.asarray(im), im.mode)
+                return wide, np.repeat(wide[..., None], 3, axis=2), tuple(notes)
             if im.mode in ("RGBA", "LA", "PA", "La", "RGBa") or "transparency" in im.info:
                 im = im.convert("RGBA")
                 board = Image.new("RGBA", im.size, (*bg, 255))

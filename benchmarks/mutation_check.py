@@ -39,8 +39,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 METRIC_TESTS = ("tests/rendering/test_metrics_pinned.py", "tests/bench/test_metrics.py")
 OLD_METRIC_TESTS = ("tests/bench/test_metrics.py",)
-GREEDY_TESTS = ("tests/solvers/test_greedy.py", "-k",
-                "bruteforce or beats_random or chord_scores_match_reference or greedy_view_matches or greedy_view_with_shortlist")
+GREEDY_TESTS = ("tests/solvers/test_greedy.py", "-k", "bruteforce or beats_random or chord_scores_match_reference "
+                "or greedy_view_matches or greedy_view_with_shortlist")
 TIMEOUT_S = 60
 
 
@@ -75,7 +75,8 @@ MUTANTS = (
     Mutant("view-factor-x2", M, "k = _effective_factor(min(mask.shape), factor)\n    pv = view_scale(p, k)",
            "k = _effective_factor(min(mask.shape), factor * 2)\n    pv = view_scale(p, k)",
            "viewing scale twice as coarse (grey score)"),
-    Mutant("view-mask-any", M, "mv = view_scale(mask.astype(np.float32), k) >= 0.5\n    ssim_v, l1_v, psnr_v = _scores(pv, tv, mv)",
+    Mutant("view-mask-any", M,
+           "mv = view_scale(mask.astype(np.float32), k) >= 0.5\n    ssim_v, l1_v, psnr_v = _scores(pv, tv, mv)",
            "mv = view_scale(mask.astype(np.float32), k) > 0.0\n    ssim_v, l1_v, psnr_v = _scores(pv, tv, mv)",
            "viewed frame = blocks touching the frame instead of half inside"),
     Mutant("ssim-window-5", M, "win = min(7, side", "win = min(5, side", "SSIM window 7x7 -> 5x5"),
@@ -162,7 +163,8 @@ def main(argv=None) -> int:
     mutants = [m for m in MUTANTS if not args.only or m.name in args.only]
     unknown = set(args.only or ()) - {m.name for m in MUTANTS}
     if unknown:
-        raise SystemExit(f"unknown mutants {', '.join(sorted(unknown))}; choose from {', '.join(m.name for m in MUTANTS)}")
+        raise SystemExit(f"unknown mutants {', '.join(sorted(unknown))}; "
+                         f"choose from {', '.join(m.name for m in MUTANTS)}")
     files = repo_files()
     scratch = Path(tempfile.mkdtemp(prefix="stringart-mutation-"))
     dest = scratch / "repo"
@@ -178,7 +180,8 @@ def main(argv=None) -> int:
             status, dt, tail = run_tests(dest, tests, env)
             print(f"baseline {' '.join(tests)}: {status} in {dt:.1f} s ({tail})", flush=True)
             if status != "passed":
-                raise SystemExit(f"the unmutated copy does not pass {' '.join(tests)}: {status} ({tail}); fix that first")
+                raise SystemExit(f"the unmutated copy does not pass {' '.join(tests)}: {status} ({tail}); "
+                                 f"fix that first")
         for m in mutants:
             fresh_copy(dest, files, m)
             status, dt, tail = run_tests(dest, m.tests, env)

@@ -31,8 +31,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from rendering.metrics import (BLUR_METRICS, METRICS, reference_scores, reference_scores_blurred, score,
-                               score_blurred, score_colour)
+from rendering.metrics import (
+    BLUR_METRICS,
+    METRICS,
+    reference_scores,
+    reference_scores_blurred,
+    score,
+    score_blurred,
+    score_colour,
+)
 from rendering.raster import VIEW_SCALE
 
 TIGHT = dict(rel=1e-7, abs=1e-9)  # code against reference: the same arithmetic up to rounding (float32 views)
@@ -49,7 +56,7 @@ def pinned_grey(n: int = 56):
     """A target, a preview and a disc frame from closed formulas (no random stream to drift)."""
     y, x = _grid(n)
     c = (n - 1) / 2
-    rim = ((y - c) ** 2 + (x - c) ** 2) / c ** 2  # brighter towards the corners: the frame's mean tone is not the canvas's
+    rim = ((y - c) ** 2 + (x - c) ** 2) / c ** 2  # brighter corners: the frame's mean tone is not the canvas's
     target = np.clip(0.45 + 0.3 * np.sin(x / 4.0) * np.cos(y / 6.0) + 0.1 * np.sin((x + 2 * y) / 1.7) + 0.25 * rim,
                      0.0, 1.0)
     strokes = 0.5 + 0.5 * np.cos((x - y) * 1.3)  # thread-like diagonal texture
@@ -281,7 +288,8 @@ def test_score_at_another_viewing_factor_and_a_plain_square_frame():
         got, ref = score(preview, target, mask, factor=factor), ref_score(preview, target, mask, factor=factor)
         for k in METRICS:
             assert got[k] == pytest.approx(ref[k], **TIGHT), (factor, k)
-    assert score(preview, target, mask, factor=1)["ssim"] == pytest.approx(ref_score(preview, target, mask)["ssim_full"])
+    full = ref_score(preview, target, mask)["ssim_full"]
+    assert score(preview, target, mask, factor=1)["ssim"] == pytest.approx(full)
 
 
 def test_ssim_data_range_is_one():

@@ -156,3 +156,81 @@ def colour_reference_scores(target: np.ndarray, mask: np.ndarray, *, board=(1.0,
     return {"blank": score_colour(blank, target, mask, board=board, factor=factor),
             "flat": score_colour(flat, target, mask, board=board, factor=factor)}
 
+
+# --------------------------------------------------------------------------- the published protocol (blur2)
+#: the second metric set: SSIM and PSNR after a Gaussian blur of both pictures (:func:`score_blurred`)
+BLUR_METRICS = ("ssim_blur2", "psnr_blur2")
+#: the blur's standard deviation in canvas pixels, and how far its kernel reaches (in sigmas)
+BLUR_SIGMA = 2.0
+BLUR_TRUNCATE = 4.0
+
+
+def _blur(image: np.ndarray, sigma: float) -> np.ndarray:
+    """``image`` (float64) blurred by a Gaussian of ``sigma`` px: scikit-image's ``filters.gaussian`` defaults
+    (edge pixels repeated, ``mode="nearest"``, kernel cut at :data:`BLUR_TRUNCATE` sigmas), written with
+    :func:`scipy.ndimage.gaussian_filter`, which ``filters.gaussian`` calls (importing skimage.filters costs ~0.3 s)."""
+    from scipy.ndimage import gaussian_filter
+
+    return gaussian_filter(image, sigma=sigma, mode="nearest", truncate=BLUR_TRUNCATE)
+
+
+def score_blurred(preview: np.ndarray, target: np.ndarray, mask: np.ndarray, *, sigma: float = BLUR_SIGMA) -> dict:
+    """SSIM and PSNR after a Gaussian blur of both pictures (the published protocol: sigma = 2 px).
+
+    The best open string-art pipeline reports its results this way (30 photos,
+    3000 lines: prior greedy 0.616 SSIM / 17.29 dB, its own solver
+    0.643 / 18.66 dB). Here, exactly:
+
+    1. both pictures at full (canvas) resolution, set to white outside the
+       frame (as :func:`score` does, so the rim compares like with like);
+    2. each blurred by a Gaussian of ``sigma`` px (``mode="nearest"``, kernel
+       cut at 4 sigmas: scikit-image's ``filters.gaussian`` defaults);
+    3. SSIM as :func:`score` takes it (scikit-image, 7x7 uniform window,
+       sample covariance, data range 1) with its map averaged over the frame's
+       pixels, and PSNR ``10 log10(1 / MSE)`` over the frame's pixels.
+
+    What compares with the published table and what does not: the *procedure*
+    (blur then SSIM/PSNR) is the same, so the numbers are on the same scale;
+    the *values* are not one experiment: other photos (theirs are 30 portraits
+    and scenes, ours the benchmark's built-in images), another thread model
+    and canvas (a blur of 2 px is a different physical distance on another
+    canvas), other pin counts and minimum gaps, and their SSIM may average
+    over the whole square (here only the frame counts). Read a gap between two
+    solvers in one of our tables, not our number against theirs.
+
+    Parameters
+    ----------
+    preview, target : (H, W) float in [0, 1], 1 = white
+    mask : (H, W) bool, the inside of the frame
+    sigma : float > 0, the blur in canvas pixels
+
+    Returns
+    -------
+    dict with keys :data:`BLUR_METRICS`: ``ssim_blur2`` (higher is better) and ``psnr_blur2`` (dB, higher is
+    better; ``inf`` when the blurred pictures are equal in the frame)
+    """
+    preview = np.asarray(preview, dtype=np.float64)
+    target = np.asarray(target, dtype=np.float64)
+    mask = np.asarray(mask, dtype=bool)
+    if preview.shape != target.shape or mask.shape != target.shape or target.ndim != 2:
+        raise InputError(f"preview {preview.shape}, target {target.shape} and mask {mask.shape} must have one "
+                         f"(H, W) shape; pass grey pictures and their frame mask")
+    if not mask.any():
+        raise InputError("the frame mask is empty; nothing to compare")
+    if not (np.isfinite(sigma) and sigma > 0):
+        raise InputError(f"the blur sigma must be a positive number of pixels, got {sigma}; use e.g. 2.0")
+    p = _blur(np.where(mask, preview, 1.0), sigma)
+    t = _blur(np.where(mask, target, 1.0), sigma)
+    ssim, _, psnr = _scores(p, t, mask)
+    return {"ssim_blur2": ssim, "psnr_blur2": psnr}
+
+
+def reference_scores_blurred(target: np.ndarray, mask: np.ndarray, *, sigma: float = BLUR_SIGMA) -> dict[str, dict]:
+    """:func:`score_blurred` of the two reference canvases of :func:`reference_scores`: ``blank`` (white) and
+    ``flat`` (the target's mean tone in the frame)."""
+    target = np.asarray(target, dtype=np.float64)
+    mask = np.asarray(mask, dtype=bool)
+    blank = np.ones_like(target)
+    flat = np.full_like(target, float(target[mask].mean()) if mask.any() else 1.0)
+    return {"blank": score_blurred(blank, target, mask, sigma=sigma),
+            "flat": score_blurred(flat, target, mask, sigma=sigma)}

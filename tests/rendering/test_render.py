@@ -113,19 +113,47 @@ def test_view_scale_is_scikit_images_downscale_local_mean_bit_for_bit():
         np.testing.assert_array_equal(view_scale(img, f), ref)
 
 
-def test_small_renders_without_numba_equal_the_kernel():
+def test_small_renders_without_numba_take_the_numpy_path_bit_for_bit(table, monkeypatch):
+    """render()'s NumPy path (a small render in a process without numba) against the numba kernel."""
+    import sys
+
+    from rendering import _kernels, raster
+
+    chords = np.random.default_rng(0).integers(0, table.n_chords, 300)  # repeats included: drawn twice
+    chords[:2] = chords[2]
+    for opacity in (0.8, 1.0):
+        kernel = np.ones(table.n_pixels, np.float32)
+        _kernels._render_multiplicative(table.indptr, table.pixel, table.coverage, chords, np.float32(opacity), kernel)
+        calls = []
+        with monkeypatch.context() as m:
+            m.setattr(_kernels, "_render_multiplicative", lambda *a, calls=calls: calls.append(a))
+            m.delitem(sys.modules, "numba", raising=False)
+            numpy_path = render(table, chords, opacity=opacity)
+            assert calls == []  # the kernel never ran: this was the NumPy path
+            np.testing.assert_array_equal(numpy_path.ravel(), kernel)
+            assert numpy_path.dtype == np.float32 and numpy_path.shape == table.shape
+            m.setattr(raster, "NUMPY_RENDER_ENTRIES", 10)  # a large render goes to the kernel even without numba
+            render(table, chords, opacity=opacity)
+            assert len(calls) == 1
+    assert not np.array_equal(numpy_path.ravel(), np.ones(table.n_pixels))
+
+
+def test_a_process_without_numba_renders_a_cached_table_with_numpy():
     import subprocess
     import sys
 
+    from rendering import get_chord_table
+
+    t = get_chord_table(PinLayout(n_pins=40, canvas=48), 4, 0.7)  # now in the test cache (STRINGART_CACHE_DIR)
+    chords = np.random.default_rng(0).integers(0, t.n_chords, 300)
+    expected = render(t, chords, opacity=0.8)  # this process has numba: the kernel
     code = ("import sys, numpy as np\n"
             "from rendering import PinLayout, get_chord_table, render\n"
-            "t = get_chord_table(PinLayout(n_pins=40, canvas=48), 4, 0.7, disk_cache=False)\n"
+            "t = get_chord_table(PinLayout(n_pins=40, canvas=48), 4, 0.7)\n"
             "chords = np.random.default_rng(0).integers(0, t.n_chords, 300)\n"
             "a = render(t, chords, opacity=0.8)\n"
-            "assert 'numba' not in sys.modules or True\n"
-            "from rendering import _kernels\n"
-            "b = np.ones(t.n_pixels, np.float32)\n"
-            "_kernels._render_multiplicative(t.indptr, t.pixel, t.coverage, chords, np.float32(0.8), b)\n"
-            "assert np.array_equal(a.ravel(), b), 'differs'\n")
-    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
-    assert res.returncode == 0, res.stderr
+            "assert 'numba' not in sys.modules, 'numba was loaded'\n"
+            "sys.stdout.buffer.write(a.tobytes())\n")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=300)
+    assert res.returncode == 0, res.stderr.decode()
+    np.testing.assert_array_equal(np.frombuffer(res.stdout, np.float32).reshape(t.shape), expected)

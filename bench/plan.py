@@ -60,7 +60,25 @@ def _drawing(colors=None, board=None):
     return _any if threads_for(colors, board) is None else (lambda cls: cls.colours)
 
 #: Image file suffixes picked up from a folder.
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".gif", ".webp")
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".gif", ".webp", ".avif", ".heic", ".heif")
+
+#: Named image suites (``bench images`` lists them; ``bench run --images NAME`` takes one). Every default of the
+#: toolkit that was tuned on built-in pictures was tuned on the ``tuning`` suite only (``Solver.tuned_on``; a test
+#: checks), so the ``test`` suite is pictures no default has seen.
+SUITES = {
+    "builtin": tuple(BUILTIN_IMAGES),
+    "tuning": ("camera", "moon", "coins", "rocket"),
+    "test": ("astronaut", "grace_hopper", "coffee", "chelsea"),
+    "colour": COLOUR_IMAGES,
+    "portraits": ("astronaut", "camera", "grace_hopper"),
+}
+SUITE_NOTES = {
+    "builtin": "every built-in picture (the default study)",
+    "tuning": "the built-ins the defaults were tuned on (the SSIM refiner's tone weight; ae+greedy's guide)",
+    "test": "the built-ins no default was tuned on",
+    "colour": "the colour built-ins (the images of a study with --colors)",
+    "portraits": "the built-ins with a face",
+}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -74,13 +92,17 @@ class ImageSource:
 
 
 def resolve_images(images: Iterable[str | os.PathLike]) -> list[ImageSource]:
-    """Built-in names, image files and folders (every image file inside, sorted) -> :class:`ImageSource`.
+    """Built-in names, suite names (:data:`SUITES`), image files and folders (every image file inside, sorted)
+    -> :class:`ImageSource`.
 
     Labels are built-in names or file stems; two images with one label are refused.
     """
     out: list[ImageSource] = []
     for item in images:
         text = str(item)
+        if isinstance(item, str) and text in SUITES and not Path(text).exists():
+            out.extend(ImageSource(name, name) for name in SUITES[text])
+            continue
         if isinstance(item, str) and text in BUILTIN_IMAGES:
             out.append(ImageSource(text, text))
             continue
@@ -94,8 +116,8 @@ def resolve_images(images: Iterable[str | os.PathLike]) -> list[ImageSource]:
         elif path.is_file():
             out.append(ImageSource(path.stem, str(path.resolve())))
         else:
-            raise InputError(f"image '{text}' is neither a built-in name, a file nor a folder; built-ins: "
-                             f"{', '.join(BUILTIN_IMAGES)}")
+            raise InputError(f"image '{text}' is neither a built-in name, a suite, a file nor a folder; built-ins: "
+                             f"{', '.join(BUILTIN_IMAGES)}; suites: {', '.join(SUITES)} (see bench images)")
     if not out:
         raise InputError("no images given; pass built-in names (see `bench images`), files or a folder")
     seen: dict[str, str] = {}

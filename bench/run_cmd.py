@@ -81,8 +81,9 @@ def run_cmd(
     solver: Annotated[Optional[list[str]], typer.Option(
         "--solver", "-s", help="Solver to include (repeat for several) [default: every registered solver].")] = None,
     image: Annotated[Optional[list[str]], typer.Option(
-        "--image", "-i", help="Built-in name, image file or folder of images (repeat for several) "
-                              "[default: every built-in image].")] = None,
+        "--images", "--image", "-i", help="A folder of photos, an image file, a built-in name or a suite (see "
+                                          "`bench images`); repeat for several [default: every built-in image].")]
+    = None,
     pins: Annotated[OptInt, typer.Option("--pins", help="Number of pins [default: 288].")] = None,
     lines: Annotated[Optional[list[str]], typer.Option(
         "--lines", "-l", help="Line counts, comma-separated or repeated; each is its own run "

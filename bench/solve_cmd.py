@@ -153,11 +153,16 @@ def _lines(text: str):
 
 
 def images_cmd():
-    """List the built-in images (shipped inside installed packages)."""
+    """List the built-in images (shipped inside installed packages) and the named image suites."""
     from rendering import BUILTIN_IMAGES
+
+    from .plan import SUITE_NOTES, SUITES
 
     for name, (_, desc) in BUILTIN_IMAGES.items():
         typer.echo(f"{name:14s} {desc}")
+    typer.echo("\nsuites (bench run --images NAME):")
+    for name, members in SUITES.items():
+        typer.echo(f"{name:14s} {', '.join(members)}: {SUITE_NOTES[name]}")
 
 
 def solvers_cmd():

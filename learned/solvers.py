@@ -216,6 +216,8 @@ class ChordNetLead(Lead):
 
     title = "ChordNet guide"
     requires = TORCH
+    #: GUIDE_SIGMA, GUIDE_CANDIDATES, GUIDE_LEAD were chosen on these
+    tuned_on = ("moon", "coins", "rocket")
 
     @dataclass(frozen=True, kw_only=True)
     class Config(GuidedConfig, ChordNetOptions):
@@ -239,6 +241,7 @@ class ProjectionLead(Lead):
 
     title = "projection guide"
     requires = TORCH
+    tuned_on = ("moon", "coins", "rocket")  # ae+greedy's guide defaults
 
     @dataclass(frozen=True, kw_only=True)
     class Config(GuidedConfig):

@@ -110,6 +110,8 @@ class Solver(ABC):
     accepts: ClassVar[tuple] = ()
     #: modules it needs beyond the base install (listed as unavailable without them)
     requires: ClassVar[tuple] = ()
+    #: the pictures a default of it was tuned on (built-in names): a study marks its rows on them
+    tuned_on: ClassVar[tuple] = ()
 
     @dataclass(frozen=True, kw_only=True)
     class Config:

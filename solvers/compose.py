@@ -48,6 +48,8 @@ class Step(ABC):  # noqa: B024  (no abstract method of its own: an ABC so that L
     prefix: ClassVar[str] = ""
     requires: ClassVar[tuple] = ()
     stochastic: ClassVar[bool] = False
+    #: the pictures its defaults were tuned on (as ``Solver.tuned_on``)
+    tuned_on: ClassVar[tuple] = ()
     #: what the step does, for ``bench solvers`` (e.g. ``"refine-ssim"``)
     title: ClassVar[str] = ""
 
@@ -163,6 +165,7 @@ def compose(name: str, solver: str, *, lead: type[Lead] | None = None, refiners:
         stochastic = base.stochastic or any(s.stochastic for s in steps)
         colours = base.colours
         requires = tuple(dict.fromkeys([*base.requires, *(m for s in steps for m in s.requires)]))
+        tuned_on = tuple(dict.fromkeys([*base.tuned_on, *(m for s in steps for m in s.tuned_on)]))
         accepts = ()
         #: the steps, in order: what ``bench solvers`` shows
         composition: ClassVar[tuple] = tuple(titles)

@@ -366,6 +366,8 @@ class SSIMRefiner(_PathRefiner):
 
     title = "refine-ssim"
     objective = "ssim"
+    #: its tone weight (TONE_WEIGHT) was chosen on these
+    tuned_on = ("camera", "moon", "rocket")
     quick_options = {"sweeps": 1}
     Config = _SSIMOptions  # type: ignore[assignment]  # its own dataclass, not a subclass of the base's empty Config
 

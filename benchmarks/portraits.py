@@ -65,7 +65,7 @@ def scored(problem, chords, box, pool) -> dict:
 
     def at(o):
         img = render(table, chords, opacity=o)
-        s = score(img, target, mask)
+        s = score(img, target, mask, full=False)
         return dict(ssim=s["ssim"], l1=s["l1"], face_ssim=box_ssim(img, target, mask, box))
 
     best, seen = best_opacities(at, ("ssim", "l1", "face_ssim"), higher_is_better={"face_ssim": True},
@@ -266,6 +266,7 @@ def sweep(pics, args, pool, log) -> list[str]:
                 g.append(f["face_ssim"] - d["face_ssim"])
                 s.append(f["ssim"] - d["ssim"])
                 l1.append(f["l1"] - d["l1"])
+                log(f"  {p.name} {lines}: face {g[-1]:+.3f} ssim {s[-1]:+.4f} l1 {l1[-1]:+.4f}")
             row = (f"| {strength:g} | {features:g} | {lines} | {np.mean(g):+.3f} | {np.min(g):+.3f} | "
                    f"{np.mean(s):+.4f} | {np.min(s):+.4f} | {np.mean(l1):+.4f} | {np.max(l1):+.4f} |")
             log(row)

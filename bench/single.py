@@ -87,7 +87,7 @@ def solve(image, *, solver: str = DEFAULT_SOLVER, pins: int = 288, lines: int | 
           gamma: float = 1.0, exposure: str = "off", clahe: bool = False, crop: str = "center", importance=None,
           importance_strength: float = 2.0, out: str | Path | None = None, formats=FORMATS,
           solver_options: dict | None = None, progress=None, kit=False, colors=None, board=None,
-          listener=None) -> SolveResult:
+          listener=None, faces: str = "off") -> SolveResult:
     """Solve one image with one registered solver, score it, and optionally write the result (and the kit).
 
     Threads: ``colors`` (``"auto:K"`` or ``"black,red,#1e90ff"``) on ``board`` (``"white"``, ``"black"``,
@@ -105,11 +105,17 @@ def solve(image, *, solver: str = DEFAULT_SOLVER, pins: int = 288, lines: int | 
     slow phase: loading or building the chord table, compiling kernels on a
     first run, preparing and running the solver. ``listener``: a
     :class:`solvers.Progress` that hears the lines as the solver chooses them (and can cancel).
+    ``faces`` (``"off"``, ``"auto"``, ``"on"``; :meth:`rendering.Target.with_faces`) weighs the error on
+    faces; they are looked for in a thread while the solver gets ready, so ``auto`` costs little time.
     ``kit`` (True or a :class:`kit.KitOptions`) also writes the maker's kit into ``out``
     (checked before the solve, made before anything is written). The solution is rendered once: its
     scores, its preview and its kit share the render.
     """
     from rendering import InputError, is_cached, needs_compiling
+    from rendering.faces import check_available, check_faces_mode
+
+    if check_faces_mode(faces) == "on" or crop == "auto":
+        check_available()  # the faces extra, before any work
 
     say = progress or (lambda _m: None)
     clock = {}
@@ -141,6 +147,13 @@ def solve(image, *, solver: str = DEFAULT_SOLVER, pins: int = 288, lines: int | 
                    importance=importance, importance_strength=importance_strength, colors=colors, board=board)
     solver_obj.check(problem)  # a solver that cannot draw these threads: before the table is built
     clock["image"] = time.perf_counter() - t
+    looking = None
+    if check_faces_mode(faces) != "off":  # faces are found while the table loads and the solver gets ready
+        from concurrent.futures import ThreadPoolExecutor
+
+        pool = ThreadPoolExecutor(1, thread_name_prefix="faces")
+        looking = pool.submit(problem.target.with_faces, faces, mask=problem.mask)
+        pool.shutdown(wait=False)
     cached = is_cached(problem.layout, problem.min_gap, problem.width_px)
     helper = None
     kernels = solver_obj.jit_kernels()
@@ -162,6 +175,12 @@ def solve(image, *, solver: str = DEFAULT_SOLVER, pins: int = 288, lines: int | 
     finally:
         if helper is not None and helper.poll() is None:
             helper.kill()
+    if looking is not None:
+        t = time.perf_counter()
+        import dataclasses
+
+        problem = dataclasses.replace(problem, target=looking.result())
+        clock["faces"] = time.perf_counter() - t
     say(f"solving with {solver}")
     solution = solver_obj.solve(problem, rng=seed, progress=listener)
     clock["solve"] = solution.seconds

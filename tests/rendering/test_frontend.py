@@ -42,7 +42,7 @@ def test_crops():
     assert load_target(arr, 32, crop="150,0,50").image.min() == 1.0
     with pytest.raises(InputError, match="crop 150,0,80 does not fit image"):
         load_target(arr, 32, crop="150,0,80")
-    with pytest.raises(InputError, match="crop must be center, fit or LEFT,TOP,SIZE"):
+    with pytest.raises(InputError, match="crop must be center, fit, auto or LEFT,TOP,SIZE"):
         load_target(arr, 32, crop="left")
 
 

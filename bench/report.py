@@ -7,7 +7,9 @@ and writes, next to ``runs.csv``:
   scale, and SSIM at full resolution), runtime, a per-image table, blank and
   flat-canvas reference rows, failures, and the environment from ``meta.json``;
 * ``ssim_vs_lines.png``, ``l1_vs_lines.png`` -- mean over images and seeds;
-* ``ssim_vs_runtime.png`` -- every (solver, lines) point and the Pareto front;
+* ``stats.md`` and the statistics' CSV tables and figures (:mod:`bench.stats`): bootstrap intervals,
+  paired comparisons with a reference solver, ranks, ``pareto_<metric>.png`` (score against seconds and
+  the Pareto front) and ``profile_<metric>.png`` (performance profiles);
 * ``gallery.png`` -- rows = solvers, columns = line counts, rendered from the
   saved pin files (and the saved target, as the first column).
 
@@ -36,7 +38,7 @@ from rendering.fileio import prepare_out_dir, write_files_atomically
 
 from .storage import read_runs
 
-FIGURES = ("ssim_vs_lines.png", "l1_vs_lines.png", "ssim_vs_runtime.png", "gallery.png")
+FIGURES = ("ssim_vs_lines.png", "l1_vs_lines.png", "pareto_ssim.png", "profile_ssim.png", "gallery.png")
 #: the reference rows: the bare board (white for one black thread) and a flat canvas of the photo's mean tone
 #: (or colour)
 REFERENCE_LABELS = {"blank": "bare board (reference)", "flat": "flat mean picture (reference)"}
@@ -159,9 +161,10 @@ def incomplete_cells(df: pd.DataFrame, order: list[str] | None = None) -> set:
 
 
 def markdown_table(table: pd.DataFrame, *, digits: int | None = 3, best: str | None = None,
-                   flags: set | None = None) -> str:
+                   flags: set | None = None, ci: pd.DataFrame | None = None, marks: dict | None = None) -> str:
     """A pivot as a Markdown table; ``best`` = "max" or "min" bolds each column's best solver (not references);
-    cells in ``flags`` ((row, column) pairs) get a dagger."""
+    cells in ``flags`` ((row, column) pairs) get a dagger; ``ci`` (same shape) adds each cell's 95 % interval
+    as ``±`` half its width; ``marks`` (``{(row, column): mark}``) adds a mark after a cell."""
     cols = list(table.columns)
     head = "| " + " | ".join([str(table.index.name or "")] + [str(c) for c in cols]) + " |"
     sep = "|" + "---|" + "---:|" * len(cols)
@@ -178,10 +181,68 @@ def markdown_table(table: pd.DataFrame, *, digits: int | None = 3, best: str | N
         for c in cols:
             text = _fmt(row[c], digits)
             text = f"**{text}**" if best_of.get(c) == idx else text
+            if ci is not None and idx in ci.index and c in ci.columns and np.isfinite(ci.loc[idx, c]):
+                text += f" ±{ci.loc[idx, c]:.{digits if digits is not None else 3}f}"
+            text += (marks or {}).get((idx, c), "")
             cells.append(text + "†" if flags and (idx, c) in flags else text)
         name = f"*{idx}*" if idx in _ALL_REFERENCES else str(idx)
         lines.append("| " + " | ".join([name] + cells) + " |")
     return "\n".join(lines)
+
+
+def interval_halfwidths(df: pd.DataFrame, metric: str, order: list[str] | None = None,
+                        cells: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Solvers x line counts: half the width of each cell's 95 % bootstrap interval over images
+    (:func:`bench.stats.cell_intervals`, or its ``cells`` already computed; NaN for a cell with one image)."""
+    from . import stats
+
+    dfl, labels = _labelled(df, order)
+    ok = dfl[dfl["error"] == ""]
+    lines = sorted(df["lines"].astype(int).unique())
+    out = pd.DataFrame(np.nan, index=labels, columns=lines, dtype=float)
+    if cells is None and len(ok) and ok[metric].notna().any():
+        cells = stats.cell_intervals(ok, metric, by="label", n_resamples=REPORT_RESAMPLES)
+    for r in ([] if cells is None else cells.to_dict("records")):
+        if r["solver"] in out.index:
+            out.loc[r["solver"], int(r["lines"])] = (r["ci_high"] - r["ci_low"]) / 2
+    return out
+
+
+#: bootstrap resamples of the report's intervals and paired differences: 2999 (against 9999 the bounds
+#: move by about 0.001 SSIM, in a third of the time; ``bench.stats`` defaults to 9999 for other uses)
+REPORT_RESAMPLES = 2999
+
+
+def tuned_marks(df: pd.DataFrame, families: dict | None = None) -> dict:
+    """``{(solver, image): "‡"}`` where a default of the solver was tuned on the picture (``Solver.tuned_on``),
+    and ``"§"`` where a learned solver's model was trained on it (the ``trained_on`` column of the runs)."""
+    marks = {}
+    for solver in df["solver"].unique():
+        try:
+            from solvers import get_entry
+
+            tuned = set(get_entry(str(solver)).cls.tuned_on)
+        except Exception:  # noqa: BLE001  (a solver this install does not know: nothing to mark)
+            tuned = set()
+        for image in tuned & set(df.loc[df["solver"] == solver, "image"]):
+            marks[(solver, image)] = "‡"
+    if "trained_on" in df.columns:
+        seen = df[df["trained_on"].fillna(False).astype(bool)]
+        for solver, image in zip(seen["solver"], seen["image"]):
+            marks[(solver, image)] = marks.get((solver, image), "") + "§"
+    return marks
+
+
+def _marks_note(marks: dict) -> str:
+    tuned = sorted({f"{s} on {i}" for (s, i), m in marks.items() if "‡" in m})
+    trained = sorted({f"{s} on {i}" for (s, i), m in marks.items() if "§" in m})
+    out = []
+    if tuned:
+        out.append(f"‡ a default of the solver was tuned on this picture ({'; '.join(tuned)}): read its row there "
+                   f"with care, or compare on the `test` suite (`bench run --images test`), which no default saw.")
+    if trained:
+        out.append(f"§ a learned solver was scored on a picture its model was trained on ({'; '.join(trained)}).")
+    return " ".join(out)
 
 
 def threads_per_image(df: pd.DataFrame) -> pd.DataFrame:
@@ -205,7 +266,8 @@ def _per_image(df: pd.DataFrame, lines: int, order, metric: str = "ssim") -> pd.
     return t
 
 
-def summary_markdown(df: pd.DataFrame, meta: dict | None = None, *, figures: dict | None = None) -> str:
+def summary_markdown(df: pd.DataFrame, meta: dict | None = None, *, figures: dict | None = None, stats: str = "",
+                     reference: str | None = None, intervals: dict | None = None) -> str:
     """The text of ``summary.md`` for a runs table (and its ``meta.json`` when there is one)."""
     meta = meta or {}
     order = list((meta.get("study") or {}).get("solvers") or [])
@@ -239,20 +301,34 @@ def summary_markdown(df: pd.DataFrame, meta: dict | None = None, *, figures: dic
         note = ["", "† some runs of this cell failed: its mean covers fewer images or seeds."] if fl else []
         for metric, title, digits, best in METRIC_TABLES:
             if measured(sub, metric):
-                out += [f"{h} {title} vs lines", "",
-                        markdown_table(pivot(sub, metric, order=order), digits=digits, best=best, flags=fl), *note, ""]
+                out += [f"{h} {title} vs lines (mean ± half the 95 % bootstrap interval over images)", "",
+                        markdown_table(pivot(sub, metric, order=order), digits=digits, best=best, flags=fl,
+                                       ci=interval_halfwidths(sub, metric, order, (intervals or {}).get(metric))),
+                        *note, ""]
         out += [f"{h} Runtime (seconds) vs lines", "",
                 markdown_table(pivot(sub, "seconds", order=order, references=False), digits=None, best="min",
                                flags=fl), *note, ""]
-        for metric, title, digits, best in METRIC_TABLES[:2]:
+        marks = tuned_marks(sub)
+        for metric, title, digits, best in METRIC_TABLES[:3]:
             per = _per_image(sub, top, order, metric) if measured(sub, metric) else pd.DataFrame()
             if not per.empty and per.shape[1] > 1:
                 out += [f"{h} {title.split(' (')[0]} per image at {top} lines", "",
-                        markdown_table(per, digits=digits, best=best), ""]
+                        markdown_table(per, digits=digits, best=best, marks=marks), ""]
+        if marks:
+            out += [_marks_note(marks), ""]
         pal = threads_per_image(sub)
         if len(pal):
             out += [f"{h} Threads per image", "", "| image | threads |", "|---|---|"]
             out += [f"| {r['image']} | {r['palette']} |" for r in pal.to_dict("records")] + [""]
+    if stats:
+        out += [f"## Which gaps are real: intervals, paired comparisons with {reference}, ranks", "",
+                "The tables above give each cell's mean over images (each image counts once: its mean over seeds) "
+                "and half the width of its 95 % percentile bootstrap interval over images (`scipy.stats.bootstrap`). "
+                f"Below, for each metric: the intervals in full, every solver paired with `{reference}` on the same "
+                "images (the mean difference, its interval, and wins / ties / losses over images, a tie within the "
+                "stated tolerance), and mean ranks. The CSVs beside this file keep every bound "
+                "(`intervals_*.csv`, `paired_*.csv`, `ranks_*.csv`).", "",
+                stats.replace("## Statistics over images\n", "").replace("\n### ", "\n### ").strip(), ""]
     fails = df[df["error"] != ""]
     if len(fails):
         out += ["## Failures", "", "| solver | image | lines | seed | error |", "|---|---|---:|---:|---|"]
@@ -263,8 +339,11 @@ def summary_markdown(df: pd.DataFrame, meta: dict | None = None, *, figures: dic
     if figures:
         out += ["## Figures", ""]
         captions = {"ssim_vs_lines.png": "SSIM vs lines", "l1_vs_lines.png": "L1 vs lines",
-                    "de2000_vs_lines.png": "CIEDE2000 vs lines",
-                    "ssim_vs_runtime.png": "SSIM vs runtime (Pareto front)", "gallery.png": "Gallery"}
+                    "de2000_vs_lines.png": "CIEDE2000 vs lines", "gallery.png": "Gallery"}
+        captions.update({f: f"{f.split('_', 1)[1][:-4]} against seconds, the Pareto front marked, one panel per "
+                            f"line count" for f in figures if f.startswith("pareto_")})
+        captions.update({f: f"performance profile of {f.split('_', 1)[1][:-4]}: the share of images on which each "
+                            f"solver is within tau of the best" for f in figures if f.startswith("profile_")})
         for fname in figures:
             out += [f"![{captions.get(fname, fname)}]({fname})", ""]
     if meta:
@@ -379,12 +458,14 @@ def _plt():
     return plt
 
 
-def _png(fig) -> bytes:
+def _png(fig, *, tight: bool = True) -> bytes:
     """The figure as PNG bytes, then closed. Agg writes no time stamp; dropping ``Software`` leaves
-    no metadata at all, so the same table gives the same bytes."""
+    no metadata at all, so the same table gives the same bytes. ``tight=False`` for a figure laid out by hand
+    (drawn once, not twice)."""
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=fig.dpi, bbox_inches="tight", pad_inches=0.08,
-                metadata={"Software": None})
+    kw = dict(bbox_inches="tight", pad_inches=0.08) if tight else {}
+    fig.savefig(buf, format="png", dpi=fig.dpi, metadata={"Software": None},
+                pil_kwargs={"compress_level": 3}, **kw)  # level 6: 2x the time, 10 % smaller
     _plt().close(fig)
     return buf.getvalue()
 
@@ -451,68 +532,6 @@ def metric_figure(df: pd.DataFrame, metric: str, ylabel: str, order=None, styles
     return fig
 
 
-def pareto_front(seconds: np.ndarray, score: np.ndarray) -> np.ndarray:
-    """Indices of the points no other point beats on both (fewer seconds and higher score), by seconds.
-
-    >>> pareto_front(np.array([1.0, 2.0, 3.0, 0.5]), np.array([0.5, 0.4, 0.9, 0.1])).tolist()
-    [3, 0, 2]
-    """
-    seconds, score = np.asarray(seconds, float), np.asarray(score, float)
-    ok = np.flatnonzero(np.isfinite(seconds) & np.isfinite(score))
-    idx = ok[np.lexsort((-score[ok], seconds[ok]))]
-    front, best = [], -np.inf
-    for i in idx:
-        if score[i] > best:
-            front.append(int(i))
-            best = score[i]
-    return np.array(front, dtype=int)
-
-
-def runtime_figure(df: pd.DataFrame, order=None, styles: dict | None = None, ylabel: str = "SSIM (viewing scale)"):
-    """SSIM against solver seconds: one point per (solver, lines), marker size = lines, each solver's
-    points joined in line order, and the Pareto front; a matplotlib Figure (Agg)."""
-    from matplotlib.lines import Line2D
-
-    plt = _plt()
-    dfl, labels = _labelled(df, order)
-    labels = legend_order(labels)
-    styles = styles or solver_styles(labels)
-    ok = dfl[dfl["error"] == ""]
-    pts = ok.groupby(["label", "lines"], sort=False)[["seconds", "ssim"]].mean().reset_index()
-    lines = sorted(int(n) for n in df["lines"].unique())
-    area = dict(zip(lines, np.linspace(18.0, 70.0, len(lines)) if len(lines) > 1 else [36.0]))
-    fig, ax = plt.subplots(figsize=(6.4, 4.8), dpi=110)
-    for lab in labels:
-        st, p = styles[lab], pts[pts["label"] == lab].sort_values("lines")
-        x = np.maximum(p["seconds"].to_numpy(float), 1e-4)
-        ax.plot(x, p["ssim"], color=st["color"], linestyle=st["linestyle"], lw=0.8, alpha=0.7, zorder=2)
-        ax.scatter(x, p["ssim"], s=[area[int(n)] for n in p["lines"]], color=st["color"], marker=st["marker"],
-                   edgecolors="white", linewidths=0.5, zorder=3)
-    extra = []
-    front = pareto_front(pts["seconds"].to_numpy(), pts["ssim"].to_numpy())
-    if len(front):
-        f = pts.iloc[front]
-        h = ax.step(np.maximum(f["seconds"], 1e-4), f["ssim"], where="post", color="0.5", lw=4, alpha=0.35,
-                    zorder=1, solid_capstyle="butt")[0]
-        extra.append(("Pareto front", [(h, "upper left is better")]))
-    extra.append(("lines (marker size)", [(Line2D([], [], ls="none", marker="o", color="0.45",
-                                                  markersize=float(np.sqrt(area[n]))), str(n)) for n in lines]))
-    ax.set_xscale("log")
-    from matplotlib.ticker import NullFormatter
-
-    ax.xaxis.set_minor_formatter(NullFormatter())  # runs within one decade would crowd the minor tick labels
-    lo, hi = ax.get_xlim()
-    if lo > 0 and hi > 0:  # whole decades, so the major ticks carry labels
-        ax.set_xlim(10 ** np.floor(np.log10(lo)), 10 ** np.ceil(np.log10(hi)))
-    ax.tick_params(axis="x", which="both", pad=6)  # a labelled minor tick by the corner clears the y labels
-    ax.set_xlabel("solver seconds (log)")
-    ax.set_ylabel(ylabel)
-    ax.grid(alpha=0.3, which="both")
-    _legend(ax, labels, styles, extra)
-    ax.set_title(f"{ylabel.replace(' (viewing scale)', '')} vs runtime (mean over images and seeds)", fontsize=9)
-    return fig
-
-
 def render_row(row: dict, out: Path) -> np.ndarray:
     """Re-render one finished run from its saved pin file and the set-up in its row (read through
     :func:`kit.results.load_solution`, the one reader of results).
@@ -548,7 +567,12 @@ def _two_lines(label: str, width: int = 26) -> str:
 
 def gallery_figure(df: pd.DataFrame, out: Path, image: str, order=None):
     """Rows = solvers (legend order), columns = line counts, each cell re-rendered from its pin file,
-    the target top left; a matplotlib Figure (Agg) laid out in inches so no text meets another."""
+    the target top left; a matplotlib Figure (Agg) laid out in inches so no text meets another.
+
+    The cells are pasted into one picture drawn once (a single image and its labels: 68 axes of their own took
+    most of a report's time)."""
+    from PIL import Image
+
     plt = _plt()
     sub = df[df["image"] == image]
     ok, labels = _labelled(sub, order)
@@ -559,30 +583,39 @@ def gallery_figure(df: pd.DataFrame, out: Path, image: str, order=None):
     has_target = target_png.is_file()
     # inches: cells, the gaps between them, a gap left of the first rendered column for the (vertical)
     # row labels, and a top margin holding the title above the column headers
-    cell, gap, label_gap, top, margin = 1.8, 0.1, 0.42, 0.62, 0.05
+    cell, gap, label_gap, top, margin, dpi = 1.8, 0.1, 0.42, 0.62, 0.05, 110
     x0 = margin + (cell + label_gap if has_target else label_gap)
     width = x0 + len(lines) * cell + (len(lines) - 1) * gap + margin
     height = top + len(labels) * cell + (len(labels) - 1) * gap + margin
-    fig = plt.figure(figsize=(width, height), dpi=110)
+    W, H, C = int(round(width * dpi)), int(round(height * dpi)), int(round(cell * dpi))
+    mosaic = np.full((H, W, 3), 255, np.uint8)  # uint8 RGB: drawn without a float pass
+    fig = plt.figure(figsize=(width, height), dpi=dpi)
+    ax = fig.add_axes((0, 0, 1, 1))
+    ax.set_axis_off()
+    texts: list[tuple] = []  # (x px, y px, text, kwargs)
 
-    def cell_axes(x: float, row: int):
-        y = height - top - row * (cell + gap) - cell
-        ax = fig.add_axes((x / width, y / height, cell / width, cell / height))
-        ax.set_xticks([])
-        ax.set_yticks([])
-        return ax
+    def origin(x_in: float, row: int) -> tuple[int, int]:
+        return int(round(x_in * dpi)), int(round((top + row * (cell + gap)) * dpi))
+
+    def paste(img: np.ndarray, x: int, y: int) -> None:
+        arr = np.clip(np.asarray(img, np.float32), 0, 1)
+        pic = Image.fromarray((arr * 255 + 0.5).astype(np.uint8), "RGB" if arr.ndim == 3 else "L")
+        pic = pic.convert("RGB").resize((C, C), Image.BOX)
+        mosaic[y:y + C, x:x + C] = np.asarray(pic)
+        frame(x, y)
+
+    def frame(x: int, y: int) -> None:  # a thin frame, as the axes had
+        mosaic[y, x:x + C] = mosaic[y + C - 1, x:x + C] = 204
+        mosaic[y:y + C, x] = mosaic[y:y + C, x + C - 1] = 204
 
     if has_target:
-        from PIL import Image
-
-        ax = cell_axes(margin, 0)
+        x, y = origin(margin, 0)
         with Image.open(target_png) as im:
-            tgt = np.asarray(im.convert("RGB" if im.mode == "RGB" else "L"), np.float32) / 255.0
-            ax.imshow(_for_display(tgt), cmap="gray", vmin=0, vmax=1)
-        ax.set_title("target", fontsize=8, pad=4)
+            paste(np.asarray(im.convert("RGB" if im.mode == "RGB" else "L"), np.float32) / 255.0, x, y)
+        texts.append((x + C / 2, y - 4, "target", dict(ha="center", va="bottom", fontsize=8)))
     for r, lab in enumerate(labels):
         for c, n in enumerate(lines):
-            ax = cell_axes(x0 + c * (cell + gap), r)
+            x, y = origin(x0 + c * (cell + gap), r)
             cand = ok[(ok["label"] == lab) & (ok["lines"] == n)].sort_values("replicate")
             done = cand[(cand["error"] == "") & (cand["pin_file"] != "")]
             text = "not run"
@@ -596,36 +629,105 @@ def gallery_figure(df: pd.DataFrame, out: Path, image: str, order=None):
                 except (OSError, ValueError, InputError) as e:
                     text = f"pin file: {type(e).__name__}"
                 if img is not None:
-                    ax.imshow(_for_display(img), cmap="gray", vmin=0, vmax=1)
+                    paste(_for_display(img), x, y)
                     de = float(rec.get("de2000", np.nan))
                     score_text = (f"ΔE {de:.2f} · " if np.isfinite(de) else "") + f"SSIM {rec['ssim']:.3f}"
-                    ax.text(0.02, 0.02, score_text, transform=ax.transAxes, fontsize=6,
-                            color="k", bbox=dict(fc="w", ec="none", alpha=0.7, pad=1))
+                    texts.append((x + 3, y + C - 3, score_text, dict(fontsize=6, color="k", va="bottom",
+                                                                    bbox=dict(fc="w", ec="none", alpha=0.7, pad=1))))
             if img is None:
-                ax.text(0.5, 0.5, text, ha="center", va="center", fontsize=8, color="0.4", transform=ax.transAxes)
+                frame(x, y)
+                texts.append((x + C / 2, y + C / 2, text, dict(ha="center", va="center", fontsize=8, color="0.4")))
             if r == 0:
-                ax.set_title(f"{n} lines", fontsize=8, pad=4)
+                texts.append((x + C / 2, y - 4, f"{n} lines", dict(ha="center", va="bottom", fontsize=8)))
             if c == 0:
-                ax.set_ylabel(_two_lines(lab), fontsize=8, labelpad=3)
-    fig.text(0.5, 1 - 0.06 / height, f"{image}: rows = solvers, columns = line counts", ha="center", va="top",
-             fontsize=9)
+                texts.append((x - 3, y + C / 2, _two_lines(lab), dict(ha="center", va="bottom", fontsize=8,
+                                                                    rotation=90, rotation_mode="anchor",
+                                                                    multialignment="center")))
+    ax.imshow(mosaic, extent=(0, W, H, 0), interpolation="none")
+    ax.set_xlim(0, W)
+    ax.set_ylim(H, 0)
+    for x, y, t, kw in texts:
+        ax.text(x, y, t, **kw)
+    ax.text(W / 2, 0.06 * dpi, f"{image}: rows = solvers, columns = line counts", ha="center", va="top", fontsize=9)
     return fig
 
 
-def write_report(out_dir: str | os.PathLike, *, gallery_image: str | None = None,
-                 figures: bool = True) -> dict[str, Path]:
-    """Redraw ``summary.md`` and the figures of a study folder from its ``runs.csv``.
+def merge_studies(folders, out: str | os.PathLike) -> pd.DataFrame:
+    """Several study folders as one: their ``runs.csv`` rows, pin files and targets copied into ``out``.
+
+    Studies merge when they share their settings (pins, canvas, frame, thread, opacity, min gap, threads and
+    board, quick or not); otherwise one :class:`~rendering.InputError` line says which setting differs. A run
+    in several studies (the same ``run_id``) is kept once.
+    """
+    import shutil
+
+    folders = [Path(f) for f in folders]
+    frames = []
+    for f in folders:
+        if not f.is_dir():
+            raise InputError(f"study folder '{f}' not found; pass folders written by `bench run`")
+        frames.append(read_runs(f))
+    first = frames[0]
+    for f, df in zip(folders[1:], frames[1:]):
+        for col in SETTINGS:
+            a = set(map(str, first[col].dropna().unique())) if col in first.columns else set()
+            b = set(map(str, df[col].dropna().unique())) if col in df.columns else set()
+            if a != b:
+                raise InputError(f"studies '{folders[0]}' and '{f}' differ in {col} ({', '.join(sorted(a)) or '-'} "
+                                 f"vs {', '.join(sorted(b)) or '-'}); merge only studies run with the same settings")
+    dest = prepare_out_dir(out)
+    for f, df in zip(folders, frames):
+        for rel in df.get("pin_file", pd.Series(dtype=str)).fillna(""):
+            if rel and (f / rel).is_file() and f.resolve() != dest.resolve():
+                (dest / rel).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(f / rel, dest / rel)
+        if (f / "targets").is_dir() and f.resolve() != dest.resolve():
+            shutil.copytree(f / "targets", dest / "targets", dirs_exist_ok=True)
+    merged = pd.concat(frames, ignore_index=True).drop_duplicates(subset=["run_id"], keep="last")
+    write_files_atomically(dest, {"runs.csv": merged.to_csv(index=False).encode()})
+    meta = _load_meta(folders[0])
+    if meta:
+        meta.setdefault("study", {})["merged_from"] = [str(f) for f in folders]
+        write_files_atomically(dest, {"meta.json": (json.dumps(meta, indent=1) + "\n").encode()})
+    return merged
+
+
+#: the settings two studies must share to merge (:func:`merge_studies`)
+SETTINGS = ("pins", "canvas", "frame_mm", "thread_mm", "opacity", "min_gap", "palette", "board", "quick")
+
+
+def default_reference(df: pd.DataFrame) -> str | None:
+    """The solver the paired comparison is against: the default solver when the study has it, else its first."""
+    from solvers import DEFAULT_COLOUR_SOLVER, DEFAULT_SOLVER
+
+    names = list(dict.fromkeys(df["solver"]))
+    for name in (DEFAULT_SOLVER, DEFAULT_COLOUR_SOLVER):
+        if name in names:
+            return name
+    return names[0] if names else None
+
+
+def write_report(out_dir: str | os.PathLike, *, gallery_image: str | None = None, figures: bool = True,
+                 vs: str | None = None, metrics: str = "view") -> dict[str, Path]:
+    """Redraw ``summary.md``, the statistics and the figures of a study folder from its ``runs.csv``.
 
     Parameters
     ----------
     out_dir : the study folder (holds ``runs.csv``; ``meta.json``, ``pins/`` and ``targets/`` when present)
     gallery_image : image shown in the gallery; default the study's first image
-    figures : draw the PNG figures too (else only ``summary.md``)
+    figures : draw the PNG figures too (else only ``summary.md`` and the tables)
+    vs : the solver every other is paired with (:func:`bench.stats.paired`); default
+        :func:`default_reference`
+    metrics : the metric set of the statistics: ``view`` (viewing-scale SSIM, L1, PSNR: the toolkit's),
+        ``blur2`` (the published protocol: SSIM and PSNR after a sigma = 2 px Gaussian blur), ``full`` or
+        ``colour`` (:data:`bench.stats.METRIC_SETS`)
 
     Returns
     -------
     dict ``{file name: path}`` of what was written
     """
+    from . import stats
+
     out = Path(out_dir)
     if not out.is_dir():
         raise InputError(f"study folder '{out}' not found; pass a folder written by `bench run`")
@@ -635,10 +737,25 @@ def write_report(out_dir: str | os.PathLike, *, gallery_image: str | None = None
     prepare_out_dir(out)
     meta = _load_meta(out)
     order = list((meta.get("study") or {}).get("solvers") or [])
+    pins, canvas = setups(df)[0]
+    main = df[(df["pins"] == pins) & (df["canvas"] == canvas)]
+    ok = main[main["error"] == ""]
+    names = list(dict.fromkeys(ok["solver"]))  # a solver that failed every run cannot be the reference
+    if vs is not None and vs not in names:
+        raise InputError(f"--vs '{vs}' is not a solver of this study with a finished run; "
+                         f"choose one of: {', '.join(names) or '(none finished)'}")
+    vs = vs or default_reference(ok)
+    chosen = stats.metric_set(metrics, ok if len(ok) else main)
     files: dict[str, bytes] = {}
+    styles = solver_styles(_labelled(main, order)[1], families_of(main))  # one look per solver in every figure
+    tables: dict = {}
+    if len(ok):
+        ordered = ok.assign(_o=ok["solver"].map({n: i for i, n in enumerate(legend_order(names))}))
+        ordered = ordered.sort_values("_o", kind="stable").drop(columns="_o")
+        tables = {m: stats.metric_tables(ordered, m, reference=vs, n_resamples=REPORT_RESAMPLES) for m in chosen}
+        files.update(stats.stats_files(ordered, chosen, reference=vs, figures=figures, styles=styles,
+                                       n_resamples=REPORT_RESAMPLES, tables=tables))
     if figures:
-        pins, canvas = setups(df)[0]
-        main = df[(df["pins"] == pins) & (df["canvas"] == canvas)]
         images = list(dict.fromkeys(main["image"]))
         study_images = list(((meta.get("study") or {}).get("images") or {}).keys())
         if gallery_image is None:
@@ -646,13 +763,14 @@ def write_report(out_dir: str | os.PathLike, *, gallery_image: str | None = None
         elif gallery_image not in images:
             raise InputError(f"image '{gallery_image}' is not in the study ({', '.join(images)}); "
                              f"pick one of those for the gallery")
-        styles = solver_styles(_labelled(main, order)[1], families_of(main))  # one look per solver in every figure
-        if (main["error"] == "").any():
+        if len(ok):
             for metric, label, fname in METRIC_FIGURES:
                 if measured(main, metric):
                     files[fname] = _png(metric_figure(main, metric, label, order, styles))
-            files["ssim_vs_runtime.png"] = _png(runtime_figure(main, order, styles, ylabel="SSIM (viewing scale)"))
-        files["gallery.png"] = _png(gallery_figure(main, out, gallery_image, order))
-    figs = {k: None for k in files}
-    files["summary.md"] = summary_markdown(df, meta, figures=figs).encode()
+        files["gallery.png"] = _png(gallery_figure(main, out, gallery_image, order), tight=False)
+    figs = {k: None for k in files if k.endswith(".png")}
+    stats_md = files.get("stats.md", b"").decode()
+    intervals = {m: t["intervals"] for m, t in tables.items()} if len(setups(df)) == 1 else {}
+    files["summary.md"] = summary_markdown(df, meta, figures=figs, stats=stats_md, reference=vs,
+                                           intervals=intervals).encode()
     return write_files_atomically(out, files)

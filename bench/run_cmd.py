@@ -192,12 +192,30 @@ def _finish(df, report: bool) -> int:
 
 @user_errors
 def report_cmd(
-    folder: Annotated[Path, typer.Argument(help="Study folder (holds runs.csv).")],
+    folders: Annotated[list[Path], typer.Argument(help="Study folder(s) (each holds runs.csv); several are merged "
+                                                     "into --out when their settings agree.")],
     gallery_image: Annotated[Optional[str], typer.Option(
         "--gallery-image", help="Image shown in the gallery [default: the study's first].")] = None,
+    vs: Annotated[Optional[str], typer.Option(
+        "--vs", help="Pair every solver with this one: mean difference, its 95 % interval, wins/ties/losses over "
+                     "images [default: the default solver].")] = None,
+    metrics: Annotated[str, typer.Option(
+        "--metrics", help="Metric set of the statistics: view (viewing-scale SSIM, L1, PSNR), blur2 (SSIM and "
+                          "PSNR after a sigma-2 Gaussian blur, the published protocol), full or colour.")] = "view",
+    out: Annotated[Optional[Path], typer.Option(
+        "--out", "-o", help="With several studies: the folder of the merged study [required then].")] = None,
 ):
-    """Redraw summary.md and the figures of a study from its runs.csv alone."""
-    from .report import write_report
+    """Redraw summary.md, the statistics and the figures of a study from its runs.csv alone (or merge studies)."""
+    from .report import merge_studies, write_report
 
-    for path in write_report(folder, gallery_image=gallery_image).values():
+    if len(folders) > 1:
+        if out is None:
+            raise InputError("several studies merge into one folder: give it with --out, e.g. --out results/merged")
+        merge_studies(folders, out)
+        folder = out
+    else:
+        folder = folders[0] if out is None else out
+        if out is not None and out.resolve() != folders[0].resolve():
+            merge_studies(folders, out)
+    for path in write_report(folder, gallery_image=gallery_image, vs=vs, metrics=metrics).values():
         typer.echo(f"wrote {path}")

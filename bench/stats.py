@@ -654,7 +654,8 @@ def png_bytes(fig) -> bytes:
     """The figure as PNG bytes, then closed. Agg writes no time stamp; with ``Software`` dropped the PNG holds
     no metadata, so the same figure gives the same bytes."""
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=fig.dpi, metadata={"Software": None})  # laid out by hand: one draw
+    fig.savefig(buf, format="png", dpi=fig.dpi, metadata={"Software": None},  # laid out by hand: one draw
+                pil_kwargs={"compress_level": 3})
     _plt().close(fig)
     return buf.getvalue()
 
@@ -841,23 +842,26 @@ def stats_markdown(df: pd.DataFrame, metric: str, *, reference: str | None = Non
 
 def stats_files(df: pd.DataFrame, metrics: Sequence[str], *, reference: str | None = None,
                 figures: bool = True, styles: dict | None = None, confidence: float = 0.95,
-                n_resamples: int = N_RESAMPLES, seed: int = 0, by: str = "solver") -> dict[str, bytes]:
+                n_resamples: int = N_RESAMPLES, seed: int = 0, by: str = "solver",
+                tables: dict[str, dict] | None = None) -> dict[str, bytes]:
     """Every table and figure of the comparison, as ``{file name: bytes}`` (ready for an atomic write).
 
     * ``stats.md`` -- :func:`stats_markdown` of each metric;
     * ``intervals_<metric>.csv`` (:func:`cell_intervals`), ``paired_<metric>.csv`` (:func:`paired`, with a
       reference), ``ranks_<metric>.csv`` (:func:`ranks`);
     * ``pareto_<metric>.png`` and ``profile_<metric>.png`` of the first metric (with ``figures``).
+
+    ``tables``: ``{metric: metric_tables(...)}`` already computed (the report computes them once).
     """
     files: dict[str, bytes] = {}
     md = ["## Statistics over images", ""]
     kw = dict(confidence=confidence, n_resamples=n_resamples, seed=seed, by=by)
     first = None
     for m in metrics:
-        tables = metric_tables(df, m, reference=reference, **kw)
-        first = first or tables
-        md.append(stats_markdown(df, m, reference=reference, tables=tables, **kw))
-        for name, t in tables.items():
+        got = (tables or {}).get(m) or metric_tables(df, m, reference=reference, **kw)
+        first = first or got
+        md.append(stats_markdown(df, m, reference=reference, tables=got, **kw))
+        for name, t in got.items():
             files[f"{name}_{m}.csv"] = t.to_csv(index=False).encode()
     if figures and metrics:
         m = metrics[0]

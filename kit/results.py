@@ -190,18 +190,20 @@ def read_pin_file(path) -> dict:
         raise InputError(f"cannot read pin file '{path}' ({getattr(e, 'strerror', None) or e}); "
                          f"pass a .txt pin file written by bench") from None
     if not is_spool_pin_file(text):
+        rows = sum(1 for ln in text.splitlines() if ln.strip())
+        tokens = text.split()
         try:
-            rows = [[int(v) for v in ln.split()] for ln in text.splitlines() if ln.strip()]
+            values = np.array(tokens, dtype=np.int64)
         except ValueError:
             raise InputError(f"pin file '{path}' holds something other than whole numbers; expected one pin a "
                              f"line") from None
         if not rows:
             raise InputError(f"pin file '{path}' is empty; expected one pin a line")
-        if all(len(r) == 1 for r in rows):
-            pins = np.array([r[0] for r in rows], dtype=np.int64)
-            pairs = np.stack([pins[:-1], pins[1:]], axis=1)
-        elif all(len(r) == 2 for r in rows):
-            pairs = np.array(rows, dtype=np.int64)
+        widths = {len(ln.split()) for ln in text.splitlines() if ln.strip()} if len(tokens) != rows else {1}
+        if widths == {1}:
+            pairs = np.stack([values[:-1], values[1:]], axis=1)
+        elif widths == {2}:
+            pairs = values.reshape(-1, 2)
         else:
             raise InputError(f"pin file '{path}' mixes formats; expected one pin a line")
         return dict(pairs=pairs, colours=np.zeros(len(pairs), np.int64), names=None, rgb=None, board_name=None,

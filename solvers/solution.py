@@ -157,13 +157,14 @@ class Solution:
         colours = np.asarray(colours, np.int64).ravel()
         if colours.shape != (len(pairs),):
             raise ValueError(f"give one colour per line ({len(pairs)}), got {colours.size}")
-        runs: list[list] = []
-        for (a, b), k in zip(pairs.tolist(), colours.tolist()):
-            if runs and runs[-1][0] == k and runs[-1][1][-1] == a:
-                runs[-1][1].append(b)
-            else:
-                runs.append([k, [a, b]])
-        return cls(problem=problem, threads=tuple((k, np.array(p, np.int32)) for k, p in runs), **kw)
+        n = len(pairs)
+        # a run breaks where the colour changes or a line does not start where the last one ended
+        breaks = np.flatnonzero((colours[1:] != colours[:-1]) | (pairs[1:, 0] != pairs[:-1, 1])) + 1
+        starts = np.r_[0, breaks] if n else np.zeros(0, np.int64)
+        ends = np.r_[breaks, n] if n else np.zeros(0, np.int64)
+        runs = tuple((int(colours[a]), np.concatenate([pairs[a:b, 0], pairs[b - 1:b, 1]]).astype(np.int32))
+                     for a, b in zip(starts.tolist(), ends.tolist()))
+        return cls(problem=problem, threads=runs, **kw)
 
     # ------------------------------------------------------------------ derived
     @property

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bench import report
+from bench import report, stats
 from bench.harness import run_study
 from bench.storage import read_runs
 
@@ -45,7 +45,8 @@ def _figures(df, out=None, order=None):
     """The three line/scatter figures and the gallery of a table, as matplotlib Figures."""
     figs = {"ssim_vs_lines": report.metric_figure(df, "ssim", "SSIM (viewing scale)", order),
             "l1_vs_lines": report.metric_figure(df, "l1", "L1 (viewing scale)", order),
-            "ssim_vs_runtime": report.runtime_figure(df, order)}
+            "pareto_ssim": stats.pareto_figure(df, "ssim", styles=report.solver_styles(report._labelled(df, order)[1]),
+                                               n_resamples=199)}
     if out is not None:
         figs["gallery"] = report.gallery_figure(df, out, df["image"].iloc[0], order)
     return figs
@@ -111,7 +112,7 @@ def test_a_solver_looks_the_same_in_every_figure():
     figs = _figures(df)
     looks = []
     for fig in figs.values():
-        leg = fig.axes[0].get_legend()
+        leg = _legend_of(fig)
         looks.append({t.get_text(): (h.get_color(), h.get_marker(), str(h.get_linestyle()))
                       for h, t in zip(leg.legend_handles, leg.get_texts()) if t.get_text() in DEFAULT})
     _close(figs)
@@ -139,11 +140,16 @@ def _texts(fig):
 
     fig.canvas.draw()
     r = fig.canvas.get_renderer()
-    axes = [a for ax in fig.axes for a in (ax.xaxis, ax.yaxis)]
+    axes = [a for ax in fig.axes if ax.axison for a in (ax.xaxis, ax.yaxis)]  # an axis turned off draws no ticks
     ticks = {id(t) for a in axes for k in a.majorTicks + a.minorTicks for t in (k.label1, k.label2)}
     drawn = [t for a in axes for t in a.get_ticklabels(which="both") if _in_view(a, t)]
     shown = [t for t in fig.findobj(Text) if id(t) not in ticks] + drawn
     return [(t.get_text(), t.get_window_extent(r)) for t in shown if t.get_visible() and t.get_text().strip()]
+
+
+def _legend_of(fig):
+    """The figure's legend: its axes' (one panel) or the figure's own (panels sharing one legend)."""
+    return fig.axes[0].get_legend() or fig.legends[0]
 
 
 def _assert_layout(figs):
@@ -152,11 +158,13 @@ def _assert_layout(figs):
         clashes = [(a, b) for (a, ba), (b, bb) in itertools.combinations(texts, 2) if _overlap(ba, bb)]
         assert clashes == [], f"{name}: text over text {clashes[:5]}"
         if name != "gallery":
-            ax = fig.axes[0]
             r = fig.canvas.get_renderer()
-            legend, data = ax.get_legend().get_window_extent(r), ax.get_window_extent(r)
-            assert not _overlap(legend, data, tol=0), f"{name}: the legend covers the data area"
-            assert legend.x0 > data.x1  # to the right of the axes
+            legend = _legend_of(fig).get_window_extent(r)
+            for ax in fig.axes:
+                if ax.get_visible():
+                    data = ax.get_window_extent(r)
+                    assert not _overlap(legend, data, tol=0), f"{name}: the legend covers the data area"
+                    assert legend.x0 > data.x1  # to the right of the axes
 
 
 def test_default_sized_figures_have_no_text_over_text_and_legends_outside(tmp_path):

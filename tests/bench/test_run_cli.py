@@ -33,7 +33,7 @@ def test_run_then_resume_then_report(tmp_path):
     df = pd.read_csv(out / "runs.csv")
     assert len(df) == 6 and sorted(df["lines"].unique()) == [20, 40, 60]
     assert df["master_seed"].eq(5).all() and df["error"].isna().all()
-    for f in ("summary.md", "ssim_vs_lines.png", "l1_vs_lines.png", "ssim_vs_runtime.png", "gallery.png",
+    for f in ("summary.md", "ssim_vs_lines.png", "l1_vs_lines.png", "pareto_ssim.png", "gallery.png",
               "meta.json"):
         assert (out / f).is_file(), f
     assert len(list((out / "pins" / "random").glob("*.txt"))) == 6

@@ -73,7 +73,9 @@ def progress_line(row: dict, n: int, total: int) -> str:
     head = f"[{n}/{total}] {row['solver']} {row['image']} {row['lines']}"
     if row.get("error"):
         return f"{head}: FAILED: {str(row['error']).splitlines()[0]}"
-    return f"{head}: SSIM {row['ssim']:.3f}, {row['seconds']:.3g} s"
+    seen = row.get("trained_on")
+    flag = f" (its model was trained on this picture: {seen})" if isinstance(seen, str) and seen else ""
+    return f"{head}: SSIM {row['ssim']:.3f}, {row['seconds']:.3g} s{flag}"
 
 
 @user_errors
@@ -185,6 +187,13 @@ def _finish(df, report: bool) -> int:
         for path in write_report(folder).values():
             typer.echo(f"wrote {path}")
     typer.echo(f"wrote {folder / 'runs.csv'}")
+    if len(ok) and "trained_on" in ok.columns:
+        seen = ok[ok["trained_on"].fillna("").astype(str) != ""]
+        if len(seen):
+            pairs = sorted({f"{s} on {i}" for s, i in zip(seen["solver"], seen["image"])})
+            runs = f"{len(seen)} run{'s' if len(seen) > 1 else ''}"
+            typer.echo(f"note: {runs} scored a learned solver on a picture its model was trained on "
+                       f"({'; '.join(pairs)}); the tables mark them §, compare on pictures it never saw", err=True)
     if len(failed):
         typer.echo(f"{len(failed)} of {len(df)} runs failed; see {folder / 'errors.log'}", err=True)
     return len(failed)

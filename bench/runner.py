@@ -27,26 +27,27 @@ import numpy as np
 
 from kit.results import txt_bytes
 from rendering import ChordTable, Target, ThreadModel, load_target
-from rendering.metrics import COLOUR_METRICS, METRICS
-from solvers import Problem, get_entry, make_solver
+from rendering.metrics import BLUR_METRICS, COLOUR_METRICS, METRICS
+from solvers import Problem, get_entry, make_solver, trained_on
 
 from .plan import RunSpec, Study, config_json
 
 REFERENCES = ("blank", "flat")
 #: problem options that are the threads (the palette and the board), not the thread model
 PALETTE_OPTIONS = ("colors", "board")
-#: Every metric a row may hold: :data:`rendering.metrics.METRICS` for every run, and for a palette other than
-#: black on white also :data:`rendering.metrics.COLOUR_METRICS` (empty otherwise; SSIM, L1, PSNR are then the
-#: luminance's)
-ALL_METRICS = list(METRICS) + list(COLOUR_METRICS)
+#: Every metric a row may hold: :data:`rendering.metrics.METRICS` and the published protocol's
+#: :data:`rendering.metrics.BLUR_METRICS` for every run, and for a palette other than black on white also
+#: :data:`rendering.metrics.COLOUR_METRICS` (empty otherwise; SSIM, L1, PSNR are then the luminance's)
+ALL_METRICS = list(METRICS) + list(BLUR_METRICS) + list(COLOUR_METRICS)
 #: The columns of ``runs.csv``, in order: ``family`` is the solver's declared family (``Solver.family``),
 #: ``palette`` the threads drawn (as ``--colors`` takes them: ``auto:K`` resolved per image), ``board`` the
-#: board's colour, ``switches`` the spool switches.
+#: board's colour, ``switches`` the spool switches, ``trained_on`` the picture of a learned solver's training
+#: that the image is (:func:`solvers.trained_on`; empty for the others).
 COLUMNS = (
     ["run_id", "solver", "family", "config", "image", "pins", "lines", "canvas", "seed", "replicate", "master_seed"]
     + ALL_METRICS
     + ["seconds", "error", "n_lines", "thread_length_m", "min_gap", "shape", "frame_mm", "thread_mm", "opacity",
-       "palette", "board", "switches", "quick", "wall_seconds", "pin_file", "host", "finished_at"]
+       "palette", "board", "switches", "quick", "trained_on", "wall_seconds", "pin_file", "host", "finished_at"]
     + [f"{ref}_{m}" for ref in REFERENCES for m in ALL_METRICS]
 )
 
@@ -74,7 +75,7 @@ def cached_palette(source: str, canvas: int, colors, board):
 def _references(source: str, canvas: int, pins: int, min_gap, thread_key: tuple) -> dict:
     opts = dict(thread_key)
     palette = cached_palette(source, canvas, opts.get("colors"), opts.get("board"))
-    return problem_for(source, canvas, pins, palette.n, min_gap, thread_key).references()
+    return problem_for(source, canvas, pins, palette.n, min_gap, thread_key).references(blurred=True)
 
 
 def problem_for(source: str, canvas: int, pins: int, lines: int, min_gap, thread_key: tuple) -> Problem:
@@ -106,8 +107,8 @@ def _base_row(spec: RunSpec) -> dict:
         family = get_entry(spec.solver).cls.family
     except Exception:  # noqa: BLE001  (an unknown solver fails its run below, with its own message)
         family = ""
-    row.update(family=family, palette="", board=spec.problem_options.get("board") or "", run_id=spec.run_id,
-               solver=spec.solver, config=spec.config, image=spec.image, pins=spec.pins,
+    row.update(family=family, palette="", trained_on="", board=spec.problem_options.get("board") or "",
+               run_id=spec.run_id, solver=spec.solver, config=spec.config, image=spec.image, pins=spec.pins,
                lines=spec.lines, canvas=spec.canvas, seed=spec.seed, replicate=spec.replicate,
                master_seed=spec.master_seed, error="", quick=spec.quick, min_gap=spec.min_gap,
                pin_file="", **{k: spec.problem_options[k] for k in ("frame_mm", "thread_mm", "opacity")})
@@ -162,11 +163,11 @@ def run_one(spec: RunSpec, on_started: Callable[[], None] | None = None) -> dict
         n = solution.n_lines
         if n > spec.lines:
             raise RuntimeError(f"solver returned {n} lines, over the budget of {spec.lines}")
-        row.update(solution.scores())
+        row.update(solution.scores(blurred=True))
         row.update(seconds=float(solution.seconds), n_lines=n, thread_length_m=solution.thread_length_m(),
                    config=config_json(solution.config) if solution.config else spec.config,
                    palette=problem.palette.spec, board=problem.palette.board_name,
-                   switches=max(0, len(solution.threads) - 1))
+                   switches=max(0, len(solution.threads) - 1), trained_on=trained_on(solver, problem))
         pins_txt = txt_bytes(solution).decode()
     except Exception as e:  # noqa: BLE001  (a failing run is recorded, the study goes on)
         row["error"] = first_line(e)

@@ -161,6 +161,16 @@ def builtin_pool() -> tuple[list[np.ndarray], list[str]]:
     return images, names
 
 
+def picture_records(images, names) -> list[dict]:
+    """What a checkpoint records of each picture its training read: ``name``, ``split`` (``train`` or
+    ``validation``, :func:`is_validation`) and ``print`` (:func:`rendering.thumbprint`), so that a study can
+    flag a score on one of them (:func:`solvers.trained_on`)."""
+    from rendering import thumbprint
+
+    return [dict(name=n, split="validation" if is_validation(n) else "train", print=thumbprint(img))
+            for img, n in zip(images, names)]
+
+
 def is_validation(name: str) -> bool:
     """Whether a picture of the pool (or a folder file) belongs to the validation split."""
     if name.startswith("lfw:"):

@@ -435,7 +435,7 @@ def train_front(*, data=None, out="runs/ae-target", n: int = 200, canvas: int = 
     reused when the settings match), fit the network, write ``out/ae-target.pt`` and ``out/fit.png``."""
     from rendering.errors import check_int
 
-    from .data import load_pool
+    from .data import load_pool, picture_records
 
     n = check_int("--train-crops", n, low=2, hint="e.g. 200")
     workers = check_int("--workers", workers, low=1, hint="e.g. 2")
@@ -461,5 +461,6 @@ def train_front(*, data=None, out="runs/ae-target", n: int = 200, canvas: int = 
         tmp.replace(lf)
     model = fit_front(labels[:n], seed=seed, log=log)
     model.info.update(setting)
+    model.info["trained_on"] = picture_records(images, names)  # a study flags scores on these
     plot_fit(model.info, out / "fit.png")
     return model.save(out / "ae-target.pt")

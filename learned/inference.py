@@ -44,6 +44,19 @@ def get_model(kind: str, checkpoint: str | Path | None, n_pins: int):
         return _models[key]
 
 
+def checkpoint_pictures(kind: str, checkpoint: str | Path | None, n_pins: int) -> tuple:
+    """The pictures a checkpoint's training read (``extra["trained_on"]``: :func:`learned.data.picture_records`),
+    read once per process; () for a checkpoint written before they were recorded."""
+    get_model(kind, checkpoint, n_pins)  # the same checks and one-line errors
+    path = Path(checkpoint) if checkpoint else default_checkpoint(kind, n_pins)
+    key = ("pictures", kind, str(path.resolve()), path.stat().st_mtime)
+    with _lock:
+        if key not in _models:
+            blob = torch.load(path, map_location="cpu", weights_only=True)
+            _models[key] = tuple((blob.get("extra") or {}).get("trained_on") or ())
+        return _models[key]
+
+
 def target_tensor(problem: Problem) -> torch.Tensor:
     """(1, 1, canvas, canvas) float32: the problem's target, white outside the frame."""
     img = np.where(problem.mask, problem.target.image, 1.0).astype(np.float32)

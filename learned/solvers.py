@@ -75,6 +75,11 @@ class _LearnedBase(Solver):
         self.model(problem)
         super().prepare(problem)
 
+    def seen_pictures(self, problem: Problem) -> tuple:
+        from .inference import checkpoint_pictures
+
+        return checkpoint_pictures(self.kind, self.config.checkpoint, problem.layout.n_pins)
+
 
 @dataclass(frozen=True, kw_only=True)
 class ProjectionOptions:
@@ -231,6 +236,11 @@ class ChordNetLead(Lead):
         _prepare_torch()
         get_model("ae-chords", self.config.checkpoint, problem.layout.n_pins)
 
+    def seen_pictures(self, problem: Problem) -> tuple:
+        from .inference import checkpoint_pictures
+
+        return checkpoint_pictures("ae-chords", self.config.checkpoint, problem.layout.n_pins)
+
     def lead(self, problem: Problem, rng: np.random.Generator, solver: Solver) -> Handoff:
         scores, temperature = chordnet(self.config, problem)
         return _guide_handoff(problem, self.config, scores, temperature)
@@ -331,6 +341,9 @@ class FrontNetLead(Lead):
     def prepare(self, problem: Problem) -> None:
         _prepare_torch()
         _front_model(self.config.checkpoint, problem.layout.n_pins)
+
+    def seen_pictures(self, problem: Problem) -> tuple:
+        return tuple(_front_model(self.config.checkpoint, problem.layout.n_pins).info.get("trained_on") or ())
 
     def params(self, problem: Problem):
         model = _front_model(self.config.checkpoint, problem.layout.n_pins)

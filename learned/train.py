@@ -44,7 +44,7 @@ from rendering import InputError
 from rendering.errors import check_float, check_int
 from rendering.torch_render import chord_render, frame_mask_tensor
 
-from .data import CropDataset, chord_permutation, load_pool
+from .data import CropDataset, chord_permutation, load_pool, picture_records
 from .losses import view_loss
 from .models import MODELS, Spec, budget_weights, build_model, refine_scores, save_checkpoint
 from .soft_lines import soft_lines
@@ -310,6 +310,7 @@ def train(cfg: TrainConfig, *, data=None, out="runs/train", device: str = "auto"
     ds = CropDataset(images, names, size=spec.train_canvas, n_train=cfg.n_train, n_val=cfg.n_val, seed=seed,
                      n_pins=spec.n_pins)
     log(ds.describe())
+    seen = picture_records(images, names)  # recorded in the checkpoint: a study flags scores on these
     torch.manual_seed(seed)
     model = build_model(cfg.kind, spec, **cfg.model).to(dev)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
@@ -415,7 +416,7 @@ def train(cfg: TrainConfig, *, data=None, out="runs/train", device: str = "auto"
             best = row["val_loss"]
             save_checkpoint(ckpt_path, model, history=history,
                             extra=dict(seed=seed, data=str(data) if data else "offline", epoch=epoch + 1,
-                                       train_config=_cfg_dict(cfg)))
+                                       train_config=_cfg_dict(cfg), trained_on=seen))
         torch.save(dict(model=model.state_dict(), optimizer=opt.state_dict(), epoch=epoch, best=best,
                         history=history, torch_rng=gen.get_state(), np_rng=np_rng.bit_generator.state,
                         train_config=_cfg_dict(cfg)), last_path)

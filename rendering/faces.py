@@ -355,11 +355,12 @@ def auto_crop(image, faces=None, *, face_heights: float = CROP_FACE_HEIGHTS,
         ey = f.eyes[1]
         cx = (f.box[0] + f.box[2]) / 2
         return _fit(cx, size, w), int(min(max(round(ey - eyes_at * size), 0), h - size)), size
+    from .colour import luminance
     from .frontend import saliency
 
     grey = a.astype(np.float64) / (255.0 if a.dtype == np.uint8 else 1.0)
     if grey.ndim == 3:
-        grey = grey[..., :3] @ np.array([0.2125, 0.7154, 0.0721])
+        grey = luminance(grey[..., :3])
     sal = saliency(grey)
     ys, xs = np.nonzero(sal >= 0.5 * sal.max()) if sal.max() > 0 else (np.array([h / 2]), np.array([w / 2]))
     x0, x1 = np.percentile(xs, (5, 95))

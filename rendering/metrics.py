@@ -183,7 +183,8 @@ def score_colour(preview: np.ndarray, target: np.ndarray, mask: np.ndarray, *, b
     b = np.asarray(board, dtype=np.float64).reshape(1, 1, 3)
     p = np.where(mask[..., None], preview, b)
     t = np.where(mask[..., None], target, b)
-    luma = np.array([0.2125, 0.7154, 0.0721])
+    from .colour import LUMA as luma
+
     lp, lt = p @ luma, t @ luma
     ssim_f, l1_f, psnr_f = _scores(lp, lt, mask)
     de_f = _mean_de2000(p, t, mask)
@@ -275,12 +276,13 @@ def score_blurred(preview: np.ndarray, target: np.ndarray, mask: np.ndarray, *, 
     return {"ssim_blur2": ssim, "psnr_blur2": psnr}
 
 
-def reference_scores_blurred(target: np.ndarray, mask: np.ndarray, *, sigma: float = BLUR_SIGMA) -> dict[str, dict]:
-    """:func:`score_blurred` of the two reference canvases of :func:`reference_scores`: ``blank`` (white) and
-    ``flat`` (the target's mean tone in the frame)."""
+def reference_scores_blurred(target: np.ndarray, mask: np.ndarray, *, sigma: float = BLUR_SIGMA,
+                             blank: float = 1.0) -> dict[str, dict]:
+    """:func:`score_blurred` of the two reference canvases of :func:`reference_scores`: ``blank`` (the bare
+    board's tone, white by default) and ``flat`` (the target's mean tone in the frame)."""
     target = np.asarray(target, dtype=np.float64)
     mask = np.asarray(mask, dtype=bool)
-    blank = np.ones_like(target)
+    bare = np.full_like(target, blank)
     flat = np.full_like(target, float(target[mask].mean()) if mask.any() else 1.0)
-    return {"blank": score_blurred(blank, target, mask, sigma=sigma),
+    return {"blank": score_blurred(bare, target, mask, sigma=sigma),
             "flat": score_blurred(flat, target, mask, sigma=sigma)}

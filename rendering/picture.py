@@ -56,6 +56,27 @@ class PictureModel:
 
         return colour_reference_scores(self.picture(target), mask, board=palette.board_rgb, factor=factor)
 
+    def grey(self, picture: np.ndarray) -> np.ndarray:
+        """A preview or :meth:`picture` as one channel: the luminance (Rec. 709 luma, what a grey target is)."""
+        from .colour import luminance
+
+        return luminance(picture)
+
+    def score_blurred(self, preview, target, mask, palette) -> dict:
+        """:func:`rendering.metrics.score_blurred` (the published protocol's SSIM and PSNR after a 2 px blur)
+        of the luminance."""
+        from .metrics import score_blurred
+
+        return score_blurred(self.grey(preview), self.grey(self.picture(target)), mask)
+
+    def references_blurred(self, target, mask, palette) -> dict[str, dict]:
+        """:meth:`score_blurred` of the bare board (``blank``) and of the photo's mean tone (``flat``)."""
+        from .colour import luminance
+        from .metrics import reference_scores_blurred
+
+        return reference_scores_blurred(self.grey(self.picture(target)), mask,
+                                        blank=float(luminance(palette.board_rgb)))
+
 
 class OneChannel(PictureModel):
     """One black thread on white: the grey model, one channel, (canvas, canvas) pictures."""
@@ -75,6 +96,9 @@ class OneChannel(PictureModel):
 
     def picture(self, target) -> np.ndarray:
         return target.original
+
+    def grey(self, picture: np.ndarray) -> np.ndarray:
+        return np.asarray(picture, np.float64)
 
     def score(self, preview, target, mask, palette, *, factor: int = VIEW_SCALE) -> dict:
         from .metrics import score

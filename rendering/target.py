@@ -397,6 +397,48 @@ def prepare_image(gray: np.ndarray, canvas: int, *, contrast: bool = False, gamm
     return np.ascontiguousarray(img, dtype=np.float32)
 
 
+#: side of a :func:`thumbprint` (pixels) and the mean difference (of 255) under which two are one picture
+THUMB_SIDE, THUMB_TOLERANCE = 16, 3.0
+
+
+def thumbprint(picture: np.ndarray) -> str:
+    """A picture's centred square as a 16 x 16 grey thumbnail (8 bits a pixel, 512 hex digits): what a learned
+    model's checkpoint records of each picture it was trained on, so that a study can tell when it scores the
+    model on one of them (:func:`same_picture`). Re-encoding, resizing or a colour picture's own grey give the
+    same print within :data:`THUMB_TOLERANCE`; a crop of another part of the picture does not.
+
+    ``picture``: (H, W) grey or (H, W, 3) sRGB, floats in [0, 1].
+    """
+    from PIL import Image
+
+    a = np.asarray(picture, np.float32)
+    if a.ndim == 3:
+        from .colour import luminance
+
+        a = luminance(a[..., :3]).astype(np.float32)
+    sq = Image.fromarray(np.clip(crop_square(a, "center"), 0.0, 1.0), "F")
+    # through 64 px first (bilinear, anti-aliased when shrinking): a 25 px picture and the same picture blown
+    # up to a 512 px canvas then give one print (a box straight to 16 px differs by ~6 of 255 there)
+    R = Image.Resampling
+    thumb = sq.resize((4 * THUMB_SIDE, 4 * THUMB_SIDE), R.BILINEAR).resize((THUMB_SIDE, THUMB_SIDE), R.BOX)
+    return (np.asarray(thumb) * 255.0 + 0.5).astype(np.uint8).tobytes().hex()
+
+
+def same_picture(a: str, b: str, tolerance: float = THUMB_TOLERANCE) -> bool:
+    """Whether two :func:`thumbprint` prints are one picture: mean absolute difference <= ``tolerance`` of 255."""
+    x = np.frombuffer(bytes.fromhex(a), np.uint8).astype(np.int16)
+    y = np.frombuffer(bytes.fromhex(b), np.uint8).astype(np.int16)
+    return x.shape == y.shape and float(np.abs(x - y).mean()) <= tolerance
+
+
+def seen_in(records, picture: np.ndarray) -> dict | None:
+    """The first of ``records`` (dicts with a ``"print"``: :func:`thumbprint`) that is ``picture``, or None."""
+    if not records:
+        return None
+    mine = thumbprint(picture)
+    return next((r for r in records if same_picture(str(r.get("print", "")), mine)), None)
+
+
 def load_target(source, canvas: int = 512, *, contrast: bool = False, gamma: float = 1.0, exposure: str = "off",
                 clahe: bool = False, crop: str = "center", colour: bool = False, background=(1.0, 1.0, 1.0)) -> Target:
     """Load and preprocess a target image.

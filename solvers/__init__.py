@@ -15,7 +15,7 @@ Solvers register when their module is imported; the registry imports every modul
 (50, (51,))
 """
 
-from .base import FAMILIES, RngLike, Solver, as_generator, resolve_rng
+from .base import FAMILIES, RngLike, Solver, as_generator, resolve_rng, trained_on
 from .compose import Handoff, Lead, Refiner, compose
 from .guide import ChordGuide, follow_guide
 from .hints import Hint, WarmStart
@@ -28,4 +28,4 @@ from .solution import Output, Solution, runs_from_lines
 __all__ = ["DEFAULT_COLOUR_SOLVER", "DEFAULT_SOLVER", "FAMILIES", "Cancelled", "ChordGuide", "Event", "Handoff",
            "Hint", "Lead", "Output", "Problem", "Progress", "Refiner", "RngLike", "Solution",
            "Solver", "as_generator", "compose", "error_weights", "follow_guide", "get_entry", "make_solver",
-           "register", "resolve_rng", "runs_from_lines", "solver_modules", "solver_names", "WarmStart"]
+           "register", "resolve_rng", "runs_from_lines", "solver_modules", "solver_names", "trained_on", "WarmStart"]

@@ -183,6 +183,12 @@ class Solver(ABC):
         one of the types in ``accepts`` (or None).
         """
 
+    def seen_pictures(self, problem: Problem) -> tuple:
+        """The pictures this solver's trained model saw, as its checkpoint records them (dicts: ``name``,
+        ``split`` (``train`` or ``validation``), ``print``: :func:`rendering.thumbprint`); none for a solver
+        without a model. See :func:`trained_on`."""
+        return ()
+
     def prepare(self, problem: Problem) -> None:
         """Get ready to solve ``problem`` fast: everything that is not solving, done once.
 
@@ -243,3 +249,12 @@ class Solver(ABC):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.config!r})"
+
+
+def trained_on(solver: Solver, problem: Problem) -> str:
+    """``"name (split)"`` of the picture of ``solver``'s training (:meth:`Solver.seen_pictures`) that the
+    problem's photo is, or ``""``: a score on it measures memory, not generalisation."""
+    from rendering import seen_in
+
+    hit = seen_in(solver.seen_pictures(problem), problem.target.original)
+    return f"{hit['name']} ({hit.get('split', 'train')})" if hit else ""

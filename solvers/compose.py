@@ -66,6 +66,10 @@ class Step(ABC):  # noqa: B024  (no abstract method of its own: an ABC so that L
     def jit_kernels(self) -> tuple:
         return ()
 
+    def seen_pictures(self, problem: Problem) -> tuple:
+        """The pictures its trained model saw (as ``Solver.seen_pictures``)."""
+        return ()
+
 
 @dataclass(frozen=True, eq=False)
 class Handoff:
@@ -182,6 +186,11 @@ def compose(name: str, solver: str, *, lead: type[Lead] | None = None, refiners:
                 s.prepare(problem)
             solver_obj.prepare(problem)
             super().prepare(problem)
+
+        def seen_pictures(self, problem: Problem) -> tuple:
+            lead_obj, solver_obj, refs = self.parts()
+            steps = ([lead_obj] if lead_obj is not None else []) + refs
+            return tuple(solver_obj.seen_pictures(problem)) + tuple(r for s in steps for r in s.seen_pictures(problem))
 
         def jit_kernels(self) -> tuple:
             lead_obj, solver_obj, refs = self.parts()

@@ -144,12 +144,17 @@ class Problem:
         """(canvas, canvas) bool, the inside of the frame."""
         return self.layout.frame_mask
 
-    def references(self) -> dict[str, dict]:
+    def references(self, *, blurred: bool = False) -> dict[str, dict]:
         """The scores of the two reference canvases (the bare board, the photo's mean tone or colour), as
-        :meth:`solvers.Solution.scores` scores."""
+        :meth:`solvers.Solution.scores` scores them (``blurred``: with the blurred metrics)."""
         from rendering import picture_model
 
-        return picture_model(self.palette).references(self.target, self.mask, self.palette)
+        model = picture_model(self.palette)
+        out = model.references(self.target, self.mask, self.palette)
+        if blurred:
+            for ref, scores in model.references_blurred(self.target, self.mask, self.palette).items():
+                out[ref].update(scores)
+        return out
 
     def with_lines(self, n_lines: int) -> "Problem":
         return dataclasses.replace(self, n_lines=n_lines)

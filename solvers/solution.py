@@ -293,10 +293,15 @@ class Solution:
         px = np.hypot(*(pos[pairs[:, 0]] - pos[pairs[:, 1]]).T).sum()
         return float(px / self.problem.thread.px_per_mm(self.problem.layout.span_px) / 1000.0)
 
-    def scores(self) -> dict:
+    def scores(self, *, blurred: bool = False) -> dict:
         """The solution's scores against its problem's photo before any tone edit
         (:meth:`rendering.PictureModel.score`: SSIM, L1, PSNR at the viewing scale and full resolution; with
-        colours also CIEDE2000)."""
+        colours also CIEDE2000); with ``blurred`` also the published protocol's
+        (:data:`rendering.metrics.BLUR_METRICS`: SSIM and PSNR after a 2 px blur, of the luminance)."""
         p = self.problem
-        return picture_model(p.palette).score(self.preview, p.target, p.mask, p.palette)
+        model = picture_model(p.palette)
+        out = model.score(self.preview, p.target, p.mask, p.palette)
+        if blurred:
+            out.update(model.score_blurred(self.preview, p.target, p.mask, p.palette))
+        return out
 

@@ -36,6 +36,15 @@ class SolveResult:
     kit_notes: list = field(default_factory=list)
 
 
+def default_solver(colors=None, board=None) -> str:
+    """The solver used when none is named: :data:`solvers.DEFAULT_SOLVER` for one black thread on white,
+    :data:`solvers.DEFAULT_COLOUR_SOLVER` for any other threads (``colors``, or a ``board`` that needs them)."""
+    from rendering.colour import threads_for
+    from solvers import DEFAULT_COLOUR_SOLVER
+
+    return DEFAULT_SOLVER if threads_for(colors, board) is None else DEFAULT_COLOUR_SOLVER
+
+
 def _precompile_elsewhere(solver: str, options: dict, problem):
     """Start a second process compiling ``solver``'s kernels (:meth:`solvers.Solver.precompile`) while this one
     builds the chord table: a first run compiles on both cores. Its errors are ignored (``prepare`` compiles
@@ -85,7 +94,7 @@ def solve(image, *, solver: str = DEFAULT_SOLVER, pins: int = 288, lines: int | 
           gamma: float = 1.0, exposure: str = "off", clahe: bool = False, crop: str = "center", importance=None,
           importance_strength: float = 2.0, out: str | Path | None = None, formats=FORMATS,
           solver_options: dict | None = None, progress=None, kit=False, colors=None, board=None,
-          listener=None) -> SolveResult:
+          listener=None, on_problem=None) -> SolveResult:
     """Solve one image with one registered solver, score it, and optionally write the result (and the kit).
 
     Threads: ``colors`` (``"auto:K"`` or ``"black,red,#1e90ff"``) on ``board`` (``"white"``, ``"black"``,
@@ -105,7 +114,8 @@ def solve(image, *, solver: str = DEFAULT_SOLVER, pins: int = 288, lines: int | 
     :class:`solvers.Progress` that hears the lines as the solver chooses them (and can cancel).
     ``kit`` (True or a :class:`kit.KitOptions`) also writes the maker's kit into ``out``
     (checked before the solve, made before anything is written). The solution is rendered once: its
-    scores, its preview and its kit share the render.
+    scores, its preview and its kit share the render. ``on_problem`` (optional) is called with the
+    :class:`solvers.Problem` once it is made, before the chord table (the page draws its frame from it).
     """
     from rendering import InputError, is_cached, needs_compiling
 
@@ -139,6 +149,8 @@ def solve(image, *, solver: str = DEFAULT_SOLVER, pins: int = 288, lines: int | 
                    importance=importance, importance_strength=importance_strength, colors=colors, board=board)
     solver_obj.check(problem)  # a solver that cannot draw these threads: before the table is built
     clock["image"] = time.perf_counter() - t
+    if on_problem is not None:
+        on_problem(problem)
     cached = is_cached(problem.layout, problem.min_gap, problem.width_px)
     helper = None
     kernels = solver_obj.jit_kernels()

@@ -116,30 +116,40 @@ def specs_by_name() -> dict[str, OptionSpec]:
     return {s.name: s for s in option_specs()}
 
 
+@functools.lru_cache(maxsize=1)
+def _cli_params() -> dict:
+    """``name -> (parameter, context)`` of ``bench solve``'s options (then ``bench kit``'s), as the CLI parses
+    them: a form value goes through the same conversion, so a value of the wrong type gets the CLI's words."""
+    import typer.main
+
+    from bench.cli import app
+
+    group = typer.main.get_command(app)
+    out: dict = {}
+    for command in ("solve", "kit"):
+        cmd = group.commands[command]  # type: ignore[attr-defined]
+        ctx = cmd.make_context(command, ["x"], resilient_parsing=True)
+        for param in cmd.params:
+            out.setdefault(param.name, (param, ctx))
+    return out
+
+
 def _convert(spec: OptionSpec, text: str):
-    """A form value as the option's type; click's wording for a value of the wrong type (as the CLI says it)."""
+    """A form value as the option's type, converted as the CLI converts it (and refused in its words)."""
     text = text.strip()
     if text == "" and spec.optional:
         return None
-    if spec.kind == "int":
-        try:
-            return int(text)
-        except ValueError:
-            raise InputError(f"Invalid value for '{spec.flag}': '{text}' is not a valid integer.") from None
-    if spec.kind == "float":
-        try:
-            value = float(text)
-        except ValueError:
-            raise InputError(f"Invalid value for '{spec.flag}': '{text}' is not a valid float.") from None
-        return value
-    if spec.kind == "bool":
-        low = text.lower()
-        if low in ("1", "true", "yes", "on", "y", "t"):
-            return True
-        if low in ("0", "false", "no", "off", "n", "f", ""):
+    if spec.kind in ("int", "float", "bool"):
+        if spec.kind == "bool" and text == "":
             return False
-        raise InputError(f"Invalid value for '{spec.flag}': '{text}' is not a valid boolean.")
-    if spec.choices is not None and spec.name not in ("paper",) and text not in spec.choices:
+        param, ctx = _cli_params()[spec.name]
+        try:
+            return param.process_value(ctx, text)
+        except Exception as e:
+            if not hasattr(e, "format_message"):
+                raise
+            raise InputError(str(e.format_message()).splitlines()[0]) from None
+    if spec.choices is not None and spec.name != "paper" and text not in spec.choices:
         raise InputError(f"{spec.flag} must be one of {', '.join(spec.choices)}, got '{text}'; e.g. "
                          f"{spec.flag} {spec.choices[0]}")
     return text

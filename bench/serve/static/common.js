@@ -243,8 +243,8 @@ function buildOptionsForm(root, solvers, skip) {
         b.style.background = hex;
         return b;
       })),
-    el("details", {}, el("summary", { text: "More options" }), groups.more),
-    el("details", {}, el("summary", { text: "Kit" }), groups.kit),
+    groups.more.children.length ? el("details", {}, el("summary", { text: "More options" }), groups.more) : null,
+    groups.kit.children.length ? el("details", {}, el("summary", { text: "Kit" }), groups.kit) : null,
     el("datalist", { id: "thread-colours" }, ["auto:2", "auto:3", "auto:4", "auto:6", ...colours.map(([n]) => n)]
       .map((n) => el("option", { value: n }))),
     el("datalist", { id: "board-colours" }, ["white", "black", ...colours.map(([n]) => n)]

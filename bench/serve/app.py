@@ -132,7 +132,7 @@ def default_workspace() -> Path:
 
 def create_app(workspace=None, *, workers: int | None = None, host: str = "127.0.0.1", start_workers: bool = True,
                warm_kit: bool = True, max_upload_bytes: int = MAX_UPLOAD_BYTES, max_pixels: int = MAX_PIXELS,
-               cores: int | None = None):
+               cores: int | None = None, event_interval: float = 0.05):
     """The ``bench serve`` app (an ASGI app: run it with uvicorn, or test it with Starlette's TestClient).
 
     Parameters
@@ -144,6 +144,7 @@ def create_app(workspace=None, *, workers: int | None = None, host: str = "127.0
     warm_kit : warm the workers up with a tiny kit too (the first job's kit as quick as the next)
     max_upload_bytes, max_pixels : the caps of an upload (413 past them)
     cores : the cores the workers share (default: this machine's)
+    event_interval : seconds between two batches of chords on a job's stream while it solves
 
     Returns
     -------
@@ -159,7 +160,8 @@ def create_app(workspace=None, *, workers: int | None = None, host: str = "127.0
     store = jobs_mod.Store(workspace if workspace is not None else default_workspace())
     interrupted = store.load()
     n_workers = int(workers) if workers else (os.cpu_count() or 1)
-    scheduler = jobs_mod.Scheduler(store, n_workers, {"warm_kit": bool(warm_kit)}, cores=cores)
+    scheduler = jobs_mod.Scheduler(store, n_workers, {"warm_kit": bool(warm_kit)}, cores=cores,
+                                   interval=event_interval)
     assets = _assets()
     api = _Api(store, scheduler, max_upload_bytes=max_upload_bytes, max_pixels=max_pixels)
 

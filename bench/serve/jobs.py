@@ -323,9 +323,11 @@ class Scheduler:
     workers : int, worker processes (one per core by default)
     settings : dict, handed to each worker (:func:`bench.serve.worker.main`)
     cores : int, the cores the workers share (a job's numba threads: the cores over the busy workers)
+    interval : float, seconds between two batches of chords while a job solves
     """
 
-    def __init__(self, store: Store, workers: int, settings: dict | None = None, cores: int | None = None):
+    def __init__(self, store: Store, workers: int, settings: dict | None = None, cores: int | None = None,
+                 interval: float = 0.05):
         self.store = store
         self.cores = cores or os.cpu_count() or 1
         self.slots = [_Slot(i) for i in range(max(1, int(workers)))]
@@ -335,6 +337,7 @@ class Scheduler:
         self.stopping = False
         self.start_failures = 0
         self.error: str | None = None
+        self.interval = float(interval)
 
     # ------------------------------------------------------------------ workers
     def start(self) -> None:
@@ -503,7 +506,8 @@ class Scheduler:
             job.publish({"status": "running", "phase": "starting", "lines": 0})
             spec = {"id": job.id, "folder": str(job.folder), "photo": job.record["photo"],
                     "args": job.record["args"], "kit": bool(job.record.get("kit")),
-                    "kit_options": job.record.get("kit_options") or {}, "threads": threads}
+                    "kit_options": job.record.get("kit_options") or {}, "threads": threads,
+                    "interval": self.interval}
             if not slot.send(("job", spec)):
                 pass  # the worker died meanwhile: its reader fails the job and starts another
 

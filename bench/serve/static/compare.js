@@ -15,6 +15,7 @@ async function main() {
   }
   buildOptionsForm($("#options"), solvers, ["crop", "solver", "kit", "paper", "pin_mm"]);
   const photo = await setupPhoto(() => { $("#go").disabled = false; $("#go-hint").textContent = ""; });
+  document.body.dataset.ready = "1";
   $("#go").addEventListener("click", () => submit(photo));
   const ids = (queryParam("jobs") || "").split(",").filter(Boolean);
   if (ids.length) showJobs(ids);

@@ -13,13 +13,14 @@ let solvers = null;
 let current = null;  // {id, view, source}
 
 async function main() {
-  solvers = await api("/api/solvers");
-  const form = $("#options");
-  buildOptionsForm(form, solvers, ["crop"]);
   const photo = await setupPhoto(() => {
-    $("#solve").disabled = false;
+    $("#solve").disabled = !solvers;
     $("#solve-hint").textContent = "";
   });
+  solvers = await api("/api/solvers");
+  buildOptionsForm($("#options"), solvers, ["crop"]);
+  if (photo.file()) $("#solve").disabled = false;
+  document.body.dataset.ready = "1";
   $("#solve").addEventListener("click", () => submit(photo));
   $("#cancel").addEventListener("click", cancel);
   $("#to-compare").addEventListener("click", compareThis);

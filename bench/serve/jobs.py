@@ -2,7 +2,7 @@
 
 **The workspace.** One folder per job, ``WORKSPACE/<id>/``: the photo, ``job.json`` (the server's record of
 the job: its options, status, scores and files; written atomically at every change of status), and what
-``bench solve --out`` writes there (``<stem>.{png,txt,csv,json,svg}``, the kit, ``target.png``), so ``bench
+``bench solve --out`` writes there (``<stem>.{png,txt,csv,json,svg}``, the kit, ``target.jpg``), so ``bench
 wind WORKSPACE/<id>``, ``bench kit`` and the page read the same result. A folder of the workspace without a
 ``job.json`` but with a result in it (``bench solve --out WORKSPACE/mine``) is listed too, as a finished run.
 When the server starts it reads every ``job.json``: finished jobs are listed again, and jobs that were queued
@@ -264,7 +264,7 @@ class Store:
             d = loaded.doc
             winder = Winder(Geometry.from_solution(loaded.solution, check=False), wind)
             winder.load()
-            info = {"title": loaded.title, "solver": d.get("solver"), "image": d.get("image"),
+            info = {"title": loaded.title, "stem": loaded.stem, "solver": d.get("solver"), "image": d.get("image"),
                     "lines": loaded.solution.n_lines, "pins": d.get("n_pins"), "canvas": d.get("canvas_px"),
                     "scores": loaded.scores, "seconds": d.get("seconds"),
                     "thread_length_m": d.get("thread_length_m"),

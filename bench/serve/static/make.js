@@ -90,7 +90,7 @@ function showResult(id, ev) {
   const files = new Set([...(ev.files || []), ...(ev.kit_files || [])]);
   const stem = ev.stem;
   const stamp = `t=${Date.now()}`;
-  $("#img-target").src = fileUrl(id, "target.png") + `?${stamp}`;
+  $("#img-target").src = fileUrl(id, "target.jpg") + `?${stamp}`;
   $("#img-preview").src = fileUrl(id, files.has("preview.png") ? "preview.png" : `${stem}.png`) + `?${stamp}`;
   const real = $("#img-real");
   real.closest("figure").hidden = !files.has("preview_real.png");

@@ -27,7 +27,7 @@ function row(run) {
   const s = run.scores || {};
   const made = run.created ? new Date(run.created * 1000).toLocaleString() : "";
   const thumb = run.has_result ? el("img", { class: "thumb", alt: "", loading: "lazy",
-    src: fileUrl(run.id, run.kit ? "preview.png" : "target.png") }) : "";
+    src: fileUrl(run.id, run.kit ? "preview.png" : `${run.stem || ""}.png`) }) : "";
   const wound = run.wind ? `${run.wind.done} / ${run.wind.lines}` : "";
   const actions = el("span", { class: "actions" },
     el("a", { href: `/?job=${id}`, text: "open" }),

@@ -74,8 +74,10 @@ def main() -> None:
             page.set_input_files("#file", str(photo))
             page.wait_for_selector("#crop .ring", state="visible")
             page.click("#solve")
-            page.wait_for_function("() => !document.querySelector('#zip').classList.contains('disabled')",
-                                   timeout=180_000)
+            page.wait_for_function("() => !document.querySelector('#result').hidden && "
+                                   "!document.querySelector('#zip').classList.contains('disabled')", timeout=180_000)
+            page.wait_for_function("() => [...document.querySelectorAll('#result img')].every("
+                                   "i => i.closest('figure').hidden || (i.complete && i.naturalWidth > 0))")
             page.wait_for_timeout(800)
             page.screenshot(path=str(args.out / "serve-make.png"), full_page=True)
             job = page.url.split("job=")[1]

@@ -120,10 +120,14 @@ def specs_by_name() -> dict[str, OptionSpec]:
 def _cli_params() -> dict:
     """``name -> (parameter, context)`` of ``bench solve``'s options (then ``bench kit``'s), as the CLI parses
     them: a form value goes through the same conversion, so a value of the wrong type gets the CLI's words."""
+    import typer
     import typer.main
 
-    from bench.cli import app
+    from bench import kit_cmd, solve_cmd
 
+    app = typer.Typer()  # the two commands as the CLI registers them (bench.cli imports this package's command)
+    app.command("solve")(solve_cmd.solve_cmd)
+    app.command("kit")(kit_cmd.kit_cmd)
     group = typer.main.get_command(app)
     out: dict = {}
     for command in ("solve", "kit"):

@@ -125,9 +125,8 @@ def target_jpeg(target) -> bytes:
     import numpy as np
     from PIL import Image
 
-    picture = target.rgb if target.rgb is not None else target.original
     buf = io.BytesIO()
-    Image.fromarray(np.clip(np.round(np.asarray(picture) * 255.0), 0, 255).astype(np.uint8)).save(
+    Image.fromarray(np.clip(np.round(np.asarray(target.colour) * 255.0), 0, 255).astype(np.uint8)).save(
         buf, "JPEG", quality=92)
     return buf.getvalue()
 

@@ -229,7 +229,7 @@ function buildOptionsForm(root, solvers, skip) {
     groups[spec.group].append(optionInput(spec, solvers));
   }
   const colours = Object.entries(solvers.thread_colours);
-  root.append(
+  const parts = [
     groups.basic,
     el("div", { class: "swatches", title: "add a thread colour" },
       colours.map(([name, hex]) => {
@@ -248,7 +248,8 @@ function buildOptionsForm(root, solvers, skip) {
     el("datalist", { id: "thread-colours" }, ["auto:2", "auto:3", "auto:4", "auto:6", ...colours.map(([n]) => n)]
       .map((n) => el("option", { value: n }))),
     el("datalist", { id: "board-colours" }, ["white", "black", ...colours.map(([n]) => n)]
-      .map((n) => el("option", { value: n }))));
+      .map((n) => el("option", { value: n })))];
+  root.append(...parts.filter(Boolean));
 }
 
 // The form's fields as the API's: only those changed from their default (so the server's defaults hold).

@@ -2,7 +2,7 @@
 
 This module builds the Typer app from the command modules, one per command
 group (:mod:`bench.solve_cmd`, :mod:`bench.run_cmd`, :mod:`bench.train_cmd`,
-:mod:`bench.cache_cmd`, :mod:`bench.kit_cmd`);
+:mod:`bench.cache_cmd`, :mod:`bench.kit_cmd`, :mod:`bench.serve_cmd`);
 they share :mod:`bench.cli_common` and import nothing from here.
 User errors print one line (``error: ...``) and exit with status 2.
 """
@@ -13,7 +13,7 @@ import sys
 
 import typer
 
-from . import cache_cmd, kit_cmd, run_cmd, solve_cmd, train_cmd
+from . import cache_cmd, kit_cmd, run_cmd, serve_cmd, solve_cmd, train_cmd
 
 # rich_markup_mode=None: plain help (click's), so "[default: ...]" in help texts is shown, not read as markup,
 # and --help does not import rich
@@ -39,6 +39,7 @@ _add("cache", cache_cmd.cache_cmd)
 _add("kit", kit_cmd.kit_cmd)
 _add("wind", kit_cmd.wind_cmd)
 app.add_typer(kit_cmd.calibrate_app, name="calibrate", short_help=kit_cmd.calibrate_app.info.help)
+_add("serve", serve_cmd.serve_cmd)
 
 
 def main() -> None:

@@ -107,6 +107,18 @@ def as_option_error(message: str, names: dict | None = None) -> str:
     return message
 
 
+def error_line(error: BaseException, names: dict | None = None) -> str:
+    """The one line a user sees for a bad input: the error's first line with its subject renamed to the option
+    typed (:func:`as_option_error`). The CLI prints it (:func:`user_errors`), the page's API returns it
+    (``bench serve``: ``{"error": ...}``), so both say the same.
+
+    >>> error_line(ValueError("n_pins must be at least 3, got 2; e.g. --pins 288"))
+    '--pins must be at least 3, got 2; e.g. --pins 288'
+    """
+    text = str(error)
+    return as_option_error(text.splitlines()[0], names) if text else type(error).__name__
+
+
 def user_errors(fn, names: dict | None = None):
     """Turn InputError (and other ValueErrors from checks) into one line naming the option, and exit 2.
 
@@ -121,6 +133,6 @@ def user_errors(fn, names: dict | None = None):
         except (InputError, ValueError) as e:
             if os.environ.get("STRINGART_DEBUG"):
                 raise
-            fail(as_option_error(str(e).splitlines()[0], names) if str(e) else type(e).__name__)
+            fail(error_line(e, names))
 
     return wrapper

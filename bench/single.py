@@ -38,6 +38,15 @@ class SolveResult:
     notes: list = field(default_factory=list)
 
 
+def default_solver(colors=None, board=None) -> str:
+    """The solver used when none is named: :data:`solvers.DEFAULT_SOLVER` for one black thread on white,
+    :data:`solvers.DEFAULT_COLOUR_SOLVER` for any other threads (``colors``, or a ``board`` that needs them)."""
+    from rendering.colour import threads_for
+    from solvers import DEFAULT_COLOUR_SOLVER
+
+    return DEFAULT_SOLVER if threads_for(colors, board) is None else DEFAULT_COLOUR_SOLVER
+
+
 def _precompile_elsewhere(solver: str, options: dict, problem):
     """Start a second process compiling ``solver``'s kernels (:meth:`solvers.Solver.precompile`) while this one
     builds the chord table: a first run compiles on both cores. Its errors are ignored (``prepare`` compiles
@@ -87,7 +96,7 @@ def solve(image, *, solver: str = DEFAULT_SOLVER, pins: int = 288, lines: int | 
           gamma: float = 1.0, exposure: str = "off", clahe: bool = False, crop: str = "center", importance=None,
           importance_strength: float = 2.0, out: str | Path | None = None, formats=FORMATS,
           solver_options: dict | None = None, progress=None, kit=False, colors=None, board=None,
-          listener=None, faces: str = "off") -> SolveResult:
+          listener=None, faces: str = "off", on_problem=None) -> SolveResult:
     """Solve one image with one registered solver, score it, and optionally write the result (and the kit).
 
     Threads: ``colors`` (``"auto:K"`` or ``"black,red,#1e90ff"``) on ``board`` (``"white"``, ``"black"``,
@@ -109,7 +118,8 @@ def solve(image, *, solver: str = DEFAULT_SOLVER, pins: int = 288, lines: int | 
     faces; they are looked for in a thread while the solver gets ready, so ``auto`` costs little time.
     ``kit`` (True or a :class:`kit.KitOptions`) also writes the maker's kit into ``out``
     (checked before the solve, made before anything is written). The solution is rendered once: its
-    scores, its preview and its kit share the render.
+    scores, its preview and its kit share the render. ``on_problem`` (optional) is called with the
+    :class:`solvers.Problem` once it is made, before the chord table (the page draws its frame from it).
     """
     from rendering import InputError, is_cached, needs_compiling
     from rendering.faces import check_available, check_faces_mode
@@ -154,6 +164,8 @@ def solve(image, *, solver: str = DEFAULT_SOLVER, pins: int = 288, lines: int | 
         pool = ThreadPoolExecutor(1, thread_name_prefix="faces")
         looking = pool.submit(problem.target.with_faces, faces, mask=problem.mask)
         pool.shutdown(wait=False)
+    if on_problem is not None:
+        on_problem(problem)
     cached = is_cached(problem.layout, problem.min_gap, problem.width_px)
     helper = None
     kernels = solver_obj.jit_kernels()

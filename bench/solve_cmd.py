@@ -65,12 +65,11 @@ def solve_cmd(
                                                        "WIDTHxHEIGHT in mm.")] = "A4",
 ):
     """Turn one image into string art; write preview PNG, pins TXT/CSV/JSON and SVG."""
-    from rendering.colour import threads_for
-    from solvers import DEFAULT_COLOUR_SOLVER, DEFAULT_SOLVER, get_entry
+    from solvers import get_entry
 
-    solver = solver or (DEFAULT_SOLVER if threads_for(colors, board) is None else DEFAULT_COLOUR_SOLVER)
+    from .single import default_solver, solve
 
-    from .single import solve
+    solver = solver or default_solver(colors, board)
 
     get_entry(solver)  # unknown names fail before any work
     from rendering.derived import map_pixel_tables

@@ -120,3 +120,58 @@ def test_a_study_and_its_report_on_the_base_install(base_env, tmp_path):
     r = bench(base_env, "report", str(tmp_path / "s"))
     assert r.returncode == 0, r.stderr
     assert (tmp_path / "s" / "summary.md").is_file()
+
+
+def test_the_page_solves_on_the_base_install(base_env, tmp_path):
+    """`bench serve` starts, lists the learned solvers as unavailable, and a solve through its API finishes with
+    its kit: on loopback, on a free port, stopped by the test."""
+    import json
+    import time
+    import urllib.request
+    import uuid
+    from io import BytesIO
+
+    import numpy as np
+    from PIL import Image
+
+    proc = subprocess.Popen([sys.executable, "-m", "bench.cli", "serve", "--port", "0", "--no-browser", "--workers",
+                             "1", "--workspace", str(tmp_path / "ws")], env=base_env, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        line = proc.stdout.readline()  # "bench serve: http://127.0.0.1:PORT/  (workspace ...)"
+        url = re.search(r"http://127\.0\.0\.1:\d+/", line)
+        assert url, (line, proc.stderr.read() if proc.poll() is not None else "")
+        base = url.group(0)
+
+        def get(path):
+            with urllib.request.urlopen(base + path, timeout=30) as r:
+                return r.status, r.read()
+
+        deadline = time.time() + 120
+        while json.loads(get("api/status")[1])["ready"] < 1:
+            assert time.time() < deadline and proc.poll() is None, "the worker did not start"
+            time.sleep(0.2)
+        assert get("")[0] == 200
+        solvers = {s["name"]: s for s in json.loads(get("api/solvers")[1])["solvers"]}
+        assert solvers["greedy-view"]["available"] and not solvers["ae+greedy"]["available"]
+        buf = BytesIO()
+        Image.fromarray(np.random.default_rng(0).integers(0, 255, (120, 160, 3), dtype=np.uint8)).save(buf, "JPEG")
+        boundary = uuid.uuid4().hex
+        parts = [f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'.encode()
+                 for k, v in {"pins": "48", "lines": "200", "canvas": "96", "kit": "true"}.items()]
+        parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="image"; filename="p.jpg"\r\n'
+                     f"Content-Type: image/jpeg\r\n\r\n".encode() + buf.getvalue() + b"\r\n")
+        body = b"".join(parts) + f"--{boundary}--\r\n".encode()
+        req = urllib.request.Request(base + "api/solve", data=body, method="POST",
+                                     headers={"Content-Type": f"multipart/form-data; boundary={boundary}"})
+        with urllib.request.urlopen(req, timeout=30) as r:
+            job = json.loads(r.read())["id"]
+        while (status := json.loads(get(f"api/jobs/{job}")[1])["status"]) not in ("done", "failed"):
+            assert time.time() < deadline + 120, status
+            time.sleep(0.2)
+        assert status == "done", json.loads(get(f"api/jobs/{job}")[1])
+        code, data = get(f"api/jobs/{job}/kit.zip")
+        assert code == 200 and data[:2] == b"PK"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)

@@ -227,7 +227,7 @@ def tuned_marks(df: pd.DataFrame, families: dict | None = None) -> dict:
         for image in tuned & set(df.loc[df["solver"] == solver, "image"]):
             marks[(solver, image)] = "‡"
     if "trained_on" in df.columns:
-        seen = df[df["trained_on"].fillna("").astype(str).str.len() > 0]
+        seen = df[df["trained_on"].astype("string").fillna("").str.len() > 0]
         for solver, image in zip(seen["solver"], seen["image"]):
             marks[(solver, image)] = marks.get((solver, image), "") + "§"
     return marks

@@ -188,7 +188,7 @@ def _finish(df, report: bool) -> int:
             typer.echo(f"wrote {path}")
     typer.echo(f"wrote {folder / 'runs.csv'}")
     if len(ok) and "trained_on" in ok.columns:
-        seen = ok[ok["trained_on"].fillna("").astype(str) != ""]
+        seen = ok[ok["trained_on"].astype("string").fillna("") != ""]
         if len(seen):
             pairs = sorted({f"{s} on {i}" for s, i in zip(seen["solver"], seen["image"])})
             runs = f"{len(seen)} run{'s' if len(seen) > 1 else ''}"

@@ -11,20 +11,9 @@ scikit-image, pandas or matplotlib until a command needs them.
 
 from __future__ import annotations
 
-import importlib
+from rendering.lazy import lazy_exports
 
 _EXPORTS = {"SolveResult": "single", "solve": "single", "run_study": "harness", "write_report": "report"}
 __all__ = sorted(_EXPORTS)
 
-
-def __getattr__(name: str):
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'bench' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f".{module}", __name__), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__():
-    return sorted(set(globals()) | set(_EXPORTS))
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -22,7 +22,7 @@ Names load on first use (PEP 562): importing the package costs nothing.
 
 from __future__ import annotations
 
-import importlib
+from rendering.lazy import lazy_exports
 
 _EXPORTS = {
     "LoadedResult": "results", "load_solution": "results", "find_result_json": "results",
@@ -37,15 +37,4 @@ _EXPORTS = {
 }
 __all__ = sorted(_EXPORTS)
 
-
-def __getattr__(name: str):
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'kit' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f".{module}", __name__), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__():
-    return sorted(set(globals()) | set(_EXPORTS))
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

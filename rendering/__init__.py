@@ -13,7 +13,7 @@ the renderers live in :mod:`rendering.raster`.)
 
 from __future__ import annotations
 
-import importlib
+from .lazy import lazy_exports
 
 #: public name -> the submodule that defines it
 _EXPORTS = {
@@ -35,15 +35,4 @@ _EXPORTS = {
 }
 __all__ = sorted(_EXPORTS)
 
-
-def __getattr__(name: str):
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'rendering' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f".{module}", __name__), name)
-    globals()[name] = value  # later look-ups skip this function
-    return value
-
-
-def __dir__():
-    return sorted(set(globals()) | set(_EXPORTS))
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -139,27 +139,6 @@ def variant(fn, name: str, **bind):
     return out
 
 
-def lazy_import(name: str):
-    """Module ``name``, loaded on first attribute access (importlib's ``LazyLoader``).
-
-    Kernel modules import numba and define their kernels at import; the
-    modules that call them import them this way, so listing solvers or a solve
-    that needs no kernel (``random``) never loads numba.
-    """
-    import importlib.util
-
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.find_spec(name)
-    assert spec is not None and spec.loader is not None, name  # our own kernel modules: always found
-    loader = importlib.util.LazyLoader(spec.loader)
-    spec.loader = loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    loader.exec_module(module)
-    return module
-
-
 def kernels_cached(*dispatchers) -> bool:
     """True when every numba dispatcher given will load from the on-disk cache (or is compiled already).
 

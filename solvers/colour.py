@@ -49,7 +49,7 @@ import numpy as np
 from rendering import InputError, Target
 from rendering.derived import pixel_table
 from rendering.errors import check_int
-from rendering.jit import lazy_import
+from rendering.lazy import lazy_import
 
 K = lazy_import("solvers._colour_kernels")  # numba: loaded when a kernel runs
 from .base import Solver  # noqa: E402

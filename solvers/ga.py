@@ -73,7 +73,7 @@ from rendering import InputError, derived
 from rendering.derived import TILE
 from rendering.device import check_device
 from rendering.errors import check_float, check_int
-from rendering.jit import lazy_import
+from rendering.lazy import lazy_import
 
 K = lazy_import("solvers._ga_kernels")  # numba: loaded when a kernel runs
 from . import greedy as _greedy  # noqa: E402,F401  (registers greedy, which greedy+ga composes)

@@ -45,7 +45,7 @@ from rendering import ChordTable, InputError
 from rendering.derived import pixel_table
 from rendering.device import check_device
 from rendering.errors import check_float, check_int
-from rendering.jit import lazy_import
+from rendering.lazy import lazy_import
 
 K = lazy_import("solvers._greedy_kernels")  # numba: loaded when a kernel runs
 from . import progress  # noqa: E402

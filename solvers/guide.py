@@ -28,7 +28,7 @@ import numpy as np
 
 from rendering import InputError
 from rendering.errors import check_float, check_int
-from rendering.jit import lazy_import
+from rendering.lazy import lazy_import
 
 from .hints import Hint
 

@@ -18,7 +18,7 @@ import numpy as np
 
 from rendering import VIEW_SCALE, InputError
 from rendering.errors import check_float, check_int
-from rendering.jit import lazy_import
+from rendering.lazy import lazy_import
 
 from rendering.derived import block_table
 

@@ -19,7 +19,7 @@ import numpy as np
 from rendering import VIEW_SCALE, InputError
 from rendering.derived import block_index, block_major, block_table
 from rendering.errors import check_int
-from rendering.jit import lazy_import
+from rendering.lazy import lazy_import
 
 K = lazy_import("solvers._greedy_kernels")  # numba: loaded when a kernel runs
 from . import progress  # noqa: E402

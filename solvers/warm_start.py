@@ -13,7 +13,7 @@ import numpy as np
 
 from rendering import ChordTable, InputError
 from rendering.derived import PixelTable, pixel_table
-from rendering.jit import lazy_import
+from rendering.lazy import lazy_import
 
 from .problem import Problem
 

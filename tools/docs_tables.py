@@ -52,8 +52,9 @@ Table kinds:
 Value kinds (``fmt`` is a Python format spec, e.g. ``.3f``, ``+.3f``, ``d``; ``digits=N`` is ``.Nf``;
 ``scale`` multiplies first; a range prints ``LOW{sep}HIGH``, or one number where both print alike):
 
-``value SOURCE col=C [agg=mean|median|min|max|range|sum|count|nunique] [COLUMN=VALUE ...]``
-    An aggregate of a column over the rows kept (``count`` counts the rows).
+``value SOURCE col=C [agg=mean|median|min|max|range|sum|count|nunique] [over=COLUMN,...] [COLUMN=VALUE ...]``
+    An aggregate of a column over the rows kept (``count`` counts the rows); with ``over``, of the column's
+    means in each group (``over=lines agg=range``: the range of the means per line count).
 ``diff SOURCE col=C a=X b=Y [by=solver] [over=lines] [agg=range|min|max|mean|pos|neg|groups]``
     ``mean(C | by=X) - mean(C | by=Y)`` in each group of ``over`` (``over=image,lines`` pairs per image
     and line count; ``over=none`` one group), then ``agg`` over the groups: the range (default; ``sep``
@@ -517,6 +518,16 @@ TABLE_KINDS: dict[str, Callable[[Sources, str, dict[str, str]], list[str]]] = {"
 VALUE_OPTS = ("col", "agg", "fmt", "digits", "scale", "sep", "heading", "table")
 
 
+def _groups(df: pd.DataFrame, over: str | None, source: str) -> list[str]:
+    """The ``over=A,B`` columns (none for ``over=none`` or no option), checked to be in ``df``."""
+    cols = [] if over in (None, "none") else over.split(",")
+    for c in cols:
+        if c not in df.columns:
+            raise MarkerError(f"source '{source}' has no column '{c}' to group by; set over= to one of "
+                              f"{', '.join(map(str, df.columns))} (over=none for one group)")
+    return cols
+
+
 def _column(df: pd.DataFrame, opts: dict[str, str], source: str, kind: str) -> str:
     col = opts.get("col")
     if not col:
@@ -528,7 +539,7 @@ def _column(df: pd.DataFrame, opts: dict[str, str], source: str, kind: str) -> s
 
 def value_value(src: Sources, source: str, args: dict[str, str]) -> str:
     """An aggregate of a column over the rows kept."""
-    opts, filters = _take(args, VALUE_OPTS)
+    opts, filters = _take(args, (*VALUE_OPTS, "over"))
     df = keep(src.frame(source, opts.get("heading"), _int("table", opts.get("table", "1"))), filters, source)
     agg = _check_agg(opts.get("agg", "mean"), ("mean", "median", "min", "max", "range", "sum", "count", "nunique"))
     if agg == "count":
@@ -536,7 +547,11 @@ def value_value(src: Sources, source: str, args: dict[str, str]) -> str:
     col = _column(df, opts, source, "value")
     if agg == "nunique":
         return fmt_number(float(df[col].nunique()), "d")
-    return aggregate(_scaled(df[col], opts), agg, _spec(opts, ".3f"), opts.get("sep", "-"))
+    over = _groups(df, opts.get("over"), source)
+    values = _scaled(df[col], opts)
+    if over:
+        values = df.assign(_v=values).groupby(over)["_v"].mean().to_numpy()
+    return aggregate(values, agg, _spec(opts, ".3f"), opts.get("sep", "-"))
 
 
 PAIR_OPTS = (*VALUE_OPTS, "a", "b", "by", "over")
@@ -547,11 +562,10 @@ def _pairs(src: Sources, source: str, args: dict[str, str], kind: str) -> tuple[
     df = keep(src.frame(source, opts.get("heading"), _int("table", opts.get("table", "1"))), filters, source)
     col = _column(df, opts, source, kind)
     by = opts.get("by", "solver")
-    over = [] if opts.get("over") == "none" else opts.get("over", "lines").split(",")
-    for c in (by, *over):
-        if c not in df.columns:
-            raise MarkerError(f"source '{source}' has no column '{c}' to group by; set by= / over= "
-                              f"(over=none for one group)")
+    if by not in df.columns:
+        raise MarkerError(f"source '{source}' has no column '{by}' naming what to compare; set by= to one of "
+                          f"{', '.join(map(str, df.columns))}")
+    over = _groups(df, opts.get("over", "lines"), source)
     if "a" not in opts or "b" not in opts:
         raise MarkerError(f"'{kind}' needs a=VALUE and b=VALUE (two values of the column '{by}')")
     df = df.assign(_v=_scaled(df[col], opts))

@@ -221,9 +221,7 @@ class Sources:
                               f"with solver, lines and metric columns")
         df = self.csv(source).copy()
         for col, default in (("config", "{}"), ("error", "")):
-            if col not in df.columns:
-                df[col] = default
-            df[col] = df[col].fillna(default).astype(str)
+            df[col] = _texts(df[col], default) if col in df.columns else default
         return df
 
     def order(self, source: str) -> list[str] | None:
@@ -272,7 +270,7 @@ class Sources:
         if p.suffix == ".csv":
             df = self.csv(source)
             if "error" in df.columns:
-                df = df[df["error"].fillna("").astype(str) == ""]
+                df = df[_texts(df["error"], "") == ""]
             return df
         if p.suffix == ".md":
             rows = self.md_table(source, heading, n)
@@ -281,6 +279,11 @@ class Sources:
             return pd.DataFrame([[_plain(c) for c in r[:len(head)]] for r in body], columns=head, dtype=object)
         raise MarkerError(f"source '{source}' has no rows: expected a study folder, a .csv or a .md file "
                           f"(a .txt takes the 'text' kind)")
+
+
+def _texts(series: pd.Series, empty: str) -> pd.Series:
+    """A column as text, ``empty`` where it is missing (an all-empty column reads as float NaN)."""
+    return series.astype(object).where(series.notna(), empty).astype(str)
 
 
 def section(text: str, heading: str | None, source: str) -> list[str]:

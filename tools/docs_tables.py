@@ -341,8 +341,16 @@ def md_tables(lines: list[str]) -> list[list[list[str]]]:
 
 
 def _plain(cell: str) -> str:
-    """A cell's text without Markdown emphasis or code marks (``**0.358**`` -> ``0.358``)."""
-    return re.sub(r"^[*_`]+|[*_`]+$", "", cell.strip()).strip()
+    """A cell's text without the Markdown emphasis or code marks around it (``**0.358**`` -> ``0.358``; a mark
+    that is not closed stays: ``raveler*``).
+
+    >>> _plain("**0.358**"), _plain("*bare board (reference)*"), _plain("raveler*"), _plain("`a`")
+    ('0.358', 'bare board (reference)', 'raveler*', 'a')
+    """
+    text = cell.strip()
+    while m := re.fullmatch(r"(\*\*|\*|__|_|`)(.+)\1", text):
+        text = m.group(2).strip()
+    return text
 
 
 def number(text) -> float:

@@ -517,7 +517,7 @@ def table_md(src: Sources, source: str, args: dict[str, str]) -> list[str]:
 
     def row(cells: list[str]) -> str:
         cells = cells + [""] * (len(head) - len(cells))
-        return "| " + " | ".join(cells[i] for i in keep_idx) + " |"
+        return "|" + "|".join(f" {cells[i]} " if cells[i] else " " for i in keep_idx) + "|"
 
     return [row(head), "|" + "|".join(seps[i] for i in keep_idx) + "|", *[row(r) for r in rows[2:]]]
 

@@ -41,7 +41,8 @@ Table kinds:
     the bare-board and flat-picture reference rows (``refs=no`` leaves them out), the best solver of each
     column in bold (among the rows shown). ``lines`` and ``solvers`` choose columns and rows (in that order;
     default all, in the study's order); ``digits`` and ``best`` default to :data:`bench.report.METRIC_TABLES`
-    (``seconds``: three significant figures, the least in bold, no references); ``label`` is the column
+    (``seconds``: three significant figures, the least in bold, no references; ``digits=auto``: three
+    significant figures); ``label`` is the column
     header, ``{lines}`` standing for the line count. SOURCE may also be a ``.csv`` with ``solver``, ``lines``
     and ``image`` columns (one row per run).
 ``md SOURCE [heading=H] [table=N] [columns=A,B]``
@@ -198,7 +199,8 @@ class Sources:
                               f"study folder (runs.csv), a .csv, .md or .txt file, relative to the repository root")
         return p
 
-    def _memo(self, key: tuple, build: Callable[[], object]):
+    def memo(self, key: tuple, build: Callable[[], object]):
+        """``build()``, made once per ``key`` for the life of this object."""
         if key not in self._cache:
             self._cache[key] = build()
         return self._cache[key]
@@ -213,7 +215,7 @@ class Sources:
             from bench.storage import read_runs
 
             try:
-                return self._memo(("runs", source), lambda: read_runs(p if p.is_dir() else p.parent))
+                return self.memo(("runs", source), lambda: read_runs(p if p.is_dir() else p.parent))
             except InputError as e:
                 raise MarkerError(f"source '{source}': {e}") from None
         if p.suffix != ".csv":
@@ -243,13 +245,13 @@ class Sources:
             except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e:
                 raise MarkerError(f"source '{source}' is not a readable CSV ({e}); regenerate it") from None
 
-        return self._memo(("csv", source), read)
+        return self.memo(("csv", source), read)
 
     def text(self, source: str) -> str:
         p = self.path(source)
         if not p.is_file():
             raise MarkerError(f"source '{source}' is a folder; name a .md or .txt file inside it")
-        return self._memo(("text", source), lambda: p.read_text(encoding="utf-8"))
+        return self.memo(("text", source), lambda: p.read_text(encoding="utf-8"))
 
     def md_table(self, source: str, heading: str | None, n: int) -> list[list[str]]:
         """The ``n``-th Markdown table (1-based) of a file's section (:func:`md_tables`)."""
@@ -418,7 +420,8 @@ def aggregate(values: np.ndarray, agg: str, spec: str, sep: str) -> str:
     if agg == "range":
         lo, hi = fmt_number(values.min(), spec), fmt_number(values.max(), spec)
         return lo if lo == hi else f"{lo}{sep}{hi}"
-    funcs = {"mean": np.mean, "median": np.median, "min": np.min, "max": np.max, "sum": np.sum}
+    funcs: dict[str, Callable[[np.ndarray], float]] = {"mean": np.mean, "median": np.median, "min": np.min,
+                                                        "max": np.max, "sum": np.sum}
     return fmt_number(float(funcs[agg](values)), spec)
 
 
@@ -453,6 +456,7 @@ def table_pivot(src: Sources, source: str, args: dict[str, str]) -> list[str]:
         raise MarkerError(f"no run of '{source}' is kept by {filters}; check the filters")
     known = {m: (d, b) for m, _, d, b in report.METRIC_TABLES}
     digits: int | None
+    best: str | None
     if metric == "seconds":
         digits, best, refs = None, "min", False
     else:
@@ -468,7 +472,10 @@ def table_pivot(src: Sources, source: str, args: dict[str, str]) -> list[str]:
     ci = _yes("ci", opts["ci"]) if "ci" in opts else metric != "seconds"
     order = src.order(source)
     table = report.pivot(df, metric, order=order, references=refs)
-    half = report.interval_halfwidths(df, metric, order) if ci and "image" in df.columns else None
+    half = None
+    if ci and "image" in df.columns:  # the bootstrap is the slow part: once per source, filters and metric
+        key = ("intervals", source, tuple(sorted(filters.items())), metric)
+        half = src.memo(key, lambda: report.interval_halfwidths(df, metric, order))
     lines = list(table.columns)
     if "lines" in opts:
         want = [_int("lines", v) for v in opts["lines"].split(",")]

@@ -154,7 +154,7 @@ def test_check_exits_1_and_a_rewrite_makes_it_pass(root):
 
 
 def test_the_command_line(root, capsys):
-    (root / "docs" / "p.md").write_text("<!-- v: value results/s col=image agg=nunique -->3<!-- /v -->\n")
+    (root / "docs" / "p.md").write_text("A <!-- v: value results/s col=image agg=nunique -->3<!-- /v -->\n")
     assert dt.main(["--check", "--root", str(root), "docs/p.md"]) == 0
     assert dt.main(["--check", "--root", str(root), "docs/none.md"]) == 2
     assert "no page 'docs/none.md'" in capsys.readouterr().out
@@ -257,7 +257,8 @@ def test_diff_and_ratio_compare_two_solvers_group_by_group(root):
     lo, hi = f"{min(r):.2f}", f"{max(r):.2f}"
     assert value(root, "ratio results/s col=seconds a=slow b=greedy") == (lo if lo == hi else f"{lo}-{hi}")
     assert value(root, 'diff results/x.md heading="Part > Sub" col=score a=one b=two over=none') == "+0.250"
-    assert "no row with solver=nobody" in error(root, "<!-- v: diff results/s col=ssim a=nobody b=fast -->?<!-- /v -->")
+    nobody = error(root, "x <!-- v: diff results/s col=ssim a=nobody b=fast -->?<!-- /v -->")
+    assert "no row with solver=nobody" in nobody
 
 
 def test_cell_copies_one_cell_of_a_markdown_table_or_a_csv(root):
@@ -266,7 +267,7 @@ def test_cell_copies_one_cell_of_a_markdown_table_or_a_csv(root):
     assert value(root, 'cell results/x.md heading="Part > Sub" col=score solver=two fmt=+.2f') == "+0.25"
     assert value(root, 'cell results/x.md heading=Other col=v k=z') == "9"
     assert value(root, "cell results/y.csv col=score image=b") == "0.75"
-    two = error(root, "<!-- v: cell results/y.csv col=score image=a -->?<!-- /v -->")
+    two = error(root, "x <!-- v: cell results/y.csv col=score image=a -->?<!-- /v -->")
     assert "2 rows of 'results/y.csv' match" in two
 
 
@@ -276,21 +277,22 @@ def test_text_captures_numbers_in_a_results_file(root):
     assert value(root, 'text results/z.txt pattern="speed ([0-9.]+) s" agg=range fmt=.2f') == "1.25-2.50"
     assert value(root, 'text results/z.txt pattern="speed ([0-9.]+) s" agg=count') == "2"
     assert value(root, 'text results/x.md heading=Other pattern="speed ([0-9.]+) s" agg=max fmt=.1f') == "4.0"
-    assert "matches nothing" in error(root, '<!-- v: text results/z.txt pattern="fast ([0-9]+)" -->?<!-- /v -->')
-    assert "exactly one" in error(root, '<!-- v: text results/z.txt pattern="(s)(p)" -->?<!-- /v -->')
+    assert "matches nothing" in error(root, 'x <!-- v: text results/z.txt pattern="fast ([0-9]+)" -->?<!-- /v -->')
+    assert "exactly one" in error(root, 'x <!-- v: text results/z.txt pattern="(s)(p)" -->?<!-- /v -->')
 
 
 # --------------------------------------------------------------------------- bad markers
 @pytest.mark.parametrize("text, says", [
-    ("<!-- v: valu results/s col=ssim -->?<!-- /v -->", "unknown value kind 'valu'; expected one of value, diff"),
+    ("x <!-- v: valu results/s col=ssim -->?<!-- /v -->", "unknown value kind 'valu'; expected one of value, diff"),
     ("<!-- table: pivt results/s -->\n<!-- /table -->", "unknown table kind 'pivt'; expected one of pivot, md"),
-    ("<!-- v: value results/nowhere col=ssim -->?<!-- /v -->", "unknown source 'results/nowhere'"),
-    ("<!-- v: value results/s col=ssim solvr=greedy -->?<!-- /v -->", "has no column 'solvr'"),
-    ("<!-- v: value results/s ssim -->?<!-- /v -->", "expected KEY=VALUE after the source, got 'ssim'"),
-    ("<!-- v: value results/s col=ssim agg=mode -->?<!-- /v -->", "agg must be one of"),
+    ("x <!-- v: value results/nowhere col=ssim -->?<!-- /v -->", "unknown source 'results/nowhere'"),
+    ("x <!-- v: value results/s col=ssim solvr=greedy -->?<!-- /v -->", "has no column 'solvr'"),
+    ("x <!-- v: value results/s ssim -->?<!-- /v -->", "expected KEY=VALUE after the source, got 'ssim'"),
+    ("x <!-- v: value results/s col=ssim agg=mode -->?<!-- /v -->", "agg must be one of"),
     ("<!-- table: pivot results/s metric=ssim -->\n| x |", "has no closing '<!-- /table -->'"),
     ("a <!-- v: value results/s col=ssim -->?", "not closed on its line"),
-    ("<!-- v: md results/x.md -->?<!-- /v -->", "unknown value kind 'md'"),
+    ("x <!-- v: md results/x.md -->?<!-- /v -->", "unknown value kind 'md'"),
+    ("<!-- v: value results/s col=ssim -->?<!-- /v --> opens the line", "an inline marker opens the line"),
 ])
 def test_a_bad_marker_is_one_line_with_file_and_line(root, text, says):
     msg = error(root, "intro\n" + text)
@@ -298,7 +300,7 @@ def test_a_bad_marker_is_one_line_with_file_and_line(root, text, says):
 
 
 def test_a_bad_marker_makes_the_command_exit_2(root):
-    (root / "README.md").write_text("<!-- v: value results/nowhere col=ssim -->?<!-- /v -->\n")
+    (root / "README.md").write_text("A <!-- v: value results/nowhere col=ssim -->?<!-- /v -->\n")
     said = []
     assert dt.run(root, check=True, say=said.append) == 2
     assert said == [said[0]] and said[0].startswith("error: README.md:1: unknown source 'results/nowhere'")

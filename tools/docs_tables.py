@@ -20,7 +20,8 @@ A **table** is a block: the opening marker on its own line, the generated lines,
     ...
     <!-- /table -->
 
-A **value** is inline, inside one line of prose (or of a hand-made table)::
+A **value** is inline, inside one line of prose (or of a hand-made table), never at the start of a line
+(Markdown would take that line for an HTML block and split the paragraph)::
 
     greedy-view reaches <!-- v: value results/default col=ssim solver=greedy-view lines=4000 -->0.618<!-- /v -->
 
@@ -712,6 +713,9 @@ def render_page(text: str, src: Sources, name: str) -> tuple[str, list[Mismatch]
             if BLOCK_CLOSE in line or "<!-- table:" in line:
                 raise MarkerError("a table marker must stand alone on its line, opened by '<!-- table: KIND "
                                   f"SOURCE ... -->' and closed by '{BLOCK_CLOSE}'")
+            if line.lstrip().startswith("<!-- v:"):
+                raise MarkerError("an inline marker opens the line, so Markdown takes the line for an HTML block "
+                                  "and splits the paragraph; move a word of the line before in front of it")
             pieces, pos = [], 0
             for m in INLINE.finditer(line):
                 kind, source, args = parse_spec(m.group("spec"))

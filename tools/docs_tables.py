@@ -27,10 +27,10 @@ A **value** is inline, inside one line of prose (or of a hand-made table), never
 
 ``SOURCE`` is a path relative to the repository root: a study folder (its ``runs.csv``, read with
 :func:`bench.storage.read_runs`; only finished runs count), a ``.csv`` file, a ``.md`` file (one of its
-tables, or its text) or a ``.txt`` file (its text). The arguments are split as a shell would (quote a value
-with spaces: ``heading="4000 lines"``). ``OPTION=VALUE`` pairs are the kind's options below; any other
-``COLUMN=VALUE`` keeps the rows whose column has that value (``a|b`` for either; numbers compare as numbers).
-Markers inside fenced code blocks are left alone.
+tables, or its text) or any other text file (``.txt``, ``meta.json``: its text). The arguments are split as
+a shell would (quote a value with spaces: ``heading="4000 lines"``). ``OPTION=VALUE`` pairs are the kind's
+options below; any other ``COLUMN=VALUE`` keeps the rows whose column has that value (``a|b`` for either;
+numbers compare as numbers). Markers inside fenced code blocks are left alone.
 
 Table kinds:
 
@@ -43,9 +43,8 @@ Table kinds:
     column in bold (among the rows shown). ``lines`` and ``solvers`` choose columns and rows (in that order;
     default all, in the study's order); ``digits`` and ``best`` default to :data:`bench.report.METRIC_TABLES`
     (``seconds``: three significant figures, the least in bold, no references; ``digits=auto``: three
-    significant figures); ``label`` is the column
-    header, ``{lines}`` standing for the line count. SOURCE may also be a ``.csv`` with ``solver``, ``lines``
-    and ``image`` columns (one row per run).
+    significant figures); ``label`` is the column header, ``{lines}`` standing for the line count. SOURCE
+    may also be a ``.csv`` with ``solver``, ``lines`` and ``image`` columns (one row per run).
 ``md SOURCE [heading=H] [table=N] [columns=A,B]``
     A copy of a Markdown table of a results file: the ``table``-th (default 1) after the heading whose text
     is ``H`` (``"A > B"``: the heading ``B`` after the heading ``A``; default: the file's start), up to the

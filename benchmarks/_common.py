@@ -20,6 +20,19 @@ def git_commit() -> str:
     return out.stdout.strip() or "?"
 
 
+def publish(report: str, out: Path | None) -> int:
+    """Print a benchmark's report and, with ``out``, write it there (atomically, its folder made); exit status 0."""
+    print(report)
+    if out:
+        sys.path.insert(0, str(ROOT))
+        from rendering.fileio import atomic_write
+
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
+        atomic_write(Path(out), report.encode("utf-8"))
+        print(f"wrote {out}")
+    return 0
+
+
 def provenance() -> str:
     """One line: commit, processor, core count and the command that ran."""
     return (f"git {git_commit()}, {platform.processor() or platform.machine()}, {os.cpu_count()} cores; "

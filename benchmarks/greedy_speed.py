@@ -35,7 +35,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from _common import git_commit  # noqa: E402
+from _common import git_commit, publish  # noqa: E402
 from rendering import PinLayout, ThreadModel, default_min_gap, get_chord_table  # noqa: E402
 from rendering.derived import pixel_table  # noqa: E402
 from solvers import Problem, make_solver  # noqa: E402
@@ -145,11 +145,7 @@ def main(argv=None) -> int:
            f"{numba.get_num_threads()}; load average {os.getloadavg()[0]:.1f} at the end; "
            f"command: python benchmarks/greedy_speed.py {' '.join(argv if argv is not None else sys.argv[1:])}")
     report = "\n".join(["# Greedy speed", "", fmt(rows), *[f"- {line}" for line in out], f"- {env}", ""])
-    print(report)
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(report)
-    return 0
+    return publish(report, args.out)
 
 
 #: what ``--against`` compares: registered names (each checkout's own defaults), at 288 pins / 4000 lines / 512 px
@@ -202,11 +198,7 @@ def compare(args) -> int:
         a, b = min(best[(name, "this")]), min(best[(name, "against")])
         lines.append(f"| {name} | {a:.3f} | {b:.3f} | {a / b:.3f} |")
     report = "\n".join(lines) + "\n"
-    print(report)
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(report)
-    return 0
+    return publish(report, args.out)
 
 
 if __name__ == "__main__":

@@ -183,6 +183,22 @@ def mean(rows, key, **where):
     return float(np.mean(vals)) if vals else float("nan")
 
 
+def _pairs(ok: list[dict], lines: int, split: str) -> list[tuple[dict, dict]]:
+    """``(default row, faces row)`` of each portrait of ``split`` (``"all"``: every one) at ``lines`` lines."""
+    pairs = []
+    for n in dict.fromkeys(r["portrait"] for r in ok):
+        d = [r for r in ok if r["portrait"] == n and r["lines"] == lines and r["method"] == "default"]
+        f = [r for r in ok if r["portrait"] == n and r["lines"] == lines and r["method"] == "faces"]
+        if d and f and (split == "all" or d[0]["split"] == split):
+            pairs.append((d[0], f[0]))
+    return pairs
+
+
+def _gains(pairs) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """What faces changed, portrait by portrait: the face SSIM, the whole SSIM and the L1 (faces - default)."""
+    return tuple(np.array([f[k] - d[k] for d, f in pairs]) for k in ("face_ssim", "ssim", "l1"))  # type: ignore
+
+
 def report(rows: list, lines_list, args, detect_times) -> list[str]:
     made = next((r["run"] for r in rows if r.get("run")), None)
     line = f"{made} (report redrawn: {provenance()})" if made and made != provenance() else provenance()
@@ -221,19 +237,11 @@ def report(rows: list, lines_list, args, detect_times) -> list[str]:
                 "L1 change (mean, worst) | face SSIM: default / faces / crop / crop+faces |",
                 "|---|---:|---|---:|---|---|---|"]
         for split in ("tuning", "test", "all"):
-            sel = [n for n in dict.fromkeys(r["portrait"] for r in ok)
-                   if split == "all" or next(r["split"] for r in ok if r["portrait"] == n) == split]
-            pairs = []
-            for n in sel:
-                d = [r for r in ok if r["portrait"] == n and r["lines"] == lines and r["method"] == "default"]
-                f = [r for r in ok if r["portrait"] == n and r["lines"] == lines and r["method"] == "faces"]
-                if d and f:
-                    pairs.append((d[0], f[0]))
+            pairs = _pairs(ok, lines, split)
             if not pairs:
                 continue
-            g = np.array([f["face_ssim"] - d["face_ssim"] for d, f in pairs])
-            s = np.array([f["ssim"] - d["ssim"] for d, f in pairs])
-            l1 = np.array([f["l1"] - d["l1"] for d, f in pairs])
+            g, s, l1 = _gains(pairs)
+            sel = {d["portrait"] for d, _ in pairs}
             chosen = [r for r in ok if r["portrait"] in sel]
             means = " / ".join(f"{mean(chosen, 'face_ssim', lines=lines, method=m):.3f}" for m in METHODS)
             out.append(f"| {split} | {len(pairs)} | {g.mean():+.3f}, {g.min():+.3f} | {int((g > 0).sum())} of "
@@ -241,17 +249,10 @@ def report(rows: list, lines_list, args, detect_times) -> list[str]:
         out.append("")
     out += ["## Against the targets (4000 lines, faces vs default, no crop change)", ""]
     for split in ("test", "tuning", "all"):
-        pairs = []
-        for n in dict.fromkeys(r["portrait"] for r in ok):
-            d = [r for r in ok if r["portrait"] == n and r["lines"] == 4000 and r["method"] == "default"]
-            f = [r for r in ok if r["portrait"] == n and r["lines"] == 4000 and r["method"] == "faces"]
-            if d and f and (split == "all" or d[0]["split"] == split):
-                pairs.append((d[0], f[0]))
+        pairs = _pairs(ok, 4000, split)
         if not pairs:
             continue
-        g = np.array([f["face_ssim"] - d["face_ssim"] for d, f in pairs])
-        s = np.array([f["ssim"] - d["ssim"] for d, f in pairs])
-        l1 = np.array([f["l1"] - d["l1"] for d, f in pairs])
+        g, s, l1 = _gains(pairs)
         out.append(f"- {split} ({len(pairs)}): face SSIM gain mean {g.mean():+.3f} (target >= +{FACE_GAIN}: "
                    f"{'met' if g.mean() >= FACE_GAIN else 'missed'}), higher on {int((g > 0).sum())} of {len(g)} "
                    f"({'met' if (g > 0).all() else 'missed'}); whole SSIM worst {s.min():+.4f} (>= -{WHOLE_SLACK}: "

@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import git_commit  # noqa: E402
+from _common import git_commit, publish  # noqa: E402
 from quality import RIM, ring_mask  # noqa: E402
 
 
@@ -64,10 +64,7 @@ def main(argv=None) -> int:
     out += ["", f"- commit {git_commit()}; command: python benchmarks/rim_bound.py"
             + (f" --out {args.out}" if args.out else ""), ""]
     text = "\n".join(out)
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(text)
-    print(text)
+    publish(text, args.out)
     return 0
 
 

@@ -43,7 +43,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from _common import provenance  # noqa: E402
+from _common import provenance, publish  # noqa: E402
 
 DEFAULT = {"pins": "288", "lines": "4000", "canvas": "512"}
 SMALL = {"pins": "288", "lines": "1000", "canvas": "256", "kit": "false"}
@@ -287,11 +287,7 @@ def main() -> None:
               "", "Each first-chords and API figure is the median of "
               f"{args.repeat} solves, interleaved with the in-process solves."]
     text = "\n".join(lines) + "\n"
-    print(text)
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(text)
-        print(f"wrote {args.out}")
+    publish(text, args.out)
 
 
 if __name__ == "__main__":

@@ -40,7 +40,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from _common import git_commit  # noqa: E402
+from _common import git_commit, publish  # noqa: E402
 
 TARGETS = {"bench --help": 0.3, "bench solvers": 0.5, "bench solve (random, 100 lines)": 0.6,
            "bench solve (greedy, 288/4000/512)": 1.0, "bench cache": 0.5}
@@ -193,11 +193,7 @@ def main(argv=None) -> int:
                   f"load average {os.getloadavg()[0]:.1f} at the end; command: python benchmarks/startup.py "
                   f"{' '.join(argv if argv is not None else sys.argv[1:])}", ""]
     report = "\n".join(lines)
-    print(report)
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(report)
-    return 0
+    return publish(report, args.out)
 
 
 if __name__ == "__main__":

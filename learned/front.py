@@ -253,21 +253,12 @@ class FrontModel:
         return FrontParams.from_array(y)
 
     def save(self, path) -> Path:
-        import os
-        import tempfile
+        from .models import save_blob
 
-        import torch
-
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
         blob = {"kind": "ae-target", "state": {k: v.detach().cpu() for k, v in self.net.state_dict().items()},
                 "mean": self.mean.tolist(), "std": self.std.tolist(), "average": dataclasses.asdict(self.average),
                 "info": self.info}
-        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-        os.close(fd)
-        torch.save(blob, tmp)
-        os.replace(tmp, path)
-        return path
+        return save_blob(blob, path)
 
     @classmethod
     def load(cls, path) -> "FrontModel":

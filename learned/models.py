@@ -485,23 +485,14 @@ def build_model(kind: str, spec: Spec, **config) -> nn.Module:
         raise InputError(f"bad option for model {kind}: {e}; its options are: {names}") from None
 
 
-def save_checkpoint(path, model: nn.Module, *, history: list | None = None, extra: dict | None = None,
-                    half: bool = True) -> Path:
-    """Write a checkpoint (atomically): kind, spec, model config, weights, training history.
-
-    ``half`` stores floating-point weights as float16 (loaded back as float32),
-    which halves the file.
-    """
+def save_blob(blob: dict, path) -> Path:
+    """``torch.save`` a checkpoint's dict to ``path`` atomically (a temporary file beside it, then a rename; its
+    folder made): a reader never sees half a checkpoint."""
     import os
     import tempfile
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    state = {k: (v.detach().cpu().half() if half and v.is_floating_point() else v.detach().cpu())
-             for k, v in model.state_dict().items()}
-    blob = dict(version=CHECKPOINT_VERSION, kind=model.kind, spec=dataclasses.asdict(model.spec),
-                config=dataclasses.asdict(model.config), state=state, history=list(history or []),
-                extra=dict(extra or {}))
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     os.close(fd)
     try:
@@ -513,6 +504,21 @@ def save_checkpoint(path, model: nn.Module, *, history: list | None = None, extr
             os.unlink(tmp)
         raise
     return path
+
+
+def save_checkpoint(path, model: nn.Module, *, history: list | None = None, extra: dict | None = None,
+                    half: bool = True) -> Path:
+    """Write a checkpoint (atomically): kind, spec, model config, weights, training history.
+
+    ``half`` stores floating-point weights as float16 (loaded back as float32),
+    which halves the file.
+    """
+    state = {k: (v.detach().cpu().half() if half and v.is_floating_point() else v.detach().cpu())
+             for k, v in model.state_dict().items()}
+    blob = dict(version=CHECKPOINT_VERSION, kind=model.kind, spec=dataclasses.asdict(model.spec),
+                config=dataclasses.asdict(model.config), state=state, history=list(history or []),
+                extra=dict(extra or {}))
+    return save_blob(blob, path)
 
 
 def load_checkpoint(path, *, kind: str | None = None, device="cpu") -> tuple[nn.Module, dict]:

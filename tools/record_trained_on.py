@@ -14,27 +14,12 @@ record, without writing). Only the ``trained_on`` entry is added; the state dict
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-import tempfile
-from pathlib import Path
 
 import torch
 
 from learned.data import builtin_pool, picture_records
-from learned.models import CHECKPOINT_DIR
-
-
-def _save(blob: dict, path: Path) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    os.close(fd)
-    try:
-        torch.save(blob, tmp)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+from learned.models import CHECKPOINT_DIR, save_blob
 
 
 def records_for(blob: dict, pool: list[dict]) -> tuple[list[dict], dict]:
@@ -64,7 +49,7 @@ def main(argv=None) -> int:
             print(f"{path.name}: the record of its training pictures is missing or stale")
             continue
         holder["trained_on"] = records
-        _save(blob, path)
+        save_blob(blob, path)
         print(f"{path.name}: recorded {len(records)} pictures")
     return 1 if args.check and stale else 0
 

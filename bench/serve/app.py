@@ -26,10 +26,34 @@ from urllib.parse import urlsplit
 from rendering import InputError
 
 from . import jobs as jobs_mod
-from .uploads import MAX_PIXELS, MAX_UPLOAD_BYTES, UploadError
+from .uploads import MAX_PIXELS, MAX_UPLOAD_BYTES, Photo, UploadError
 
-#: the pages, by route -> file in ``bench/serve/static``
-PAGES = {"/": "make.html", "/compare": "compare.html", "/wind": "wind.html", "/runs": "runs.html"}
+#: the pages, by route -> (its name: ``static/NAME.html`` holds its ``<main>``, ``static/NAME.js`` its code; its
+#: title; whether the top bar links to it)
+PAGES = {"/": ("make", "Make", True), "/compare": ("compare", "Compare", True), "/runs": ("runs", "Runs", True),
+         "/wind": ("wind", "Wind", False)}
+#: what a page's top bar shows on its right: the workers' state, or (winding) the run's title
+_STATUS = {"wind": "title"}
+_BODY_CLASS = {"wind": "wind-body"}
+
+
+def page_html(route: str, assets: dict[str, tuple[bytes, str]]) -> bytes:
+    """A page: ``static/shell.html`` (the head, the top bar with its links) around the page's ``<main>``, in
+    which a line ``<!-- include: FILE -->`` stands for that file of ``static`` (the photo picker)."""
+    import re
+
+    name, title, _ = PAGES[route]
+    current = ' aria-current="page"'
+    nav = "".join(f'<a href="{r}"{current if r == route else ""}>{t}</a>' for r, (_, t, linked) in PAGES.items()
+                  if linked)
+    cls = _BODY_CLASS.get(name)
+    return assets["shell.html"][0].decode().format(
+        title=title, page=name, nav=nav, status=_STATUS.get(name, "workers"),
+        body_class=f' class="{cls}"' if cls else "",
+        main=re.sub(r"<!-- include: ([\w.-]+) -->", lambda m: assets[m.group(1)][0].decode().rstrip("\n"),
+                    assets[f"{name}.html"][0].decode().rstrip("\n"))).encode()
+
+
 LOCAL_NAMES = {"localhost", "127.0.0.1", "::1"}
 #: the pages' own policy: scripts and styles of this server only, pictures also from blob: (the photo picked)
 PAGE_CSP = ("default-src 'self'; img-src 'self' blob: data:; media-src 'self' blob:; style-src 'self'; "
@@ -165,8 +189,8 @@ def create_app(workspace=None, *, workers: int | None = None, host: str = "127.0
     assets = _assets()
     api = _Api(store, scheduler, max_upload_bytes=max_upload_bytes, max_pixels=max_pixels)
 
-    def page(name):
-        body, kind = assets[name]
+    def page(route):
+        body, kind = page_html(route, assets), "text/html; charset=utf-8"
 
         async def serve(request):
             return Response(body, media_type=kind, headers={"Cache-Control": "no-cache",
@@ -182,7 +206,7 @@ def create_app(workspace=None, *, workers: int | None = None, host: str = "127.0
         return Response(body, media_type=kind, headers={"Cache-Control": "no-cache", "X-Content-Type-Options":
                                                         "nosniff"})
 
-    routes = [Route(path, page(name)) for path, name in PAGES.items()]
+    routes = [Route(path, page(path)) for path in PAGES]
     routes += [
         Route("/static/{name}", static),
         Route("/api/status", api.status),
@@ -292,12 +316,9 @@ class _Api:
 
         from .crop import suggest_crop
 
-        try:
-            photo, _ = await self._photo_and_fields(request)
-        except UploadError as e:
-            return _error(_line(e), e.status)
-        if photo is None:
-            return _error("no photo: send it in field 'image' (multipart/form-data)", 400)
+        photo = await self._one_photo(request)
+        if not isinstance(photo, Photo):
+            return photo  # the error's response
         try:  # faces are looked for (about 0.1 s): off the event loop
             crop = await run_in_threadpool(suggest_crop, photo.width, photo.height, photo.data, photo.suffix)
         except InputError as e:
@@ -310,13 +331,20 @@ class _Api:
         from starlette.concurrency import run_in_threadpool
         from starlette.responses import Response
 
+        photo = await self._one_photo(request)
+        if not isinstance(photo, Photo):
+            return photo  # the error's response
+        return Response(await run_in_threadpool(_shown_jpeg, photo.data), media_type="image/jpeg")
+
+    async def _one_photo(self, request):
+        """The request's checked photo (field ``image``), or the response refusing it (4xx, one line)."""
         try:
             photo, _ = await self._photo_and_fields(request)
         except UploadError as e:
             return _error(_line(e), e.status)
         if photo is None:
             return _error("no photo: send it in field 'image' (multipart/form-data)", 400)
-        return Response(await run_in_threadpool(_shown_jpeg, photo.data), media_type="image/jpeg")
+        return photo
 
     async def _create_jobs(self, photo, fields: list, solvers: list[str] | None):
         """Check the options (for each solver of ``solvers``; None: the form's one solver), then write each job's

@@ -57,6 +57,29 @@ function fileUrl(id, name, download) {
 
 function queryParam(name) { return new URLSearchParams(location.search).get(name); }
 
+// POST a form to the API with its button disabled meanwhile; the answer goes to onAnswer, an error to errorAt
+async function postForm(path, data, button, errorAt, onAnswer) {
+  button.disabled = true;
+  try {
+    onAnswer(await api(path, { method: "POST", body: data }));
+  } catch (err) {
+    showError(errorAt, err.message);
+  } finally {
+    button.disabled = false;
+  }
+}
+
+// the other default solvers on a finished job's photo and options: a compare group, opened on its page
+async function compareFrom(jobId, errorAt) {
+  const data = new FormData();
+  data.append("from_job", jobId);
+  data.append("kit", "false");
+  try {
+    const group = await api("/api/compare", { method: "POST", body: data });
+    location.href = `/compare?jobs=${group.jobs.map(encodeURIComponent).join(",")}`;
+  } catch (err) { showError(errorAt, err.message); }
+}
+
 // ------------------------------------------------------------------ the thread, drawn as it is chosen
 // The solver's thread model is source-over blending: each pass turns a pixel toward the thread's colour by
 // opacity x coverage (C <- C (1 - a) + c a). A canvas stroke of the thread's width with globalAlpha = opacity

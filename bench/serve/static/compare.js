@@ -31,16 +31,10 @@ async function submit(photo) {
   if (!chosen.length) { showError("#form-error", "pick at least one solver"); return; }
   data.append("solvers", chosen.join(","));
   formFields($("#options"), solvers, data);
-  $("#go").disabled = true;
-  try {
-    const group = await api("/api/compare", { method: "POST", body: data });
+  await postForm("/api/compare", data, $("#go"), "#form-error", (group) => {
     history.replaceState(null, "", `/compare?jobs=${group.jobs.map(encodeURIComponent).join(",")}`);
     showJobs(group.jobs);
-  } catch (err) {
-    showError("#form-error", err.message);
-  } finally {
-    $("#go").disabled = false;
-  }
+  });
 }
 
 function showJobs(ids) {

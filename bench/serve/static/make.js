@@ -43,16 +43,10 @@ async function submit(photo) {
   data.append("image", photo.file());
   data.append("crop", photo.frame.value());
   formFields($("#options"), solvers, data);
-  $("#solve").disabled = true;
-  try {
-    const job = await api("/api/solve", { method: "POST", body: data });
+  await postForm("/api/solve", data, $("#solve"), "#form-error", (job) => {
     history.replaceState(null, "", `/?job=${encodeURIComponent(job.id)}`);
     follow(job.id);
-  } catch (err) {
-    showError("#form-error", err.message);
-  } finally {
-    $("#solve").disabled = false;
-  }
+  });
 }
 
 function follow(id) {
@@ -116,14 +110,7 @@ function showResult(id, ev) {
 }
 
 async function compareThis() {
-  if (!current) return;
-  const data = new FormData();
-  data.append("from_job", current.id);
-  data.append("kit", "false");
-  try {
-    const group = await api("/api/compare", { method: "POST", body: data });
-    location.href = `/compare?jobs=${group.jobs.map(encodeURIComponent).join(",")}`;
-  } catch (err) { showError("#form-error", err.message); }
+  if (current) await compareFrom(current.id, "#form-error");
 }
 
 document.addEventListener("DOMContentLoaded", () => main().catch((err) => showError("#form-error", err.message)));

@@ -33,7 +33,7 @@ function row(run) {
     el("a", { href: `/?job=${id}`, text: "open" }),
     run.has_result ? el("a", { href: `/wind?job=${id}`, text: "wind" }) : null,
     run.has_result ? el("a", { href: `/api/jobs/${id}/kit.zip`, text: "zip" }) : null,
-    run.photo ? el("button", { type: "button", class: "link", text: "compare solvers", onclick: () => compareSolvers(run.id) }) : null);
+    run.photo ? el("button", { type: "button", class: "link", text: "compare solvers", onclick: () => compareFrom(run.id, "#error") }) : null);
   return el("tr", { class: `status-${run.status}` },
     el("td", {}, run.has_result ? el("input", { type: "checkbox", class: "pick-run", value: run.id, "aria-label": `select ${run.title}` }) : ""),
     el("td", {}, thumb),
@@ -48,14 +48,5 @@ function row(run) {
     el("td", {}, actions));
 }
 
-async function compareSolvers(id) {
-  const data = new FormData();
-  data.append("from_job", id);
-  data.append("kit", "false");
-  try {
-    const group = await api("/api/compare", { method: "POST", body: data });
-    location.href = `/compare?jobs=${group.jobs.map(encodeURIComponent).join(",")}`;
-  } catch (err) { showError("#error", err.message); }
-}
 
 document.addEventListener("DOMContentLoaded", () => main().catch((err) => showError("#error", err.message)));

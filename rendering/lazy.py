@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import importlib
 import threading
+from types import ModuleType
 from typing import Any, Callable
 
 _LOCK = threading.Lock()
@@ -51,7 +52,7 @@ class _LazyModule:
 
     def __init__(self, name: str):
         self.__name = name
-        self.__module = None
+        self.__module: ModuleType | None = None
 
     def __getattr__(self, attr: str):
         module = self.__module

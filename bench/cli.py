@@ -40,6 +40,7 @@ _add("kit", kit_cmd.kit_cmd)
 _add("wind", kit_cmd.wind_cmd)
 app.add_typer(kit_cmd.calibrate_app, name="calibrate", short_help=kit_cmd.calibrate_app.info.help)
 _add("serve", serve_cmd.serve_cmd)
+_add("warm", serve_cmd.warm_cmd)
 
 
 def main() -> None:

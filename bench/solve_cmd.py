@@ -4,6 +4,8 @@ A thin layer over :func:`bench.solve.solve` and the solver registry.
 """
 
 
+import contextlib
+import sys
 import time
 from pathlib import Path
 from typing import Annotated, Optional
@@ -76,14 +78,19 @@ def solve_cmd(
 
     map_pixel_tables()  # one solve in this process: mapping greedy's copy beats reading it in (0.05 s vs 0.25 s)
     options = with_device(solver, parse_key_values(option), device)
+    from solvers import Cancelled, Progress
+
+    listener = Progress()  # no callback: only a cancel flag, which Ctrl-C sets (the kernels read it per line)
     try:
-        res = solve(image, solver=solver, pins=pins, lines=_lines(lines), canvas=canvas, min_gap=min_gap, seed=seed,
-                    shape=shape, jitter=jitter, frame_mm=frame_mm, thread_mm=thread_mm, opacity=opacity,
-                    contrast=contrast, gamma=gamma, exposure=exposure, clahe=clahe, crop=crop, importance=importance,
-                    importance_strength=importance_strength, out=out, solver_options=options,
-                    progress=lambda m: typer.echo(f"... {m}", err=True), kit=_kit_options(kit, pin_mm, paper),
-                    colors=colors, board=board, faces=faces)
-    except KeyboardInterrupt:
+        with _cancel_on_interrupt(listener):
+            res = solve(image, solver=solver, pins=pins, lines=_lines(lines), canvas=canvas, min_gap=min_gap,
+                        seed=seed, shape=shape, jitter=jitter, frame_mm=frame_mm, thread_mm=thread_mm,
+                        opacity=opacity, contrast=contrast, gamma=gamma, exposure=exposure, clahe=clahe, crop=crop,
+                        importance=importance, importance_strength=importance_strength, out=out,
+                        solver_options=options, progress=lambda m: typer.echo(f"... {m}", err=True),
+                        kit=_kit_options(kit, pin_mm, paper), colors=colors, board=board, faces=faces,
+                        listener=listener)
+    except (KeyboardInterrupt, Cancelled):
         typer.echo("\ninterrupted; nothing was written", err=True)
         raise typer.Exit(130) from None
     for note in ([res.note] if res.note else []) + res.notes:
@@ -122,10 +129,47 @@ def _print_result(solver: str, res, pins: int, canvas: int) -> None:
                    + " ".join(f"{m[k]:.4f}" for k in full))
 
 
+@contextlib.contextmanager
+def _cancel_on_interrupt(listener):
+    """While the block runs, a Ctrl-C (SIGINT) also sets ``listener``'s cancel flag at once: a numba kernel runs
+    without returning to Python, so the KeyboardInterrupt alone would wait for the whole solve. A thread reads
+    the signal's wake-up byte (:func:`signal.set_wakeup_fd`) and cancels; the kernel stops at its next line,
+    and the KeyboardInterrupt follows. Outside the main thread (where signals do not go), it does nothing."""
+    import os
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    r, w = os.pipe()
+    os.set_blocking(w, False)
+    old = signal.set_wakeup_fd(w, warn_on_full_buffer=False)
+
+    def watch():
+        while data := os.read(r, 64):
+            if signal.SIGINT in data:
+                listener.cancel()
+
+    watcher = threading.Thread(target=watch, name="cancel-on-ctrl-c", daemon=True)
+    watcher.start()
+    try:
+        yield
+    finally:
+        signal.set_wakeup_fd(old)
+        os.close(w)  # the watcher reads the end and leaves
+        watcher.join(timeout=1.0)
+        os.close(r)
+
+
 def _since_process_start() -> float:
-    """Seconds since this process started (Linux: from /proc), else since this module was imported."""
+    """Seconds since this process started (Linux: from /proc), else since this module was imported; in a warm
+    process (:mod:`bench.warm`), since the command that it serves started."""
     import os
 
+    warm = sys.modules.get("bench.warm")
+    if warm is not None and warm.REQUEST_STARTED:
+        return time.time() - warm.REQUEST_STARTED[0]
     try:
         ticks = os.sysconf("SC_CLK_TCK")
         start = int(open("/proc/self/stat").read().rsplit(")", 1)[1].split()[19]) / ticks

@@ -55,6 +55,12 @@ def _timed(cmd: list[str], *, stdin: bytes | None = None, env: dict | None = Non
     return dt
 
 
+def _commit_of(checkout: Path) -> str:
+    """The short commit of another checkout (its name in the table), or its folder's name."""
+    out = subprocess.run(["git", "-C", str(checkout), "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
+    return out.stdout.strip() or checkout.name
+
+
 def cases(tmp: Path, against: Path | None) -> dict[str, dict]:
     """``{label: dict(cmd=..., stdin=..., env=..., cwd=...)}`` of every timed command."""
     from rendering import load_target
@@ -74,7 +80,7 @@ def cases(tmp: Path, against: Path | None) -> dict[str, dict]:
     if against is not None:
         out["bench solve camera --kit (this checkout)"] = dict(cmd=[*solve, "camera", "--kit", "--out",
                                                                     str(tmp / "kit-this")], env=cold)
-        out[f"bench solve camera --kit ({against})"] = dict(
+        out[f"bench solve camera --kit (at {_commit_of(against)})"] = dict(
             cmd=[sys.executable, "-m", "bench.cli", "solve", "camera", "--kit", "--out", str(tmp / "kit-against")],
             env={"PYTHONPATH": str(against)}, cwd=str(against))
     return out
@@ -116,8 +122,9 @@ def main(argv=None) -> int:
               f"- issue 25: `--faces auto` / `--faces off` on grace_hopper (a face) = {face:.2f} (target <= 1.10: "
               f"{'met' if face <= 1.10 else 'missed'})"]
     if args.against is not None:
-        k = med["bench solve camera --kit (this checkout)"] / med[f"bench solve camera --kit ({args.against})"]
-        lines.append(f"- issue 22: `bench solve camera --kit` here / in {args.against} = {k:.2f} "
+        at = _commit_of(args.against)
+        k = med["bench solve camera --kit (this checkout)"] / med[f"bench solve camera --kit (at {at})"]
+        lines.append(f"- issue 22: `bench solve camera --kit` here / at {at} = {k:.2f} "
                      f"(target < 1: {'met' if k < 1 else 'missed'})")
     lines += [f"- {provenance()}; load average {os.getloadavg()[0]:.1f} at the end", ""]
     return publish("\n".join(lines), args.out)

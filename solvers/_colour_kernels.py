@@ -153,6 +153,18 @@ def _score_chord(tab, pic, k, c, nch):
 
 
 @njit(cache=True, inline="always")
+def _rescored(tab, pic, scores, k, c, thr, stats, nch):
+    """The exact score of chord ``c`` in colour ``k`` when its running score reaches ``thr`` (the running
+    score is reset to it, ``stats[C_EXACT]`` counts it), else ``-inf``."""
+    if scores[c, k] < thr:
+        return -np.inf
+    e = _score_chord(tab, pic, k, c, nch)
+    scores[c, k] = e
+    stats[C_EXACT] += 1
+    return e
+
+
+@njit(cache=True, inline="always")
 def _push_lanes(through, p, dg, dh, scores):
     """Add ``cov * (dg[k] - cov * dh[k])`` to every lane ``k`` of the score of every chord through pixel ``p``
     (``dg``, ``dh``: float32 tuples, one per lane, so the lanes stay in registers)."""
@@ -234,19 +246,11 @@ def _greedy_py(tab, pins, pic, run, inc, out):
     ``frm[i]`` to ``to[i]``, lowering the error by ``gains[i]``.
     """
     id_of = pins.id_of
-    indptr = tab.indptr
-    pixel = tab.pixel
-    S = pic.state
-    T = pic.target
-    cols = pic.colours
-    o = pic.opacity
-    ncol = pic.n_colours
+    indptr, pixel, _ = tab
+    S, T, _, cols, o, ncol = pic
+    n_lines, min_run, early_stop, once = run
     scores = inc.scores
-    used = out.used
-    cur = out.cur
-    stats = out.stats
-    min_run = run.min_run
-    once = run.once
+    used, cur, _, _, _, _, stats = out
     n = id_of.shape[0]
     n_chords = indptr.shape[0] - 1
     g0 = np.zeros(KP, dtype=np.float64)
@@ -259,9 +263,9 @@ def _greedy_py(tab, pins, pic, run, inc, out):
     colour = -1  # the colour on the frame now
     n_run = 0
     drawn = 0
-    while drawn < run.n_lines:
+    while drawn < n_lines:
         # which colours may draw this line
-        left = run.n_lines - drawn
+        left = n_lines - drawn
         for k in range(ncol):
             eligible[k] = colour < 0 or k == colour or (n_run >= min_run and left >= min_run)
         # the top running score over the candidates
@@ -289,27 +293,15 @@ def _greedy_py(tab, pins, pic, run, inc, out):
                     c = id_of[cur[k], j]
                     if c < 0 or (once and used[c, k]):
                         continue
-                    if scores[c, k] >= thr:
-                        e = _score_chord(tab, pic, k, c, NCH)
-                        scores[c, k] = e
-                        stats[C_EXACT] += 1
-                        if e > best:
-                            best = e
-                            bk = k
-                            bc = c
-                            bto = j
+                    e = _rescored(tab, pic, scores, k, c, thr, stats, NCH)
+                    if e > best:
+                        best, bk, bc, bto = e, k, c, j
             elif fm[k] >= thr:
                 for c in range(n_chords):
-                    if scores[c, k] >= thr:
-                        e = _score_chord(tab, pic, k, c, NCH)
-                        scores[c, k] = e
-                        stats[C_EXACT] += 1
-                        if e > best:
-                            best = e
-                            bk = k
-                            bc = c
-                            bto = -1
-        if run.early_stop and best <= 0.0:
+                    e = _rescored(tab, pic, scores, k, c, thr, stats, NCH)
+                    if e > best:
+                        best, bk, bc, bto = e, k, c, -1
+        if early_stop and best <= 0.0:
             stats[C_STOP] = STOP_NO_GAIN
             break
         # draw chord bc in colour bk
@@ -372,7 +364,7 @@ def _greedy_py(tab, pins, pic, run, inc, out):
         cur[bk] = bto
         n_run += 1
         drawn += 1
-        if drawn % inc.refresh == 0 and drawn < run.n_lines:
+        if drawn % inc.refresh == 0 and drawn < n_lines:
             _fill(inc.pixels, pic, scores)
     return drawn
 

@@ -122,12 +122,7 @@ class Offspring(NamedTuple):
 @njit(cache=True)
 def _full_state(path, sco, bright, means, count):
     """Build one individual's ``bright``, ``means`` (when ``sco.shift > 0``) and ``count``; return its fitness."""
-    id_of = sco.id_of
-    indptr = sco.indptr
-    pixel = sco.pixel
-    fac = sco.fac
-    tw = sco.tw
-    shift = sco.shift
+    id_of, indptr, pixel, fac, tw, shift = sco
     bright[:] = 1.0
     count[:] = 0
     n = path.shape[0] - 1
@@ -244,9 +239,7 @@ def _mark_step(s, n, base_path, child, id_of, smark, steps, nsteps, dcount, ctou
 @njit(cache=True, inline="always")
 def _gather(old, new, sco, f, touched, ntouch):
     """Fold chord ``old`` out of and chord ``new`` into the sparse factor scratch ``f``."""
-    indptr = sco.indptr
-    pixel = sco.pixel
-    fac = sco.fac
+    _, indptr, pixel, fac, _, _ = sco
     for e in range(indptr[old], indptr[old + 1]):
         p = pixel[e]
         if f[p] != f[p]:  # NaN: first touch
@@ -303,26 +296,10 @@ def _make_offspring(o, u, pop, sco, var, s, out):
     ``out.pos[o]`` / ``out.pin[o]`` (positions in the base path and their new pins).
     All scratch arrays are returned cleared.
     """
-    paths = pop.paths
-    counts = pop.counts
-    fit = pop.fit
-    id_of = sco.id_of
-    tw = sco.tw
-    shift = sco.shift
-    tournament = var.tournament
-    tries = var.tries
-    creep = var.creep
-    allow_repeats = var.allow_repeats
-    child = s.child
-    f = s.f
-    touched = s.touched
-    g = s.g
-    btouched = s.btouched
-    dcount = s.dcount
-    ctouch = s.ctouch
-    smark = s.smark
-    steps = s.steps
-    pos = s.pos
+    paths, counts, _, _, fit = pop
+    id_of, _, _, _, tw, shift = sco
+    tournament, p_cx, n_mut, creep, tries, allow_repeats = var
+    child, f, touched, g, btouched, dcount, ctouch, smark, steps, pos = s
     mu = paths.shape[0]
     n = paths.shape[1] - 1
     n_pins = id_of.shape[0]
@@ -335,7 +312,7 @@ def _make_offspring(o, u, pop, sco, var, s, out):
     nsteps = 0
     nct = 0
     crossed = False
-    do_cx = u[k % R] < var.p_cx
+    do_cx = u[k % R] < p_cx
     k += 1
     if do_cx and mu > 1 and n >= 2:
         pb = _tournament(fit, u, k, tournament)
@@ -412,7 +389,7 @@ def _make_offspring(o, u, pop, sco, var, s, out):
         child[:] = paths[base]
 
     # mutations: re-choose a pin, valid with both neighbours and (unless allowed) no repeated chord
-    for _m in range(var.n_mut):
+    for _m in range(n_mut):
         q = min(int(u[k % R] * (n + 1)), n)
         k += 1
         a = child[q - 1] if q > 0 else -1
@@ -534,18 +511,9 @@ def _apply_edits(pop, slot, pos, pins, npos, sco, s, old_chords):
     ``s`` is one row of :class:`Scratch` (``f`` must be all NaN and is returned so); ``old_chords``
     (n,) int32 scratch.
     """
-    path = pop.paths[slot]
-    count = pop.counts[slot]
-    bright = pop.bright[slot]
-    means = pop.means[slot]
-    shift = sco.shift
-    id_of = sco.id_of
-    f = s.f
-    touched = s.touched
-    g = s.g
-    btouched = s.btouched
-    smark = s.smark
-    steps = s.steps
+    path, count, bright, means = pop.paths[slot], pop.counts[slot], pop.bright[slot], pop.means[slot]
+    id_of, _, _, _, _, shift = sco
+    _, f, touched, g, btouched, _, _, smark, steps, _ = s
     n = path.shape[0] - 1
     nsteps = 0
     for i in range(npos):

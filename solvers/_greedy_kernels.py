@@ -535,6 +535,16 @@ def _open_chord(id_of, cur, j, once, used):
     return c
 
 
+@njit(cache=True, inline="always")
+def _append(cand, cpin, ncand, c, j, ok):
+    """Add chord ``c`` (to pin ``j``) to the candidates when ``ok``; returns their count."""
+    if ok:
+        cand[ncand] = c
+        cpin[ncand] = j
+        ncand += 1
+    return ncand
+
+
 @njit(cache=True)
 def _gather(id_of, cur, partners, last, drawn, run, used, cand, cpin, stats):
     """The candidate chords from pin ``cur`` into ``cand`` (their far pins into ``cpin``), by increasing pin.
@@ -558,27 +568,18 @@ def _gather(id_of, cur, partners, last, drawn, run, used, cand, cpin, stats):
             if j < 0:
                 break
             c = _open_chord(id_of, cur, j, once, used)
-            if c >= 0 and not last[j] > drawn - no_return:
-                cand[ncand] = c
-                cpin[ncand] = j
-                ncand += 1
+            ncand = _append(cand, cpin, ncand, c, j, c >= 0 and not last[j] > drawn - no_return)
         if ncand > 0:
             return ncand, False
         stats[STAT_FALLBACKS] += 1
     for j in range(n):
         c = _open_chord(id_of, cur, j, once, used)
-        if c >= 0 and not last[j] > drawn - no_return:
-            cand[ncand] = c
-            cpin[ncand] = j
-            ncand += 1
+        ncand = _append(cand, cpin, ncand, c, j, c >= 0 and not last[j] > drawn - no_return)
     if ncand == 0 and no_return > 0:  # dead end: forget the no-return rule for this step
         stats[STAT_RELAXED] += 1
         for j in range(n):
             c = _open_chord(id_of, cur, j, once, used)
-            if c >= 0:
-                cand[ncand] = c
-                cpin[ncand] = j
-                ncand += 1
+            ncand = _append(cand, cpin, ncand, c, j, c >= 0)
     return ncand, m > 0
 
 
@@ -592,29 +593,32 @@ def _gather_first(n_chords, allowed, once, used, cand, stats):
     ncand = 0
     if allowed.shape[0] > 0:
         for c in range(n_chords):
-            if allowed[c] and not (once and used[c]):
-                cand[ncand] = c
-                ncand += 1
+            ncand = _append(cand, cand, ncand, c, c, allowed[c] and not (once and used[c]))  # no far pins
         if ncand > 0:
             return ncand, False
         stats[STAT_FALLBACKS] += 1
     for c in range(n_chords):
-        if not (once and used[c]):
-            cand[ncand] = c
-            ncand += 1
+        ncand = _append(cand, cand, ncand, c, c, not (once and used[c]))
     return ncand, allowed.shape[0] > 0
 
 
 @njit(cache=True, inline="always")
-def _begin(k, best, run, pins, partners, out, last):
-    """Start the thread: at pin ``run.start`` (``>= 0``) or with the first chord ``k``, whose score
-    (plus prior) is ``best``, drawn from the pin that lists the other. Returns ``(k, next pin, go)``;
-    ``go`` is False when ``early_stop`` stops before the first chord (``stats[STAT_STOP] = STOP_NO_GAIN``)."""
+def _begin(i, cand, best, run, pins, partners, out, last):
+    """Start the thread: at pin ``run.start`` (``>= 0``) or with the first chord ``cand[i]``, whose score
+    (plus prior) is ``best``, drawn from the pin that lists the other (``i < 0``: no chord is open, the
+    thread stops at a dead end). Returns ``(chord, next pin, go)``; ``go`` is False when the thread stops
+    before the first chord (``stats[STAT_STOP]``: :data:`STOP_DEAD_END`, or :data:`STOP_NO_GAIN` when
+    ``early_stop`` finds no gain)."""
     path = out.path
     if run.start >= 0:
         path[0] = run.start
         last[run.start] = 0
         return -1, -1, True
+    if i < 0:
+        out.stats[STAT_STOP] = STOP_DEAD_END
+        path[0] = 0
+        return -1, -1, False
+    k = cand[i]
     a, b = pins.pin_a[k], pins.pin_b[k]
     if not _listed(partners, a, b):  # drawn from the pin that lists the other
         a, b = b, a
@@ -700,17 +704,11 @@ def _greedy_py(tab, pins, pic, run, inc, warm, out, nt, ctl):
         maxlen = max(maxlen, tab.indptr[c + 1] - tab.indptr[c])
     dgh = np.empty(2 * maxlen, dtype=np.float32)
     drawn = 0
+    i, gain, best = -1, -np.inf, 0.0
     if run.start < 0:
         ncand, fell = _gather_first(n_chords, warm.allowed, run.once, out.used, cand, stats)
-        if ncand == 0:
-            stats[STAT_STOP] = STOP_DEAD_END
-            out.path[0] = 0
-            return 0
         i, gain, best = _settle(tab, pic, scores, cand, ncand, np.inf if fell else inc.tol, warm.prior, stats)
-        k = cand[i]
-    else:
-        k, gain, best = -1, -np.inf, 0.0
-    k, cur_next, go = _begin(k, best, run, pins, warm.partners, out, last)
+    k, cur_next, go = _begin(i, cand, best, run, pins, warm.partners, out, last)
     if not go:
         return 0
     while drawn < run.n_lines:
@@ -776,16 +774,20 @@ def _factor(o, cv):
 
 
 @njit(cache=True, inline="always")
+def _scale(B, p, f, add):
+    """Multiply (``add``) or divide pixel ``p`` of ``B`` by a pass's factor ``f``; returns its change."""
+    b0 = B[p]
+    b1 = b0 * f if add else b0 / f
+    B[p] = b1
+    return b1 - b0
+
+
+@njit(cache=True, inline="always")
 def _apply(tab, c, add, bp):
     """Add (``add``) or remove one pass of chord ``c`` in the :class:`BlockPicture` ``bp``."""
-    B = bp.bright
     for t in range(tab.indptr[c], tab.indptr[c + 1]):
         p = tab.pixel[t]
-        f = _factor(bp.opacity, tab.coverage[t])
-        b0 = B[p]
-        b1 = b0 * f if add else b0 / f
-        B[p] = b1
-        bp.sums[bp.block[p]] += b1 - b0
+        bp.sums[bp.block[p]] += _scale(bp.bright, p, _factor(bp.opacity, tab.coverage[t]), add)
 
 
 @njit(cache=True, inline="always")
@@ -1283,17 +1285,11 @@ def _greedy_scan_warm(tab, pins, pic, run, warm, out, parallel):
     cpin = np.empty(n, dtype=np.int64)
     sc = np.empty(cand.shape[0], dtype=np.float64)
     drawn = 0
+    i, gain, best = -1, -np.inf, 0.0
     if run.start < 0:
         ncand, _ = _gather_first(n_chords, warm.allowed, run.once, out.used, cand, stats)
         i, gain, best = _scan_best(tab, pic, cand, ncand, parallel, warm.prior, sc)
-        if i < 0:
-            stats[STAT_STOP] = STOP_DEAD_END
-            out.path[0] = 0
-            return 0
-        k = cand[i]
-    else:
-        k, gain, best = -1, -np.inf, 0.0
-    k, cur_next, go = _begin(k, best, run, pins, warm.partners, out, last)
+    k, cur_next, go = _begin(i, cand, best, run, pins, warm.partners, out, last)
     if not go:
         return 0
     while drawn < run.n_lines:

@@ -59,7 +59,7 @@ guard_cache()  # before the first @njit: stale caches of other kernel modules ne
 
 # a pass's change of the block sums, and the smallest transmittance divided by, as the error refiner's
 from ._greedy_kernels import (REFINE_EXACT, REFINE_MOVES, _around, _delta, _factor,  # noqa: E402
-                              _move_scratch, _MIN_FACTOR, _reroutes, _shortlist_order, _touch, BlockScratch)
+                              _move_scratch, _MIN_FACTOR, _reroutes, _scale, _shortlist_order, _touch, BlockScratch)
 
 #: scikit-image's SSIM constants for data range 1, the window side and the sample-covariance factor
 C1 = 0.01 ** 2
@@ -402,16 +402,12 @@ def _gradient_local(st, ws, nw):
 def _pass(tab, c, add, st, sc, nt):
     """Add (``add``) or take off one pass of chord ``c`` in ``st.bright``, recording the block sums' change in
     the :class:`~solvers._greedy_kernels.BlockScratch` ``sc``."""
-    B = st.bright
     for t in range(tab.indptr[c], tab.indptr[c + 1]):
         p = tab.pixel[t]
-        f = _factor(st.opacity, tab.coverage[t])
-        b0 = B[p]
-        b1 = b0 * f if add else b0 / f
-        B[p] = b1
+        d = _scale(st.bright, p, _factor(st.opacity, tab.coverage[t]), add)
         q = st.block[p]
         nt = _touch(sc, q, nt)
-        sc.delta[q] += b1 - b0
+        sc.delta[q] += d
     return nt
 
 

@@ -219,8 +219,10 @@ def _link_ok(id_of, a, p, b):
 
 
 @njit(cache=True)
-def _mark_step(s, n, base_path, child, id_of, smark, steps, nsteps, dcount, ctouch, nct):
-    """Register chord step ``s`` (once) and count its chord change into ``dcount``."""
+def _mark_step(s, n, base_path, sc, id_of, nsteps, nct):
+    """Register chord step ``s`` (once) and count its chord change into ``sc.dcount`` (``sc``: a
+    :class:`Scratch` row, its ``child`` the offspring)."""
+    child, _, _, _, _, dcount, ctouch, smark, steps, _ = sc
     if s < 0 or s >= n or smark[s]:
         return nsteps, nct
     smark[s] = 1
@@ -364,10 +366,8 @@ def _make_offspring(o, u, pop, sco, var, s, out):
             if ok and npos > 0:
                 for i in range(npos):
                     q = pos[i]
-                    nsteps, nct = _mark_step(q - 1, n, paths[base], child, id_of, smark, steps, nsteps,
-                                             dcount, ctouch, nct)
-                    nsteps, nct = _mark_step(q, n, paths[base], child, id_of, smark, steps, nsteps,
-                                             dcount, ctouch, nct)
+                    nsteps, nct = _mark_step(q - 1, n, paths[base], s, id_of, nsteps, nct)
+                    nsteps, nct = _mark_step(q, n, paths[base], s, id_of, nsteps, nct)
                 if not allow_repeats:
                     for i in range(nct):
                         c = ctouch[i]

@@ -24,7 +24,7 @@ A scan of every candidate's pixels at every step is bound by memory traffic
 512 px). Instead the kernels keep the score of *every* chord and, when a chord
 is drawn, push the change ``cov * (dg - cov * dh)`` of each of its pixels to the
 chords through that pixel, read from the pixel-major copy of the table
-(``pptr``, ``pchord``, ``pcov``). A step then costs the pixels of one chord
+(:class:`PixelMajor`). A step then costs the pixels of one chord
 times the chords per pixel (~490 x ~95 = 48k updates at 288 pins, 512 px)
 instead of the pixels of all candidates (~250 x 530 = 130k reads), and
 picking the best chord from a pin is a look-up. Each pixel's chord list is a
@@ -1091,9 +1091,11 @@ def _greedy_blocks(tab, pins, bp, bt, shortlist, run, out):
 def _block_gh(bp, b):
     """``(g, h)`` of block ``b``: adding chord coverage ``C`` there lowers the block error by about ``C g - C^2 h``.
 
-    The block error is ``Wb (inv (Bs - Ts))^2``; a pass of coverage ``C`` over a block of mean
-    brightness ``m = inv Bs`` lowers ``Bs`` by about ``o C m`` (each pixel's own brightness taken as
-    the block's mean), so the error falls by ``Wb (2 e inv o C m - (inv o C m)^2)``, ``e = inv (Bs - Ts)``.
+    With ``Bs``, ``Ts``, ``Wb`` the block's ``sums``, ``target`` and ``weight`` in ``bp`` (a
+    :class:`BlockPicture`), the block error is ``Wb (inv (Bs - Ts))^2``; a pass of coverage ``C`` over a
+    block of mean brightness ``m = inv Bs`` lowers ``Bs`` by about ``o C m`` (each pixel's own brightness
+    taken as the block's mean), so the error falls by ``Wb (2 e inv o C m - (inv o C m)^2)``,
+    ``e = inv (Bs - Ts)``.
     """
     inv = bp.inv
     m = bp.sums[b] * inv

@@ -39,8 +39,8 @@ Ranking
 Measuring every candidate pin exactly would cost ~280 of those per pin.
 Candidates are ranked first by the first-order change of ``J``:
 ``dJ ~ sum_b (dJ/dx_b) dx_b`` with ``dx_b ~ -o cov_b x_b / k^2`` (each pixel's
-brightness taken as its block's mean, the block table ``bindptr, bblock,
-bcov``), i.e. ``-o/k^2 sum_b bcov_b h_b`` with ``h = x dJ/dx``
+brightness taken as its block's mean, the block table ``Ranking.blocks``),
+i.e. ``-o/k^2 sum_b bcov_b h_b`` with ``h = x dJ/dx``
 (:func:`_gradient`, the exact derivative through the reflected window, kept
 current by :func:`_gradient_local` as pins move), and only the best
 ``shortlist`` are measured.

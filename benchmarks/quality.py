@@ -353,6 +353,12 @@ def raveler_best(df):
     return pd.DataFrame(out)
 
 
+def _per_lines_header(first: str, left: str, right: str, lines_list, first_rule: str, cells: str = "---") -> list[str]:
+    """A table's head: the ``first`` column, then ``left`` and ``right`` for each line count."""
+    names = [f"{n}: {left}" for n in lines_list] + [f"{n}: {right}" for n in lines_list]
+    return [f"| {first} | " + " | ".join(names) + " |", f"|{first_rule}|" + f"{cells}|" * len(names)]
+
+
 def fmt(x, nd=3):
     return "" if x is None or (isinstance(x, float) and np.isnan(x)) else f"{x:.{nd}f}"
 
@@ -448,9 +454,7 @@ def summarize(runs, solvers, *, meta: dict) -> str:
                 "decides where its later lines go; each weight's chord set is scored as above (best opacity). Mean "
                 "SSIM / L1 over the images, mean chord length, and chords closer than our min gap or repeated "
                 "(mean per run):", "",
-                "| thread mm | " + " | ".join(f"{n}: SSIM / L1" for n in lines_list) + " | "
-                + " | ".join(f"{n}: chord px, short, repeated" for n in lines_list) + " |",
-                "|---:|" + "---|" * (2 * len(lines_list))]
+                *_per_lines_header("thread mm", "SSIM / L1", "chord px, short, repeated", lines_list, "---:")]
         rv = df[df.solver.str.startswith(RAVELER) & (df.solver != BEST_RAVELER)]
         for w in sweep:
             cells, extra = [], []
@@ -469,8 +473,7 @@ def summarize(runs, solvers, *, meta: dict) -> str:
             f"images; the target's ring averages {df.rim_target.mean():.3f} (per image "
             f"{df.groupby('image').rim_target.first().min():.3f}-{df.groupby('image').rim_target.first().max():.3f}). "
             "Second half: the same gap less the whole disk's tone gap (the rim's own share).", "",
-            "| solver | " + " | ".join(f"{n}: rim gap" for n in lines_list) + " | "
-            + " | ".join(f"{n}: rim - disk" for n in lines_list) + " |", "|---|" + "---:|" * (2 * len(lines_list))]
+            *_per_lines_header("solver", "rim gap", "rim - disk", lines_list, "---", cells="---:")]
     rim = df.pivot_table(index="solver", columns="lines", values="rim_gap", aggfunc="mean")
     exc = df.pivot_table(index="solver", columns="lines", values="rim_excess", aggfunc="mean")
     for s in order:
@@ -481,9 +484,7 @@ def summarize(runs, solvers, *, meta: dict) -> str:
             "Each at its own best opacity (mean opacity in brackets), then SSIM_full / L1_full of the pictures "
             "the viewing-scale SSIM and L1 chose. Full-resolution SSIM at its own best opacity goes to the "
             "faintest picture tried: a thread is a texture the photo does not have (see `rendering.metrics`).", "",
-            "| solver | " + " | ".join(f"{n}: own best" for n in lines_list) + " | "
-            + " | ".join(f"{n}: at the SSIM / L1 opacity" for n in lines_list) + " |",
-            "|---|" + "---|" * (2 * len(lines_list))]
+            *_per_lines_header("solver", "own best", "at the SSIM / L1 opacity", lines_list, "---")]
     for s in order:
         own, at = [], []
         for n in lines_list:

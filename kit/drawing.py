@@ -7,7 +7,7 @@ the same items, so a mark is where the SVG says on every printed page too. Text 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from xml.sax.saxutils import escape, quoteattr
 
 import numpy as np
@@ -27,27 +27,30 @@ class Circle:
     cls: str | None = None
 
 
+@dataclass(frozen=True, kw_only=True)
+class _Stroked:
+    """How a line or a rectangle's outline is drawn: colour, width (mm) and an optional dash (on, off mm)."""
+
+    stroke: str = "black"
+    width: float = 0.2
+    dash: tuple[float, float] | None = None
+
+
 @dataclass(frozen=True)
-class Line:
+class Line(_Stroked):
     x1: float
     y1: float
     x2: float
     y2: float
-    stroke: str = "black"
-    width: float = 0.2
-    dash: tuple[float, float] | None = None
 
 
 @dataclass(frozen=True)
-class Rect:
+class Rect(_Stroked):
     x: float
     y: float
     w: float
     h: float
-    stroke: str = "black"
-    width: float = 0.2
-    fill: str = "none"
-    dash: tuple[float, float] | None = None
+    fill: str = field(default="none", kw_only=True)
 
 
 @dataclass(frozen=True)

@@ -270,13 +270,6 @@ class ProjectionLead(Lead):
         return _guide_handoff(problem, self.config, scores, 1.0)
 
 
-compose("ae+greedy", "greedy", lead=ChordNetLead, family="learned",
-        description="greedy led by ChordNet: for the first lines only the model's top candidates are scored, then "
-                    "plain greedy finishes")
-compose("projection+greedy", "greedy", lead=ProjectionLead, family="learned",
-        description="not learned: greedy led by projection+refine's scores as ae+greedy is led by the model (its "
-                    "ablation)")
-
 
 # ---------------------------------------------------------------------- the learned front end
 @dataclass(frozen=True, kw_only=True)
@@ -365,12 +358,22 @@ class FrontAverageLead(FrontNetLead):
     average = True
 
 
-compose("search+greedy", "greedy-view", lead=SearchLead, family="learned",
-        description="the front end searched per picture with greedy-view in the loop (local contrast, tone curve, "
-                    "assumed opacity, edge weight): slow, the ceiling of ae-target+greedy")
-compose("ae-target+greedy", "greedy-view", lead=FrontNetLead, family="learned",
-        description="learned: a small network picks the front end (local contrast, tone curve, edge weight) from "
-                    "the photo; one greedy-view run")
-compose("ae-target-avg+greedy", "greedy-view", lead=FrontAverageLead, family="learned",
-        description="not per-picture: ae-target+greedy with the training labels' mean settings for every picture "
-                    "(its ablation)")
+# ---------------------------------------------------------------------- the registered learned solvers
+for _name, _solver, _lead, _about in (
+    ("ae+greedy", "greedy", ChordNetLead,
+     "greedy led by ChordNet: for the first lines only the model's top candidates are scored, then plain "
+     "greedy finishes"),
+    ("projection+greedy", "greedy", ProjectionLead,
+     "not learned: greedy led by projection+refine's scores as ae+greedy is led by the model (its "
+     "ablation)"),
+    ("search+greedy", "greedy-view", SearchLead,
+     "the front end searched per picture with greedy-view in the loop (local contrast, tone curve, assumed"
+     " opacity, edge weight): slow, the ceiling of ae-target+greedy"),
+    ("ae-target+greedy", "greedy-view", FrontNetLead,
+     "learned: a small network picks the front end (local contrast, tone curve, edge weight) from the "
+     "photo; one greedy-view run"),
+    ("ae-target-avg+greedy", "greedy-view", FrontAverageLead,
+     "not per-picture: ae-target+greedy with the training labels' mean settings for every picture (its "
+     "ablation)"),
+):
+    compose(_name, _solver, lead=_lead, family="learned", description=_about)

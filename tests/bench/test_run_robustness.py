@@ -373,25 +373,22 @@ def test_the_run_clock_starts_when_the_solver_is_prepared(tmp_path, monkeypatch)
     """A slow preparation is not charged to the run (it has a limit of its own); a slow run is stopped."""
     (tmp_path / "slow_worker.py").write_text(textwrap.dedent("""
         import time
-        from bench.executors import _READY, _STARTED, _init_worker
+        from bench import executors
         from bench.runner import run_one
 
-        def main(conn, threads, cache_dir):
-            _init_worker(threads, cache_dir)
-            conn.send(_READY)
-            while True:
-                spec = conn.recv()
-                if spec is None:
-                    return
+        def slow_run_one(spec, on_started):
+            def started():
+                if spec.lines == 20:  # a slow preparation (a JIT compilation, a model to load)
+                    time.sleep(1.0)
+                on_started()
+                if spec.lines == 40:  # a slow run
+                    time.sleep(30)
 
-                def started():
-                    if spec.lines == 20:  # a slow preparation (a JIT compilation, a model to load)
-                        time.sleep(1.0)
-                    conn.send(_STARTED)
-                    if spec.lines == 40:  # a slow run
-                        time.sleep(30)
+            return run_one(spec, on_started=started)
 
-                conn.send(run_one(spec, on_started=started))
+        def main(conn, threads, cache_dir):  # the pool's own worker loop, around a slow run_one
+            executors.run_one = slow_run_one
+            executors._worker_main(conn, threads, cache_dir)
     """))
     monkeypatch.syspath_prepend(str(tmp_path))  # workers get this process's sys.path
     import slow_worker

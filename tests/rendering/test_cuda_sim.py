@@ -18,11 +18,9 @@ CHILD = os.environ.get("STRINGART_CUDA_TESTS") == "1" or os.environ.get("NUMBA_E
 
 
 if not CHILD:
-    def test_cuda_kernels_under_simulator(run_cuda_child):
-        run_cuda_child(__file__, simulate=True)
-
-    def test_cuda_kernels_on_gpu(run_cuda_child):
-        run_cuda_child(__file__, simulate=False)
+    @pytest.mark.parametrize("where", ["simulator", "gpu"])
+    def test_cuda_kernels(run_cuda_child, where):
+        run_cuda_child(__file__, simulate=where == "simulator")
 
     def test_importing_rendering_does_not_import_numba_cuda():
         code = ("import sys, rendering, rendering.device, rendering._cuda, solvers, solvers.greedy, solvers.ga, "

@@ -17,11 +17,9 @@ CHILD = os.environ.get("STRINGART_CUDA_TESTS") == "1" or os.environ.get("NUMBA_E
 
 
 if not CHILD:
-    def test_greedy_cuda_under_simulator(run_cuda_child):
-        run_cuda_child(__file__, simulate=True)
-
-    def test_greedy_cuda_on_gpu(run_cuda_child):
-        run_cuda_child(__file__, simulate=False)
+    @pytest.mark.parametrize("where", ["simulator", "gpu"])
+    def test_greedy_cuda(run_cuda_child, where):
+        run_cuda_child(__file__, simulate=where == "simulator")
 
 else:
     from solvers import Problem

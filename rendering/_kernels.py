@@ -17,7 +17,6 @@ the segment's extent along the line (the same CDF, on the tangent) scales it.
 from __future__ import annotations
 
 import math
-from typing import NamedTuple
 
 import numpy as np
 from numba import njit, prange
@@ -47,79 +46,6 @@ def _trap_cdf(t, a, b):
     return 1.0 - u * u / (2.0 * a * b)
 
 
-class _Strip(NamedTuple):
-    """A chord's strip: its ends ``(px, py)``, ``(qx, qy)``, unit tangent ``(tx, ty)`` and normal ``(nx, ny)``,
-    the trapezoid's widths ``a >= b`` (:func:`_trap_cdf`), half the thread's width, its length, and the
-    largest distance from the centre line at which a pixel centre gets coverage (``reach``)."""
-
-    px: float
-    py: float
-    qx: float
-    qy: float
-    tx: float
-    ty: float
-    nx: float
-    ny: float
-    a: float
-    b: float
-    half_w: float
-    length: float
-    reach: float
-
-
-@njit(cache=True, inline="always")
-def _pixel_coverage(s, cx, cy):
-    """The coverage of the pixel centred at ``(cx, cy)`` by the strip ``s`` (0 where at most the threshold)."""
-    rx = cx - s.px
-    ry = cy - s.py
-    d = rx * s.nx + ry * s.ny
-    cov = _trap_cdf(d + s.half_w, s.a, s.b) - _trap_cdf(d - s.half_w, s.a, s.b)
-    if cov <= _EPS_COVERAGE:
-        return 0.0
-    u = rx * s.tx + ry * s.ty
-    return cov * (_trap_cdf(s.length - u, s.a, s.b) - _trap_cdf(-u, s.a, s.b))
-
-
-@njit(cache=True, inline="always")
-def _cells(lo, hi, n):
-    """The cells ``floor(lo) .. floor(hi)`` (inclusive) of a row of ``n``, clipped to it."""
-    a = int(math.floor(lo))
-    b = int(math.floor(hi))
-    if a < 0:
-        a = 0
-    if b > n - 1:
-        b = n - 1
-    return a, b
-
-
-@njit(cache=True, inline="always")
-def _walk(s, W, H, transposed, out_pix, out_cov, write):
-    """The pixels of strip ``s`` on a ``W x H`` canvas, walked along its major axis ``u`` (``x``; ``y`` when
-    ``transposed``) with a short run along the other axis ``v`` at each step; returns the count."""
-    if transposed:
-        pu, pv, qu, slope, U, V = s.py, s.px, s.qy, (s.qx - s.px) / (s.qy - s.py), H, W
-        span = s.reach / abs(s.ty)
-    else:
-        pu, pv, qu, slope, U, V = s.px, s.py, s.qx, (s.qy - s.py) / (s.qx - s.px), W, H
-        span = s.reach / abs(s.tx)
-    count = 0
-    u0, u1 = _cells(min(pu, qu) - s.reach - 1.0, max(pu, qu) + s.reach + 1.0, U)
-    for u in range(u0, u1 + 1):
-        cu = u + 0.5
-        vl = pv + (cu - pu) * slope
-        v0, v1 = _cells(vl - span, vl + span, V)
-        for v in range(v0, v1 + 1):
-            cv = v + 0.5
-            cov = _pixel_coverage(s, cv, cu) if transposed else _pixel_coverage(s, cu, cv)
-            if cov <= _EPS_COVERAGE:
-                continue
-            if write:
-                out_pix[count] = u * W + v if transposed else v * W + u
-                out_cov[count] = min(cov, 1.0)
-            count += 1
-    return count
-
-
 @njit(cache=True)
 def _chord_pixels(px, py, qx, qy, width, W, H, out_pix, out_cov, write):
     """Enumerate the pixels a chord covers; write them if ``write``; return the count."""
@@ -136,10 +62,77 @@ def _chord_pixels(px, py, qx, qy, width, W, H, out_pix, out_cov, write):
     b = min(abs(nx), abs(ny))
     half_w = 0.5 * width
     reach = half_w + 0.5 * (a + b)  # largest |d| with non-zero coverage
-    s = _Strip(px, py, qx, qy, tx, ty, nx, ny, a, b, half_w, length, reach)
-    if abs(dx) >= abs(dy):  # x-major: walk columns, a short run of rows in each (two inlined copies)
-        return _walk(s, W, H, False, out_pix, out_cov, write)
-    return _walk(s, W, H, True, out_pix, out_cov, write)
+    count = 0
+    if abs(dx) >= abs(dy):
+        # x-major: walk columns, a short run of rows in each
+        x0 = int(math.floor(min(px, qx) - reach - 1.0))
+        x1 = int(math.floor(max(px, qx) + reach + 1.0))
+        if x0 < 0:
+            x0 = 0
+        if x1 > W - 1:
+            x1 = W - 1
+        slope = dy / dx
+        span = reach / abs(tx)
+        for x in range(x0, x1 + 1):
+            cx = x + 0.5
+            yl = py + (cx - px) * slope
+            y0 = int(math.floor(yl - span))
+            y1 = int(math.floor(yl + span))
+            if y0 < 0:
+                y0 = 0
+            if y1 > H - 1:
+                y1 = H - 1
+            for y in range(y0, y1 + 1):
+                cy = y + 0.5
+                rx = cx - px
+                ry = cy - py
+                d = rx * nx + ry * ny
+                cov = _trap_cdf(d + half_w, a, b) - _trap_cdf(d - half_w, a, b)
+                if cov <= _EPS_COVERAGE:
+                    continue
+                u = rx * tx + ry * ty
+                cov *= _trap_cdf(length - u, a, b) - _trap_cdf(-u, a, b)
+                if cov <= _EPS_COVERAGE:
+                    continue
+                if write:
+                    out_pix[count] = y * W + x
+                    out_cov[count] = min(cov, 1.0)
+                count += 1
+    else:
+        y0 = int(math.floor(min(py, qy) - reach - 1.0))
+        y1 = int(math.floor(max(py, qy) + reach + 1.0))
+        if y0 < 0:
+            y0 = 0
+        if y1 > H - 1:
+            y1 = H - 1
+        slope = dx / dy
+        span = reach / abs(ty)
+        for y in range(y0, y1 + 1):
+            cy = y + 0.5
+            xl = px + (cy - py) * slope
+            x0 = int(math.floor(xl - span))
+            x1 = int(math.floor(xl + span))
+            if x0 < 0:
+                x0 = 0
+            if x1 > W - 1:
+                x1 = W - 1
+            for x in range(x0, x1 + 1):
+                cx = x + 0.5
+                rx = cx - px
+                ry = cy - py
+                d = rx * nx + ry * ny
+                cov = _trap_cdf(d + half_w, a, b) - _trap_cdf(d - half_w, a, b)
+                if cov <= _EPS_COVERAGE:
+                    continue
+                u = rx * tx + ry * ty
+                cov *= _trap_cdf(length - u, a, b) - _trap_cdf(-u, a, b)
+                if cov <= _EPS_COVERAGE:
+                    continue
+                if write:
+                    out_pix[count] = y * W + x
+                    out_cov[count] = min(cov, 1.0)
+                count += 1
+    return count
 
 
 def _count_chord_pixels_py(pos, pin_a, pin_b, width, W, H):

@@ -50,8 +50,6 @@ the greedy rule; it costs 0.05-0.1 s at 4000 lines where a colour starts late.
 
 from __future__ import annotations
 
-from typing import NamedTuple
-
 import numpy as np
 from numba import njit
 from numba.np.unsafe.ndarray import to_fixed_tuple
@@ -61,7 +59,7 @@ from rendering.jit import guard_cache, variant
 guard_cache()  # before the first @njit: stale caches of other kernel modules never load
 
 from ._greedy_kernels import (STAT_EXACT, STAT_STOP, STOP_DEAD_END, STOP_NO_GAIN,  # noqa: E402
-                              _prefetch_ahead, _prefetch_start)
+                              _prefetch_lists)
 
 #: stats slots (int64): exact rescores, stop reason (as the grey greedy's), colour switches, forced switches
 C_EXACT = STAT_EXACT
@@ -78,53 +76,11 @@ KP = 1
 NCH = 1
 
 
-class ColourPicture(NamedTuple):
-    """The picture the colour greedy draws in: ``state`` (n_pixels, NCH) float32, updated in place (the
-    renderer's arithmetic); ``target`` (n_pixels, NCH) float32; ``weight`` (n_pixels,) float32;
-    ``colours`` (KP, NCH) float64, the thread colours (padded); ``opacity`` float32; ``n_colours``, the
-    colours in use."""
-
-    state: np.ndarray
-    target: np.ndarray
-    weight: np.ndarray
-    colours: np.ndarray
-    opacity: float
-    n_colours: int
-
-
-class ColourSettings(NamedTuple):
-    """The colour greedy's settings: lines to draw, the shortest run of a colour (``min_run``), stop when no
-    line gains (``early_stop``), each chord at most ``once`` per colour."""
-
-    n_lines: int
-    min_run: int
-    early_stop: bool
-    once: bool
-
-
-class Lines(NamedTuple):
-    """The threads being built, filled in place: ``used`` (n_chords, KP) bool, chords drawn per colour;
-    ``cur`` (KP,) int64, each colour's current pin (-1: not started); per line in build order (n_lines,)
-    int64 ``colour``, ``frm``, ``to`` and float64 ``gains``; ``stats`` (:data:`N_CSTATS`,) int64."""
-
-    used: np.ndarray
-    cur: np.ndarray
-    colour: np.ndarray
-    frm: np.ndarray
-    to: np.ndarray
-    gains: np.ndarray
-    stats: np.ndarray
-
-
 # ---------------------------------------------------------------------------- per-pixel terms
 @njit(cache=True, inline="always")
-def _gh(pic, p, k, nch):
+def _gh(S, T, Wt, cols, o, p, k, nch):
     """``(g, h)`` of colour ``k`` at pixel ``p`` (float64); for one channel and black, the grey greedy's."""
-    S = pic.state
-    T = pic.target
-    cols = pic.colours
-    o = pic.opacity
-    w = pic.weight[p]
+    w = Wt[p]
     tow = 2.0 * o * w
     oow = o * o * w  # float32, as the grey greedy's ``o * o * w``
     b = np.float64(S[p, 0])
@@ -142,58 +98,40 @@ def _gh(pic, p, k, nch):
 
 
 @njit(cache=True, inline="always")
-def _score_chord(tab, pic, k, c, nch):
+def _score_chord(indptr, pixel, coverage, S, T, Wt, cols, o, k, c, nch):
     """Exact (float64) decrease of the error if chord ``c`` were drawn in colour ``k``."""
     sc = 0.0
-    for t in range(tab.indptr[c], tab.indptr[c + 1]):
-        cv = np.float64(tab.coverage[t])
-        g, h = _gh(pic, tab.pixel[t], k, nch)
+    for t in range(indptr[c], indptr[c + 1]):
+        p = pixel[t]
+        cv = np.float64(coverage[t])
+        g, h = _gh(S, T, Wt, cols, o, p, k, nch)
         sc += cv * (g - cv * h)
     return sc
 
 
-@njit(cache=True, inline="always")
-def _rescored(tab, pic, scores, k, c, thr, stats, nch):
-    """The exact score of chord ``c`` in colour ``k`` when its running score reaches ``thr`` (the running
-    score is reset to it, ``stats[C_EXACT]`` counts it), else ``-inf``."""
-    if scores[c, k] < thr:
-        return -np.inf
-    e = _score_chord(tab, pic, k, c, nch)
-    scores[c, k] = e
-    stats[C_EXACT] += 1
-    return e
-
-
-@njit(cache=True, inline="always")
-def _push_lanes(through, p, dg, dh, scores):
-    """Add ``cov * (dg[k] - cov * dh[k])`` to every lane ``k`` of the score of every chord through pixel ``p``
-    (``dg``, ``dh``: float32 tuples, one per lane, so the lanes stay in registers)."""
-    q0 = through.indptr[p]
-    q1 = through.indptr[p + 1]
-    cs = through.chord[q0:q1]
-    cc = through.coverage[q0:q1]
-    for i in range(cs.shape[0]):
-        cv = cc[i]
-        c = cs[i]
-        for k in range(len(dg)):
-            scores[c, k] += cv * (dg[k] - cv * dh[k])
-
-
-def _fill_scores_py(through, pic, scores):
+def _fill_scores_py(pptr, pchord, pcov, S, T, Wt, cols, o, ncol, scores):
     """Every chord's float32 score in every colour, pushed pixel by pixel through the pixel-major table."""
     scores[:] = 0.0
     g32 = np.zeros(KP, dtype=np.float32)
     h32 = np.zeros(KP, dtype=np.float32)
-    for p in range(through.indptr.shape[0] - 1):
+    for p in range(pptr.shape[0] - 1):
         nz = False
-        for k in range(pic.n_colours):
-            g, h = _gh(pic, p, k, NCH)
+        for k in range(ncol):
+            g, h = _gh(S, T, Wt, cols, o, p, k, NCH)
             g32[k] = g
             h32[k] = h
             nz = nz or g32[k] != 0 or h32[k] != 0
         if not nz:
             continue
-        _push_lanes(through, p, to_fixed_tuple(g32, KP), to_fixed_tuple(h32, KP), scores)
+        a = pptr[p]
+        b = pptr[p + 1]
+        cs = pchord[a:b]
+        cc = pcov[a:b]
+        for i in range(cs.shape[0]):
+            cv = cc[i]
+            c = cs[i]
+            for k in range(KP):
+                scores[c, k] += cv * (g32[k] - cv * h32[k])
 
 
 def _top_py(id_of, scores, used, cur, eligible, ncol, once, fm):
@@ -235,22 +173,18 @@ _fill = _fill_scores_py
 _top = _top_py
 
 
-def _greedy_py(tab, pins, pic, run, inc, out):
+def _greedy_py(indptr, pixel, coverage, id_of, pin_a, pin_b, S, T, Wt, cols, o, ncol, n_lines, min_run,
+               early_stop, once, pptr, pchord, pcov, scores, tol, refresh, used, cur,
+               line_colour, line_from, line_to, gains, stats):
     """The joint colour greedy (module docstring). Returns the number of lines drawn.
 
-    ``tab`` and ``pins``: the :class:`~solvers._greedy_kernels.Table` and ``Pins``; ``pic`` the
-    :class:`ColourPicture` (its state starts at the board's colour and is updated in place); ``run`` the
-    :class:`ColourSettings`; ``inc`` the :class:`~solvers._greedy_kernels.Running` scores: ``scores``
-    (n_chords, KP) float32 must hold every chord's score for the state in each of the colours
-    (:func:`_fill_scores_py`); ``out`` the :class:`Lines`: line ``i`` is drawn in colour ``colour[i]`` from pin
-    ``frm[i]`` to ``to[i]``, lowering the error by ``gains[i]``.
+    ``S`` (n_pixels, NCH) float32 starts at the board's colour and is updated in place (the renderer's
+    arithmetic); ``scores`` (n_chords, KP) float32 must hold every chord's score for ``S`` in each of
+    the ``ncol`` colours (:func:`fill_scores`); ``used`` (n_chords, KP) marks chords drawn in each
+    colour; ``cur`` (KP,) int64 the colours' current pins (-1: not started). Line ``i`` is drawn in
+    colour ``line_colour[i]`` from pin ``line_from[i]`` to ``line_to[i]``, lowering the error by
+    ``gains[i]``.
     """
-    id_of = pins.id_of
-    indptr, pixel, _ = tab
-    S, T, _, cols, o, ncol = pic
-    n_lines, min_run, early_stop, once = run
-    scores = inc.scores
-    used, cur, _, _, _, _, stats = out
     n = id_of.shape[0]
     n_chords = indptr.shape[0] - 1
     g0 = np.zeros(KP, dtype=np.float64)
@@ -261,16 +195,16 @@ def _greedy_py(tab, pins, pic, run, inc, out):
     eligible = np.zeros(KP, dtype=np.bool_)
     fm = np.zeros(KP, dtype=np.float64)
     colour = -1  # the colour on the frame now
-    n_run = 0
+    run = 0
     drawn = 0
     while drawn < n_lines:
         # which colours may draw this line
         left = n_lines - drawn
         for k in range(ncol):
-            eligible[k] = colour < 0 or k == colour or (n_run >= min_run and left >= min_run)
+            eligible[k] = colour < 0 or k == colour or (run >= min_run and left >= min_run)
         # the top running score over the candidates
         amax = _top(id_of, scores, used, cur, eligible, ncol, once, fm)
-        if amax == -np.inf and colour >= 0 and not (n_run >= min_run and left >= min_run):
+        if amax == -np.inf and colour >= 0 and not (run >= min_run and left >= min_run):
             # the colour on the frame reached a dead end before its run was done: any colour may go on
             stats[C_FORCED] += 1
             for k in range(ncol):
@@ -280,7 +214,7 @@ def _greedy_py(tab, pins, pic, run, inc, out):
             stats[C_STOP] = STOP_DEAD_END
             break
         # exact rescoring of every candidate near the top; the best exact score wins (ties: lower colour, pin)
-        thr = amax - inc.tol
+        thr = amax - tol
         best = -np.inf
         bk = -1
         bc = -1
@@ -293,14 +227,26 @@ def _greedy_py(tab, pins, pic, run, inc, out):
                     c = id_of[cur[k], j]
                     if c < 0 or (once and used[c, k]):
                         continue
-                    e = _rescored(tab, pic, scores, k, c, thr, stats, NCH)
-                    if e > best:
-                        best, bk, bc, bto = e, k, c, j
+                    if scores[c, k] >= thr:
+                        e = _score_chord(indptr, pixel, coverage, S, T, Wt, cols, o, k, c, NCH)
+                        scores[c, k] = e
+                        stats[C_EXACT] += 1
+                        if e > best:
+                            best = e
+                            bk = k
+                            bc = c
+                            bto = j
             elif fm[k] >= thr:
                 for c in range(n_chords):
-                    e = _rescored(tab, pic, scores, k, c, thr, stats, NCH)
-                    if e > best:
-                        best, bk, bc, bto = e, k, c, -1
+                    if scores[c, k] >= thr:
+                        e = _score_chord(indptr, pixel, coverage, S, T, Wt, cols, o, k, c, NCH)
+                        scores[c, k] = e
+                        stats[C_EXACT] += 1
+                        if e > best:
+                            best = e
+                            bk = k
+                            bc = c
+                            bto = -1
         if early_stop and best <= 0.0:
             stats[C_STOP] = STOP_NO_GAIN
             break
@@ -308,38 +254,40 @@ def _greedy_py(tab, pins, pic, run, inc, out):
         if cur[bk] >= 0:
             frm = cur[bk]
         else:
-            frm = pins.pin_a[bc]
-            bto = pins.pin_b[bc]
+            frm = pin_a[bc]
+            bto = pin_b[bc]
         if bk != colour:
             if colour >= 0:
                 stats[C_SWITCHES] += 1
             colour = bk
-            n_run = 0
+            run = 0
         used[bc, bk] = True
-        out.gains[drawn] = best
-        out.colour[drawn] = bk
-        out.frm[drawn] = frm
-        out.to[drawn] = bto
+        gains[drawn] = best
+        line_colour[drawn] = bk
+        line_from[drawn] = frm
+        line_to[drawn] = bto
         e_ = indptr[bc + 1]
-        _prefetch_start(pixel, inc.pixels, indptr[bc], e_)
+        for t in range(indptr[bc], min(indptr[bc] + _AHEAD, e_)):
+            _prefetch_lists(pptr, pchord, pcov, pixel[t])
         for t in range(indptr[bc], e_):
-            _prefetch_ahead(pixel, inc.pixels, t, e_)
+            if t + _AHEAD < e_:
+                _prefetch_lists(pptr, pchord, pcov, pixel[t + _AHEAD])
             p = pixel[t]
-            a = o * tab.coverage[t]  # float32, as the grey greedy's ``o * cv``
+            a = o * coverage[t]  # float32, as the grey greedy's ``o * cv``
             nz = False
             if NCH == 1:  # the grey greedy's arithmetic, term for term
                 for k in range(ncol):
-                    g, h = _gh(pic, p, k, NCH)
+                    g, h = _gh(S, T, Wt, cols, o, p, k, NCH)
                     g0[k] = g
                     h0[k] = h
                 S[p, 0] = S[p, 0] * (1.0 - a) + cols[bk, 0] * a
                 for k in range(ncol):
-                    g, h = _gh(pic, p, k, NCH)
+                    g, h = _gh(S, T, Wt, cols, o, p, k, NCH)
                     dg[k] = g - g0[k]
                     dh[k] = h - h0[k]
                     nz = nz or dg[k] != 0 or dh[k] != 0
             else:  # g_k = tow (S.e - c_k.e), h_k = oow (S.S - 2 c_k.S + c_k.c_k): a colour's change is a dot product
-                w = pic.weight[p]
+                w = Wt[p]
                 tow = 2.0 * o * w
                 oow = o * o * w
                 dA = 0.0
@@ -359,13 +307,24 @@ def _greedy_py(tab, pins, pic, run, inc, out):
                     dg[k] = tow * (dA - dot)
                     dh[k] = oow * (dB - 2.0 * dot)
                     nz = nz or dg[k] != 0 or dh[k] != 0
-            if nz:
-                _push_lanes(inc.pixels, p, to_fixed_tuple(dg, KP), to_fixed_tuple(dh, KP), scores)
+            if not nz:
+                continue
+            dgt = to_fixed_tuple(dg, KP)
+            dht = to_fixed_tuple(dh, KP)
+            q0 = pptr[p]
+            q1 = pptr[p + 1]
+            cs = pchord[q0:q1]
+            cc = pcov[q0:q1]
+            for i in range(cs.shape[0]):
+                cv = cc[i]
+                c = cs[i]
+                for k in range(KP):
+                    scores[c, k] += cv * (dgt[k] - cv * dht[k])
         cur[bk] = bto
-        n_run += 1
+        run += 1
         drawn += 1
-        if drawn % inc.refresh == 0 and drawn < n_lines:
-            _fill(inc.pixels, pic, scores)
+        if drawn % refresh == 0 and drawn < n_lines:
+            _fill(pptr, pchord, pcov, S, T, Wt, cols, o, ncol, scores)
     return drawn
 
 

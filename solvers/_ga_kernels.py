@@ -36,8 +36,6 @@ umap does.
 
 from __future__ import annotations
 
-from typing import NamedTuple
-
 import numpy as np
 from numba import njit, prange
 
@@ -50,79 +48,9 @@ guard_cache()  # before the first @njit: stale caches of other kernel modules ne
 FACTOR_FLOOR = 1e-9
 
 
-class Scoring(NamedTuple):
-    """What scores a path (built by :class:`solvers.ga._Population`): ``id_of`` (n_pins, n_pins) int32 chord
-    ids; the chord table's ``indptr`` and its ``pixel`` column (renumbered in Morton tiles when
-    ``shift > 0``); ``fac`` (nnz,) float32, each entry's factor ``1 - o c``; ``tw`` (n_pixels or n_blocks,
-    2) float64, target and weight; ``shift``, log2 of the pixels a block (0: pixels)."""
-
-    id_of: np.ndarray
-    indptr: np.ndarray
-    pixel: np.ndarray
-    fac: np.ndarray
-    tw: np.ndarray
-    shift: int
-
-
-class Population(NamedTuple):
-    """The individuals, row by row (see the module docstring): ``paths`` (mu, n + 1) int32, ``counts`` (mu,
-    n_chords) int32, ``bright`` (mu, n_pixels) float64, ``means`` (mu, n_blocks) float64, ``fit`` (mu,) float64."""
-
-    paths: np.ndarray
-    counts: np.ndarray
-    bright: np.ndarray
-    means: np.ndarray
-    fit: np.ndarray
-
-
-class Variation(NamedTuple):
-    """How offspring are made: ``tournament`` size, crossover probability ``p_cx``, ``n_mut`` mutations,
-    ``creep`` (> 0: a mutated pin moves at most this far), ``tries`` per repair or mutation,
-    ``allow_repeats`` (a chord may be drawn twice)."""
-
-    tournament: int
-    p_cx: float
-    n_mut: int
-    creep: int
-    tries: int
-    allow_repeats: bool
-
-
-class Scratch(NamedTuple):
-    """Scratch of one offspring, returned cleared (one row per chunk of offspring in :func:`_offspring_py`):
-    ``child`` (n + 1,) int32; the sparse factor and block scratch ``f`` (n_pixels,) and ``g`` (n_blocks,)
-    float64 (NaN where untouched) with their lists ``touched``, ``btouched``; ``dcount`` (n_chords,) int32,
-    its chord count changes over ``ctouch``; ``smark`` (n,) uint8 and ``steps`` (n,) int32, the steps it
-    changes; ``pos``, the positions it changes."""
-
-    child: np.ndarray
-    f: np.ndarray
-    touched: np.ndarray
-    g: np.ndarray
-    btouched: np.ndarray
-    dcount: np.ndarray
-    ctouch: np.ndarray
-    smark: np.ndarray
-    steps: np.ndarray
-    pos: np.ndarray
-
-
-class Offspring(NamedTuple):
-    """The offspring of a generation, each an edit of a parent: ``base`` (lam,) int64 the parent, ``fit``
-    (lam,) float64 its fitness (``inf``: equal to its parent), ``npos`` (lam,) int64 the edits, ``pos`` and
-    ``pin`` (lam, max_pos) int32, the positions in the base path and their new pins."""
-
-    base: np.ndarray
-    fit: np.ndarray
-    npos: np.ndarray
-    pos: np.ndarray
-    pin: np.ndarray
-
-
 @njit(cache=True)
-def _full_state(path, sco, bright, means, count):
-    """Build one individual's ``bright``, ``means`` (when ``sco.shift > 0``) and ``count``; return its fitness."""
-    id_of, indptr, pixel, fac, tw, shift = sco
+def _full_state(path, id_of, indptr, pixel, fac, tw, shift, bright, means, count):
+    """Build one individual's ``bright``, ``means`` (when ``shift > 0``) and ``count``; return its fitness."""
     bright[:] = 1.0
     count[:] = 0
     n = path.shape[0] - 1
@@ -148,10 +76,9 @@ def _full_state(path, sco, bright, means, count):
     return err
 
 
-def _init_population_py(pop, sco):
-    fit = pop.fit  # a parallel loop must not store through a tuple's field: numba 0.68 loses such stores
-    for i in prange(pop.paths.shape[0]):
-        fit[i] = _full_state(pop.paths[i], sco, pop.bright[i], pop.means[i], pop.counts[i])
+def _init_population_py(paths, id_of, indptr, pixel, fac, tw, shift, bright, means, count, fit):
+    for i in prange(paths.shape[0]):
+        fit[i] = _full_state(paths[i], id_of, indptr, pixel, fac, tw, shift, bright[i], means[i], count[i])
 
 
 _init_population = njit(cache=True)(variant(_init_population_py, "_init_population"))
@@ -219,10 +146,8 @@ def _link_ok(id_of, a, p, b):
 
 
 @njit(cache=True)
-def _mark_step(s, n, base_path, sc, id_of, nsteps, nct):
-    """Register chord step ``s`` (once) and count its chord change into ``sc.dcount`` (``sc``: a
-    :class:`Scratch` row, its ``child`` the offspring)."""
-    child, _, _, _, _, dcount, ctouch, smark, steps, _ = sc
+def _mark_step(s, n, base_path, child, id_of, smark, steps, nsteps, dcount, ctouch, nct):
+    """Register chord step ``s`` (once) and count its chord change into ``dcount``."""
     if s < 0 or s >= n or smark[s]:
         return nsteps, nct
     smark[s] = 1
@@ -239,9 +164,8 @@ def _mark_step(s, n, base_path, sc, id_of, nsteps, nct):
 
 
 @njit(cache=True, inline="always")
-def _gather(old, new, sco, f, touched, ntouch):
+def _gather(old, new, indptr, pixel, fac, f, touched, ntouch):
     """Fold chord ``old`` out of and chord ``new`` into the sparse factor scratch ``f``."""
-    _, indptr, pixel, fac, _, _ = sco
     for e in range(indptr[old], indptr[old + 1]):
         p = pixel[e]
         if f[p] != f[p]:  # NaN: first touch
@@ -288,20 +212,17 @@ def _fold_blocks(b, f, touched, ntouch, shift, g, btouched, inv_area, write):
 
 
 @njit(cache=True)
-def _make_offspring(o, u, pop, sco, var, s, out):
+def _make_offspring(o, u, paths, counts, bright, means, fit, id_of, indptr, pixel, fac, tw, shift,
+                    tournament, p_cx, n_mut, creep, tries, allow_repeats,
+                    child, f, touched, g, btouched, dcount, ctouch, smark, steps, pos,
+                    out_pos, out_pin):
     """Build offspring ``o`` from its uniforms ``u`` and score it incrementally.
 
-    ``pop`` the :class:`Population` (read only), ``sco`` the :class:`Scoring`, ``var`` the
-    :class:`Variation`, ``s`` one row of :class:`Scratch`, ``out`` the :class:`Offspring`.
     Returns ``(base, fitness, n_edits)``: the parent it is an edit of, its fitness
     (``inf`` when it equals its parent) and the number of entries written to
-    ``out.pos[o]`` / ``out.pin[o]`` (positions in the base path and their new pins).
+    ``out_pos[o]`` / ``out_pin[o]`` (positions in the base path and their new pins).
     All scratch arrays are returned cleared.
     """
-    paths, counts, _, _, fit = pop
-    id_of, _, _, _, tw, shift = sco
-    tournament, p_cx, n_mut, creep, tries, allow_repeats = var
-    child, f, touched, g, btouched, dcount, ctouch, smark, steps, pos = s
     mu = paths.shape[0]
     n = paths.shape[1] - 1
     n_pins = id_of.shape[0]
@@ -366,8 +287,10 @@ def _make_offspring(o, u, pop, sco, var, s, out):
             if ok and npos > 0:
                 for i in range(npos):
                     q = pos[i]
-                    nsteps, nct = _mark_step(q - 1, n, paths[base], s, id_of, nsteps, nct)
-                    nsteps, nct = _mark_step(q, n, paths[base], s, id_of, nsteps, nct)
+                    nsteps, nct = _mark_step(q - 1, n, paths[base], child, id_of, smark, steps, nsteps,
+                                             dcount, ctouch, nct)
+                    nsteps, nct = _mark_step(q, n, paths[base], child, id_of, smark, steps, nsteps,
+                                             dcount, ctouch, nct)
                 if not allow_repeats:
                     for i in range(nct):
                         c = ctouch[i]
@@ -449,8 +372,8 @@ def _make_offspring(o, u, pop, sco, var, s, out):
         if old == new:
             continue
         changed = True
-        ntouch = _gather(old, new, sco, f, touched, ntouch)
-    b = pop.bright[base]
+        ntouch = _gather(old, new, indptr, pixel, fac, f, touched, ntouch)
+    b = bright[base]
     delta = 0.0
     if shift == 0:
         for i in range(ntouch):
@@ -462,7 +385,7 @@ def _make_offspring(o, u, pop, sco, var, s, out):
             delta += tw[p, 1] * (bn - bo) * (bn + bo - 2.0 * tp)
     else:
         nb = _fold_blocks(b, f, touched, ntouch, shift, g, btouched, 1.0 / (1 << shift), False)
-        mb = pop.means[base]
+        mb = means[base]
         for i in range(nb):
             B = btouched[i]
             mo = mb[B]
@@ -472,29 +395,29 @@ def _make_offspring(o, u, pop, sco, var, s, out):
     for i in range(nct):
         dcount[ctouch[i]] = 0
     for i in range(npos):
-        out.pos[o, i] = pos[i]
-        out.pin[o, i] = child[pos[i]]
+        out_pos[o, i] = pos[i]
+        out_pin[o, i] = child[pos[i]]
     if not changed:
         return base, np.inf, 0
     return base, fit[base] + delta, npos
 
 
-def _offspring_py(pop, uniforms, sco, var, scratch, out):
-    """Make and score ``uniforms.shape[0]`` offspring into ``out`` (:class:`Offspring`); chunk ``c`` uses row
-    ``c`` of the :class:`Scratch` ``scratch`` (arrays of one row per chunk)."""
-    n_chunks = scratch.child.shape[0]
+def _offspring_py(paths, counts, bright, means, fit, uniforms, id_of, indptr, pixel, fac, tw, shift,
+                  tournament, p_cx, n_mut, creep, tries, allow_repeats,
+                  s_child, s_f, s_touched, s_g, s_btouched, s_dcount, s_ctouch, s_smark, s_steps, s_pos,
+                  out_base, out_fit, out_npos, out_pos, out_pin):
+    """Make and score ``uniforms.shape[0]`` offspring; chunk ``c`` uses scratch row ``c``."""
+    n_chunks = s_child.shape[0]
     lam = uniforms.shape[0]
-    base = out.base  # a parallel loop must not store through a tuple's field: numba 0.68 loses such stores
-    fit = out.fit
-    npos = out.npos
     for c in prange(n_chunks):
-        row = Scratch(scratch.child[c], scratch.f[c], scratch.touched[c], scratch.g[c], scratch.btouched[c],
-                      scratch.dcount[c], scratch.ctouch[c], scratch.smark[c], scratch.steps[c], scratch.pos[c])
         for o in range(c, lam, n_chunks):
-            b, fo, ne = _make_offspring(o, uniforms[o], pop, sco, var, row, out)
-            base[o] = b
-            fit[o] = fo
-            npos[o] = ne
+            b, fo, ne = _make_offspring(o, uniforms[o], paths, counts, bright, means, fit, id_of, indptr, pixel,
+                                        fac, tw, shift, tournament, p_cx, n_mut, creep, tries, allow_repeats,
+                                        s_child[c], s_f[c], s_touched[c], s_g[c], s_btouched[c], s_dcount[c],
+                                        s_ctouch[c], s_smark[c], s_steps[c], s_pos[c], out_pos, out_pin)
+            out_base[o] = b
+            out_fit[o] = fo
+            out_npos[o] = ne
 
 
 _offspring = njit(cache=True)(variant(_offspring_py, "_offspring"))
@@ -502,18 +425,14 @@ _offspring_par = njit(cache=True, parallel=True)(variant(_offspring_py, "_offspr
 
 
 @njit(cache=True)
-def _apply_edits(pop, slot, pos, pins, npos, sco, s, old_chords):
-    """Turn individual ``slot`` of ``pop`` (a copy of an offspring's base) into the offspring, in place: its
-    ``npos`` edits put ``pins`` at positions ``pos``.
+def _apply_edits(path, count, bright, means, shift, pos, pins, npos, id_of, indptr, pixel, fac,
+                 f, touched, g, btouched, smark, steps, old_chords):
+    """Turn an individual (a copy of an offspring's base) into the offspring, in place.
 
     Steps and factors are visited in the same order as :func:`_make_offspring`
     visits them, so the new ``bright`` is bit-for-bit the one the offspring was scored with.
-    ``s`` is one row of :class:`Scratch` (``f`` must be all NaN and is returned so); ``old_chords``
-    (n,) int32 scratch.
+    ``f`` must be all NaN and is returned so.
     """
-    path, count, bright, means = pop.paths[slot], pop.counts[slot], pop.bright[slot], pop.means[slot]
-    id_of, _, _, _, _, shift = sco
-    _, f, touched, g, btouched, _, _, smark, steps, _ = s
     n = path.shape[0] - 1
     nsteps = 0
     for i in range(npos):
@@ -536,7 +455,7 @@ def _apply_edits(pop, slot, pos, pins, npos, sco, s, old_chords):
             continue
         count[old] -= 1
         count[new] += 1
-        ntouch = _gather(old, new, sco, f, touched, ntouch)
+        ntouch = _gather(old, new, indptr, pixel, fac, f, touched, ntouch)
     if shift == 0:
         for i in range(ntouch):
             p = touched[i]

@@ -24,7 +24,7 @@ A scan of every candidate's pixels at every step is bound by memory traffic
 512 px). Instead the kernels keep the score of *every* chord and, when a chord
 is drawn, push the change ``cov * (dg - cov * dh)`` of each of its pixels to the
 chords through that pixel, read from the pixel-major copy of the table
-(:class:`PixelMajor`). A step then costs the pixels of one chord
+(``pptr``, ``pchord``, ``pcov``). A step then costs the pixels of one chord
 times the chords per pixel (~490 x ~95 = 48k updates at 288 pins, 512 px)
 instead of the pixels of all candidates (~250 x 530 = 130k reads), and
 picking the best chord from a pin is a look-up. Each pixel's chord list is a
@@ -42,25 +42,9 @@ and the scan got slower).
 The parallel variant splits the chords (the candidates) between threads by id;
 each score receives the same additions in the same order as in the serial
 kernel, so results are identical.
-
-Arguments
----------
-The kernels take their inputs bundled in the named tuples below (as
-pynndescent does), built by the public wrappers (:mod:`solvers.greedy`,
-:mod:`solvers.view`, :mod:`solvers.refine`): the chord table
-(:class:`Table`) and its pixel-major (:class:`PixelMajor`) and block
-(:class:`Blocks`) copies, the chords by pins (:class:`Pins`), the picture and
-its score's constants (:class:`Picture`, :class:`BlockPicture`), the run's
-settings (:class:`Settings`), the running scores (:class:`Running`,
-:class:`ViewScores`), a warm start (:class:`Warm`) and the thread being built,
-the output buffers (:class:`Thread`). Numba passes a tuple's fields as separate
-values and inlines the helpers, so the bundles cost nothing at run time (the
-types are module-level, so ``cache=True`` keys them by name).
 """
 
 from __future__ import annotations
-
-from typing import NamedTuple
 
 import numpy as np
 from llvmlite import ir
@@ -98,160 +82,6 @@ _MIN_FACTOR = 1e-9
 _AHEAD = 6
 
 
-# ---------------------------------------------------------------------------- what the kernels take
-class Table(NamedTuple):
-    """The chord table, CSR by chord: chord ``c`` covers ``pixel[indptr[c]:indptr[c + 1]]`` by ``coverage``.
-
-    indptr (n_chords + 1,) int64; pixel (nnz,) int32; coverage (nnz,) float32 in (0, 1].
-    """
-
-    indptr: np.ndarray
-    pixel: np.ndarray
-    coverage: np.ndarray
-
-
-class PixelMajor(NamedTuple):
-    """The chord table transposed (:class:`rendering.derived.PixelTable`): the chords through pixel ``p`` are
-    ``chord[indptr[p]:indptr[p + 1]]`` (sorted by id), with their ``coverage`` there. The block-major table
-    (:func:`rendering.derived.block_major`) has the same shape, with blocks in place of pixels."""
-
-    indptr: np.ndarray
-    chord: np.ndarray
-    coverage: np.ndarray
-
-
-class Blocks(NamedTuple):
-    """Each chord's coverage summed over blocks (:class:`rendering.derived.BlockTable`), CSR by chord; empty
-    (``indptr`` ``[0]``) where no shortlist ranks with it."""
-
-    indptr: np.ndarray
-    block: np.ndarray
-    coverage: np.ndarray
-
-
-class Pins(NamedTuple):
-    """The chords by pins: ``id_of`` (n_pins, n_pins) int32, the chord id of a pin pair (-1: not allowed);
-    ``pin_a``, ``pin_b`` (n_chords,) int32, each chord's pins."""
-
-    id_of: np.ndarray
-    pin_a: np.ndarray
-    pin_b: np.ndarray
-
-
-class Picture(NamedTuple):
-    """The pixel state greedy chases the target with, and the constants of its score.
-
-    state : (n_pixels,) float32, brightness (``error``) or darkness left (``sum``), updated in place
-    target, weight : (n_pixels,) float32, the target brightness and the error's weight per pixel
-    opacity : float32, a pass's opacity; rule : :data:`RULE_ERROR` or :data:`RULE_SUM`
-    sum_step : float32, the darkness a pass removes per unit coverage (``sum``)
-    """
-
-    state: np.ndarray
-    target: np.ndarray
-    weight: np.ndarray
-    opacity: float
-    rule: int
-    sum_step: float
-
-
-class Settings(NamedTuple):
-    """A greedy run's settings: lines to draw, the first pin (< 0: the best chord of all first), no return to
-    the last ``no_return`` pins, each chord at most ``once``, stop when no chord gains (``early_stop``)."""
-
-    n_lines: int
-    start: int
-    no_return: int
-    once: bool
-    early_stop: bool
-
-
-class Running(NamedTuple):
-    """Every chord's running (float32) score, kept up to date through the pixel-major table ``pixels``.
-
-    Candidates within ``tol`` of the top are rescored exactly before each pick (:func:`_settle`); the
-    scores are recomputed from the picture every ``refresh`` lines.
-    """
-
-    pixels: PixelMajor
-    scores: np.ndarray
-    tol: float
-    refresh: int
-
-
-class Warm(NamedTuple):
-    """A warm start (:func:`solvers.warm_start.warm_start_inputs`): ``prior`` (n_chords,) float64 added to
-    each candidate's score (empty: none); ``partners`` (n_pins, m) int32, sorted rows, -1 padded (m = 0:
-    none); ``allowed`` (n_chords,) bool, the chords the partners allow (empty: all)."""
-
-    prior: np.ndarray
-    partners: np.ndarray
-    allowed: np.ndarray
-
-
-class Thread(NamedTuple):
-    """The thread being built, filled in place: ``used`` (n_chords,) bool, chords drawn; ``path`` (n_lines +
-    1,) int64 pins; ``gains``, ``removed`` (n_lines,) float64, each line's gain and the darkness it removed
-    (``sum``; unused, may be empty, at the block scale); ``stats`` (:data:`N_STATS`,) int64."""
-
-    used: np.ndarray
-    path: np.ndarray
-    gains: np.ndarray
-    removed: np.ndarray
-    stats: np.ndarray
-
-
-class BlockPicture(NamedTuple):
-    """The picture at a block scale ``k`` (the refiner's and ``greedy-view``'s error).
-
-    bright : (n_pixels,) float64 brightness, updated in place; sums : (n_blocks,) float64, its block sums,
-    updated in place; target : (n_blocks,) float64, the target's block sums; weight : (n_blocks,) float64,
-    the blocks' error weights; inv : ``1 / k^2``; opacity : float; block : (n_pixels,) int64, each
-    pixel's block. The error is ``sum_b weight (inv (sums - target))^2``.
-    """
-
-    bright: np.ndarray
-    sums: np.ndarray
-    target: np.ndarray
-    weight: np.ndarray
-    inv: float
-    opacity: float
-    block: np.ndarray
-
-
-class BlockScratch(NamedTuple):
-    """Scratch of a change of the block sums: ``delta`` (n_blocks,) float64 and ``mark`` (n_blocks,) bool,
-    zero where untouched; ``touched`` (n_blocks,) int64, the blocks touched. Every kernel leaves it clear."""
-
-    delta: np.ndarray
-    mark: np.ndarray
-    touched: np.ndarray
-
-
-class ViewScores(NamedTuple):
-    """``greedy-view``'s running scores: ``scores`` (n_chords,) float64, every chord's approximate gain, kept up
-    to date through the block-major table ``through`` and recomputed from the block table ``blocks`` every
-    ``refresh`` lines; the ``shortlist`` best are measured exactly each step (0: all)."""
-
-    blocks: Blocks
-    through: PixelMajor
-    scores: np.ndarray
-    shortlist: int
-    refresh: int
-
-
-class Refine(NamedTuple):
-    """The thread a refiner re-chooses pins of: ``path`` (n + 1,) int64, updated in place; ``counts``
-    (n_chords,) int64, how often each chord is drawn; ``once``: moves use undrawn chords only;
-    ``shortlist``: candidates measured exactly per pin (0: all); ``stats`` (3,) int64 (:data:`REFINE_TRIED` ...)."""
-
-    path: np.ndarray
-    counts: np.ndarray
-    once: bool
-    shortlist: int
-    stats: np.ndarray
-
-
 @intrinsic
 def _prefetch(typingctx, arr, idx):
     """Hint the CPU to load the cache line of ``arr[idx]`` (``llvm.prefetch``; never faults).
@@ -280,30 +110,15 @@ def _prefetch(typingctx, arr, idx):
     return sig, codegen
 
 
-
 @njit(cache=True, inline="always")
-def _prefetch_lists(through, p):
-    """Prefetch the chord list of pixel ``p`` of a :class:`PixelMajor` table (both columns, every cache line)."""
-    a = through.indptr[p]
-    b = through.indptr[p + 1]
+def _prefetch_lists(pptr, pchord, pcov, p):
+    """Prefetch the chord list of pixel ``p`` (both columns, every cache line)."""
+    a = pptr[p]
+    b = pptr[p + 1]
     for q in range(a, b, 32):
-        _prefetch(through.chord, q)
+        _prefetch(pchord, q)
     for q in range(a, b, 16):
-        _prefetch(through.coverage, q)
-
-
-@njit(cache=True, inline="always")
-def _prefetch_start(pixel, through, s, e):
-    """Prefetch the chord lists of the first :data:`_AHEAD` pixels of ``pixel[s:e]`` (a chord about to be drawn)."""
-    for t in range(s, min(s + _AHEAD, e)):
-        _prefetch_lists(through, pixel[t])
-
-
-@njit(cache=True, inline="always")
-def _prefetch_ahead(pixel, through, t, e):
-    """While pixel ``pixel[t]`` of ``pixel[:e]`` is drawn, prefetch the chord list :data:`_AHEAD` pixels on."""
-    if t + _AHEAD < e:
-        _prefetch_lists(through, pixel[t + _AHEAD])
+        _prefetch(pcov, q)
 
 
 # ---------------------------------------------------------------------------- per-pixel terms
@@ -317,81 +132,75 @@ def _gh(s, t, w, o, rule):
 
 
 @njit(cache=True, inline="always")
-def _gh_at(pic, p):
-    """``(g, h)`` of pixel ``p`` of a :class:`Picture`."""
-    return _gh(pic.state[p], pic.target[p], pic.weight[p], pic.opacity, pic.rule)
-
-
-@njit(cache=True, inline="always")
-def _score_chord(tab, pic, c):
+def _score_chord(indptr, pixel, coverage, S, T, Wt, o, rule, c):
     sc = 0.0
-    for t in range(tab.indptr[c], tab.indptr[c + 1]):
-        cv = np.float64(tab.coverage[t])
-        g, h = _gh_at(pic, tab.pixel[t])
+    for t in range(indptr[c], indptr[c + 1]):
+        p = pixel[t]
+        cv = np.float64(coverage[t])
+        g, h = _gh(S[p], T[p], Wt[p], o, rule)
         sc += cv * (g - cv * h)
     return sc
 
 
 @njit(cache=True)
-def _scores_serial(tab, pic, out):
-    """Score of every chord from the :class:`Picture` ``pic`` (a fresh scan)."""
-    for c in range(tab.indptr.shape[0] - 1):
-        out[c] = _score_chord(tab, pic, c)
+def _scores_serial(indptr, pixel, coverage, S, T, Wt, o, rule, out):
+    """Score of every chord from the state ``S`` (a fresh scan)."""
+    for c in range(indptr.shape[0] - 1):
+        out[c] = _score_chord(indptr, pixel, coverage, S, T, Wt, o, rule, c)
 
 
 @njit(cache=True, parallel=True)
-def _scores_parallel(tab, pic, out):
+def _scores_parallel(indptr, pixel, coverage, S, T, Wt, o, rule, out):
     """:func:`_scores_serial` over all threads (same numbers)."""
-    for c in prange(tab.indptr.shape[0] - 1):
-        out[c] = _score_chord(tab, pic, c)
+    for c in prange(indptr.shape[0] - 1):
+        out[c] = _score_chord(indptr, pixel, coverage, S, T, Wt, o, rule, c)
 
 
 @njit(cache=True)
-def _fill_gh(pic, gh):
+def _fill_gh(S, T, Wt, o, rule, gh):
     """``gh[p] = (g, h)`` of every pixel, float32 (input of :func:`_scores_push`)."""
-    for p in range(pic.state.shape[0]):
-        g, h = _gh_at(pic, p)
+    for p in range(S.shape[0]):
+        g, h = _gh(S[p], T[p], Wt[p], o, rule)
         gh[p, 0] = g
         gh[p, 1] = h
 
 
 # ---------------------------------------------------------------------------- drawing
 @njit(cache=True, inline="always")
-def _push32(through, p, dg, dh, scores):
+def _push32(pptr, pchord, pcov, p, dg, dh, scores):
     """Add ``cov * (dg - cov * dh)`` to the (float32) score of every chord through pixel ``p``."""
-    a = through.indptr[p]
-    b = through.indptr[p + 1]
-    cs = through.chord[a:b]  # views: a loop from 0 needs no negative-index checks (17% faster)
-    cc = through.coverage[a:b]
+    a = pptr[p]
+    b = pptr[p + 1]
+    cs = pchord[a:b]  # views: a loop from 0 needs no negative-index checks (17% faster)
+    cc = pcov[a:b]
     for i in range(cs.shape[0]):
         cv = cc[i]
         scores[cs[i]] += cv * (dg - cv * dh)
 
 
 @njit(cache=True)
-def _scores_push(through, gh, scores):
+def _scores_push(pptr, pchord, pcov, gh, scores):
     """Every chord's float32 score from ``gh``, pushed pixel by pixel through the pixel-major table.
 
     Reads the pixel-major table once, in order (3x faster than gathering
     ``gh`` chord by chord); float32 sums, within rounding of the exact scan.
     """
     scores[:] = 0.0
-    for p in range(through.indptr.shape[0] - 1):
+    for p in range(pptr.shape[0] - 1):
         g = gh[p, 0]
         h = gh[p, 1]
         if g == 0 and h == 0:
             continue
-        _push32(through, p, g, h, scores)
+        _push32(pptr, pchord, pcov, p, g, h, scores)
 
 
 @njit(cache=True, inline="always")
-def _step_pixel(pic, p, cv):
+def _step_pixel(S, p, cv, o, rule, sum_step):
     """Draw one pass over pixel ``p`` (float32 state: the renderer's arithmetic). Returns the darkness removed."""
-    S = pic.state
-    if pic.rule == RULE_ERROR:
-        S[p] *= 1.0 - pic.opacity * cv  # the renderer's expression, so S matches render() bit for bit
+    if rule == RULE_ERROR:
+        S[p] *= 1.0 - o * cv  # the renderer's expression, so S matches render() bit for bit
         return 0.0
-    d = S[p] - pic.sum_step * cv
+    d = S[p] - sum_step * cv
     d = d if d > 0 else np.float32(0.0)
     removed = np.float64(S[p] - d)
     S[p] = d
@@ -399,56 +208,53 @@ def _step_pixel(pic, p, cv):
 
 
 @njit(cache=True)
-def _draw_serial(tab, k, pic, run, dgh, nt):
-    """Draw chord ``k`` into the picture and update every chord's (float32) score in ``run`` (:class:`Running`).
+def _draw_serial(indptr, pixel, coverage, k, S, T, Wt, o, rule, sum_step, pptr, pchord, pcov, scores, dgh, nt):
+    """Draw chord ``k`` into ``S`` and update every chord's (float32) score.
 
     Returns the darkness removed (``sum``; 0 for ``error``). ``dgh`` and ``nt``
     are unused (the signature of :func:`_draw_parallel`).
     """
     removed = 0.0
-    e = tab.indptr[k + 1]
-    _prefetch_start(tab.pixel, run.pixels, tab.indptr[k], e)
-    for t in range(tab.indptr[k], e):
-        _prefetch_ahead(tab.pixel, run.pixels, t, e)
-        p = tab.pixel[t]
-        g0, h0 = _gh_at(pic, p)
-        removed += _step_pixel(pic, p, tab.coverage[t])
-        g1, h1 = _gh_at(pic, p)
+    e = indptr[k + 1]
+    for t in range(indptr[k], min(indptr[k] + _AHEAD, e)):
+        _prefetch_lists(pptr, pchord, pcov, pixel[t])
+    for t in range(indptr[k], e):
+        if t + _AHEAD < e:
+            _prefetch_lists(pptr, pchord, pcov, pixel[t + _AHEAD])
+        p = pixel[t]
+        g0, h0 = _gh(S[p], T[p], Wt[p], o, rule)
+        removed += _step_pixel(S, p, coverage[t], o, rule, sum_step)
+        g1, h1 = _gh(S[p], T[p], Wt[p], o, rule)
         dg = np.float32(g1 - g0)
         dh = np.float32(h1 - h0)
         if dg != 0 or dh != 0:
-            _push32(run.pixels, p, dg, dh, run.scores)
+            _push32(pptr, pchord, pcov, p, dg, dh, scores)
     return removed
 
 
 @njit(cache=True, parallel=True)
-def _draw_parallel(tab, k, pic, run, dgh, nt):
+def _draw_parallel(indptr, pixel, coverage, k, S, T, Wt, o, rule, sum_step, pptr, pchord, pcov, scores, dgh, nt):
     """:func:`_draw_serial` with the chords split into ``nt`` id ranges, one task each (identical results).
 
     ``dgh`` is float32 scratch of at least ``2 * (pixels of k)``.
     """
     removed = 0.0
-    pixel = tab.pixel
-    s0 = tab.indptr[k]
-    m = tab.indptr[k + 1] - s0
+    s0 = indptr[k]
+    m = indptr[k + 1] - s0
     for i in range(m):
         p = pixel[s0 + i]
-        g0, h0 = _gh_at(pic, p)
-        removed += _step_pixel(pic, p, tab.coverage[s0 + i])
-        g1, h1 = _gh_at(pic, p)
+        g0, h0 = _gh(S[p], T[p], Wt[p], o, rule)
+        removed += _step_pixel(S, p, coverage[s0 + i], o, rule, sum_step)
+        g1, h1 = _gh(S[p], T[p], Wt[p], o, rule)
         dgh[2 * i] = g1 - g0
         dgh[2 * i + 1] = h1 - h0
-    n_chords = tab.indptr.shape[0] - 1
-    pptr = run.pixels.indptr
-    pchord = run.pixels.chord
-    pcov = run.pixels.coverage
-    through = PixelMajor(pptr, pchord, pcov)  # built here: a parallel loop rebuilds the tuples it reads from
-    scores = run.scores
+    n_chords = indptr.shape[0] - 1
     for th in prange(nt):
         lo = th * n_chords // nt
         hi = (th + 1) * n_chords // nt
         for i in range(m):
-            _prefetch_ahead(pixel, through, s0 + i, s0 + m)
+            if i + _AHEAD < m:
+                _prefetch_lists(pptr, pchord, pcov, pixel[s0 + i + _AHEAD])
             dg = dgh[2 * i]
             dh = dgh[2 * i + 1]
             if dg == 0 and dh == 0:
@@ -475,7 +281,7 @@ def _bonus(prior, c):
 
 
 @njit(cache=True)
-def _settle(tab, pic, scores, cand, ncand, tol, prior, stats):
+def _settle(indptr, pixel, coverage, S, T, Wt, o, rule, scores, cand, ncand, amax, tol, prior, stats):
     """Exact pick among candidates whose running score (plus prior) is within ``tol`` of the top one.
 
     The running float32 scores may be off by rounding; every candidate that
@@ -484,9 +290,6 @@ def _settle(tab, pic, scores, cand, ncand, tol, prior, stats):
     wins, ties to the lowest index. ``tol = inf`` rescores every candidate.
     Returns ``(index into cand, exact score, exact score + prior)``.
     """
-    amax = -np.inf
-    for i in range(ncand):
-        amax = max(amax, scores[cand[i]] + _bonus(prior, cand[i]))
     thr = amax - tol
     best = -np.inf
     gain = -np.inf
@@ -495,7 +298,7 @@ def _settle(tab, pic, scores, cand, ncand, tol, prior, stats):
         c = cand[i]
         b = _bonus(prior, c)
         if scores[c] + b >= thr:
-            e = _score_chord(tab, pic, c)
+            e = _score_chord(indptr, pixel, coverage, S, T, Wt, o, rule, c)
             scores[c] = e
             stats[STAT_EXACT] += 1
             if e + b > best:
@@ -506,47 +309,27 @@ def _settle(tab, pic, scores, cand, ncand, tol, prior, stats):
 
 
 @njit(cache=True)
-def _restrict(through, allowed, out, fill):
-    """The :class:`PixelMajor` table cut to the chords with ``allowed[c]`` into ``out`` (count only unless
-    ``fill``; ``out.indptr`` filled then, given when filling).
+def _restrict(pptr, pchord, pcov, allowed, qptr, qchord, qcov, fill):
+    """The pixel-major table cut to the chords with ``allowed[c]`` (count only unless ``fill``; ``qptr`` given).
 
     Each pixel's chords stay sorted by id. Returns the number of entries kept.
     """
     k = 0
-    for p in range(through.indptr.shape[0] - 1):
-        for q in range(through.indptr[p], through.indptr[p + 1]):
-            c = through.chord[q]
+    for p in range(pptr.shape[0] - 1):
+        for q in range(pptr[p], pptr[p + 1]):
+            c = pchord[q]
             if allowed[c]:
                 if fill:
-                    out.chord[k] = c
-                    out.coverage[k] = through.coverage[q]
+                    qchord[k] = c
+                    qcov[k] = pcov[q]
                 k += 1
         if not fill:
-            out.indptr[p + 1] = k
+            qptr[p + 1] = k
     return k
 
 
-@njit(cache=True, inline="always")
-def _open_chord(id_of, cur, j, once, used):
-    """The chord from pin ``cur`` to pin ``j`` if it is allowed (``min_gap``) and, with ``once``, not drawn; else -1."""
-    c = id_of[cur, j]
-    if c < 0 or (once and used[c]):
-        return -1
-    return c
-
-
-@njit(cache=True, inline="always")
-def _append(cand, cpin, ncand, c, j, ok):
-    """Add chord ``c`` (to pin ``j``) to the candidates when ``ok``; returns their count."""
-    if ok:
-        cand[ncand] = c
-        cpin[ncand] = j
-        ncand += 1
-    return ncand
-
-
 @njit(cache=True)
-def _gather(id_of, cur, partners, last, drawn, run, used, cand, cpin, stats):
+def _gather(id_of, cur, partners, last, drawn, no_return, once, used, cand, cpin, stats):
     """The candidate chords from pin ``cur`` into ``cand`` (their far pins into ``cpin``), by increasing pin.
 
     With ``partners`` (rows sorted, -1 padded; ``partners.shape[1] > 0``)
@@ -554,12 +337,9 @@ def _gather(id_of, cur, partners, last, drawn, run, used, cand, cpin, stats):
     (drawn, not allowed by ``min_gap``, or within ``no_return``) the step
     falls back to every pin and ``stats[STAT_FALLBACKS]`` counts it. When no pin is valid
     and ``no_return > 0`` the no-return rule is forgotten for the step
-    (``stats[STAT_RELAXED]`` counts it). ``run``: the :class:`Settings` (``no_return``, ``once``).
-    Returns ``(count, fell_back)``.
+    (``stats[STAT_RELAXED]`` counts it). Returns ``(count, fell_back)``.
     """
     n = id_of.shape[0]
-    no_return = run.no_return
-    once = run.once
     ncand = 0
     m = partners.shape[1]
     if m > 0:
@@ -567,19 +347,31 @@ def _gather(id_of, cur, partners, last, drawn, run, used, cand, cpin, stats):
             j = partners[cur, q]
             if j < 0:
                 break
-            c = _open_chord(id_of, cur, j, once, used)
-            ncand = _append(cand, cpin, ncand, c, j, c >= 0 and not last[j] > drawn - no_return)
+            c = id_of[cur, j]
+            if c < 0 or (once and used[c]) or last[j] > drawn - no_return:
+                continue
+            cand[ncand] = c
+            cpin[ncand] = j
+            ncand += 1
         if ncand > 0:
             return ncand, False
         stats[STAT_FALLBACKS] += 1
     for j in range(n):
-        c = _open_chord(id_of, cur, j, once, used)
-        ncand = _append(cand, cpin, ncand, c, j, c >= 0 and not last[j] > drawn - no_return)
+        c = id_of[cur, j]
+        if c < 0 or (once and used[c]) or last[j] > drawn - no_return:
+            continue
+        cand[ncand] = c
+        cpin[ncand] = j
+        ncand += 1
     if ncand == 0 and no_return > 0:  # dead end: forget the no-return rule for this step
         stats[STAT_RELAXED] += 1
         for j in range(n):
-            c = _open_chord(id_of, cur, j, once, used)
-            ncand = _append(cand, cpin, ncand, c, j, c >= 0)
+            c = id_of[cur, j]
+            if c < 0 or (once and used[c]):
+                continue
+            cand[ncand] = c
+            cpin[ncand] = j
+            ncand += 1
     return ncand, m > 0
 
 
@@ -593,38 +385,34 @@ def _gather_first(n_chords, allowed, once, used, cand, stats):
     ncand = 0
     if allowed.shape[0] > 0:
         for c in range(n_chords):
-            ncand = _append(cand, cand, ncand, c, c, allowed[c] and not (once and used[c]))  # no far pins
+            if allowed[c] and not (once and used[c]):
+                cand[ncand] = c
+                ncand += 1
         if ncand > 0:
             return ncand, False
         stats[STAT_FALLBACKS] += 1
     for c in range(n_chords):
-        ncand = _append(cand, cand, ncand, c, c, not (once and used[c]))
+        if not (once and used[c]):
+            cand[ncand] = c
+            ncand += 1
     return ncand, allowed.shape[0] > 0
 
 
 @njit(cache=True, inline="always")
-def _begin(i, cand, best, run, pins, partners, out, last):
-    """Start the thread: at pin ``run.start`` (``>= 0``) or with the first chord ``cand[i]``, whose score
-    (plus prior) is ``best``, drawn from the pin that lists the other (``i < 0``: no chord is open, the
-    thread stops at a dead end). Returns ``(chord, next pin, go)``; ``go`` is False when the thread stops
-    before the first chord (``stats[STAT_STOP]``: :data:`STOP_DEAD_END`, or :data:`STOP_NO_GAIN` when
-    ``early_stop`` finds no gain)."""
-    path = out.path
-    if run.start >= 0:
-        path[0] = run.start
-        last[run.start] = 0
+def _begin(k, best, start, early_stop, pin_a, pin_b, partners, path, last, stats):
+    """Start the thread: at pin ``start`` (``start >= 0``) or with the first chord ``k``, whose score
+    (plus prior) is ``best``, drawn from the pin that lists the other. Returns ``(k, next pin, go)``;
+    ``go`` is False when ``early_stop`` stops before the first chord (``stats[STAT_STOP] = STOP_NO_GAIN``)."""
+    if start >= 0:
+        path[0] = start
+        last[start] = 0
         return -1, -1, True
-    if i < 0:
-        out.stats[STAT_STOP] = STOP_DEAD_END
-        path[0] = 0
-        return -1, -1, False
-    k = cand[i]
-    a, b = pins.pin_a[k], pins.pin_b[k]
+    a, b = pin_a[k], pin_b[k]
     if not _listed(partners, a, b):  # drawn from the pin that lists the other
         a, b = b, a
     path[0] = a
-    if run.early_stop and best <= 0.0:
-        out.stats[STAT_STOP] = STOP_NO_GAIN
+    if early_stop and best <= 0.0:
+        stats[STAT_STOP] = STOP_NO_GAIN
         return k, b, False
     last[a] = 0
     return k, b, True
@@ -641,52 +429,36 @@ def _listed(partners, a, b):
     return False
 
 
-@njit(cache=True, inline="always")
-def _scratch(n_pins, n_chords, start):
-    """A greedy loop's scratch: when each pin was last visited, and the candidates with their far pins."""
-    last = np.full(n_pins, -(1 << 30), dtype=np.int64)
-    size = n_chords if start < 0 else n_pins
-    return last, np.empty(size, dtype=np.int64), np.empty(size, dtype=np.int64)
-
-
-@njit(cache=True, inline="always")
-def _advance(out, last, drawn, c, gain, to):
-    """Record line ``drawn``: chord ``c`` to pin ``to``, gaining ``gain``. Returns the lines drawn."""
-    out.used[c] = True
-    out.gains[drawn] = gain
-    drawn += 1
-    out.path[drawn] = to
-    last[to] = drawn
-    return drawn
-
-
 # ---------------------------------------------------------------------------- the greedy loop
 #: the chord-drawing step :func:`_greedy_py` calls; :data:`_greedy_par` binds :func:`_draw_parallel` instead
 _draw = _draw_serial
 
 
-def _greedy_py(tab, pins, pic, run, inc, warm, out, nt, ctl):
+def _greedy_py(indptr, pixel, coverage, id_of, pin_a, pin_b, S, T, Wt, o, rule, sum_step,
+               n_lines, start, no_return, once, early_stop, used, nt,
+               pptr, pchord, pcov, scores, tol, refresh, prior, partners, allowed, path, gains, removed, stats, ctl):
     """Build one continuous thread greedily. Returns the number of lines drawn.
 
     Compiled twice (see the end of this module): :data:`_greedy` draws with
     :func:`_draw_serial`, :data:`_greedy_par` with :func:`_draw_parallel` (its
     ``nt`` tasks); the serial one never compiles the parallel step.
 
-    ``tab`` the :class:`Table`, ``pins`` the :class:`Pins`, ``run`` the :class:`Settings`.
-    ``pic.state`` (:class:`Picture`) is updated in place; ``inc.scores`` (:class:`Running`) must hold every
-    chord's score for it and is kept up to date (to rounding: candidates
-    within ``inc.tol`` of the top are rescored exactly before the pick, see
-    :func:`_settle`) and recomputed from the picture every ``inc.refresh`` lines so that
-    rounding cannot build up over long runs. ``out`` (:class:`Thread`): ``path`` gets ``n_drawn + 1``
-    pins, ``gains`` the exact score of each drawn chord, ``removed`` the darkness it removed (``sum``).
-    ``run.start < 0``: the first chord is the best of all chords. ``out.stats``: see
+    ``S`` (float32, flat) is the state (brightness for ``error``, darkness for
+    ``sum``), updated in place; ``scores`` (float32, n_chords) must hold every
+    chord's score for ``S`` and is kept up to date (to rounding: candidates
+    within ``tol`` of the top are rescored exactly before the pick, see
+    :func:`_settle`) and recomputed from ``S`` every ``refresh`` lines so that
+    rounding cannot build up over long runs. ``path`` gets ``n_drawn + 1`` pins, ``gains`` the exact
+    score of each drawn chord, ``removed`` the darkness it removed (``sum``).
+    ``start < 0``: the first chord is the best of all chords. ``stats``: see
     :data:`STAT_RELAXED` and the slots after it.
 
-    Warm start (:class:`Warm`): ``prior`` is added to each candidate's
-    score when picking (``gains`` stay the true scores, and
-    ``early_stop`` looks at score + prior); ``partners`` restricts the candidates from each
-    pin (see :func:`_gather`); ``allowed`` marks the chords
-    ``(i, partners[i, q])``, the candidates of a free first chord.
+    Warm start: ``prior`` (n_chords,) float64 is added to each candidate's
+    score when picking (empty: none; ``gains`` stay the true scores, and
+    ``early_stop`` looks at score + prior). ``partners`` (n_pins, m) int32,
+    rows sorted and -1 padded (m = 0: none) restricts the candidates from each
+    pin (see :func:`_gather`); ``allowed`` (n_chords,) bool marks the chords
+    ``(i, partners[i, q])`` (empty: all), the candidates of a free first chord.
     With partners, the pixel-major table passed in may hold the allowed chords
     only (:func:`_restrict`): the other chords' running scores are then stale,
     so a step that falls back to every candidate rescores them all exactly.
@@ -694,53 +466,74 @@ def _greedy_py(tab, pins, pic, run, inc, warm, out, nt, ctl):
     ``ctl`` (int64, 2): the lines drawn so far are written to ``ctl[0]`` after each line, and the loop
     stops before the next line once ``ctl[1]`` is non-zero (:mod:`solvers.progress`).
     """
-    n_chords = tab.indptr.shape[0] - 1
-    stats = out.stats
-    scores = inc.scores
-    restricted = warm.allowed.shape[0] > 0
-    last, cand, cpin = _scratch(pins.id_of.shape[0], n_chords, run.start)
+    n = id_of.shape[0]
+    n_chords = indptr.shape[0] - 1
+    restricted = allowed.shape[0] > 0
+    last = np.full(n, -(1 << 30), dtype=np.int64)
     maxlen = 0
     for c in range(n_chords):
-        maxlen = max(maxlen, tab.indptr[c + 1] - tab.indptr[c])
+        maxlen = max(maxlen, indptr[c + 1] - indptr[c])
     dgh = np.empty(2 * maxlen, dtype=np.float32)
+    cand = np.empty(max(n, n_chords if start < 0 else n), dtype=np.int64)
+    cpin = np.empty(n, dtype=np.int64)
     drawn = 0
-    i, gain, best = -1, -np.inf, 0.0
-    if run.start < 0:
-        ncand, fell = _gather_first(n_chords, warm.allowed, run.once, out.used, cand, stats)
-        i, gain, best = _settle(tab, pic, scores, cand, ncand, np.inf if fell else inc.tol, warm.prior, stats)
-    k, cur_next, go = _begin(i, cand, best, run, pins, warm.partners, out, last)
+    if start < 0:
+        ncand, fell = _gather_first(n_chords, allowed, once, used, cand, stats)
+        if ncand == 0:
+            stats[STAT_STOP] = STOP_DEAD_END
+            path[0] = 0
+            return 0
+        amax = -np.inf
+        for i in range(ncand):
+            amax = max(amax, scores[cand[i]] + _bonus(prior, cand[i]))
+        i, gain, best = _settle(indptr, pixel, coverage, S, T, Wt, o, rule, scores, cand, ncand, amax,
+                                np.inf if fell else tol, prior, stats)
+        k = cand[i]
+    else:
+        k, gain, best = -1, -np.inf, 0.0
+    k, cur_next, go = _begin(k, best, start, early_stop, pin_a, pin_b, partners, path, last, stats)
     if not go:
         return 0
-    while drawn < run.n_lines:
+    while drawn < n_lines:
         if ctl[1] != 0:  # cancelled
             break
         if k < 0:  # pick the next chord from the current pin
-            ncand, fell = _gather(pins.id_of, out.path[drawn], warm.partners, last, drawn, run, out.used, cand,
-                                  cpin, stats)
+            ncand, fell = _gather(id_of, path[drawn], partners, last, drawn, no_return, once, used, cand, cpin,
+                                  stats)
             if ncand == 0:
                 stats[STAT_STOP] = STOP_DEAD_END
                 break
-            i, gain, best = _settle(tab, pic, scores, cand, ncand, np.inf if (fell and restricted) else inc.tol,
-                                    warm.prior, stats)
-            if run.early_stop and best <= 0.0:
+            amax = -np.inf
+            for i in range(ncand):
+                amax = max(amax, scores[cand[i]] + _bonus(prior, cand[i]))
+            i, gain, best = _settle(indptr, pixel, coverage, S, T, Wt, o, rule, scores, cand, ncand, amax,
+                                    np.inf if (fell and restricted) else tol, prior, stats)
+            if early_stop and best <= 0.0:
                 stats[STAT_STOP] = STOP_NO_GAIN
                 break
             k = cand[i]
             cur_next = cpin[i]
-        out.removed[drawn] = _draw(tab, k, pic, inc, dgh, nt)
-        drawn = _advance(out, last, drawn, k, gain, cur_next)
+        used[k] = True
+        gains[drawn] = gain
+        removed[drawn] = _draw(indptr, pixel, coverage, k, S, T, Wt, o, rule, sum_step,
+                               pptr, pchord, pcov, scores, dgh, nt)
+        drawn += 1
+        path[drawn] = cur_next
+        last[cur_next] = drawn
         ctl[0] = drawn
         k = -1
-        if drawn % inc.refresh == 0 and drawn < run.n_lines:
-            gh = np.empty((pic.state.shape[0], 2), dtype=np.float32)
-            _fill_gh(pic, gh)
-            _scores_push(inc.pixels, gh, scores)
+        if drawn % refresh == 0 and drawn < n_lines:
+            gh = np.empty((S.shape[0], 2), dtype=np.float32)
+            _fill_gh(S, T, Wt, o, rule, gh)
+            _scores_push(pptr, pchord, pcov, gh, scores)
     return drawn
 
 
 # ---------------------------------------------------------------------------- refinement
 # The refiner measures the error at a scale ``k``: both images box-summed over
-# k x k blocks (k = 1: pixels); :class:`BlockPicture` holds the picture there.
+# k x k blocks (k = 1: pixels). ``blk[p]`` is the block of pixel ``p``, ``Bs``
+# and ``Ts`` the block sums of the state and the target, ``Wb`` the block
+# weights, ``inv = 1 / k^2``; the error is ``sum_b Wb (inv (Bs - Ts))^2``.
 @njit(cache=True)
 def _refine_state(indptr, pixel, coverage, chords, B, o, blk, Bs):
     """Float64 brightness of the drawn chords in ``B`` and its block sums in ``Bs`` (in place)."""
@@ -765,108 +558,83 @@ def _block_error(Bs, Ts, Wb, inv):
 
 
 @njit(cache=True, inline="always")
-def _factor(o, cv):
-    """A pass's brightness factor ``1 - o cov``, floored at :data:`_MIN_FACTOR` (so it can be divided out)."""
-    f = 1.0 - o * cv
-    if f < _MIN_FACTOR:
-        f = _MIN_FACTOR
-    return f
+def _apply(indptr, pixel, coverage, c, add, B, Bs, o, blk):
+    """Add (``add``) or remove one pass of chord ``c``."""
+    for t in range(indptr[c], indptr[c + 1]):
+        p = pixel[t]
+        f = 1.0 - o * coverage[t]
+        if f < _MIN_FACTOR:
+            f = _MIN_FACTOR
+        b0 = B[p]
+        b1 = b0 * f if add else b0 / f
+        B[p] = b1
+        Bs[blk[p]] += b1 - b0
 
 
 @njit(cache=True, inline="always")
-def _scale(B, p, f, add):
-    """Multiply (``add``) or divide pixel ``p`` of ``B`` by a pass's factor ``f``; returns its change."""
-    b0 = B[p]
-    b1 = b0 * f if add else b0 / f
-    B[p] = b1
-    return b1 - b0
-
-
-@njit(cache=True, inline="always")
-def _apply(tab, c, add, bp):
-    """Add (``add``) or remove one pass of chord ``c`` in the :class:`BlockPicture` ``bp``."""
-    for t in range(tab.indptr[c], tab.indptr[c + 1]):
-        p = tab.pixel[t]
-        bp.sums[bp.block[p]] += _scale(bp.bright, p, _factor(bp.opacity, tab.coverage[t]), add)
-
-
-@njit(cache=True, inline="always")
-def _touch(sc, q, nt):
-    """Mark block ``q`` touched in the :class:`BlockScratch` ``sc`` (once); returns the touched count."""
-    if not sc.mark[q]:
-        sc.mark[q] = True
-        sc.touched[nt] = q
-        nt += 1
-    return nt
-
-
-@njit(cache=True, inline="always")
-def _block_scratch(nblocks):
-    """A clear :class:`BlockScratch` for ``nblocks`` blocks."""
-    return BlockScratch(np.zeros(nblocks, dtype=np.float64), np.zeros(nblocks, dtype=np.bool_),
-                        np.zeros(nblocks, dtype=np.int64))
-
-
-@njit(cache=True, inline="always")
-def _delta(tab, c, B, o, blk, sc, nt):
-    """Accumulate in ``sc.delta`` the change of the block sums if chord ``c`` were added to ``B`` (blocks
-    ``blk``, opacity ``o``); returns the touched count."""
-    for t in range(tab.indptr[c], tab.indptr[c + 1]):
-        p = tab.pixel[t]
-        f = _factor(o, tab.coverage[t])
+def _delta(indptr, pixel, coverage, c, B, o, blk, dsum, mark, touched, nt):
+    """Accumulate in ``dsum`` the change of the block sums if chord ``c`` were added; returns the touched count."""
+    for t in range(indptr[c], indptr[c + 1]):
+        p = pixel[t]
+        f = 1.0 - o * coverage[t]
+        if f < _MIN_FACTOR:
+            f = _MIN_FACTOR
         q = blk[p]
-        nt = _touch(sc, q, nt)
-        sc.delta[q] += B[p] * (f - 1.0)
+        if not mark[q]:
+            mark[q] = True
+            touched[nt] = q
+            nt += 1
+        dsum[q] += B[p] * (f - 1.0)
     return nt
 
 
 @njit(cache=True, inline="always")
-def _settle_delta(bp, sc, nt):
-    """The error change of the accumulated ``sc.delta``; clears the scratch."""
+def _settle_delta(Bs, Ts, Wb, inv, dsum, mark, touched, nt):
+    """The error change of the accumulated ``dsum``; clears the scratch."""
     de = 0.0
-    inv = bp.inv
     for i in range(nt):
-        q = sc.touched[i]
-        e0 = inv * (bp.sums[q] - bp.target[q])
-        e1 = inv * (bp.sums[q] + sc.delta[q] - bp.target[q])
-        de += bp.weight[q] * (e1 * e1 - e0 * e0)
-        sc.delta[q] = 0.0
-        sc.mark[q] = False
+        q = touched[i]
+        e0 = inv * (Bs[q] - Ts[q])
+        e1 = inv * (Bs[q] + dsum[q] - Ts[q])
+        de += Wb[q] * (e1 * e1 - e0 * e0)
+        dsum[q] = 0.0
+        mark[q] = False
     return de
 
 
 @njit(cache=True)
-def _pair_delta(tab, x1, x2, bp, sc):
-    """The exact change of the block error if chords ``x1`` and ``x2`` (-1: none) were added."""
+def _pair_delta(indptr, pixel, coverage, x1, x2, B, Bs, Ts, Wb, inv, o, blk, dsum, mark, touched):
     nt = 0
     if x1 >= 0:
-        nt = _delta(tab, x1, bp.bright, bp.opacity, bp.block, sc, nt)
+        nt = _delta(indptr, pixel, coverage, x1, B, o, blk, dsum, mark, touched, nt)
     if x2 >= 0:
-        nt = _delta(tab, x2, bp.bright, bp.opacity, bp.block, sc, nt)
-    return _settle_delta(bp, sc, nt)
+        nt = _delta(indptr, pixel, coverage, x2, B, o, blk, dsum, mark, touched, nt)
+    return _settle_delta(Bs, Ts, Wb, inv, dsum, mark, touched, nt)
 
 
 @njit(cache=True)
-def _pair_approx(bt, x1, x2, bp, sc):
-    """:func:`_pair_delta` with each pixel's brightness taken as its block's mean (the :class:`Blocks` table
-    ``bt``: ~4x fewer entries)."""
+def _pair_approx(bindptr, bblock, bcov, x1, x2, Bs, Ts, Wb, inv, o, dsum, mark, touched):
+    """:func:`_pair_delta` with each pixel's brightness taken as its block's mean (block table: ~4x fewer entries)."""
     nt = 0
     for x in (x1, x2):
         if x < 0:
             continue
-        for q in range(bt.indptr[x], bt.indptr[x + 1]):
-            b = bt.block[q]
-            nt = _touch(sc, b, nt)
-            sc.delta[b] -= bp.opacity * bt.coverage[q] * bp.sums[b] * bp.inv
-    return _settle_delta(bp, sc, nt)
+        for q in range(bindptr[x], bindptr[x + 1]):
+            b = bblock[q]
+            if not mark[b]:
+                mark[b] = True
+                touched[nt] = b
+                nt += 1
+            dsum[b] -= o * bcov[q] * Bs[b] * inv
+    return _settle_delta(Bs, Ts, Wb, inv, dsum, mark, touched, nt)
 
 
 @njit(cache=True, inline="always")
-def _reroutes(id_of, a, b, c, counts, once, cj, c1, c2):
+def _reroutes(id_of, a, b, c, count, once, cj, c1, c2):
     """The pins ``j`` that can replace ``b`` between ``a`` and ``c`` (-1: no such neighbour), into ``cj``, with
     their chords ``(a, j)`` in ``c1`` and ``(j, c)`` in ``c2`` (-2 where there is no neighbour); returns how many.
 
-    A chord must exist (``min_gap``) and, with ``once``, not be drawn elsewhere (``counts``).
+    A chord must exist (``min_gap``) and, with ``once``, not be drawn elsewhere (``count``).
     """
     ncand = 0
     for j in range(id_of.shape[0]):
@@ -876,7 +644,7 @@ def _reroutes(id_of, a, b, c, counts, once, cj, c1, c2):
         x2 = id_of[j, c] if c >= 0 else -2
         if x1 == -1 or x2 == -1 or x1 == x2:
             continue
-        if once and ((x1 >= 0 and counts[x1] > 0) or (x2 >= 0 and counts[x2] > 0)):
+        if once and ((x1 >= 0 and count[x1] > 0) or (x2 >= 0 and count[x2] > 0)):
             continue
         cj[ncand] = j
         c1[ncand] = x1
@@ -885,92 +653,72 @@ def _reroutes(id_of, a, b, c, counts, once, cj, c1, c2):
     return ncand
 
 
-@njit(cache=True, inline="always")
-def _move_scratch(n):
-    """A refiner's scratch for the candidates of one pin: their pins, two chords each and a ranking score."""
-    return (np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int64),
-            np.empty(n, dtype=np.float64))
-
-
-@njit(cache=True, inline="always")
-def _around(ref, id_of, m):
-    """Pin ``b = path[m]`` of the refined thread, its neighbours ``a``, ``c`` (-1 at an end) and its chords
-    ``(a, b)``, ``(b, c)`` (-1: none); counts the pin as tried."""
-    path = ref.path
-    b = path[m]
-    a = path[m - 1] if m > 0 else -1
-    c = path[m + 1] if m < path.shape[0] - 1 else -1
-    ca = id_of[a, b] if a >= 0 else -1
-    cc = id_of[b, c] if c >= 0 else -1
-    ref.stats[REFINE_TRIED] += 1
-    return a, b, c, ca, cc
-
-
-@njit(cache=True, inline="always")
-def _shortlist_order(approx, ncand, shortlist):
-    """The candidates to measure exactly, by increasing index: the ``shortlist`` lowest ``approx`` (ties to
-    the lowest index) when there are more candidates than that, else all."""
-    if shortlist > 0 and ncand > shortlist:
-        order = np.argsort(approx[:ncand])[:shortlist]
-        order.sort()  # ties to the lowest pin, as without a shortlist
-        return order
-    return np.arange(ncand)
-
-
 @njit(cache=True)
-def _refine_range(tab, bt, id_of, bp, sc, ref, m0, m1):
-    """Re-choose pins ``ref.path[m]`` for ``m0 <= m < m1``, in order, keeping the thread continuous.
+def _refine_range(indptr, pixel, coverage, id_of, path, count, once, B, Bs, Ts, Wb, inv, o, blk,
+                  bindptr, bblock, bcov, shortlist, dsum, mark, touched, m0, m1, stats):
+    """Re-choose pins ``path[m]`` for ``m0 <= m < m1``, in order, keeping the thread continuous.
 
     For pin ``b`` between ``a`` and ``c`` the move replaces chords (a, b) and
     (b, c) by (a, b'), (b', c) for the pin ``b'`` whose two chords give the
     lowest error (end pins have one chord); it is kept only if that error is
-    lower than with ``b``, both measured exactly on the :class:`BlockPicture`
-    ``bp``. With ``ref.shortlist > 0`` only
+    lower than with ``b``, both measured exactly. With ``shortlist > 0`` only
     the ``shortlist`` candidates ranked best by :func:`_pair_approx` (block
-    means; the :class:`Blocks` table ``bt``) are measured exactly.
-    ``ref`` (:class:`Refine`): ``counts[c]`` is how often chord ``c`` is drawn (``once``: candidates use
-    undrawn chords only). Returns the total decrease of the error; ``ref.stats``:
+    means; the block table ``bindptr, bblock, bcov``) are measured exactly.
+    ``count[c]`` is how often chord ``c`` is drawn (``once``: candidates use
+    undrawn chords only). Returns the total decrease of the error; ``stats``:
     slots :data:`REFINE_TRIED`, :data:`REFINE_MOVES`, :data:`REFINE_EXACT`.
     """
-    counts = ref.counts
+    n = id_of.shape[0]
+    L = path.shape[0] - 1
     gain = 0.0
-    cj, c1, c2, approx = _move_scratch(id_of.shape[0])
+    cj = np.empty(n, dtype=np.int64)
+    c1 = np.empty(n, dtype=np.int64)
+    c2 = np.empty(n, dtype=np.int64)
+    approx = np.empty(n, dtype=np.float64)
     for m in range(m0, m1):
-        a, b, c, ca, cc = _around(ref, id_of, m)
+        b = path[m]
+        a = path[m - 1] if m > 0 else -1
+        c = path[m + 1] if m < L else -1
+        ca = id_of[a, b] if a >= 0 else -1
+        cc = id_of[b, c] if c >= 0 else -1
+        stats[REFINE_TRIED] += 1
         if ca >= 0:
-            _apply(tab, ca, False, bp)
-            counts[ca] -= 1
+            _apply(indptr, pixel, coverage, ca, False, B, Bs, o, blk)
+            count[ca] -= 1
         if cc >= 0:
-            _apply(tab, cc, False, bp)
-            counts[cc] -= 1
-        d_old = _pair_delta(tab, ca, cc, bp, sc)
-        ncand = _reroutes(id_of, a, b, c, counts, ref.once, cj, c1, c2)
-        if ref.shortlist > 0 and ncand > ref.shortlist:
+            _apply(indptr, pixel, coverage, cc, False, B, Bs, o, blk)
+            count[cc] -= 1
+        d_old = _pair_delta(indptr, pixel, coverage, ca, cc, B, Bs, Ts, Wb, inv, o, blk, dsum, mark, touched)
+        ncand = _reroutes(id_of, a, b, c, count, once, cj, c1, c2)
+        if shortlist > 0 and ncand > shortlist:
             for i in range(ncand):
-                approx[i] = _pair_approx(bt, c1[i], c2[i], bp, sc)
-        order = _shortlist_order(approx, ncand, ref.shortlist)
+                approx[i] = _pair_approx(bindptr, bblock, bcov, c1[i], c2[i], Bs, Ts, Wb, inv, o, dsum, mark, touched)
+            order = np.argsort(approx[:ncand])[:shortlist]
+            order.sort()  # ties to the lowest pin, as without a shortlist
+        else:
+            order = np.arange(ncand)
         best = d_old
         nb = b
         n1 = ca
         n2 = cc
         for i in order:
-            d = _pair_delta(tab, c1[i], c2[i], bp, sc)
-            ref.stats[REFINE_EXACT] += 1
+            d = _pair_delta(indptr, pixel, coverage, c1[i], c2[i], B, Bs, Ts, Wb, inv, o, blk, dsum, mark, touched)
+            stats[REFINE_EXACT] += 1
             if d < best:
                 best = d
                 nb = cj[i]
                 n1 = c1[i]
                 n2 = c2[i]
         if nb != b:
-            ref.path[m] = nb
+            path[m] = nb
             gain += d_old - best
-            ref.stats[REFINE_MOVES] += 1
+            stats[REFINE_MOVES] += 1
         if n1 >= 0:
-            _apply(tab, n1, True, bp)
-            counts[n1] += 1
+            _apply(indptr, pixel, coverage, n1, True, B, Bs, o, blk)
+            count[n1] += 1
         if n2 >= 0:
-            _apply(tab, n2, True, bp)
-            counts[n2] += 1
+            _apply(indptr, pixel, coverage, n2, True, B, Bs, o, blk)
+            count[n2] += 1
     return gain
 
 
@@ -988,23 +736,9 @@ def _open_chords(n_chords, once, used, pin_b, cand, cpin):
     return ncand
 
 
-@njit(cache=True, inline="always")
-def _measure(tab, bp, sc, cand, order, stats):
-    """The candidate (index into ``cand``, among ``order``) whose pass lowers the block error most, and that
-    change, each measured exactly (:func:`_pair_delta`); ties go to the first in ``order``."""
-    best = np.inf
-    k = -1
-    for i in order:
-        d = _pair_delta(tab, cand[i], -1, bp, sc)
-        stats[STAT_EXACT] += 1
-        if d < best:
-            best = d
-            k = i
-    return k, best
-
-
 @njit(cache=True)
-def _shortlist_pick(tab, bt, bp, sc, cand, ncand, shortlist, approx, stats):
+def _shortlist_pick(indptr, pixel, coverage, cand, ncand, B, Bs, Ts, Wb, inv, o, blk, bindptr, bblock, bcov,
+                    shortlist, approx, dsum, mark, touched, stats):
     """Index (into ``cand``) of the chord whose pass lowers the block error most, and that change.
 
     With ``shortlist > 0`` the candidates are ranked by :func:`_pair_approx`
@@ -1013,114 +747,99 @@ def _shortlist_pick(tab, bt, bp, sc, cand, ncand, shortlist, approx, stats):
     """
     if shortlist > 0 and ncand > shortlist:
         for i in range(ncand):
-            approx[i] = _pair_approx(bt, cand[i], -1, bp, sc)
-    return _measure(tab, bp, sc, cand, _shortlist_order(approx, ncand, shortlist), stats)
-
-
-@njit(cache=True, inline="always")
-def _first_open(pins, run, out, last, cand, cpin):
-    """Start a block-scale thread: at ``run.start``, or (``start < 0``) with every open chord a candidate.
-    Returns the candidates' count (-1: at ``start``; 0: none, the thread stops at a dead end)."""
-    if run.start >= 0:
-        out.path[0] = run.start
-        last[run.start] = 0
-        return -1
-    ncand = _open_chords(pins.pin_a.shape[0], run.once, out.used, pins.pin_b, cand, cpin)
-    if ncand == 0:
-        out.stats[STAT_STOP] = STOP_DEAD_END
-        out.path[0] = 0
-    return ncand
-
-
-@njit(cache=True, inline="always")
-def _first_pick(pins, run, out, last, c, d):
-    """The first chord ``c`` of a free start, its change of the error ``d``: the thread starts at its
-    ``pin_a``; returns False when ``early_stop`` stops before it."""
-    out.path[0] = pins.pin_a[c]
-    if run.early_stop and d >= 0.0:
-        out.stats[STAT_STOP] = STOP_NO_GAIN
-        return False
-    last[out.path[0]] = 0
-    return True
+            approx[i] = _pair_approx(bindptr, bblock, bcov, cand[i], -1, Bs, Ts, Wb, inv, o, dsum, mark, touched)
+        order = np.argsort(approx[:ncand])[:shortlist]
+        order.sort()
+    else:
+        order = np.arange(ncand)
+    best = np.inf
+    k = -1
+    for i in order:
+        d = _pair_delta(indptr, pixel, coverage, cand[i], -1, B, Bs, Ts, Wb, inv, o, blk, dsum, mark, touched)
+        stats[STAT_EXACT] += 1
+        if d < best:
+            best = d
+            k = i
+    return k, best
 
 
 @njit(cache=True)
-def _greedy_blocks(tab, pins, bp, bt, shortlist, run, out):
+def _greedy_blocks(indptr, pixel, coverage, id_of, pin_a, pin_b, B, Bs, Ts, Wb, inv, o, blk,
+                   bindptr, bblock, bcov, shortlist, n_lines, start, no_return, once, early_stop, used,
+                   path, gains, stats):
     """:func:`_greedy` for the squared error of ``k x k`` block sums (the refiner's error, see there).
 
-    ``bp`` (:class:`BlockPicture`: the brightness and its block sums) is updated in
+    ``B`` (float64 brightness) and ``Bs`` (its block sums) are updated in
     place. Each step measures candidates exactly (a scan of their pixels into
-    the touched blocks), after a block-mean shortlist (the :class:`Blocks` table ``bt``) when
-    ``shortlist > 0``. ``out.gains`` (:class:`Thread`; ``removed`` unused) gets the decrease of the block
-    error of each chord; ``out.stats`` as in :func:`_greedy` ([no-return relaxed, stop reason, exact
-    measurements]).
+    the touched blocks), after a block-mean shortlist when ``shortlist > 0``.
+    ``gains`` gets the decrease of the block error of each chord; ``stats`` as
+    in :func:`_greedy` ([no-return relaxed, stop reason, exact measurements]).
     """
-    n = pins.id_of.shape[0]
-    sc = _block_scratch(bp.sums.shape[0])
-    last, cand, cpin = _scratch(n, pins.pin_a.shape[0], run.start)
-    approx = np.empty(cand.shape[0], dtype=np.float64)
+    n = id_of.shape[0]
+    n_chords = indptr.shape[0] - 1
+    nblocks = Bs.shape[0]
+    dsum = np.zeros(nblocks, dtype=np.float64)
+    mark = np.zeros(nblocks, dtype=np.bool_)
+    touched = np.zeros(nblocks, dtype=np.int64)
+    last = np.full(n, -(1 << 30), dtype=np.int64)
+    size = n_chords if start < 0 else n
+    cand = np.empty(size, dtype=np.int64)
+    cpin = np.empty(size, dtype=np.int64)
+    approx = np.empty(size, dtype=np.float64)
     no_partners = np.zeros((n, 0), dtype=np.int32)
     drawn = 0
-    i = -1
-    ncand = _first_open(pins, run, out, last, cand, cpin)
-    if ncand == 0:
-        return 0
-    if ncand > 0:
-        i, d = _shortlist_pick(tab, bt, bp, sc, cand, ncand, shortlist, approx, out.stats)
-        if not _first_pick(pins, run, out, last, cand[i], d):
+    if start < 0:
+        ncand = _open_chords(n_chords, once, used, pin_b, cand, cpin)
+        if ncand == 0:
+            stats[STAT_STOP] = STOP_DEAD_END
+            path[0] = 0
             return 0
-    while drawn < run.n_lines:
+        i, d = _shortlist_pick(indptr, pixel, coverage, cand, ncand, B, Bs, Ts, Wb, inv, o, blk, bindptr, bblock,
+                               bcov, shortlist, approx, dsum, mark, touched, stats)
+        path[0] = pin_a[cand[i]]
+        if early_stop and d >= 0.0:
+            stats[STAT_STOP] = STOP_NO_GAIN
+            return 0
+        last[path[0]] = 0
+    else:
+        path[0] = start
+        last[start] = 0
+        i = -1
+    while drawn < n_lines:
         if i < 0:
-            ncand, _ = _gather(pins.id_of, out.path[drawn], no_partners, last, drawn, run, out.used, cand, cpin,
-                               out.stats)
+            ncand, _ = _gather(id_of, path[drawn], no_partners, last, drawn, no_return, once, used, cand, cpin,
+                               stats)
             if ncand == 0:
-                out.stats[STAT_STOP] = STOP_DEAD_END
+                stats[STAT_STOP] = STOP_DEAD_END
                 break
-            i, d = _shortlist_pick(tab, bt, bp, sc, cand, ncand, shortlist, approx, out.stats)
-            if run.early_stop and d >= 0.0:
-                out.stats[STAT_STOP] = STOP_NO_GAIN
+            i, d = _shortlist_pick(indptr, pixel, coverage, cand, ncand, B, Bs, Ts, Wb, inv, o, blk, bindptr,
+                                   bblock, bcov, shortlist, approx, dsum, mark, touched, stats)
+            if early_stop and d >= 0.0:
+                stats[STAT_STOP] = STOP_NO_GAIN
                 break
-        _apply(tab, cand[i], True, bp)
-        drawn = _advance(out, last, drawn, cand[i], -d, cpin[i])
+        c = cand[i]
+        used[c] = True
+        gains[drawn] = -d
+        _apply(indptr, pixel, coverage, c, True, B, Bs, o, blk)
+        drawn += 1
+        path[drawn] = cpin[i]
+        last[cpin[i]] = drawn
         i = -1
     return drawn
 
 
 # ---------------------------------------------------------------------------- the viewing scale, incremental
 @njit(cache=True, inline="always")
-def _block_gh(bp, b):
+def _block_gh(Bs, Ts, Wb, inv, o, b):
     """``(g, h)`` of block ``b``: adding chord coverage ``C`` there lowers the block error by about ``C g - C^2 h``.
 
-    With ``Bs``, ``Ts``, ``Wb`` the block's ``sums``, ``target`` and ``weight`` in ``bp`` (a
-    :class:`BlockPicture`), the block error is ``Wb (inv (Bs - Ts))^2``; a pass of coverage ``C`` over a
-    block of mean brightness ``m = inv Bs`` lowers ``Bs`` by about ``o C m`` (each pixel's own brightness
-    taken as the block's mean), so the error falls by ``Wb (2 e inv o C m - (inv o C m)^2)``,
-    ``e = inv (Bs - Ts)``.
+    The block error is ``Wb (inv (Bs - Ts))^2``; a pass of coverage ``C`` over a block of mean
+    brightness ``m = inv Bs`` lowers ``Bs`` by about ``o C m`` (each pixel's own brightness taken as
+    the block's mean), so the error falls by ``Wb (2 e inv o C m - (inv o C m)^2)``, ``e = inv (Bs - Ts)``.
     """
-    inv = bp.inv
-    m = bp.sums[b] * inv
-    a = inv * bp.opacity * m
-    return 2.0 * bp.weight[b] * inv * (bp.sums[b] - bp.target[b]) * a, bp.weight[b] * a * a
-
-
-@njit(cache=True, inline="always")
-def _keep_best(key, idx, m, k, v, j):
-    """Put ``v`` (with index ``j``) into the best-first buffer ``key``, ``idx`` holding ``m`` of at most ``k``
-    entries, after the entries equal to it (ties keep their order); returns the new count."""
-    if m < k:
-        q = m
-        m += 1
-    elif v > key[k - 1]:
-        q = k - 1
-    else:
-        return m
-    while q > 0 and key[q - 1] < v:
-        key[q] = key[q - 1]
-        idx[q] = idx[q - 1]
-        q -= 1
-    key[q] = v
-    idx[q] = j
-    return m
+    m = Bs[b] * inv
+    a = inv * o * m
+    return 2.0 * Wb[b] * inv * (Bs[b] - Ts[b]) * a, Wb[b] * a * a
 
 
 @njit(cache=True, inline="always")
@@ -1131,64 +850,88 @@ def _top_k(scores, cand, ncand, k, key, top):
     """
     m = 0
     for j in range(ncand):
-        m = _keep_best(key, top, m, k, scores[cand[j]], j)
+        v = scores[cand[j]]
+        if m < k:
+            q = m
+            m += 1
+        elif v > key[k - 1]:
+            q = k - 1
+        else:
+            continue
+        while q > 0 and key[q - 1] < v:
+            key[q] = key[q - 1]
+            top[q] = top[q - 1]
+            q -= 1
+        key[q] = v
+        top[q] = j
     return m
 
 
 @njit(cache=True)
-def _view_scores(bt, bp, scores):
+def _view_scores(bindptr, bblock, bcov, Bs, Ts, Wb, inv, o, scores):
     """Every chord's approximate gain (see :func:`_block_gh`) from scratch."""
-    for c in range(bt.indptr.shape[0] - 1):
+    for c in range(bindptr.shape[0] - 1):
         s = 0.0
-        for q in range(bt.indptr[c], bt.indptr[c + 1]):
-            g, h = _block_gh(bp, bt.block[q])
-            cv = np.float64(bt.coverage[q])
+        for q in range(bindptr[c], bindptr[c + 1]):
+            g, h = _block_gh(Bs, Ts, Wb, inv, o, bblock[q])
+            cv = np.float64(bcov[q])
             s += cv * (g - cv * h)
         scores[c] = s
 
 
 @njit(cache=True, nogil=True)
-def _greedy_view(tab, pins, bp, vs, run, out, ctl):
+def _greedy_view(indptr, pixel, coverage, id_of, pin_a, pin_b, B, Bs, Ts, Wb, inv, o, blk,
+                 bindptr, bblock, bcov, qptr, qchord, qcov, scores, shortlist, refresh, n_lines, start, no_return,
+                 once, early_stop, used, path, gains, stats, ctl):
     """:func:`_greedy_blocks` with every chord's approximate gain kept up to date instead of recomputed.
 
-    ``vs.scores`` (:class:`ViewScores`) hold each chord's gain with each pixel's
+    ``scores`` (float64, n_chords) hold each chord's gain with each pixel's
     brightness taken as its block's mean (:func:`_view_scores`, the ranking of
     :func:`_pair_approx`); after a chord is drawn (exactly, pixel by pixel), the
     change of its blocks' ``(g, h)`` is pushed to the chords through those
-    blocks, read from the block-major table ``vs.through`` (about 130
+    blocks, read from the block-major table ``qptr, qchord, qcov`` (about 130
     blocks x 290 chords per step at 288 pins, 512 px, scale 4: the work of a
-    pixel greedy step). Each step the ``vs.shortlist`` candidates with the best
+    pixel greedy step). Each step the ``shortlist`` candidates with the best
     approximate gain are measured exactly (:func:`_pair_delta`) and the best is
     drawn (``shortlist = 0``: all of them). The scores are recomputed every
-    ``vs.refresh`` lines. ``out`` as :func:`_greedy_blocks`'. ``ctl``: progress and cancellation, as
+    ``refresh`` lines. ``stats`` as :func:`_greedy_blocks`'. ``ctl``: progress and cancellation, as
     :func:`_greedy_py`'s.
     """
-    n = pins.id_of.shape[0]
-    bt = vs.blocks
-    scores = vs.scores
-    shortlist = vs.shortlist
-    stats = out.stats
-    sc = _block_scratch(bp.sums.shape[0])
-    last, cand, cpin = _scratch(n, pins.pin_a.shape[0], run.start)
+    n = id_of.shape[0]
+    n_chords = indptr.shape[0] - 1
+    nblocks = Bs.shape[0]
+    dsum = np.zeros(nblocks, dtype=np.float64)
+    mark = np.zeros(nblocks, dtype=np.bool_)
+    touched = np.zeros(nblocks, dtype=np.int64)
+    last = np.full(n, -(1 << 30), dtype=np.int64)
+    size = n_chords if start < 0 else n
+    cand = np.empty(size, dtype=np.int64)
+    cpin = np.empty(size, dtype=np.int64)
     key = np.empty(max(shortlist, 1), dtype=np.float64)
     top = np.empty(max(shortlist, 1), dtype=np.int64)
     no_partners = np.zeros((n, 0), dtype=np.int32)
     maxb = 0
-    for c in range(pins.pin_a.shape[0]):
-        maxb = max(maxb, bt.indptr[c + 1] - bt.indptr[c])
+    for c in range(n_chords):
+        maxb = max(maxb, bindptr[c + 1] - bindptr[c])
     old_g = np.empty(maxb, dtype=np.float64)
     old_h = np.empty(maxb, dtype=np.float64)
-    _view_scores(bt, bp, scores)
+    _view_scores(bindptr, bblock, bcov, Bs, Ts, Wb, inv, o, scores)
     drawn = 0
-    free = run.start < 0
-    ncand = _first_open(pins, run, out, last, cand, cpin)
-    if ncand == 0:
-        return 0
-    while drawn < run.n_lines:
+    i = -1
+    if start < 0:
+        ncand = _open_chords(n_chords, once, used, pin_b, cand, cpin)
+        if ncand == 0:
+            stats[STAT_STOP] = STOP_DEAD_END
+            path[0] = 0
+            return 0
+    else:
+        path[0] = start
+        last[start] = 0
+    while drawn < n_lines:
         if ctl[1] != 0:  # cancelled
             break
-        if not (drawn == 0 and free):
-            ncand, _ = _gather(pins.id_of, out.path[drawn], no_partners, last, drawn, run, out.used, cand, cpin,
+        if not (drawn == 0 and start < 0):
+            ncand, _ = _gather(id_of, path[drawn], no_partners, last, drawn, no_return, once, used, cand, cpin,
                                stats)
             if ncand == 0:
                 stats[STAT_STOP] = STOP_DEAD_END
@@ -1199,119 +942,145 @@ def _greedy_view(tab, pins, bp, vs, run, out, ctl):
             order = np.sort(top[:m])
         else:
             order = np.arange(ncand)
-        i, best = _measure(tab, bp, sc, cand, order, stats)
-        if drawn == 0 and free:
-            if not _first_pick(pins, run, out, last, cand[i], best):
+        best = np.inf
+        i = -1
+        for j in order:
+            d = _pair_delta(indptr, pixel, coverage, cand[j], -1, B, Bs, Ts, Wb, inv, o, blk, dsum, mark, touched)
+            stats[STAT_EXACT] += 1
+            if d < best:
+                best = d
+                i = j
+        if drawn == 0 and start < 0:
+            path[0] = pin_a[cand[i]]
+            if early_stop and best >= 0.0:
+                stats[STAT_STOP] = STOP_NO_GAIN
                 return 0
-        elif run.early_stop and best >= 0.0:
+            last[path[0]] = 0
+        elif early_stop and best >= 0.0:
             stats[STAT_STOP] = STOP_NO_GAIN
             break
         c = cand[i]
-        nb = bt.indptr[c + 1] - bt.indptr[c]
+        used[c] = True
+        gains[drawn] = -best
+        nb = bindptr[c + 1] - bindptr[c]
         for q in range(nb):
-            g, h = _block_gh(bp, bt.block[bt.indptr[c] + q])
+            g, h = _block_gh(Bs, Ts, Wb, inv, o, bblock[bindptr[c] + q])
             old_g[q] = g
             old_h[q] = h
-        _apply(tab, c, True, bp)
+        _apply(indptr, pixel, coverage, c, True, B, Bs, o, blk)
         for q in range(nb):
-            b = bt.block[bt.indptr[c] + q]
-            g, h = _block_gh(bp, b)
+            b = bblock[bindptr[c] + q]
+            g, h = _block_gh(Bs, Ts, Wb, inv, o, b)
             dg = g - old_g[q]
             dh = h - old_h[q]
-            for r in range(vs.through.indptr[b], vs.through.indptr[b + 1]):
-                cv = np.float64(vs.through.coverage[r])
-                scores[vs.through.chord[r]] += cv * (dg - cv * dh)
-        drawn = _advance(out, last, drawn, c, -best, cpin[i])
+            for r in range(qptr[b], qptr[b + 1]):
+                cv = np.float64(qcov[r])
+                scores[qchord[r]] += cv * (dg - cv * dh)
+        drawn += 1
+        path[drawn] = cpin[i]
+        last[cpin[i]] = drawn
         ctl[0] = drawn
-        if drawn % vs.refresh == 0 and drawn < run.n_lines:
-            _view_scores(bt, bp, scores)
+        if drawn % refresh == 0 and drawn < n_lines:
+            _view_scores(bindptr, bblock, bcov, Bs, Ts, Wb, inv, o, scores)
     return drawn
 
 
 # ---------------------------------------------------------------------------- the scanning variant
 @njit(cache=True)
-def _scan_serial(tab, pic, cand, ncand, out):
+def _scan_serial(indptr, pixel, coverage, S, T, Wt, o, rule, cand, ncand, out):
     for i in range(ncand):
-        out[i] = _score_chord(tab, pic, cand[i])
+        out[i] = _score_chord(indptr, pixel, coverage, S, T, Wt, o, rule, cand[i])
 
 
 @njit(cache=True, parallel=True)
-def _scan_parallel(tab, pic, cand, ncand, out):
+def _scan_parallel(indptr, pixel, coverage, S, T, Wt, o, rule, cand, ncand, out):
     for i in prange(ncand):
-        out[i] = _score_chord(tab, pic, cand[i])
+        out[i] = _score_chord(indptr, pixel, coverage, S, T, Wt, o, rule, cand[i])
 
 
 @njit(cache=True)
-def _greedy_scan(tab, pins, pic, run, out, parallel):
+def _greedy_scan(indptr, pixel, coverage, id_of, pin_a, pin_b, S, T, Wt, o, rule, sum_step,
+                 n_lines, start, no_return, once, early_stop, used, parallel, path, gains, removed, stats):
     """:func:`_greedy` that rescans every candidate's pixels at each step (no pixel-major table).
 
-    Same arguments and results as :func:`_greedy` without the running scores
-    and the warm start (see :func:`_greedy_scan_warm`); ``out.stats`` holds :data:`N_STATS` slots.
+    Same arguments and results as :func:`_greedy` without the score arrays
+    and the warm start (see :func:`_greedy_scan_warm`); ``stats`` holds :data:`N_STATS` slots.
     """
-    warm = Warm(np.zeros(0, dtype=np.float64), np.zeros((pins.id_of.shape[0], 0), dtype=np.int32),
-                np.zeros(0, dtype=np.bool_))
-    return _greedy_scan_warm(tab, pins, pic, run, warm, out, parallel)
-
-
-@njit(cache=True, inline="always")
-def _scan_best(tab, pic, cand, ncand, parallel, prior, sc):
-    """Score the candidates (a fresh scan, in parallel if asked) and pick the best score plus prior, ties to
-    the lowest index. Returns ``(index into cand, score, score + prior)``; index -1 without candidates."""
-    if parallel:
-        _scan_parallel(tab, pic, cand, ncand, sc)
-    else:
-        _scan_serial(tab, pic, cand, ncand, sc)
-    best = -np.inf
-    gain = -np.inf
-    k = -1
-    for i in range(ncand):
-        v = sc[i] + _bonus(prior, cand[i])
-        if v > best:
-            best = v
-            gain = sc[i]
-            k = i
-    return k, gain, best
+    return _greedy_scan_warm(indptr, pixel, coverage, id_of, pin_a, pin_b, S, T, Wt, o, rule, sum_step,
+                             n_lines, start, no_return, once, early_stop, used, parallel,
+                             np.zeros(0, dtype=np.float64), np.zeros((id_of.shape[0], 0), dtype=np.int32),
+                             np.zeros(0, dtype=np.bool_), path, gains, removed, stats)
 
 
 @njit(cache=True)
-def _greedy_scan_warm(tab, pins, pic, run, warm, out, parallel):
-    """:func:`_greedy_scan` with the warm start of :func:`_greedy` (``warm``, a :class:`Warm`).
+def _greedy_scan_warm(indptr, pixel, coverage, id_of, pin_a, pin_b, S, T, Wt, o, rule, sum_step,
+                      n_lines, start, no_return, once, early_stop, used, parallel, prior, partners, allowed,
+                      path, gains, removed, stats):
+    """:func:`_greedy_scan` with the warm start of :func:`_greedy` (``prior``, ``partners``, ``allowed``).
 
-    ``out.stats`` holds :data:`N_STATS` slots (:data:`STAT_RELAXED` ...).
+    ``stats`` holds :data:`N_STATS` slots (:data:`STAT_RELAXED` ...).
     """
-    n = pins.id_of.shape[0]
-    n_chords = tab.indptr.shape[0] - 1
-    stats = out.stats
+    n = id_of.shape[0]
+    n_chords = indptr.shape[0] - 1
     last = np.full(n, -(1 << 30), dtype=np.int64)
     cand = np.empty(max(n, n_chords), dtype=np.int64)
     cpin = np.empty(n, dtype=np.int64)
     sc = np.empty(cand.shape[0], dtype=np.float64)
     drawn = 0
-    i, gain, best = -1, -np.inf, 0.0
-    if run.start < 0:
-        ncand, _ = _gather_first(n_chords, warm.allowed, run.once, out.used, cand, stats)
-        i, gain, best = _scan_best(tab, pic, cand, ncand, parallel, warm.prior, sc)
-    k, cur_next, go = _begin(i, cand, best, run, pins, warm.partners, out, last)
+    if start < 0:
+        ncand, _ = _gather_first(n_chords, allowed, once, used, cand, stats)
+        if parallel:
+            _scan_parallel(indptr, pixel, coverage, S, T, Wt, o, rule, cand, ncand, sc)
+        else:
+            _scan_serial(indptr, pixel, coverage, S, T, Wt, o, rule, cand, ncand, sc)
+        best = -np.inf
+        gain = -np.inf
+        k = -1
+        for i in range(ncand):
+            v = sc[i] + _bonus(prior, cand[i])
+            if v > best:
+                best = v
+                gain = sc[i]
+                k = cand[i]
+        if k < 0:
+            stats[STAT_STOP] = STOP_DEAD_END
+            path[0] = 0
+            return 0
+    else:
+        k, gain, best = -1, -np.inf, 0.0
+    k, cur_next, go = _begin(k, best, start, early_stop, pin_a, pin_b, partners, path, last, stats)
     if not go:
         return 0
-    while drawn < run.n_lines:
+    while drawn < n_lines:
         if k < 0:
-            ncand, _ = _gather(pins.id_of, out.path[drawn], warm.partners, last, drawn, run, out.used, cand, cpin,
-                               stats)
+            ncand, _ = _gather(id_of, path[drawn], partners, last, drawn, no_return, once, used, cand, cpin, stats)
             if ncand == 0:
                 stats[STAT_STOP] = STOP_DEAD_END
                 break
-            i, gain, best = _scan_best(tab, pic, cand, ncand, parallel, warm.prior, sc)
-            k = cand[i]
-            cur_next = cpin[i]
-            if run.early_stop and best <= 0.0:
+            if parallel:
+                _scan_parallel(indptr, pixel, coverage, S, T, Wt, o, rule, cand, ncand, sc)
+            else:
+                _scan_serial(indptr, pixel, coverage, S, T, Wt, o, rule, cand, ncand, sc)
+            best = -np.inf
+            for i in range(ncand):
+                v = sc[i] + _bonus(prior, cand[i])
+                if v > best:
+                    best = v
+                    gain = sc[i]
+                    k = cand[i]
+                    cur_next = cpin[i]
+            if early_stop and best <= 0.0:
                 stats[STAT_STOP] = STOP_NO_GAIN
                 break
+        used[k] = True
+        gains[drawn] = gain
         rm = 0.0
-        for t in range(tab.indptr[k], tab.indptr[k + 1]):
-            rm += _step_pixel(pic, tab.pixel[t], tab.coverage[t])
-        out.removed[drawn] = rm
-        drawn = _advance(out, last, drawn, k, gain, cur_next)
+        for t in range(indptr[k], indptr[k + 1]):
+            rm += _step_pixel(S, pixel[t], coverage[t], o, rule, sum_step)
+        removed[drawn] = rm
+        drawn += 1
+        path[drawn] = cur_next
+        last[cur_next] = drawn
         k = -1
     return drawn
 

@@ -39,16 +39,14 @@ Ranking
 Measuring every candidate pin exactly would cost ~280 of those per pin.
 Candidates are ranked first by the first-order change of ``J``:
 ``dJ ~ sum_b (dJ/dx_b) dx_b`` with ``dx_b ~ -o cov_b x_b / k^2`` (each pixel's
-brightness taken as its block's mean, the block table ``Ranking.blocks``),
-i.e. ``-o/k^2 sum_b bcov_b h_b`` with ``h = x dJ/dx``
+brightness taken as its block's mean, the block table ``bindptr, bblock,
+bcov``), i.e. ``-o/k^2 sum_b bcov_b h_b`` with ``h = x dJ/dx``
 (:func:`_gradient`, the exact derivative through the reflected window, kept
 current by :func:`_gradient_local` as pins move), and only the best
 ``shortlist`` are measured.
 """
 
 from __future__ import annotations
-
-from typing import NamedTuple
 
 import numpy as np
 from numba import njit
@@ -58,8 +56,7 @@ from rendering.jit import guard_cache
 guard_cache()  # before the first @njit: stale caches of other kernel modules never load
 
 # a pass's change of the block sums, and the smallest transmittance divided by, as the error refiner's
-from ._greedy_kernels import (REFINE_EXACT, REFINE_MOVES, _around, _delta, _factor,  # noqa: E402
-                              _move_scratch, _MIN_FACTOR, _reroutes, _scale, _shortlist_order, _touch, BlockScratch)
+from ._greedy_kernels import _MIN_FACTOR, _delta, _reroutes  # noqa: E402
 
 #: scikit-image's SSIM constants for data range 1, the window side and the sample-covariance factor
 C1 = 0.01 ** 2
@@ -114,59 +111,6 @@ B_X, B_Y, B_WL, B_INV, B_RDX, B_P, B_Q, B_R = 0, 1, 2, 3, 4, 5, 6, 7
 D_X, D_XX, D_XY, D_S = 0, 1, 2, 3
 
 
-class SSIMState(NamedTuple):
-    """The objective's state, as the kernels take it (built by :func:`solvers.refine.refine_ssim_path`).
-
-    bright : (n_pixels,) float64, the thread's brightness (updated in place); opacity : float;
-    block : (n_pixels,) int64, each pixel's block; BS : (n_blocks, 8) float64, per block the columns
-    ``B_*``; G : int, blocks per side; ridx, rmul : (G, 7), :func:`window_reach`; wrow : (G, 7),
-    :func:`window_rows`; W : (n_blocks, 8) float64, per window the columns ``W_*``; PQR : (n_blocks, 4)
-    float64, each window's derivatives (:func:`_pqr`); h : (n_blocks,) float64, ``x dJ/dx`` per block.
-    """
-
-    bright: np.ndarray
-    opacity: float
-    block: np.ndarray
-    BS: np.ndarray
-    G: int
-    ridx: np.ndarray
-    rmul: np.ndarray
-    wrow: np.ndarray
-    W: np.ndarray
-    PQR: np.ndarray
-    h: np.ndarray
-
-
-class SSIMScratch(NamedTuple):
-    """The refiner's window scratch, (n_blocks,) each, left clear between pins: a candidate's window changes
-    ``D`` (n_blocks, 4) with its marks ``wmark`` and list ``wt``; the old chords' removal: block-sum change
-    ``rsum`` over ``rtouched``, window changes and SSIM ``RS`` (n_blocks, 4) over ``rwmark``, ``rwt``; and
-    the blocks whose ``h`` is stale, ``hmark``, ``hlist``."""
-
-    D: np.ndarray
-    wmark: np.ndarray
-    wt: np.ndarray
-    RS: np.ndarray
-    rsum: np.ndarray
-    rtouched: np.ndarray
-    rwmark: np.ndarray
-    rwt: np.ndarray
-    hmark: np.ndarray
-    hlist: np.ndarray
-
-
-class Ranking(NamedTuple):
-    """The first-order ranking of candidates: the block table ``blocks`` (a
-    :class:`~solvers._greedy_kernels.Blocks`), each pin's fan ``fan`` (n_pins, n_pins) float64 (the
-    first-order score of its chords), the ``version`` (1,) int64 of ``h`` each fan was computed at
-    (``fan_at`` (n_pins,) int64; -1: never)."""
-
-    blocks: object
-    fan: np.ndarray
-    fan_at: np.ndarray
-    version: np.ndarray
-
-
 @njit(cache=True, inline="always")
 def _ssim(sx, sy, sxx, syy, sxy):
     ux = sx * INV_NP
@@ -208,13 +152,10 @@ def _windows_init(BS, G, ridx, rmul, W):
 
 
 @njit(cache=True, inline="always")
-def _push(q, dx, xb, yb, st, D, wmark, wt, nw):
+def _push(q, dx, xb, yb, G, ridx, rmul, D, wmark, wt, nw):
     """Add block ``q``'s change of mean ``dx`` (from ``xb``; target ``yb``) to the window scratch ``D``."""
     axx = 2.0 * xb * dx + dx * dx
     axy = yb * dx
-    G = st.G
-    ridx = st.ridx
-    rmul = st.rmul
     u = q // G
     v = q - u * G
     K = ridx.shape[1]
@@ -242,47 +183,27 @@ def _push(q, dx, xb, yb, st, D, wmark, wt, nw):
     return nw
 
 
-@njit(cache=True, inline="always")
-def _block_change(st, q, dx, x0, D, wmark, wt, nw):
-    """Block ``q``'s mean moving by ``dx`` from ``x0``: its change of the tone term (returned) and of its
-    windows' sums (pushed to ``D``). Returns ``(tone change, windows listed)``."""
-    BS = st.BS
-    e0 = x0 - BS[q, B_Y]
-    tone = BS[q, B_WL] * (2.0 * e0 * dx + dx * dx)
-    return tone, _push(q, dx, x0, BS[q, B_Y], st, D, wmark, wt, nw)
-
-
-@njit(cache=True, inline="always")
-def _ssim_plus(W, w, D):
-    """The SSIM of window ``w`` with the changes ``D`` added to its sums."""
-    return _ssim(W[w, W_SX] + D[w, D_X], W[w, W_SY], W[w, W_SXX] + D[w, D_XX], W[w, W_SYY],
-                 W[w, W_SXY] + D[w, D_XY])
-
-
 @njit(cache=True)
-def _settle(sc, nt, st, ws, commit):
-    """The change of ``J`` if the block sums moved by ``sc.delta`` (over ``sc.touched[:nt]``), and the windows
-    touched (``ws.wt[:nw]``); clears the scratch. With ``commit`` the change is applied to the blocks and the
-    windows."""
-    BS = st.BS
-    W = st.W
-    D = ws.D
+def _settle(dsum, mark, touched, nt, BS, G, ridx, rmul, W, D, wmark, wt, commit):
+    """The change of ``J`` if the block sums moved by ``dsum`` (over ``touched[:nt]``), and the windows touched
+    (``wt[:nw]``); clears the scratch. With ``commit`` the change is applied to the blocks and the windows."""
     dl = 0.0
     nw = 0
     for k in range(nt):
-        q = sc.touched[k]
-        dx = sc.delta[q] * BS[q, B_INV]
+        q = touched[k]
+        dx = dsum[q] * BS[q, B_INV]
         x0 = BS[q, B_X]
-        tone, nw = _block_change(st, q, dx, x0, D, ws.wmark, ws.wt, nw)
-        dl += tone
+        e0 = x0 - BS[q, B_Y]
+        dl += BS[q, B_WL] * (2.0 * e0 * dx + dx * dx)
+        nw = _push(q, dx, x0, BS[q, B_Y], G, ridx, rmul, D, wmark, wt, nw)
         if commit:
             BS[q, B_X] = x0 + dx
-        sc.delta[q] = 0.0
-        sc.mark[q] = False
+        dsum[q] = 0.0
+        mark[q] = False
     ds = 0.0
     for k in range(nw):
-        w = ws.wt[k]
-        ws.wmark[w] = False
+        w = wt[k]
+        wmark[w] = False
         if commit:
             W[w, W_SX] += D[w, D_X]
             W[w, W_SXX] += D[w, D_XX]
@@ -291,7 +212,8 @@ def _settle(sc, nt, st, ws, commit):
             ds += W[w, W_MW] * (s1 - W[w, W_S])
             W[w, W_S] = s1
         elif W[w, W_MW] != 0.0:
-            s1 = _ssim_plus(W, w, D)
+            s1 = _ssim(W[w, W_SX] + D[w, D_X], W[w, W_SY], W[w, W_SXX] + D[w, D_XX], W[w, W_SYY],
+                       W[w, W_SXY] + D[w, D_XY])
             ds += W[w, W_MW] * (s1 - W[w, W_S])
     return ds - dl, nw
 
@@ -360,19 +282,13 @@ def _gradient(BS, G, ridx, rmul, W, PQR, h):
 
 
 @njit(cache=True)
-def _gradient_local(st, ws, nw):
-    """Bring ``st.h`` up to date after the windows ``ws.wt[:nw]`` (and the blocks they hold) changed."""
-    BS = st.BS
-    G = st.G
-    wrow = st.wrow
-    PQR = st.PQR
-    hmark = ws.hmark
-    hlist = ws.hlist
+def _gradient_local(BS, G, wrow, W, PQR, h, wt, nw, hmark, hlist):
+    """Bring ``h`` up to date after the windows ``wt[:nw]`` (and the blocks they hold) changed."""
     nh = 0
     K = wrow.shape[1]
     for k in range(nw):
-        w = ws.wt[k]
-        p1, q1, r1 = _pqr(st.W, w)
+        w = wt[k]
+        p1, q1, r1 = _pqr(W, w)
         dp = p1 - PQR[w, 0]
         dq = q1 - PQR[w, 1]
         dr = r1 - PQR[w, 2]
@@ -395,130 +311,132 @@ def _gradient_local(st, ws, nw):
     for k in range(nh):
         b = hlist[k]
         hmark[b] = False
-        st.h[b] = _h(BS, b)
+        h[b] = _h(BS, b)
 
 
 @njit(cache=True, inline="always")
-def _pass(tab, c, add, st, sc, nt):
-    """Add (``add``) or take off one pass of chord ``c`` in ``st.bright``, recording the block sums' change in
-    the :class:`~solvers._greedy_kernels.BlockScratch` ``sc``."""
-    for t in range(tab.indptr[c], tab.indptr[c + 1]):
-        p = tab.pixel[t]
-        d = _scale(st.bright, p, _factor(st.opacity, tab.coverage[t]), add)
-        q = st.block[p]
-        nt = _touch(sc, q, nt)
-        sc.delta[q] += d
+def _pass(indptr, pixel, coverage, c, add, B, o, blk, dsum, mark, touched, nt):
+    """Add (``add``) or take off one pass of chord ``c`` in ``B``, recording the block sums' change."""
+    for t in range(indptr[c], indptr[c + 1]):
+        p = pixel[t]
+        f = 1.0 - o * coverage[t]
+        if f < _MIN_FACTOR:
+            f = _MIN_FACTOR
+        b0 = B[p]
+        b1 = b0 * f if add else b0 / f
+        B[p] = b1
+        q = blk[p]
+        if not mark[q]:
+            mark[q] = True
+            touched[nt] = q
+            nt += 1
+        dsum[q] += b1 - b0
     return nt
 
 
 @njit(cache=True, inline="always")
-def _restore(tab, c, B, o):
+def _restore(indptr, pixel, coverage, c, B, o):
     """Add one pass of chord ``c`` back into ``B`` (nothing recorded)."""
-    for t in range(tab.indptr[c], tab.indptr[c + 1]):
-        f = 1.0 - o * tab.coverage[t]
-        B[tab.pixel[t]] *= f if f > _MIN_FACTOR else _MIN_FACTOR
+    for t in range(indptr[c], indptr[c + 1]):
+        f = 1.0 - o * coverage[t]
+        B[pixel[t]] *= f if f > _MIN_FACTOR else _MIN_FACTOR
 
 
 @njit(cache=True, inline="always")
-def _take_off(tab, c, B, o):
+def _take_off(indptr, pixel, coverage, c, B, o):
     """Take one pass of chord ``c`` off ``B`` (nothing recorded)."""
-    for t in range(tab.indptr[c], tab.indptr[c + 1]):
-        f = 1.0 - o * tab.coverage[t]
-        B[tab.pixel[t]] /= f if f > _MIN_FACTOR else _MIN_FACTOR
+    for t in range(indptr[c], indptr[c + 1]):
+        f = 1.0 - o * coverage[t]
+        B[pixel[t]] /= f if f > _MIN_FACTOR else _MIN_FACTOR
 
 
 @njit(cache=True, inline="always")
-def _lin(bt, x, h):
+def _lin(bindptr, bblock, bcov, x, h):
     s = 0.0
     if x >= 0:
-        for q in range(bt.indptr[x], bt.indptr[x + 1]):
-            s += bt.coverage[q] * h[bt.block[q]]
+        for q in range(bindptr[x], bindptr[x + 1]):
+            s += bcov[q] * h[bblock[q]]
     return s
 
 
 @njit(cache=True)
-def _removal(ws, nr, st):
-    """Push the old chords' removal (``ws.rsum`` over ``ws.rtouched[:nr]``) to the removal scratch ``ws.RS``.
+def _removal(rsum, rtouched, nr, BS, G, ridx, rmul, W, RS, rwmark, rwt):
+    """Push the old chords' removal (``rsum`` over ``rtouched[:nr]``) to the removal scratch ``RS``.
 
-    Returns its change of ``J`` and the windows it reaches (``ws.rwt[:nrw]``);
+    Returns its change of ``J`` and the windows it reaches (``rwt[:nrw]``);
     ``BS[:, B_RDX]`` gets each block's change of mean, ``RS[:, D_S]`` the SSIM of each window reached.
     """
-    BS = st.BS
-    W = st.W
-    RS = ws.RS
     dl = 0.0
     nw = 0
     for k in range(nr):
-        q = ws.rtouched[k]
-        dx = ws.rsum[q] * BS[q, B_INV]
+        q = rtouched[k]
+        dx = rsum[q] * BS[q, B_INV]
         BS[q, B_RDX] = dx
-        tone, nw = _block_change(st, q, dx, BS[q, B_X], RS, ws.rwmark, ws.rwt, nw)
-        dl += tone
+        x0 = BS[q, B_X]
+        e0 = x0 - BS[q, B_Y]
+        dl += BS[q, B_WL] * (2.0 * e0 * dx + dx * dx)
+        nw = _push(q, dx, x0, BS[q, B_Y], G, ridx, rmul, RS, rwmark, rwt, nw)
     ds = 0.0
     for k in range(nw):
-        w = ws.rwt[k]
-        s1 = _ssim_plus(W, w, RS)
+        w = rwt[k]
+        s1 = _ssim(W[w, W_SX] + RS[w, D_X], W[w, W_SY], W[w, W_SXX] + RS[w, D_XX], W[w, W_SYY],
+                   W[w, W_SXY] + RS[w, D_XY])
         RS[w, D_S] = s1
         ds += W[w, W_MW] * (s1 - W[w, W_S])
     return ds - dl, nw
 
 
 @njit(cache=True)
-def _candidate(tab, x1, x2, st, sc, ws, d_rem):
-    """Exact change of ``J`` of a move: the old chords' removal (``d_rem``, its windows ``ws.RS``) plus ``x1, x2``.
+def _candidate(indptr, pixel, coverage, x1, x2, B, o, blk, dsum, mark, touched, BS, G, ridx, rmul, W, D, wmark, wt,
+               RS, rwmark, d_rem):
+    """Exact change of ``J`` of a move: the old chords' removal (``d_rem``, its windows ``RS``) plus ``x1, x2``.
 
-    ``st.bright`` is without the old chords; a block or window both touch takes both changes.
+    ``B`` is without the old chords; a block or window both touch takes both changes.
     """
-    B = st.bright
-    o = st.opacity
-    blk = st.block
     nt = 0
     if x1 >= 0 and x2 >= 0:
         # the two chords share the pixels near b' (and more when a and c are neighbours): x2 is measured on
         # B with x1 drawn, then x1 comes off again
-        nt = _pass(tab, x1, True, st, sc, nt)
-        nt = _delta(tab, x2, B, o, blk, sc, nt)
-        _take_off(tab, x1, B, o)
+        nt = _pass(indptr, pixel, coverage, x1, True, B, o, blk, dsum, mark, touched, nt)
+        nt = _delta(indptr, pixel, coverage, x2, B, o, blk, dsum, mark, touched, nt)
+        _take_off(indptr, pixel, coverage, x1, B, o)
     elif x1 >= 0:
-        nt = _delta(tab, x1, B, o, blk, sc, nt)
+        nt = _delta(indptr, pixel, coverage, x1, B, o, blk, dsum, mark, touched, nt)
     elif x2 >= 0:
-        nt = _delta(tab, x2, B, o, blk, sc, nt)
-    BS = st.BS
-    W = st.W
-    D = ws.D
-    RS = ws.RS
+        nt = _delta(indptr, pixel, coverage, x2, B, o, blk, dsum, mark, touched, nt)
     d = d_rem
     nw = 0
     for k in range(nt):
-        q = sc.touched[k]
-        dx = sc.delta[q] * BS[q, B_INV]
-        tone, nw = _block_change(st, q, dx, BS[q, B_X] + BS[q, B_RDX], D, ws.wmark, ws.wt, nw)
-        d -= tone
-        sc.delta[q] = 0.0
-        sc.mark[q] = False
+        q = touched[k]
+        dx = dsum[q] * BS[q, B_INV]
+        xp = BS[q, B_X] + BS[q, B_RDX]
+        ep = xp - BS[q, B_Y]
+        d -= BS[q, B_WL] * (2.0 * ep * dx + dx * dx)
+        nw = _push(q, dx, xp, BS[q, B_Y], G, ridx, rmul, D, wmark, wt, nw)
+        dsum[q] = 0.0
+        mark[q] = False
     for k in range(nw):
-        w = ws.wt[k]
-        ws.wmark[w] = False
+        w = wt[k]
+        wmark[w] = False
         if W[w, W_MW] == 0.0:
             continue
-        if ws.rwmark[w]:
+        if rwmark[w]:
             s1 = _ssim(W[w, W_SX] + RS[w, D_X] + D[w, D_X], W[w, W_SY], W[w, W_SXX] + RS[w, D_XX] + D[w, D_XX],
                        W[w, W_SYY], W[w, W_SXY] + RS[w, D_XY] + D[w, D_XY])
             d += W[w, W_MW] * (s1 - RS[w, D_S])
         else:
-            s1 = _ssim_plus(W, w, D)
+            s1 = _ssim(W[w, W_SX] + D[w, D_X], W[w, W_SY], W[w, W_SXX] + D[w, D_XX], W[w, W_SYY],
+                       W[w, W_SXY] + D[w, D_XY])
             d += W[w, W_MW] * (s1 - W[w, W_S])
     return d
 
 
 @njit(cache=True)
-def _refine_ssim_range(tab, id_of, st, rk, sc, ws, ref, m0, m1):
-    """Re-choose pins ``ref.path[m]``, ``m0 <= m < m1``, in order, raising ``J``; the thread stays one thread.
+def _refine_ssim_range(indptr, pixel, coverage, id_of, path, count, once, B, o, blk, BS, G, ridx, rmul, wrow,
+                       W, D, RS, PQR, h, bindptr, bblock, bcov, shortlist, dsum, mark, touched, rsum, rtouched,
+                       wmark, wt, rwmark, rwt, hmark, hlist, fan, fan_at, version, m0, m1, stats):
+    """Re-choose pins ``path[m]``, ``m0 <= m < m1``, in order, raising ``J``; the thread stays one thread.
 
-    ``tab`` the :class:`~solvers._greedy_kernels.Table`; ``st`` the :class:`SSIMState` (updated as pins
-    move); ``rk`` the :class:`Ranking`; ``sc`` and ``ws`` the scratch
-    (:class:`~solvers._greedy_kernels.BlockScratch`, :class:`SSIMScratch`); ``ref`` the thread
-    (:class:`~solvers._greedy_kernels.Refine`; ``stats`` slots :data:`TRIED`, :data:`MOVES`, :data:`EXACT`).
     For pin ``b`` between ``a`` and ``c`` the move replaces chords (a, b) and
     (b, c) by (a, b'), (b', c) (end pins have one chord). Candidates ``b'``
     (``once``: undrawn chords only) are ranked by the first-order change of
@@ -533,87 +451,91 @@ def _refine_ssim_range(tab, id_of, st, rk, sc, ws, ref, m0, m1):
     ``version[0]``), which halves the ranking's reads.
     """
     n = id_of.shape[0]
-    B = st.bright
-    o = st.opacity
-    BS = st.BS
-    counts = ref.counts
-    shortlist = ref.shortlist
-    fan = rk.fan
-    fan_at = rk.fan_at
-    version = rk.version
-    removal = BlockScratch(ws.rsum, sc.mark, ws.rtouched)
+    L = path.shape[0] - 1
     gain = 0.0
-    cj, c1, c2, approx = _move_scratch(n)
+    cj = np.empty(n, dtype=np.int64)
+    c1 = np.empty(n, dtype=np.int64)
+    c2 = np.empty(n, dtype=np.int64)
+    approx = np.empty(n, dtype=np.float64)
     for m in range(m0, m1):
-        a, b, c, ca, cc = _around(ref, id_of, m)
+        b = path[m]
+        a = path[m - 1] if m > 0 else -1
+        c = path[m + 1] if m < L else -1
+        ca = id_of[a, b] if a >= 0 else -1
+        cc = id_of[b, c] if c >= 0 else -1
+        stats[TRIED] += 1
         nr = 0
         if ca >= 0:
-            nr = _pass(tab, ca, False, st, removal, nr)
-            counts[ca] -= 1
+            nr = _pass(indptr, pixel, coverage, ca, False, B, o, blk, rsum, mark, rtouched, nr)
+            count[ca] -= 1
         if cc >= 0:
-            nr = _pass(tab, cc, False, st, removal, nr)
-            counts[cc] -= 1
+            nr = _pass(indptr, pixel, coverage, cc, False, B, o, blk, rsum, mark, rtouched, nr)
+            count[cc] -= 1
         for k in range(nr):
-            sc.mark[ws.rtouched[k]] = False
-        ncand = _reroutes(id_of, a, b, c, counts, ref.once, cj, c1, c2)
+            mark[rtouched[k]] = False
+        ncand = _reroutes(id_of, a, b, c, count, once, cj, c1, c2)
         if shortlist > 0 and ncand > shortlist:
             for p in (a, c):
                 if p >= 0 and fan_at[p] != version[0]:
                     for j in range(n):
-                        fan[p, j] = _lin(rk.blocks, id_of[p, j], st.h)
+                        fan[p, j] = _lin(bindptr, bblock, bcov, id_of[p, j], h)
                     fan_at[p] = version[0]
             for i in range(ncand):
                 j = cj[i]
                 approx[i] = (fan[a, j] if a >= 0 else 0.0) + (fan[c, j] if c >= 0 else 0.0)
-        order = _shortlist_order(approx, ncand, shortlist)
+            order = np.argsort(approx[:ncand])[:shortlist]
+            order.sort()  # ties to the lowest pin
+        else:
+            order = np.arange(ncand)
         nrw = 0
         if order.shape[0] > 0:
-            d_rem, nrw = _removal(ws, nr, st)
+            d_rem, nrw = _removal(rsum, rtouched, nr, BS, G, ridx, rmul, W, RS, rwmark, rwt)
         best = 0.0  # keeping b changes nothing
         k_best = -1
         for i in order:
-            d = _candidate(tab, c1[i], c2[i], st, sc, ws, d_rem)
-            ref.stats[REFINE_EXACT] += 1
+            d = _candidate(indptr, pixel, coverage, c1[i], c2[i], B, o, blk, dsum, mark, touched, BS, G, ridx, rmul,
+                           W, D, wmark, wt, RS, rwmark, d_rem)
+            stats[EXACT] += 1
             if d > best:
                 best = d
                 k_best = i
         if k_best >= 0:
             n1 = c1[k_best]
             n2 = c2[k_best]
-            ref.path[m] = cj[k_best]
+            path[m] = cj[k_best]
             gain += best
-            ref.stats[REFINE_MOVES] += 1
+            stats[MOVES] += 1
             # the windows take the removal and the new chords together; B takes the new chords
             nt = 0
             for k in range(nr):
-                q = ws.rtouched[k]
-                sc.mark[q] = True
-                sc.touched[nt] = q
+                q = rtouched[k]
+                mark[q] = True
+                touched[nt] = q
                 nt += 1
-                sc.delta[q] = ws.rsum[q]
+                dsum[q] = rsum[q]
             if n1 >= 0:
-                nt = _pass(tab, n1, True, st, sc, nt)
+                nt = _pass(indptr, pixel, coverage, n1, True, B, o, blk, dsum, mark, touched, nt)
             if n2 >= 0:
-                nt = _pass(tab, n2, True, st, sc, nt)
-            _, nw = _settle(sc, nt, st, ws, True)
-            _gradient_local(st, ws, nw)
+                nt = _pass(indptr, pixel, coverage, n2, True, B, o, blk, dsum, mark, touched, nt)
+            _, nw = _settle(dsum, mark, touched, nt, BS, G, ridx, rmul, W, D, wmark, wt, True)
+            _gradient_local(BS, G, wrow, W, PQR, h, wt, nw, hmark, hlist)
             version[0] += 1  # every fan is stale
         else:
             n1 = ca
             n2 = cc
             # put the old chords back into B (the windows never saw them go)
             if n1 >= 0:
-                _restore(tab, n1, B, o)
+                _restore(indptr, pixel, coverage, n1, B, o)
             if n2 >= 0:
-                _restore(tab, n2, B, o)
+                _restore(indptr, pixel, coverage, n2, B, o)
         for k in range(nr):
-            q = ws.rtouched[k]
-            ws.rsum[q] = 0.0
+            q = rtouched[k]
+            rsum[q] = 0.0
             BS[q, B_RDX] = 0.0
         for k in range(nrw):
-            ws.rwmark[ws.rwt[k]] = False
+            rwmark[rwt[k]] = False
         if n1 >= 0:
-            counts[n1] += 1
+            count[n1] += 1
         if n2 >= 0:
-            counts[n2] += 1
+            count[n2] += 1
     return gain

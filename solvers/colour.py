@@ -52,10 +52,8 @@ from rendering.errors import check_int
 from rendering.lazy import lazy_import
 
 K = lazy_import("solvers._colour_kernels")  # numba: loaded when a kernel runs
-GK = lazy_import("solvers._greedy_kernels")
 from .base import Solver  # noqa: E402
-from .greedy import (REFRESH_EVERY, SCORE_TOLERANCE, GreedySolver, greedy_path, kernel_pins,  # noqa: E402
-                     kernel_table)
+from .greedy import REFRESH_EVERY, SCORE_TOLERANCE, GreedySolver, greedy_path  # noqa: E402
 from .hints import Hint  # noqa: E402
 from .problem import Problem, error_weights  # noqa: E402
 from .registry import register  # noqa: E402
@@ -162,6 +160,7 @@ def colour_greedy_path(problem: Problem, *, min_run: int = MIN_RUN, early_stop: 
     min_run = check_int("min_run", min_run, low=1, hint="lines a colour keeps the frame for, e.g. 100")
     once = bool(once or not problem.allow_repeats)
     table = problem.table
+    chords = problem.chords
     n_colours = problem.palette.n
     nch, T, cols, board = colour_arrays(problem, space)
     kp = K.width_for(n_colours)
@@ -174,9 +173,7 @@ def colour_greedy_path(problem: Problem, *, min_run: int = MIN_RUN, early_stop: 
     colsp = np.zeros((kp, nch), dtype=np.float64)
     colsp[:n_colours] = cols
     scores = np.empty((table.n_chords, kp), dtype=np.float32)
-    pic = K.ColourPicture(S, T, Wt, colsp, o, n_colours)
-    pixels = GK.PixelMajor(pt.indptr, pt.chord, pt.coverage)
-    fill(pixels, pic, scores)
+    fill(pt.indptr, pt.chord, pt.coverage, S, T, Wt, colsp, o, n_colours, scores)
     tol = SCORE_TOLERANCE * float(np.abs(scores[:, :n_colours]).max(initial=0.0))
     n = problem.n_lines
     used = np.zeros((table.n_chords, kp), dtype=np.bool_)
@@ -186,9 +183,9 @@ def colour_greedy_path(problem: Problem, *, min_run: int = MIN_RUN, early_stop: 
     to = np.zeros(n, np.int64)
     gains = np.zeros(n, np.float64)
     stats = np.zeros(K.N_CSTATS, np.int64)
-    drawn = greedy(kernel_table(table), kernel_pins(problem), pic, K.ColourSettings(n, min_run, bool(early_stop), once),
-                   GK.Running(pixels, scores, tol, REFRESH_EVERY),
-                   K.Lines(used, cur, line_colour, frm, to, gains, stats))
+    drawn = greedy(table.indptr, table.pixel, table.coverage, chords.id_of, chords.pin_a, chords.pin_b, S, T, Wt,
+                   colsp, o, n_colours, n, min_run, bool(early_stop), once, pt.indptr, pt.chord, pt.coverage,
+                   scores, tol, REFRESH_EVERY, used, cur, line_colour, frm, to, gains, stats)
     line_colour, frm, to = line_colour[:drawn], frm[:drawn], to[:drawn]
     d = (board.astype(np.float64)[None] - T.astype(np.float64))
     total0 = float(np.sum(Wt.astype(np.float64) * np.sum(d * d, axis=1)))

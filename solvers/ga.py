@@ -159,8 +159,8 @@ def path_fitness(problem: Problem, path, *, view: int = 1) -> float:
     means = np.zeros(n_blocks, dtype=np.float64)
     count = np.zeros(table.n_chords, dtype=np.int32)
     id_of = np.ascontiguousarray(problem.chords.id_of, dtype=np.int32)
-    return float(K._full_state(path, K.Scoring(id_of, table.indptr, pixel, pass_factors(problem), tw, shift), bright,
-                               means, count))
+    return float(K._full_state(path, id_of, table.indptr, pixel, pass_factors(problem), tw, shift, bright, means,
+                               count))
 
 
 def _check_view(view) -> int:
@@ -250,10 +250,9 @@ class _Population:
         self.bright = np.ones((mu, P), dtype=np.float64)
         self.means = np.zeros((mu, nB), dtype=np.float64)
         self.fit = np.zeros(mu, dtype=np.float64)
-        self.scoring = K.Scoring(self.id_of, self.indptr, self.pixel, self.fac, self.tw, self.shift)
-        self.population = K.Population(self.paths, self.counts, self.bright, self.means, self.fit)
         init = K._init_population_par if cfg.parallel else K._init_population
-        init(self.population, self.scoring)
+        init(self.paths, self.id_of, self.indptr, self.pixel, self.fac, self.tw, self.shift, self.bright,
+             self.means, self.counts, self.fit)
         chunks = max(1, min(numba.get_num_threads(), cfg.offspring)) if cfg.parallel else 1
         lam, m = cfg.offspring, cfg.mutations
         self.max_pos = n + 1 + m
@@ -273,10 +272,6 @@ class _Population:
         self.out_pos = np.zeros((lam, self.max_pos), dtype=np.int32)
         self.out_pin = np.zeros((lam, self.max_pos), dtype=np.int32)
         self.a_old = np.zeros(n, dtype=np.int32)
-        self.scratch = K.Scratch(self.s_child, self.s_f, self.s_touched, self.s_g, self.s_btouched, self.s_dcount,
-                                 self.s_ctouch, self.s_smark, self.s_steps, self.s_pos)
-        self.variation = K.Variation(cfg.tournament, float(cfg.crossover), cfg.mutations, cfg.creep, _TRIES,
-                                     bool(problem.allow_repeats))
         # uniforms per offspring: 2 tournaments, crossover draws and repair tries, mutation draws
         self.n_uniforms = 2 * cfg.tournament + 2 + _TRIES + m * (1 + _TRIES)
 
@@ -300,8 +295,12 @@ class _Population:
         cfg = self.cfg
         uniforms = rng.random((lam, self.n_uniforms))
         kern = K._offspring_par if cfg.parallel else K._offspring
-        kern(self.population, uniforms, self.scoring, self.variation, self.scratch,
-             K.Offspring(self.out_base[:lam], self.out_fit[:lam], self.out_npos[:lam], self.out_pos, self.out_pin))
+        kern(self.paths, self.counts, self.bright, self.means, self.fit, uniforms, self.id_of, self.indptr,
+             self.pixel, self.fac, self.tw, self.shift, cfg.tournament, float(cfg.crossover), cfg.mutations,
+             cfg.creep, _TRIES, bool(self.problem.allow_repeats), self.s_child, self.s_f, self.s_touched,
+             self.s_g, self.s_btouched,
+             self.s_dcount, self.s_ctouch, self.s_smark, self.s_steps, self.s_pos,
+             self.out_base[:lam], self.out_fit[:lam], self.out_npos[:lam], self.out_pos, self.out_pin)
 
     def select(self, lam: int) -> None:
         """Keep the ``population`` best of parents and the last ``lam`` offspring (duplicates last)."""
@@ -336,10 +335,11 @@ class _Population:
             self.counts[s] = self.counts[b]
             self.bright[s] = self.bright[b]
             self.means[s] = self.means[b]
-        row0 = K.Scratch(*(a[0] for a in self.scratch))  # the first chunk's scratch
         for o, s in in_place + moves:
-            K._apply_edits(self.population, s, self.out_pos[o], self.out_pin[o], int(self.out_npos[o]),
-                           self.scoring, row0, self.a_old)
+            K._apply_edits(self.paths[s], self.counts[s], self.bright[s], self.means[s], self.shift,
+                           self.out_pos[o], self.out_pin[o], int(self.out_npos[o]), self.id_of, self.indptr,
+                           self.pixel, self.fac, self.s_f[0], self.s_touched[0], self.s_g[0], self.s_btouched[0],
+                           self.s_smark[0], self.s_steps[0], self.a_old)
             self.fit[s] = self.out_fit[o]
 
 

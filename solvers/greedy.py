@@ -101,19 +101,8 @@ def chord_scores(table: ChordTable, state: np.ndarray, target: np.ndarray, weigh
     out = np.empty(table.n_chords, dtype=np.float64)
     rule = K.RULE_ERROR if score == "error" else K.RULE_SUM
     fn = K._scores_parallel if parallel else K._scores_serial
-    fn(kernel_table(table), K.Picture(*arrays, float(opacity), rule, 0.0), out)
+    fn(table.indptr, table.pixel, table.coverage, *arrays, float(opacity), rule, out)
     return out
-
-
-def kernel_table(table: ChordTable):
-    """The chord table's arrays as the kernels take them (:class:`solvers._greedy_kernels.Table`)."""
-    return K.Table(table.indptr, table.pixel, table.coverage)
-
-
-def kernel_pins(problem: Problem):
-    """The problem's chords by pins as the kernels take them (:class:`solvers._greedy_kernels.Pins`)."""
-    chords = problem.chords
-    return K.Pins(chords.id_of, chords.pin_a, chords.pin_b)
 
 
 def squared_error(problem: Problem, image: np.ndarray) -> float:
@@ -265,8 +254,11 @@ def greedy_path(problem: Problem, config: "GreedySolver.Config | None" = None, *
     if device == "cuda":
         from . import _greedy_cuda
 
-        drawn = _greedy_cuda.greedy(problem.table, kernel_pins(problem), th.picture(),
-                                    th.settings(problem.n_lines, first, cfg.no_return), th.thread())
+        chords = problem.chords
+        drawn = _greedy_cuda.greedy(problem.table, chords.id_of, chords.pin_a, chords.pin_b, th.state, th.target,
+                                    th.weights, th.opacity, th.rule, th.sum_step, problem.n_lines, first,
+                                    cfg.no_return, once, cfg.early_stop, th.used, th.path, th.gains, th.removed,
+                                    th.stats)
     elif guide is not None:
         drawn = _guided(th, guide, first)
     elif cfg.method == "incremental":
@@ -353,22 +345,6 @@ class _Thread:
                    gains=np.zeros(n, dtype=np.float64), removed=np.zeros(n, dtype=np.float64),
                    stats=np.zeros(K.N_STATS, dtype=np.int64), prior=prior64, partners=partners32, allowed=allowed)
 
-    def picture(self):
-        """The picture the kernels update (:class:`solvers._greedy_kernels.Picture`)."""
-        return K.Picture(self.state, self.target, self.weights, self.opacity, self.rule, self.sum_step)
-
-    def settings(self, n_lines: int, start: int, no_return: int):
-        """A run's settings (:class:`solvers._greedy_kernels.Settings`): ``start < 0``, the best chord first."""
-        return K.Settings(n_lines, start, no_return, self.once, self.early_stop)
-
-    def warm(self):
-        """The warm start (:class:`solvers._greedy_kernels.Warm`; empty arrays: none)."""
-        return K.Warm(self.prior, self.partners, self.allowed)
-
-    def thread(self):
-        """The arrays the kernels fill (:class:`solvers._greedy_kernels.Thread`)."""
-        return K.Thread(self.used, self.path, self.gains, self.removed, self.stats)
-
     def after(self, drawn: int) -> "_Thread":
         """The same thread seen from line ``drawn`` on: its path, gains and removed start there, fresh stats."""
         return dataclasses.replace(self, path=self.path[drawn:], gains=self.gains[drawn:],
@@ -381,27 +357,32 @@ def _incremental(th: _Thread, n_lines: int, first: int, no_return: int, *, restr
 
     ``ctl``: the :mod:`solvers.progress` control array the kernel reports to (lines drawn, cancel flag)."""
     table = th.problem.table
+    chords = th.problem.chords
     # with partners only the allowed chords can be candidates (but for counted fallbacks, which
     # rescore exactly): keeping just their scores up to date is the speed-up
     pt = restricted_pixel_table(table, th.allowed) if restricted else pixel_table(table)
-    pic = th.picture()
     gh = np.empty((table.n_pixels, 2), dtype=np.float32)
-    K._fill_gh(pic, gh)
+    K._fill_gh(th.state, th.target, th.weights, th.opacity, th.rule, gh)
     scores = np.empty(table.n_chords, dtype=np.float32)
-    pixels = K.PixelMajor(pt.indptr, pt.chord, pt.coverage)
-    K._scores_push(pixels, gh, scores)
+    K._scores_push(pt.indptr, pt.chord, pt.coverage, gh, scores)
     tol = SCORE_TOLERANCE * float(np.abs(scores).max(initial=0.0))
     nt = 2 * _n_threads() if th.parallel else 1
     kernel = K._greedy_par if th.parallel else K._greedy
-    return kernel(kernel_table(table), kernel_pins(th.problem), pic, th.settings(n_lines, first, no_return),
-                  K.Running(pixels, scores, tol, REFRESH_EVERY), th.warm(), th.thread(), nt,
+    return kernel(table.indptr, table.pixel, table.coverage, chords.id_of, chords.pin_a, chords.pin_b,
+                  th.state, th.target, th.weights, th.opacity, th.rule, th.sum_step, n_lines, first, no_return,
+                  th.once, th.early_stop, th.used, nt, pt.indptr, pt.chord, pt.coverage, scores, tol,
+                  REFRESH_EVERY, th.prior, th.partners, th.allowed, th.path, th.gains, th.removed, th.stats,
                   np.zeros(2, np.int64) if ctl is None else ctl)
 
 
 def _scan(th: _Thread, n_lines: int, first: int, no_return: int) -> int:
     """Run :func:`solvers._greedy_kernels._greedy_scan_warm`: every candidate's pixels rescanned each step."""
-    return K._greedy_scan_warm(kernel_table(th.problem.table), kernel_pins(th.problem), th.picture(),
-                               th.settings(n_lines, first, no_return), th.warm(), th.thread(), th.parallel)
+    table = th.problem.table
+    chords = th.problem.chords
+    return K._greedy_scan_warm(table.indptr, table.pixel, table.coverage, chords.id_of, chords.pin_a, chords.pin_b,
+                               th.state, th.target, th.weights, th.opacity, th.rule, th.sum_step, n_lines, first,
+                               no_return, th.once, th.early_stop, th.used, th.parallel, th.prior, th.partners,
+                               th.allowed, th.path, th.gains, th.removed, th.stats)
 
 
 def _guided(th: _Thread, guide, first: int) -> int:
@@ -419,9 +400,11 @@ def _guided(th: _Thread, guide, first: int) -> int:
     if lead > 0:
         if first < 0:
             first = guide.start_pin(chords)
-        drawn = GK._greedy_guided(kernel_table(table), np.ascontiguousarray(chords.id_of, dtype=np.int32),
-                                  th.picture(), th.settings(lead, first, 0), handover,
-                                  GK.Guide(guide.residual(chords), guide.kernel(), guide.candidates), th.thread())
+        drawn = GK._greedy_guided(table.indptr, table.pixel, table.coverage,
+                                  np.ascontiguousarray(chords.id_of, dtype=np.int32), th.state, th.target, th.weights,
+                                  th.opacity, th.rule, th.sum_step, lead, first, th.once, th.early_stop, handover,
+                                  th.used, guide.residual(chords), guide.kernel(), guide.candidates, th.path, th.gains,
+                                  th.removed, stats)
     stats[K.STAT_LED] = drawn
     if not handover or drawn == n_lines or stats[K.STAT_STOP] in (K.STOP_NO_GAIN, K.STOP_DEAD_END):
         return drawn

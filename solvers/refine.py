@@ -24,7 +24,7 @@ from rendering.derived import block_table
 
 K = lazy_import("solvers._greedy_kernels")  # numba: loaded when a kernel runs
 KS = lazy_import("solvers._ssim_kernels")
-from .greedy import kernel_table  # noqa: E402  (and registers greedy, which greedy+refine composes)
+from . import greedy as _greedy  # noqa: E402,F401  (registers greedy, which greedy+refine composes)
 from .compose import Refiner, compose  # noqa: E402
 from .problem import Problem  # noqa: E402
 from .solution import Output  # noqa: E402
@@ -106,14 +106,15 @@ def refine_path(problem: Problem, path, *, objective: str = "error", scale: int 
     Bs = np.empty(nblocks, dtype=np.float64)
     K._refine_state(table.indptr, table.pixel, table.coverage, chords, B, o, blk, Bs)
     err0 = K._block_error(Bs, Ts, Wb, inv)
-    scratch = K.BlockScratch(np.zeros(nblocks, dtype=np.float64), np.zeros(nblocks, dtype=np.bool_),
-                             np.zeros(nblocks, dtype=np.int64))
-    bt = K.Blocks(*err_b.shortlist_table(problem, shortlist))
+    dsum = np.zeros(nblocks, dtype=np.float64)
+    mark = np.zeros(nblocks, dtype=np.bool_)
+    touched = np.zeros(nblocks, dtype=np.int64)
+    bt = err_b.shortlist_table(problem, shortlist)
     stats = np.zeros(3, dtype=np.int64)  # slots K.REFINE_TRIED, K.REFINE_MOVES, K.REFINE_EXACT
-    tab, bp = kernel_table(table), err_b.picture(B, Bs, o)
-    ref = K.Refine(path, count, once, shortlist, stats)
     gains, out_of_time = _sweeps(
-        lambda m0, m1: K._refine_range(tab, bt, problem.chords.id_of, bp, scratch, ref, m0, m1),
+        lambda m0, m1: K._refine_range(table.indptr, table.pixel, table.coverage, problem.chords.id_of, path, count,
+                                       once, B, Bs, Ts, Wb, inv, o, blk, bt[0], bt[1], bt[2], shortlist,
+                                       dsum, mark, touched, m0, m1, stats),
         path.size, sweeps, chunk, seconds, t0, stop_below=1e-9 * err0, max_pins=max_pins)
     hist = err0 - np.concatenate([[0.0], np.cumsum(gains)])
     err = float(hist[-1])
@@ -259,20 +260,19 @@ def refine_ssim_path(problem: Problem, path, *, scale: int = VIEW_SCALE, once: b
     D, RS, PQR = (np.zeros((nb, 4), dtype=np.float64) for _ in range(3))
     h = np.zeros(nb, dtype=np.float64)
     KS._gradient(BS, G, ridx, rmul, W, PQR, h)
-    n_pins = problem.layout.n_pins
-    st = KS.SSIMState(B, o, blk, BS, G, ridx, rmul, KS.window_rows(G), W, PQR, h)
-    rk = KS.Ranking(K.Blocks(bindptr, bblock, bcov), np.zeros((n_pins, n_pins)), np.full(n_pins, -1, dtype=np.int64),
-                    np.zeros(1, dtype=np.int64))  # each pin's fan and the version of h it was computed at
-    sc = K.BlockScratch(np.zeros(nb), np.zeros(nb, dtype=np.bool_), np.zeros(nb, dtype=np.int64))
-    ws = KS.SSIMScratch(D, np.zeros(nb, dtype=np.bool_), np.zeros(nb, dtype=np.int64),  # D, wmark, wt
-                        RS, np.zeros(nb), np.zeros(nb, dtype=np.int64),  # RS, rsum, rtouched
-                        np.zeros(nb, dtype=np.bool_), np.zeros(nb, dtype=np.int64),  # rwmark, rwt
-                        np.zeros(nb, dtype=np.bool_), np.zeros(nb, dtype=np.int64))  # hmark, hlist
+    scratch = (np.zeros(nb), np.zeros(nb, dtype=np.bool_), np.zeros(nb, dtype=np.int64),  # dsum, mark, touched
+               np.zeros(nb), np.zeros(nb, dtype=np.int64),  # rsum, rtouched
+               np.zeros(nb, dtype=np.bool_), np.zeros(nb, dtype=np.int64),  # wmark, wt
+               np.zeros(nb, dtype=np.bool_), np.zeros(nb, dtype=np.int64),  # rwmark, rwt
+               np.zeros(nb, dtype=np.bool_), np.zeros(nb, dtype=np.int64),  # hmark, hlist
+               np.zeros((problem.layout.n_pins,) * 2), np.full(problem.layout.n_pins, -1, dtype=np.int64),  # fans
+               np.zeros(1, dtype=np.int64))  # h's version
+    wrow = KS.window_rows(G)
     stats = np.zeros(3, dtype=np.int64)  # slots KS.TRIED, KS.MOVES, KS.EXACT
-    ref = K.Refine(path, count, once, shortlist, stats)
-    tab = kernel_table(table)
     gains, out_of_time = _sweeps(
-        lambda m0, m1: KS._refine_ssim_range(tab, problem.chords.id_of, st, rk, sc, ws, ref, m0, m1),
+        lambda m0, m1: KS._refine_ssim_range(table.indptr, table.pixel, table.coverage, problem.chords.id_of, path,
+                                             count, once, B, o, blk, BS, G, ridx, rmul, wrow, W, D, RS, PQR, h,
+                                             bindptr, bblock, bcov, shortlist, *scratch, m0, m1, stats),
         path.size, sweeps, chunk, seconds, t0, stop_below=1e-12, max_pins=max_pins)
     hist = -j0 - np.concatenate([[0.0], np.cumsum(gains)])
     done = len(gains)

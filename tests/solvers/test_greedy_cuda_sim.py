@@ -43,14 +43,12 @@ else:
             gains = np.zeros(problem.n_lines)
             removed = np.zeros(problem.n_lines)
             stats = np.zeros(K.N_STATS, np.int64)
-            pins = K.Pins(cs.id_of, cs.pin_a, cs.pin_b)
-            pic = K.Picture(S, T, Wt, o, rule, step)
-            run = K.Settings(problem.n_lines, start, no_return, True, early_stop)
-            thread = K.Thread(used, path, gains, removed, stats)
+            args = (cs.id_of, cs.pin_a, cs.pin_b, S, T, Wt, o, rule, step, problem.n_lines, start, no_return, True,
+                    early_stop, used)
             if dev == "cpu":
-                drawn = K._greedy_scan(K.Table(t.indptr, t.pixel, t.coverage), pins, pic, run, thread, False)
+                drawn = K._greedy_scan(t.indptr, t.pixel, t.coverage, *args, False, path, gains, removed, stats)
             else:
-                drawn = G.greedy(t, pins, pic, run, thread, mode=mode)
+                drawn = G.greedy(t, *args, path, gains, removed, stats, mode=mode)
             out.append(dict(drawn=drawn, path=path[:drawn + 1], gains=gains[:drawn], removed=removed[:drawn],
                             state=S, used=used, stats=stats))
         return out

@@ -117,14 +117,20 @@ def real_preview(geo, *, px_per_mm: float | None = None, board: str | None = Non
     s = px_per_mm * k  # fine px per mm
     c = fine / 2.0
     pts = geo.pins * s + c
-    im = Image.new("RGB", (fine, fine), board_rgb)
+    board = np.asarray(board_rgb, np.float32)
+    one = len(set(spool_rgb)) == 1  # one thread colour: the order of the runs cannot show
+    im = Image.new("L", (fine, fine), 0) if one else Image.new("RGB", (fine, fine), board_rgb)
     d = ImageDraw.Draw(im)
     for spool, a, b in geo.runs:  # in build order: later threads over earlier ones
         pr = geo.pairs[a:b + 1]
-        _draw_strips(d, pts[pr[:, 0]], pts[pr[:, 1]], float(strip), fill=spool_rgb[spool])
-    drawn = np.asarray(im.reduce(k), dtype=np.float32)
+        _draw_strips(d, pts[pr[:, 0]], pts[pr[:, 1]], float(strip), fill=255 if one else spool_rgb[spool])
+    if one:  # drawn as a coverage mask (a third of the pixels to draw and average), then coloured
+        cover = np.asarray(im.reduce(k), dtype=np.float32)[..., None] / np.float32(255.0)
+        drawn = board * (1.0 - cover) + np.asarray(spool_rgb[0], np.float32) * cover
+    else:
+        drawn = np.asarray(im.reduce(k), dtype=np.float32)
     o = np.float32(geo.opacity)
-    rgb = np.asarray(board_rgb, np.float32) * (1.0 - o) + drawn * o
+    rgb = board * (1.0 - o) + drawn * o
     out = Image.fromarray(np.clip(np.round(rgb), 0, 255).astype(np.uint8), "RGB")
     # the pins, on top
     d = ImageDraw.Draw(out)

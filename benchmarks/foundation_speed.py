@@ -83,7 +83,8 @@ def main():
                                 f"{table.nbytes / 2**20:.0f} MiB"),
                 ("first call (JIT compile or load from numba's cache)", f"{jit:.2f} s"),
                 ("chord table build (Numba, JIT warm)", f"{build:.2f} s"),
-                ("chord table load from the disk cache (memory-mapped: its pages load as a solve reads them)", f"{load_s:.2f} s"),
+                ("chord table load from the disk cache (memory-mapped: its pages load as a solve reads them)",
+                 f"{load_s:.2f} s"),
                 (f"render {args.lines} chords, multiplicative model", f"{r * 1000:.1f} ms"),
                 (f"render {args.lines} chords, opaque model (4x supersampled)", f"{ro * 1000:.0f} ms")]
         text = "\n".join([

@@ -11,10 +11,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def git_commit() -> str:
-    """The checkout's short commit hash, or ``"?"`` outside a git checkout."""
+def git_commit(root: Path | None = None) -> str:
+    """The short commit hash of this checkout (or of the checkout ``root``), or ``"?"`` outside a git checkout."""
     try:
-        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
+        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root or ROOT, capture_output=True,
+                             text=True)
     except OSError:
         return "?"
     return out.stdout.strip() or "?"

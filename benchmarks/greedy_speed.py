@@ -192,7 +192,7 @@ def compare(args) -> int:
         proc.wait()
     lines = ["# Greedy speed, this checkout against another", "",
              f"288 pins, 4000 lines, 512 px, {args.image}; best of {args.repeat} warm solves each, interleaved; "
-             f"this = {git_commit()}, against = {args.against}", "",
+             f"this = {git_commit()}, against = {git_commit(args.against)} ({args.against})", "",
              "| solver | this s | against s | this / against |", "|---|---:|---:|---:|"]
     for name in COMPARED:
         a, b = min(best[(name, "this")]), min(best[(name, "against")])

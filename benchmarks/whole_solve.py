@@ -42,7 +42,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import _raveler  # noqa: E402
-from _common import provenance, publish  # noqa: E402
+from _common import git_commit, provenance, publish  # noqa: E402
 
 PINS, LINES, CANVAS, THREAD_M, FRAME_M = 288, 4000, 512, 0.0002, 0.6
 
@@ -54,12 +54,6 @@ def _timed(cmd: list[str], *, stdin: bytes | None = None, env: dict | None = Non
     if res.returncode != 0:
         raise SystemExit(f"{' '.join(cmd)} failed ({res.returncode}): {res.stderr.decode(errors='replace')[-600:]}")
     return dt
-
-
-def _commit_of(checkout: Path) -> str:
-    """The short commit of another checkout (its name in the table), or its folder's name."""
-    out = subprocess.run(["git", "-C", str(checkout), "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
-    return out.stdout.strip() or checkout.name
 
 
 def cases(tmp: Path, against: Path | None) -> dict[str, dict]:
@@ -84,7 +78,7 @@ def cases(tmp: Path, against: Path | None) -> dict[str, dict]:
         # the older checkout has no face weights: the like-for-like kit is without them
         out["bench solve camera --kit --faces off (this checkout)"] = dict(
             cmd=[*solve, "camera", "--kit", "--faces", "off", "--out", str(tmp / "kit-this-off")], env=cold)
-        out[f"bench solve camera --kit (at {_commit_of(against)})"] = dict(
+        out[f"bench solve camera --kit (at {git_commit(against)})"] = dict(
             cmd=[sys.executable, "-m", "bench.cli", "solve", "camera", "--kit", "--out", str(tmp / "kit-against")],
             env={"PYTHONPATH": str(against)}, cwd=str(against))
     return out
@@ -126,7 +120,7 @@ def main(argv=None) -> int:
               f"- issue 25: `--faces auto` / `--faces off` on grace_hopper (a face) = {face:.2f} (target <= 1.10: "
               f"{'met' if face <= 1.10 else 'missed'})"]
     if args.against is not None:
-        at = _commit_of(args.against)
+        at = git_commit(args.against)
         k = med["bench solve camera --kit --faces off (this checkout)"] / med[f"bench solve camera --kit (at {at})"]
         lines.append(f"- issue 22: `bench solve camera --kit --faces off` here / `bench solve camera --kit` at {at} "
                      f"(which has no face weights) = {k:.2f} (target < 1: {'met' if k < 1 else 'missed'})")

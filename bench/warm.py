@@ -31,8 +31,6 @@ import threading
 import time
 from pathlib import Path
 
-#: the toolkit's packages: an edit to any of their files makes a warm process of the old code unreachable
-PACKAGES = ("rendering", "solvers", "learned", "kit", "bench")
 #: commands a warm process runs (the others gain little: they load no kernel)
 SERVED = ("solve",)
 #: minutes a warm process waits for a command before it ends
@@ -44,14 +42,14 @@ REQUEST_STARTED: list[float] = []
 
 
 def stamp() -> str:
-    """What a warm process must share with a command it serves: the toolkit's files (path, size, time), the
-    interpreter, and the cache folders."""
+    """What a warm process must share with a command it serves: the toolkit's files (path, size, time: an edit
+    to any of them makes a warm process of the old code unreachable), the interpreter, and the cache folders."""
+    from rendering.jit import package_files  # no numba, no numpy: a few ms
+
     h = hashlib.sha1()
-    root = Path(__file__).resolve().parents[1]
-    for pkg in PACKAGES:
-        for path in sorted((root / pkg).rglob("*.py")):
-            st = path.stat()
-            h.update(f"{path.relative_to(root)}:{st.st_size}:{st.st_mtime_ns};".encode())
+    for rel, path in package_files():
+        st = path.stat()
+        h.update(f"{rel}:{st.st_size}:{st.st_mtime_ns};".encode())
     for key in ("STRINGART_CACHE_DIR", "NUMBA_CACHE_DIR", "STRINGART_MAX_MEMORY_GB"):
         h.update(f"{key}={os.environ.get(key, '')};".encode())
     h.update(f"{sys.executable};{sys.version}".encode())

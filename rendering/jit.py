@@ -38,17 +38,22 @@ _MARK = "\nguard_cache()"
 _guarded = False
 
 
+def package_files() -> list[tuple[str, Path]]:
+    """Every Python file of the toolkit's packages, as ``(path relative to the repository, path)``, sorted
+    within each package (the kernel modules are among them; :mod:`bench.warm` stamps them all)."""
+    return [(str(path.relative_to(_ROOT)), path) for pkg in _PACKAGES for path in sorted((_ROOT / pkg).rglob("*.py"))]
+
+
 def kernel_modules() -> list[str]:
     """Every module of the toolkit that registers itself as a kernel module (it calls :func:`guard_cache` at
     import), and this one (whose :func:`variant` builds kernels): paths relative to the repository, sorted."""
     out = ["rendering/jit.py"]
-    for pkg in _PACKAGES:
-        for path in sorted((_ROOT / pkg).rglob("*.py")):
-            try:
-                if _MARK in path.read_text():
-                    out.append(str(path.relative_to(_ROOT)))
-            except (OSError, UnicodeDecodeError):
-                continue
+    for rel, path in package_files():
+        try:
+            if _MARK in path.read_text():
+                out.append(rel)
+        except (OSError, UnicodeDecodeError):
+            continue
     return sorted(set(out))
 
 

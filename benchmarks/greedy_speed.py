@@ -87,6 +87,8 @@ def main(argv=None) -> int:
     ap.add_argument("--out", type=Path, default=None, help="also write the Markdown report here")
     ap.add_argument("--against", type=Path, default=None,
                     help="another checkout of the project: time both, interleaved, and report the ratios")
+    ap.add_argument("--solvers", default=",".join(COMPARED),
+                    help="with --against: the registered solvers to compare, comma-separated")
     args = ap.parse_args(argv)
 
     if args.against is not None:
@@ -152,7 +154,7 @@ def main(argv=None) -> int:
 COMPARED = ("greedy", "greedy-sum", "greedy-view", "greedy-view+refine", "greedy+refine", "ga", "greedy+ga")
 
 _WORKER = r"""
-import json, sys, time
+import hashlib, json, sys, time
 sys.path.insert(0, sys.argv[1])
 import numpy as np
 from solvers import Problem, make_solver
@@ -164,12 +166,14 @@ for line in sys.stdin:
     solver = make_solver(name)
     sol = solver.solve(problem, rng=0)  # prepare() and the first run: kernels loaded, tables built
     sol = solver.solve(problem, rng=0)
-    print(json.dumps({"name": name, "seconds": sol.seconds, "pins": sol.path.tolist()[:5]}), flush=True)
+    digest = hashlib.sha1(np.ascontiguousarray(sol.path, dtype=np.int64).tobytes()).hexdigest()
+    print(json.dumps({"name": name, "seconds": sol.seconds, "pins": digest}), flush=True)
 """
 
 
 def compare(args) -> int:
-    """Time :data:`COMPARED` here and in ``args.against``, interleaved; print the ratios of the best times."""
+    """Time ``args.solvers`` here and in ``args.against``, interleaved; print the ratios of the best times and
+    whether both checkouts drew the same pins."""
     import json
     import subprocess
 
@@ -179,24 +183,28 @@ def compare(args) -> int:
         sides[label] = subprocess.Popen([sys.executable, "-c", _WORKER, str(root), args.image], cwd=str(root),
                                         env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         json.loads(sides[label].stdout.readline())
+    names = [n.strip() for n in args.solvers.split(",") if n.strip()]
     best: dict = {}
+    pins: dict = {}
     for _ in range(args.repeat):
-        for name in COMPARED:
+        for name in names:
             for label, proc in sides.items():
                 proc.stdin.write(name + "\n")
                 proc.stdin.flush()
                 got = json.loads(proc.stdout.readline())
                 best.setdefault((name, label), []).append(got["seconds"])
+                pins[(name, label)] = got["pins"]
     for proc in sides.values():
         proc.stdin.close()
         proc.wait()
     lines = ["# Greedy speed, this checkout against another", "",
              f"288 pins, 4000 lines, 512 px, {args.image}; best of {args.repeat} warm solves each, interleaved; "
              f"this = {git_commit()}, against = {git_commit(args.against)} ({args.against})", "",
-             "| solver | this s | against s | this / against |", "|---|---:|---:|---:|"]
-    for name in COMPARED:
+             "| solver | this s | against s | this / against | same pins |", "|---|---:|---:|---:|---|"]
+    for name in names:
         a, b = min(best[(name, "this")]), min(best[(name, "against")])
-        lines.append(f"| {name} | {a:.3f} | {b:.3f} | {a / b:.3f} |")
+        same = "yes" if pins[(name, "this")] == pins[(name, "against")] else "NO"
+        lines.append(f"| {name} | {a:.3f} | {b:.3f} | {a / b:.3f} | {same} |")
     report = "\n".join(lines) + "\n"
     return publish(report, args.out)
 

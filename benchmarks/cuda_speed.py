@@ -51,9 +51,11 @@ def gpu_greedy(problem, mode):
     gains = np.zeros(problem.n_lines)
     removed = np.zeros(problem.n_lines)
     stats = np.zeros(2, np.int64)
-    drawn = G.greedy(t, cs.id_of, cs.pin_a, cs.pin_b, S, T, error_weights(problem),
-                     np.float32(problem.thread.opacity), K.RULE_ERROR, np.float32(0.0), problem.n_lines, -1, 0, True,
-                     False, used, path, gains, removed, stats, mode=mode)
+    drawn = G.greedy(t, K.Pins(cs.id_of, cs.pin_a, cs.pin_b),
+                     K.Picture(S, T, error_weights(problem), np.float32(problem.thread.opacity), K.RULE_ERROR,
+                               np.float32(0.0)),
+                     K.Settings(problem.n_lines, -1, 0, True, False), K.Thread(used, path, gains, removed, stats),
+                     mode=mode)
     return path[:drawn + 1]
 
 

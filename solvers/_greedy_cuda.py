@@ -27,6 +27,7 @@ first use only.
 from __future__ import annotations
 
 import types
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -40,6 +41,27 @@ MODES = ("auto", "persistent")
 
 class CooperativeLaunchError(RuntimeError):
     """The GPU cannot run a cooperative launch (a grid-wide barrier): the greedy loop falls back to the CPU."""
+
+
+class Loop(NamedTuple):
+    """The greedy loop's state on the device, one kernel argument (numba's CUDA target passes a tuple's
+    arrays and scalars as separate kernel parameters, on a GPU and under the simulator alike).
+
+    used (n_chords,) uint8; last (n_pins,) int64, the line at which each pin was last visited; path
+    (n_lines + 1,) int64; gains, removed (n_lines,) float64; scores (n_pins,) float64 and flags (n_pins,)
+    int8, the candidates of a step; ctrl (4,) int64, [current pin, lines drawn, stop, dead ends relaxed].
+    """
+
+    used: Any
+    last: Any
+    path: Any
+    gains: Any
+    removed: Any
+    scores: Any
+    flags: Any
+    ctrl: Any
+
+
 _compiled: dict = {}
 
 
@@ -71,40 +93,44 @@ def kernels(tpb: int) -> types.SimpleNamespace:
         return c * (g - c * h)
 
     @cuda.jit(device=True)
-    def score_chord(sh, tid, indptr, pixel, coverage, B, T, Wt, o, rule, c):
+    def score_chord(sh, tid, tab, pic, c):
         s = 0.0
-        for t in range(indptr[c] + tid, indptr[c + 1], TPB_):
-            p = pixel[t]
-            s += gain_term(coverage[t], B[p], T[p], Wt[p], o, rule)
+        for t in range(tab.indptr[c] + tid, tab.indptr[c + 1], TPB_):
+            p = tab.pixel[t]
+            s += gain_term(tab.coverage[t], pic.state[p], pic.target[p], pic.weight[p], pic.opacity, pic.rule)
         return block_sum(sh, tid, s)
 
     @cuda.jit(device=True)
-    def score_pins(sh, tid, blk, nblk, indptr, pixel, coverage, id_of, B, T, Wt, o, rule, used, last,
-                   cur, drawn, no_return, once, scores, flags):
-        """Blocks ``blk, blk + nblk, ...`` score the chords from ``cur``; flags 2 ok, 1 only if relaxed, 0 no."""
+    def score_pins(sh, tab, id_of, pic, run, st, cur, drawn):
+        """This block's candidates (pins ``blockIdx, blockIdx + gridDim, ...``) score the chords from ``cur``;
+        flags 2 ok, 1 only if relaxed, 0 no."""
+        tid = cuda.threadIdx.x
         n = id_of.shape[0]
-        j = blk
+        j = cuda.blockIdx.x
         while j < n:
             c = id_of[cur, j]
-            if c < 0 or (once != 0 and used[c] != 0):
+            if c < 0 or (run.once != 0 and st.used[c] != 0):
                 if tid == 0:
-                    scores[j] = NEG_INF
-                    flags[j] = 0
+                    st.scores[j] = NEG_INF
+                    st.flags[j] = 0
             else:
-                s = score_chord(sh, tid, indptr, pixel, coverage, B, T, Wt, o, rule, c)
+                s = score_chord(sh, tid, tab, pic, c)
                 if tid == 0:
-                    scores[j] = s
-                    flags[j] = 1 if last[j] > drawn - no_return else 2
-            j += nblk
+                    st.scores[j] = s
+                    st.flags[j] = 1 if st.last[j] > drawn - run.no_return else 2
+            j += cuda.gridDim.x
 
     @cuda.jit(device=True)
-    def draw_chord(sh, tid, indptr, pixel, coverage, B, o, rule, sum_step, c):
+    def draw_chord(sh, tid, tab, pic, c):
         """Add chord ``c`` to the state (the CPU's ``_draw``); returns the darkness removed (``sum``)."""
+        B = pic.state
+        o = pic.opacity
+        sum_step = pic.sum_step
         r = 0.0
-        for t in range(indptr[c] + tid, indptr[c + 1], TPB_):
-            p = pixel[t]
-            cv = coverage[t]
-            if rule == 0:
+        for t in range(tab.indptr[c] + tid, tab.indptr[c + 1], TPB_):
+            p = tab.pixel[t]
+            cv = tab.coverage[t]
+            if pic.rule == 0:
                 B[p] = np.float32(np.float64(B[p]) * (1.0 - np.float64(np.float32(o * cv))))
             else:
                 old = B[p]
@@ -126,69 +152,64 @@ def kernels(tpb: int) -> types.SimpleNamespace:
         return block_argmax(sval, sidx, tid, v, vi)
 
     @cuda.jit(device=True)
-    def pick_and_draw(sh, sval, sidx, tid, indptr, pixel, coverage, id_of, B, o, rule, sum_step,
-                      cur, drawn, no_return, early_stop, scores, flags, used, last, path, gains, removed, ctrl):
-        """One block: pick the best pin from ``cur``, draw its chord, record the step in ``ctrl``.
+    def pick_and_draw(sh, sval, sidx, tab, id_of, pic, run, st, cur, drawn):
+        """One block: pick the best pin from ``cur``, draw its chord, record the step in ``st.ctrl``.
 
-        ``ctrl`` (int64): [current pin, lines drawn, stop (0 go on, 1 no gain, 2 dead end),
+        ``st.ctrl`` (int64): [current pin, lines drawn, stop (0 go on, 1 no gain, 2 dead end),
         dead ends relaxed].
         """
+        tid = cuda.threadIdx.x
         n = id_of.shape[0]
-        best, bj = best_pin(sval, sidx, tid, n, scores, flags, 2)
+        best, bj = best_pin(sval, sidx, tid, n, st.scores, st.flags, 2)
         relaxed = 0
-        if bj > n and no_return > 0:
+        if bj > n and run.no_return > 0:
             relaxed = 1
-            best, bj = best_pin(sval, sidx, tid, n, scores, flags, 1)
+            best, bj = best_pin(sval, sidx, tid, n, st.scores, st.flags, 1)
         stop = 0
         c = 0
         r = 0.0
         if bj > n:
             stop = 2
-        elif early_stop != 0 and best <= 0.0:
+        elif run.early_stop != 0 and best <= 0.0:
             stop = 1
         if stop == 0:
             c = id_of[cur, bj]
-            r = draw_chord(sh, tid, indptr, pixel, coverage, B, o, rule, sum_step, c)
+            r = draw_chord(sh, tid, tab, pic, c)
         if tid == 0:
+            ctrl = st.ctrl
             ctrl[3] += relaxed
             if stop != 0:
                 ctrl[2] = stop
             else:
-                used[c] = 1
-                gains[drawn] = best
-                removed[drawn] = r
-                path[drawn + 1] = bj
-                last[bj] = drawn + 1
+                st.used[c] = 1
+                st.gains[drawn] = best
+                st.removed[drawn] = r
+                st.path[drawn + 1] = bj
+                st.last[bj] = drawn + 1
                 ctrl[0] = bj
                 ctrl[1] = drawn + 1
 
     @cuda.jit
-    def greedy_loop(indptr, pixel, coverage, id_of, B, T, Wt, o, rule, sum_step, n_lines, no_return, once,
-                    early_stop, used, last, path, gains, removed, scores, flags, ctrl):
+    def greedy_loop(tab, id_of, pic, run, st):
         """The whole thread in one cooperative launch (grid barriers between the phases)."""
         sh = cuda.shared.array(TPB_, np.float64)
         sval = cuda.shared.array(TPB_, np.float64)
         sidx = cuda.shared.array(TPB_, np.int64)
         grid = cuda.cg.this_grid()
-        tid = cuda.threadIdx.x
-        blk = cuda.blockIdx.x
-        nblk = cuda.gridDim.x
+        ctrl = st.ctrl
         while True:
             cur = ctrl[0]
             drawn = ctrl[1]
-            if ctrl[2] != 0 or drawn >= n_lines:
+            if ctrl[2] != 0 or drawn >= run.n_lines:
                 break
-            score_pins(sh, tid, blk, nblk, indptr, pixel, coverage, id_of, B, T, Wt, o, rule, used, last,
-                       cur, drawn, no_return, once, scores, flags)
+            score_pins(sh, tab, id_of, pic, run, st, cur, drawn)
             grid.sync()
-            if blk == 0:
-                pick_and_draw(sh, sval, sidx, tid, indptr, pixel, coverage, id_of, B, o, rule, sum_step,
-                              cur, drawn, no_return, early_stop, scores, flags, used, last, path, gains,
-                              removed, ctrl)
+            if cuda.blockIdx.x == 0:
+                pick_and_draw(sh, sval, sidx, tab, id_of, pic, run, st, cur, drawn)
             grid.sync()
 
     @cuda.jit
-    def score_all(indptr, pixel, coverage, B, T, Wt, o, rule, once, used, out):
+    def score_all(tab, pic, once, used, out):
         """Every chord's score (``-inf`` for used ones under ``once``): the first chord of a free start."""
         sh = cuda.shared.array(TPB_, np.float64)
         tid = cuda.threadIdx.x
@@ -198,25 +219,25 @@ def kernels(tpb: int) -> types.SimpleNamespace:
                 if tid == 0:
                     out[c] = NEG_INF
             else:
-                s = score_chord(sh, tid, indptr, pixel, coverage, B, T, Wt, o, rule, c)
+                s = score_chord(sh, tid, tab, pic, c)
                 if tid == 0:
                     out[c] = s
             c += cuda.gridDim.x
 
     @cuda.jit
-    def draw_first(indptr, pixel, coverage, B, o, rule, sum_step, c, a, b, s, used, last, path, gains, removed):
+    def draw_first(tab, pic, c, a, b, s, st):
         """Draw the first chord ``c`` = (a, b) of a free start, one block."""
         sh = cuda.shared.array(TPB_, np.float64)
         tid = cuda.threadIdx.x
-        r = draw_chord(sh, tid, indptr, pixel, coverage, B, o, rule, sum_step, c)
+        r = draw_chord(sh, tid, tab, pic, c)
         if tid == 0:
-            used[c] = 1
-            path[0] = a
-            path[1] = b
-            last[a] = 0
-            last[b] = 1
-            gains[0] = s
-            removed[0] = r
+            st.used[c] = 1
+            st.path[0] = a
+            st.path[1] = b
+            st.last[a] = 0
+            st.last[b] = 1
+            st.gains[0] = s
+            st.removed[0] = r
 
     ns = types.SimpleNamespace(tpb=tpb, greedy_loop=greedy_loop, score_all=score_all, draw_first=draw_first)
     _compiled[tpb] = ns
@@ -234,25 +255,26 @@ def _cooperative_blocks(kernel, args, tpb: int, want: int) -> int:
     return max(1, min(want, int(k.max_cooperative_grid_blocks(tpb))))
 
 
-def greedy(table, id_of, pin_a, pin_b, B, T, Wt, o, rule, sum_step, n_lines, start, no_return, once, early_stop,
-           used, path, gains, removed, stats, *, mode: str = "auto", tpb: int | None = None,
+def greedy(table, pins, pic, run, out, *, mode: str = "auto", tpb: int | None = None,
            blocks: int | None = None) -> int:
     """The CPU loop :func:`solvers._greedy_kernels._greedy_scan`, on the GPU.
 
-    Same arguments and results as the CPU loop, with the table in place of its
-    three CSR arrays and without ``parallel``.
+    Same arguments and results as the CPU loop (its named tuples), with the table in place of its
+    :class:`~solvers._greedy_kernels.Table` and without ``parallel``.
 
     Parameters
     ----------
     table : ChordTable (uploaded once, see :func:`rendering.device.device_table`)
-    id_of : (n_pins, n_pins) int32 chord ids, -1 not allowed; pin_a, pin_b : (n_chords,) int32
-    B : (n_pixels,) float32 state, updated in place (brightness for ``error``, darkness for ``sum``)
-    T, Wt : (n_pixels,) float32 target and weight
-    o : float32 opacity; rule : 0 ``error``, 1 ``sum``; sum_step : float32 darkness per unit coverage
-    n_lines, start, no_return, once, early_stop : as the CPU loop (``start < 0``: best chord of all first)
-    used : (n_chords,) bool, updated in place
-    path : (n_lines + 1,) int64; gains, removed : (n_lines,) float64
-    stats : (N_STATS,) int64, slots as :data:`solvers._greedy_kernels.STAT_RELAXED` ..., filled in place
+    pins : :class:`solvers._greedy_kernels.Pins`, ``id_of`` (n_pins, n_pins) int32 chord ids (-1 not
+        allowed), ``pin_a``, ``pin_b`` (n_chords,) int32
+    pic : :class:`solvers._greedy_kernels.Picture`: ``state`` (n_pixels,) float32, updated in place
+        (brightness for ``error``, darkness for ``sum``); ``target``, ``weight`` (n_pixels,) float32;
+        ``opacity`` float32; ``rule`` 0 ``error``, 1 ``sum``; ``sum_step`` float32 darkness per unit coverage
+    run : :class:`solvers._greedy_kernels.Settings`, ``n_lines``, ``start`` (< 0: best chord of all first),
+        ``no_return``, ``once``, ``early_stop``, as the CPU loop
+    out : :class:`solvers._greedy_kernels.Thread`, filled in place: ``used`` (n_chords,) bool; ``path``
+        (n_lines + 1,) int64; ``gains``, ``removed`` (n_lines,) float64; ``stats`` (N_STATS,) int64, slots as
+        :data:`solvers._greedy_kernels.STAT_RELAXED` ...
     mode : {"auto", "persistent"}, both one cooperative launch (the names of earlier versions)
     tpb : threads per block (default: :func:`rendering.device.threads_per_block`)
     blocks : cap on the blocks of the persistent launch (default: as many as fit)
@@ -265,23 +287,27 @@ def greedy(table, id_of, pin_a, pin_b, B, T, Wt, o, rule, sum_step, n_lines, sta
 
     from rendering.device import device_table, threads_per_block
 
+    from ._greedy_kernels import Picture, Settings, Table
+
     if mode not in MODES:
         raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
     tpb = tpb or threads_per_block()
     K = kernels(tpb)
     dt = device_table(table)
-    n = id_of.shape[0]
+    tab = Table(dt.indptr, dt.pixel, dt.coverage)
+    n = pins.id_of.shape[0]
     n_chords = table.n_chords
-    o = np.float32(o)
-    sum_step = np.float32(sum_step)
-    rule = np.int64(rule)
-    once_i = np.int64(bool(once))
-    early_i = np.int64(bool(early_stop))
-    d_id = _c.to_device(np.ascontiguousarray(id_of, dtype=np.int32))
-    d_B = _c.to_device(np.ascontiguousarray(B, dtype=np.float32))
-    d_T = _c.to_device(np.ascontiguousarray(T, dtype=np.float32))
-    d_W = _c.to_device(np.ascontiguousarray(Wt, dtype=np.float32))
-    d_used = _c.to_device(np.asarray(used).astype(np.uint8))
+    n_lines, start = int(run.n_lines), int(run.start)
+    path, stats = out.path, out.stats
+    once_i = np.int64(bool(run.once))
+    d_pic = Picture(_c.to_device(np.ascontiguousarray(pic.state, dtype=np.float32)),
+                    _c.to_device(np.ascontiguousarray(pic.target, dtype=np.float32)),
+                    _c.to_device(np.ascontiguousarray(pic.weight, dtype=np.float32)),
+                    np.float32(pic.opacity), np.int64(pic.rule), np.float32(pic.sum_step))
+    d_run = Settings(np.int64(n_lines), np.int64(start), np.int64(run.no_return), once_i,
+                     np.int64(bool(run.early_stop)))
+    d_id = _c.to_device(np.ascontiguousarray(pins.id_of, dtype=np.int32))
+    d_used = _c.to_device(np.asarray(out.used).astype(np.uint8))
     d_last = _c.to_device(np.full(n, -(1 << 30), dtype=np.int64))
     d_path = _c.to_device(np.zeros(n_lines + 1, dtype=np.int64))
     d_gains = _c.to_device(np.zeros(n_lines, dtype=np.float64))
@@ -291,22 +317,21 @@ def greedy(table, id_of, pin_a, pin_b, B, T, Wt, o, rule, sum_step, n_lines, sta
     ctrl = np.zeros(4, dtype=np.int64)
     if start < 0:
         d_all = _c.device_array(n_chords, dtype=np.float64)
-        K.score_all[max(1, min(n_chords, 65535)), tpb](dt.indptr, dt.pixel, dt.coverage, d_B, d_T, d_W, o, rule,
-                                                       once_i, d_used, d_all)
+        K.score_all[max(1, min(n_chords, 65535)), tpb](tab, d_pic, once_i, d_used, d_all)
         scores = d_all.copy_to_host()
         if not np.isfinite(scores).any():
             stats[STAT_STOP] = STOP_DEAD_END
             path[0] = 0
             return 0
         c = int(np.argmax(scores))  # first of the ties: the lowest chord id, as the CPU loop
-        if early_stop and scores[c] <= 0.0:
+        if run.early_stop and scores[c] <= 0.0:
             stats[STAT_STOP] = STOP_NO_GAIN
-            path[0] = pin_a[c]
+            path[0] = pins.pin_a[c]
             return 0
-        K.draw_first[1, tpb](dt.indptr, dt.pixel, dt.coverage, d_B, o, rule, sum_step, np.int64(c),
-                             np.int64(pin_a[c]), np.int64(pin_b[c]), np.float64(scores[c]), d_used, d_last, d_path,
-                             d_gains, d_removed)
-        ctrl[0] = pin_b[c]
+        first = Loop(d_used, d_last, d_path, d_gains, d_removed, d_scores, d_flags, _c.to_device(ctrl))
+        K.draw_first[1, tpb](tab, d_pic, np.int64(c), np.int64(pins.pin_a[c]), np.int64(pins.pin_b[c]),
+                             np.float64(scores[c]), first)
+        ctrl[0] = pins.pin_b[c]
         ctrl[1] = 1
     else:
         ctrl[0] = start
@@ -318,9 +343,8 @@ def greedy(table, id_of, pin_a, pin_b, B, T, Wt, o, rule, sum_step, n_lines, sta
         d_last = _c.to_device(last)
     d_ctrl = _c.to_device(ctrl)
     if ctrl[1] < n_lines:
-        args = (dt.indptr, dt.pixel, dt.coverage, d_id, d_B, d_T, d_W, o, rule, sum_step, np.int64(n_lines),
-                np.int64(no_return), once_i, early_i, d_used, d_last, d_path, d_gains, d_removed, d_scores,
-                d_flags, d_ctrl)
+        st = Loop(d_used, d_last, d_path, d_gains, d_removed, d_scores, d_flags, d_ctrl)
+        args = (tab, d_id, d_pic, d_run, st)
         try:
             nblk = _cooperative_blocks(K.greedy_loop, args, tpb, blocks or n)
         except Exception as e:  # noqa: BLE001  (a GPU or driver without cooperative launches)
@@ -330,12 +354,11 @@ def greedy(table, id_of, pin_a, pin_b, B, T, Wt, o, rule, sum_step, n_lines, sta
     ctrl = d_ctrl.copy_to_host()
     drawn = int(ctrl[1])
     path[:] = d_path.copy_to_host()
-    gains[:] = d_gains.copy_to_host()
-    removed[:] = d_removed.copy_to_host()
-    B[:] = d_B.copy_to_host()
-    used[:] = d_used.copy_to_host().astype(bool)
+    out.gains[:] = d_gains.copy_to_host()
+    out.removed[:] = d_removed.copy_to_host()
+    pic.state[:] = d_pic.state.copy_to_host()
+    out.used[:] = d_used.copy_to_host().astype(bool)
     stats[STAT_RELAXED] += ctrl[3]
     if ctrl[2] != 0:
         stats[STAT_STOP] = ctrl[2]
     return drawn
-

@@ -42,9 +42,27 @@ and the scan got slower).
 The parallel variant splits the chords (the candidates) between threads by id;
 each score receives the same additions in the same order as in the serial
 kernel, so results are identical.
+
+Arguments
+---------
+The loops take their inputs bundled in the named tuples below (as pynndescent
+does), built by the public wrappers (:mod:`solvers.greedy`, :mod:`solvers.view`,
+:mod:`solvers.refine`): the chord table (:class:`Table`) and its pixel-major
+(:class:`PixelMajor`) and block (:class:`Blocks`) copies, the chords by pins
+(:class:`Pins`), the picture and its score's constants (:class:`Picture`,
+:class:`BlockPicture`), the run's settings (:class:`Settings`), the running
+scores (:class:`Running`, :class:`ViewScores`), a warm start (:class:`Warm`),
+the thread being built (:class:`Thread`, :class:`Refine`) and scratch
+(:class:`BlockScratch`). The types are module-level, so ``cache=True`` keys
+them by name. Each kernel unpacks its tuples once, on its first lines, into the
+names its body uses; the per-pixel and per-candidate helpers inlined into hot
+loops take arrays, never tuples: a tuple read inside such a helper costs
+reference counts on every call (measured 2.3x on the refiner's pair delta).
 """
 
 from __future__ import annotations
+
+from typing import NamedTuple
 
 import numpy as np
 from llvmlite import ir
@@ -80,6 +98,161 @@ REFINE_TRIED, REFINE_MOVES, REFINE_EXACT = 0, 1, 2
 _MIN_FACTOR = 1e-9
 #: pixels ahead of the current one whose chord lists are prefetched
 _AHEAD = 6
+
+
+# ---------------------------------------------------------------------------- what the kernels take
+class Table(NamedTuple):
+    """The chord table, CSR by chord: chord ``c`` covers ``pixel[indptr[c]:indptr[c + 1]]`` by ``coverage``.
+
+    indptr (n_chords + 1,) int64; pixel (nnz,) int32; coverage (nnz,) float32 in (0, 1].
+    """
+
+    indptr: np.ndarray
+    pixel: np.ndarray
+    coverage: np.ndarray
+
+
+class PixelMajor(NamedTuple):
+    """The chord table transposed (:class:`rendering.derived.PixelTable`): the chords through pixel ``p`` are
+    ``chord[indptr[p]:indptr[p + 1]]`` (sorted by id), with their ``coverage`` there. The block-major table
+    (:func:`rendering.derived.block_major`) has the same shape, with blocks in place of pixels."""
+
+    indptr: np.ndarray
+    chord: np.ndarray
+    coverage: np.ndarray
+
+
+class Blocks(NamedTuple):
+    """Each chord's coverage summed over blocks (:class:`rendering.derived.BlockTable`), CSR by chord; empty
+    (``indptr`` ``[0]``) where no shortlist ranks with it."""
+
+    indptr: np.ndarray
+    block: np.ndarray
+    coverage: np.ndarray
+
+
+class Pins(NamedTuple):
+    """The chords by pins: ``id_of`` (n_pins, n_pins) int32, the chord id of a pin pair (-1: not allowed);
+    ``pin_a``, ``pin_b`` (n_chords,) int32, each chord's pins."""
+
+    id_of: np.ndarray
+    pin_a: np.ndarray
+    pin_b: np.ndarray
+
+
+class Picture(NamedTuple):
+    """The pixel state greedy chases the target with, and the constants of its score.
+
+    state : (n_pixels,) float32, brightness (``error``) or darkness left (``sum``), updated in place
+    target, weight : (n_pixels,) float32, the target brightness and the error's weight per pixel
+    opacity : float32, a pass's opacity; rule : :data:`RULE_ERROR` or :data:`RULE_SUM`
+    sum_step : float32, the darkness a pass removes per unit coverage (``sum``)
+    """
+
+    state: np.ndarray
+    target: np.ndarray
+    weight: np.ndarray
+    opacity: float
+    rule: int
+    sum_step: float
+
+
+class Settings(NamedTuple):
+    """A greedy run's settings: lines to draw, the first pin (< 0: the best chord of all first), no return to
+    the last ``no_return`` pins, each chord at most ``once``, stop when no chord gains (``early_stop``)."""
+
+    n_lines: int
+    start: int
+    no_return: int
+    once: bool
+    early_stop: bool
+
+
+class Running(NamedTuple):
+    """Every chord's running (float32) score, kept up to date through the pixel-major table ``pixels``.
+
+    Candidates within ``tol`` of the top are rescored exactly before each pick (:func:`_settle`); the
+    scores are recomputed from the picture every ``refresh`` lines.
+    """
+
+    pixels: PixelMajor
+    scores: np.ndarray
+    tol: float
+    refresh: int
+
+
+class Warm(NamedTuple):
+    """A warm start (:func:`solvers.warm_start.warm_start_inputs`): ``prior`` (n_chords,) float64 added to
+    each candidate's score (empty: none); ``partners`` (n_pins, m) int32, sorted rows, -1 padded (m = 0:
+    none); ``allowed`` (n_chords,) bool, the chords the partners allow (empty: all)."""
+
+    prior: np.ndarray
+    partners: np.ndarray
+    allowed: np.ndarray
+
+
+class Thread(NamedTuple):
+    """The thread being built, filled in place: ``used`` (n_chords,) bool, chords drawn; ``path`` (n_lines +
+    1,) int64 pins; ``gains``, ``removed`` (n_lines,) float64, each line's gain and the darkness it removed
+    (``sum``; unused, may be empty, at the block scale); ``stats`` (:data:`N_STATS`,) int64."""
+
+    used: np.ndarray
+    path: np.ndarray
+    gains: np.ndarray
+    removed: np.ndarray
+    stats: np.ndarray
+
+
+class BlockPicture(NamedTuple):
+    """The picture at a block scale ``k`` (the refiner's and ``greedy-view``'s error).
+
+    bright : (n_pixels,) float64 brightness, updated in place; sums : (n_blocks,) float64, its block sums,
+    updated in place; target : (n_blocks,) float64, the target's block sums; weight : (n_blocks,) float64,
+    the blocks' error weights; inv : ``1 / k^2``; opacity : float; block : (n_pixels,) int64, each
+    pixel's block. The error is ``sum_b weight (inv (sums - target))^2``.
+    """
+
+    bright: np.ndarray
+    sums: np.ndarray
+    target: np.ndarray
+    weight: np.ndarray
+    inv: float
+    opacity: float
+    block: np.ndarray
+
+
+class BlockScratch(NamedTuple):
+    """Scratch of a change of the block sums: ``delta`` (n_blocks,) float64 and ``mark`` (n_blocks,) bool,
+    zero where untouched; ``touched`` (n_blocks,) int64, the blocks touched. Every kernel leaves it clear."""
+
+    delta: np.ndarray
+    mark: np.ndarray
+    touched: np.ndarray
+
+
+class ViewScores(NamedTuple):
+    """``greedy-view``'s running scores: ``scores`` (n_chords,) float64, every chord's approximate gain, kept up
+    to date through the block-major table ``through`` and recomputed from the block table ``blocks`` every
+    ``refresh`` lines; the ``shortlist`` best are measured exactly each step (0: all)."""
+
+    blocks: Blocks
+    through: PixelMajor
+    scores: np.ndarray
+    shortlist: int
+    refresh: int
+
+
+class Refine(NamedTuple):
+    """The thread a refiner re-chooses pins of: ``path`` (n + 1,) int64, updated in place; ``counts``
+    (n_chords,) int64, how often each chord is drawn; ``once``: moves use undrawn chords only;
+    ``shortlist``: candidates measured exactly per pin (0: all); ``stats`` (3,) int64 (:data:`REFINE_TRIED` ...)."""
+
+    path: np.ndarray
+    counts: np.ndarray
+    once: bool
+    shortlist: int
+    stats: np.ndarray
+
 
 
 @intrinsic
@@ -208,12 +381,16 @@ def _step_pixel(S, p, cv, o, rule, sum_step):
 
 
 @njit(cache=True)
-def _draw_serial(indptr, pixel, coverage, k, S, T, Wt, o, rule, sum_step, pptr, pchord, pcov, scores, dgh, nt):
-    """Draw chord ``k`` into ``S`` and update every chord's (float32) score.
+def _draw_serial(table, k, picture, pixels, scores, dgh, nt):
+    """Draw chord ``k`` of the :class:`Table` into the :class:`Picture`'s state and update every chord's (float32)
+    ``scores`` through the :class:`PixelMajor` table ``pixels``.
 
     Returns the darkness removed (``sum``; 0 for ``error``). ``dgh`` and ``nt``
     are unused (the signature of :func:`_draw_parallel`).
     """
+    indptr, pixel, coverage = table
+    S, T, Wt, o, rule, sum_step = picture
+    pptr, pchord, pcov = pixels
     removed = 0.0
     e = indptr[k + 1]
     for t in range(indptr[k], min(indptr[k] + _AHEAD, e)):
@@ -233,11 +410,14 @@ def _draw_serial(indptr, pixel, coverage, k, S, T, Wt, o, rule, sum_step, pptr, 
 
 
 @njit(cache=True, parallel=True)
-def _draw_parallel(indptr, pixel, coverage, k, S, T, Wt, o, rule, sum_step, pptr, pchord, pcov, scores, dgh, nt):
+def _draw_parallel(table, k, picture, pixels, scores, dgh, nt):
     """:func:`_draw_serial` with the chords split into ``nt`` id ranges, one task each (identical results).
 
     ``dgh`` is float32 scratch of at least ``2 * (pixels of k)``.
     """
+    indptr, pixel, coverage = table
+    S, T, Wt, o, rule, sum_step = picture
+    pptr, pchord, pcov = pixels
     removed = 0.0
     s0 = indptr[k]
     m = indptr[k + 1] - s0
@@ -281,8 +461,8 @@ def _bonus(prior, c):
 
 
 @njit(cache=True)
-def _settle(indptr, pixel, coverage, S, T, Wt, o, rule, scores, cand, ncand, amax, tol, prior, stats):
-    """Exact pick among candidates whose running score (plus prior) is within ``tol`` of the top one.
+def _settle(table, picture, scores, cand, ncand, amax, tol, prior, stats):
+    """Exact pick among candidates whose running score (plus prior) is within ``tol`` of the top one (``amax``).
 
     The running float32 scores may be off by rounding; every candidate that
     could be the best is rescored exactly (float64 scan of its pixels, the
@@ -290,6 +470,8 @@ def _settle(indptr, pixel, coverage, S, T, Wt, o, rule, scores, cand, ncand, ama
     wins, ties to the lowest index. ``tol = inf`` rescores every candidate.
     Returns ``(index into cand, exact score, exact score + prior)``.
     """
+    indptr, pixel, coverage = table
+    S, T, Wt, o, rule, _ = picture
     thr = amax - tol
     best = -np.inf
     gain = -np.inf
@@ -434,10 +616,11 @@ def _listed(partners, a, b):
 _draw = _draw_serial
 
 
-def _greedy_py(indptr, pixel, coverage, id_of, pin_a, pin_b, S, T, Wt, o, rule, sum_step,
-               n_lines, start, no_return, once, early_stop, used, nt,
-               pptr, pchord, pcov, scores, tol, refresh, prior, partners, allowed, path, gains, removed, stats, ctl):
+def _greedy_py(table, pins, picture, settings, running, warm, thread, nt, ctl):
     """Build one continuous thread greedily. Returns the number of lines drawn.
+
+    Takes the :class:`Table`, :class:`Pins`, :class:`Picture`, :class:`Settings`, :class:`Running`,
+    :class:`Warm` and :class:`Thread` tuples, whose fields are named below.
 
     Compiled twice (see the end of this module): :data:`_greedy` draws with
     :func:`_draw_serial`, :data:`_greedy_par` with :func:`_draw_parallel` (its
@@ -466,6 +649,14 @@ def _greedy_py(indptr, pixel, coverage, id_of, pin_a, pin_b, S, T, Wt, o, rule, 
     ``ctl`` (int64, 2): the lines drawn so far are written to ``ctl[0]`` after each line, and the loop
     stops before the next line once ``ctl[1]`` is non-zero (:mod:`solvers.progress`).
     """
+    indptr, pixel, coverage = table
+    id_of, pin_a, pin_b = pins
+    S, T, Wt, o, rule, sum_step = picture
+    n_lines, start, no_return, once, early_stop = settings
+    pixels, scores, tol, refresh = running
+    pptr, pchord, pcov = pixels
+    prior, partners, allowed = warm
+    used, path, gains, removed, stats = thread
     n = id_of.shape[0]
     n_chords = indptr.shape[0] - 1
     restricted = allowed.shape[0] > 0
@@ -486,8 +677,7 @@ def _greedy_py(indptr, pixel, coverage, id_of, pin_a, pin_b, S, T, Wt, o, rule, 
         amax = -np.inf
         for i in range(ncand):
             amax = max(amax, scores[cand[i]] + _bonus(prior, cand[i]))
-        i, gain, best = _settle(indptr, pixel, coverage, S, T, Wt, o, rule, scores, cand, ncand, amax,
-                                np.inf if fell else tol, prior, stats)
+        i, gain, best = _settle(table, picture, scores, cand, ncand, amax, np.inf if fell else tol, prior, stats)
         k = cand[i]
     else:
         k, gain, best = -1, -np.inf, 0.0
@@ -506,7 +696,7 @@ def _greedy_py(indptr, pixel, coverage, id_of, pin_a, pin_b, S, T, Wt, o, rule, 
             amax = -np.inf
             for i in range(ncand):
                 amax = max(amax, scores[cand[i]] + _bonus(prior, cand[i]))
-            i, gain, best = _settle(indptr, pixel, coverage, S, T, Wt, o, rule, scores, cand, ncand, amax,
+            i, gain, best = _settle(table, picture, scores, cand, ncand, amax,
                                     np.inf if (fell and restricted) else tol, prior, stats)
             if early_stop and best <= 0.0:
                 stats[STAT_STOP] = STOP_NO_GAIN
@@ -515,8 +705,7 @@ def _greedy_py(indptr, pixel, coverage, id_of, pin_a, pin_b, S, T, Wt, o, rule, 
             cur_next = cpin[i]
         used[k] = True
         gains[drawn] = gain
-        removed[drawn] = _draw(indptr, pixel, coverage, k, S, T, Wt, o, rule, sum_step,
-                               pptr, pchord, pcov, scores, dgh, nt)
+        removed[drawn] = _draw(table, k, picture, pixels, scores, dgh, nt)
         drawn += 1
         path[drawn] = cur_next
         last[cur_next] = drawn
@@ -603,7 +792,12 @@ def _settle_delta(Bs, Ts, Wb, inv, dsum, mark, touched, nt):
 
 
 @njit(cache=True)
-def _pair_delta(indptr, pixel, coverage, x1, x2, B, Bs, Ts, Wb, inv, o, blk, dsum, mark, touched):
+def _pair_delta(table, x1, x2, bp, sc):
+    """The change of the :class:`BlockPicture`'s error if chords ``x1`` and ``x2`` (-1 or less: none) were added
+    (the scratch :class:`BlockScratch` is left clear)."""
+    indptr, pixel, coverage = table
+    B, Bs, Ts, Wb, inv, o, blk = bp
+    dsum, mark, touched = sc
     nt = 0
     if x1 >= 0:
         nt = _delta(indptr, pixel, coverage, x1, B, o, blk, dsum, mark, touched, nt)
@@ -654,9 +848,11 @@ def _reroutes(id_of, a, b, c, count, once, cj, c1, c2):
 
 
 @njit(cache=True)
-def _refine_range(indptr, pixel, coverage, id_of, path, count, once, B, Bs, Ts, Wb, inv, o, blk,
-                  bindptr, bblock, bcov, shortlist, dsum, mark, touched, m0, m1, stats):
+def _refine_range(table, id_of, bp, blocks, sc, ref, m0, m1):
     """Re-choose pins ``path[m]`` for ``m0 <= m < m1``, in order, keeping the thread continuous.
+
+    Takes the :class:`Table`, the chord ids by pin pair, the :class:`BlockPicture`, the :class:`Blocks`
+    table, the :class:`BlockScratch` and the :class:`Refine` tuple (the path and its settings).
 
     For pin ``b`` between ``a`` and ``c`` the move replaces chords (a, b) and
     (b, c) by (a, b'), (b', c) for the pin ``b'`` whose two chords give the
@@ -668,6 +864,11 @@ def _refine_range(indptr, pixel, coverage, id_of, path, count, once, B, Bs, Ts, 
     undrawn chords only). Returns the total decrease of the error; ``stats``:
     slots :data:`REFINE_TRIED`, :data:`REFINE_MOVES`, :data:`REFINE_EXACT`.
     """
+    indptr, pixel, coverage = table
+    B, Bs, Ts, Wb, inv, o, blk = bp
+    bindptr, bblock, bcov = blocks
+    dsum, mark, touched = sc
+    path, count, once, shortlist, stats = ref
     n = id_of.shape[0]
     L = path.shape[0] - 1
     gain = 0.0
@@ -688,7 +889,7 @@ def _refine_range(indptr, pixel, coverage, id_of, path, count, once, B, Bs, Ts, 
         if cc >= 0:
             _apply(indptr, pixel, coverage, cc, False, B, Bs, o, blk)
             count[cc] -= 1
-        d_old = _pair_delta(indptr, pixel, coverage, ca, cc, B, Bs, Ts, Wb, inv, o, blk, dsum, mark, touched)
+        d_old = _pair_delta(table, ca, cc, bp, sc)
         ncand = _reroutes(id_of, a, b, c, count, once, cj, c1, c2)
         if shortlist > 0 and ncand > shortlist:
             for i in range(ncand):
@@ -702,7 +903,7 @@ def _refine_range(indptr, pixel, coverage, id_of, path, count, once, B, Bs, Ts, 
         n1 = ca
         n2 = cc
         for i in order:
-            d = _pair_delta(indptr, pixel, coverage, c1[i], c2[i], B, Bs, Ts, Wb, inv, o, blk, dsum, mark, touched)
+            d = _pair_delta(table, c1[i], c2[i], bp, sc)
             stats[REFINE_EXACT] += 1
             if d < best:
                 best = d
@@ -737,14 +938,16 @@ def _open_chords(n_chords, once, used, pin_b, cand, cpin):
 
 
 @njit(cache=True)
-def _shortlist_pick(indptr, pixel, coverage, cand, ncand, B, Bs, Ts, Wb, inv, o, blk, bindptr, bblock, bcov,
-                    shortlist, approx, dsum, mark, touched, stats):
+def _shortlist_pick(table, cand, ncand, bp, blocks, shortlist, approx, sc, stats):
     """Index (into ``cand``) of the chord whose pass lowers the block error most, and that change.
 
     With ``shortlist > 0`` the candidates are ranked by :func:`_pair_approx`
     (block means) and only the best ``shortlist`` are measured exactly; ties
     go to the lowest index.
     """
+    _, Bs, Ts, Wb, inv, o, _ = bp
+    bindptr, bblock, bcov = blocks
+    dsum, mark, touched = sc
     if shortlist > 0 and ncand > shortlist:
         for i in range(ncand):
             approx[i] = _pair_approx(bindptr, bblock, bcov, cand[i], -1, Bs, Ts, Wb, inv, o, dsum, mark, touched)
@@ -755,7 +958,7 @@ def _shortlist_pick(indptr, pixel, coverage, cand, ncand, B, Bs, Ts, Wb, inv, o,
     best = np.inf
     k = -1
     for i in order:
-        d = _pair_delta(indptr, pixel, coverage, cand[i], -1, B, Bs, Ts, Wb, inv, o, blk, dsum, mark, touched)
+        d = _pair_delta(table, cand[i], -1, bp, sc)
         stats[STAT_EXACT] += 1
         if d < best:
             best = d
@@ -764,23 +967,27 @@ def _shortlist_pick(indptr, pixel, coverage, cand, ncand, B, Bs, Ts, Wb, inv, o,
 
 
 @njit(cache=True)
-def _greedy_blocks(indptr, pixel, coverage, id_of, pin_a, pin_b, B, Bs, Ts, Wb, inv, o, blk,
-                   bindptr, bblock, bcov, shortlist, n_lines, start, no_return, once, early_stop, used,
-                   path, gains, stats):
+def _greedy_blocks(table, pins, bp, blocks, shortlist, settings, thread):
     """:func:`_greedy` for the squared error of ``k x k`` block sums (the refiner's error, see there).
 
     ``B`` (float64 brightness) and ``Bs`` (its block sums) are updated in
     place. Each step measures candidates exactly (a scan of their pixels into
     the touched blocks), after a block-mean shortlist when ``shortlist > 0``.
     ``gains`` gets the decrease of the block error of each chord; ``stats`` as
-    in :func:`_greedy` ([no-return relaxed, stop reason, exact measurements]).
+    in :func:`_greedy` ([no-return relaxed, stop reason, exact measurements]). Takes the :class:`Table`,
+    :class:`Pins`, :class:`BlockPicture`, the shortlist's :class:`Blocks` table, :class:`Settings` and
+    :class:`Thread` (``removed`` unused).
     """
+    indptr, pixel, coverage = table
+    id_of, pin_a, pin_b = pins
+    B, Bs, Ts, Wb, inv, o, blk = bp
+    n_lines, start, no_return, once, early_stop = settings
+    used, path, gains, _, stats = thread
     n = id_of.shape[0]
     n_chords = indptr.shape[0] - 1
     nblocks = Bs.shape[0]
-    dsum = np.zeros(nblocks, dtype=np.float64)
-    mark = np.zeros(nblocks, dtype=np.bool_)
-    touched = np.zeros(nblocks, dtype=np.int64)
+    sc = BlockScratch(np.zeros(nblocks, dtype=np.float64), np.zeros(nblocks, dtype=np.bool_),
+                      np.zeros(nblocks, dtype=np.int64))
     last = np.full(n, -(1 << 30), dtype=np.int64)
     size = n_chords if start < 0 else n
     cand = np.empty(size, dtype=np.int64)
@@ -794,8 +1001,7 @@ def _greedy_blocks(indptr, pixel, coverage, id_of, pin_a, pin_b, B, Bs, Ts, Wb, 
             stats[STAT_STOP] = STOP_DEAD_END
             path[0] = 0
             return 0
-        i, d = _shortlist_pick(indptr, pixel, coverage, cand, ncand, B, Bs, Ts, Wb, inv, o, blk, bindptr, bblock,
-                               bcov, shortlist, approx, dsum, mark, touched, stats)
+        i, d = _shortlist_pick(table, cand, ncand, bp, blocks, shortlist, approx, sc, stats)
         path[0] = pin_a[cand[i]]
         if early_stop and d >= 0.0:
             stats[STAT_STOP] = STOP_NO_GAIN
@@ -812,8 +1018,7 @@ def _greedy_blocks(indptr, pixel, coverage, id_of, pin_a, pin_b, B, Bs, Ts, Wb, 
             if ncand == 0:
                 stats[STAT_STOP] = STOP_DEAD_END
                 break
-            i, d = _shortlist_pick(indptr, pixel, coverage, cand, ncand, B, Bs, Ts, Wb, inv, o, blk, bindptr,
-                                   bblock, bcov, shortlist, approx, dsum, mark, touched, stats)
+            i, d = _shortlist_pick(table, cand, ncand, bp, blocks, shortlist, approx, sc, stats)
             if early_stop and d >= 0.0:
                 stats[STAT_STOP] = STOP_NO_GAIN
                 break
@@ -880,10 +1085,12 @@ def _view_scores(bindptr, bblock, bcov, Bs, Ts, Wb, inv, o, scores):
 
 
 @njit(cache=True, nogil=True)
-def _greedy_view(indptr, pixel, coverage, id_of, pin_a, pin_b, B, Bs, Ts, Wb, inv, o, blk,
-                 bindptr, bblock, bcov, qptr, qchord, qcov, scores, shortlist, refresh, n_lines, start, no_return,
-                 once, early_stop, used, path, gains, stats, ctl):
+def _greedy_view(table, pins, bp, vs, settings, thread, ctl):
     """:func:`_greedy_blocks` with every chord's approximate gain kept up to date instead of recomputed.
+
+    Takes the :class:`Table`, :class:`Pins`, :class:`BlockPicture`, :class:`ViewScores` (the block table
+    ``bindptr, bblock, bcov``, the block-major table ``qptr, qchord, qcov``, ``scores``, ``shortlist``,
+    ``refresh``), :class:`Settings` and :class:`Thread` (``removed`` unused).
 
     ``scores`` (float64, n_chords) hold each chord's gain with each pixel's
     brightness taken as its block's mean (:func:`_view_scores`, the ranking of
@@ -897,12 +1104,19 @@ def _greedy_view(indptr, pixel, coverage, id_of, pin_a, pin_b, B, Bs, Ts, Wb, in
     ``refresh`` lines. ``stats`` as :func:`_greedy_blocks`'. ``ctl``: progress and cancellation, as
     :func:`_greedy_py`'s, but every 16 lines (and the count at the end).
     """
+    indptr, pixel, coverage = table
+    id_of, pin_a, pin_b = pins
+    B, Bs, Ts, Wb, inv, o, blk = bp
+    blocks, through, scores, shortlist, refresh = vs
+    bindptr, bblock, bcov = blocks
+    qptr, qchord, qcov = through
+    n_lines, start, no_return, once, early_stop = settings
+    used, path, gains, _, stats = thread
     n = id_of.shape[0]
     n_chords = indptr.shape[0] - 1
     nblocks = Bs.shape[0]
-    dsum = np.zeros(nblocks, dtype=np.float64)
-    mark = np.zeros(nblocks, dtype=np.bool_)
-    touched = np.zeros(nblocks, dtype=np.int64)
+    sc = BlockScratch(np.zeros(nblocks, dtype=np.float64), np.zeros(nblocks, dtype=np.bool_),
+                      np.zeros(nblocks, dtype=np.int64))
     last = np.full(n, -(1 << 30), dtype=np.int64)
     size = n_chords if start < 0 else n
     cand = np.empty(size, dtype=np.int64)
@@ -947,7 +1161,7 @@ def _greedy_view(indptr, pixel, coverage, id_of, pin_a, pin_b, B, Bs, Ts, Wb, in
         best = np.inf
         i = -1
         for j in order:
-            d = _pair_delta(indptr, pixel, coverage, cand[j], -1, B, Bs, Ts, Wb, inv, o, blk, dsum, mark, touched)
+            d = _pair_delta(table, cand[j], -1, bp, sc)
             stats[STAT_EXACT] += 1
             if d < best:
                 best = d
@@ -1001,27 +1215,29 @@ def _scan_parallel(indptr, pixel, coverage, S, T, Wt, o, rule, cand, ncand, out)
 
 
 @njit(cache=True)
-def _greedy_scan(indptr, pixel, coverage, id_of, pin_a, pin_b, S, T, Wt, o, rule, sum_step,
-                 n_lines, start, no_return, once, early_stop, used, parallel, path, gains, removed, stats):
+def _greedy_scan(table, pins, picture, settings, thread, parallel):
     """:func:`_greedy` that rescans every candidate's pixels at each step (no pixel-major table).
 
-    Same arguments and results as :func:`_greedy` without the score arrays
+    Same arguments and results as :func:`_greedy` without the running scores
     and the warm start (see :func:`_greedy_scan_warm`); ``stats`` holds :data:`N_STATS` slots.
     """
-    return _greedy_scan_warm(indptr, pixel, coverage, id_of, pin_a, pin_b, S, T, Wt, o, rule, sum_step,
-                             n_lines, start, no_return, once, early_stop, used, parallel,
-                             np.zeros(0, dtype=np.float64), np.zeros((id_of.shape[0], 0), dtype=np.int32),
-                             np.zeros(0, dtype=np.bool_), path, gains, removed, stats)
+    warm = Warm(np.zeros(0, dtype=np.float64), np.zeros((pins.id_of.shape[0], 0), dtype=np.int32),
+                np.zeros(0, dtype=np.bool_))
+    return _greedy_scan_warm(table, pins, picture, settings, warm, thread, parallel)
 
 
 @njit(cache=True)
-def _greedy_scan_warm(indptr, pixel, coverage, id_of, pin_a, pin_b, S, T, Wt, o, rule, sum_step,
-                      n_lines, start, no_return, once, early_stop, used, parallel, prior, partners, allowed,
-                      path, gains, removed, stats):
-    """:func:`_greedy_scan` with the warm start of :func:`_greedy` (``prior``, ``partners``, ``allowed``).
+def _greedy_scan_warm(table, pins, picture, settings, warm, thread, parallel):
+    """:func:`_greedy_scan` with the warm start of :func:`_greedy` (:class:`Warm`).
 
     ``stats`` holds :data:`N_STATS` slots (:data:`STAT_RELAXED` ...).
     """
+    indptr, pixel, coverage = table
+    id_of, pin_a, pin_b = pins
+    S, T, Wt, o, rule, sum_step = picture
+    n_lines, start, no_return, once, early_stop = settings
+    prior, partners, allowed = warm
+    used, path, gains, removed, stats = thread
     n = id_of.shape[0]
     n_chords = indptr.shape[0] - 1
     last = np.full(n, -(1 << 30), dtype=np.int64)

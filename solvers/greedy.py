@@ -105,6 +105,17 @@ def chord_scores(table: ChordTable, state: np.ndarray, target: np.ndarray, weigh
     return out
 
 
+def kernel_table(table: ChordTable):
+    """The chord table's arrays as the kernels take them (:class:`solvers._greedy_kernels.Table`)."""
+    return K.Table(table.indptr, table.pixel, table.coverage)
+
+
+def kernel_pins(problem: Problem):
+    """The problem's chords by pins as the kernels take them (:class:`solvers._greedy_kernels.Pins`)."""
+    chords = problem.chords
+    return K.Pins(chords.id_of, chords.pin_a, chords.pin_b)
+
+
 def squared_error(problem: Problem, image: np.ndarray) -> float:
     """The weighted squared error ``sum w (image - target)^2`` the ``error`` score lowers."""
     d = np.asarray(image, dtype=np.float64).ravel() - problem.target.image.ravel().astype(np.float64)
@@ -254,11 +265,8 @@ def greedy_path(problem: Problem, config: "GreedySolver.Config | None" = None, *
     if device == "cuda":
         from . import _greedy_cuda
 
-        chords = problem.chords
-        drawn = _greedy_cuda.greedy(problem.table, chords.id_of, chords.pin_a, chords.pin_b, th.state, th.target,
-                                    th.weights, th.opacity, th.rule, th.sum_step, problem.n_lines, first,
-                                    cfg.no_return, once, cfg.early_stop, th.used, th.path, th.gains, th.removed,
-                                    th.stats)
+        drawn = _greedy_cuda.greedy(problem.table, kernel_pins(problem), th.picture(),
+                                    th.settings(problem.n_lines, first, cfg.no_return), th.thread())
     elif guide is not None:
         drawn = _guided(th, guide, first)
     elif cfg.method == "incremental":
@@ -345,6 +353,22 @@ class _Thread:
                    gains=np.zeros(n, dtype=np.float64), removed=np.zeros(n, dtype=np.float64),
                    stats=np.zeros(K.N_STATS, dtype=np.int64), prior=prior64, partners=partners32, allowed=allowed)
 
+    def picture(self):
+        """The picture the kernels update (:class:`solvers._greedy_kernels.Picture`)."""
+        return K.Picture(self.state, self.target, self.weights, self.opacity, self.rule, self.sum_step)
+
+    def settings(self, n_lines: int, start: int, no_return: int):
+        """A run's settings (:class:`solvers._greedy_kernels.Settings`): ``start < 0``, the best chord first."""
+        return K.Settings(n_lines, start, no_return, self.once, self.early_stop)
+
+    def warm(self):
+        """The warm start (:class:`solvers._greedy_kernels.Warm`; empty arrays: none)."""
+        return K.Warm(self.prior, self.partners, self.allowed)
+
+    def thread(self):
+        """The arrays the kernels fill (:class:`solvers._greedy_kernels.Thread`)."""
+        return K.Thread(self.used, self.path, self.gains, self.removed, self.stats)
+
     def after(self, drawn: int) -> "_Thread":
         """The same thread seen from line ``drawn`` on: its path, gains and removed start there, fresh stats."""
         return dataclasses.replace(self, path=self.path[drawn:], gains=self.gains[drawn:],
@@ -357,7 +381,6 @@ def _incremental(th: _Thread, n_lines: int, first: int, no_return: int, *, restr
 
     ``ctl``: the :mod:`solvers.progress` control array the kernel reports to (lines drawn, cancel flag)."""
     table = th.problem.table
-    chords = th.problem.chords
     # with partners only the allowed chords can be candidates (but for counted fallbacks, which
     # rescore exactly): keeping just their scores up to date is the speed-up
     pt = restricted_pixel_table(table, th.allowed) if restricted else pixel_table(table)
@@ -368,21 +391,15 @@ def _incremental(th: _Thread, n_lines: int, first: int, no_return: int, *, restr
     tol = SCORE_TOLERANCE * float(np.abs(scores).max(initial=0.0))
     nt = 2 * _n_threads() if th.parallel else 1
     kernel = K._greedy_par if th.parallel else K._greedy
-    return kernel(table.indptr, table.pixel, table.coverage, chords.id_of, chords.pin_a, chords.pin_b,
-                  th.state, th.target, th.weights, th.opacity, th.rule, th.sum_step, n_lines, first, no_return,
-                  th.once, th.early_stop, th.used, nt, pt.indptr, pt.chord, pt.coverage, scores, tol,
-                  REFRESH_EVERY, th.prior, th.partners, th.allowed, th.path, th.gains, th.removed, th.stats,
-                  np.zeros(2, np.int64) if ctl is None else ctl)
+    running = K.Running(K.PixelMajor(pt.indptr, pt.chord, pt.coverage), scores, tol, REFRESH_EVERY)
+    return kernel(kernel_table(table), kernel_pins(th.problem), th.picture(), th.settings(n_lines, first, no_return),
+                  running, th.warm(), th.thread(), nt, np.zeros(2, np.int64) if ctl is None else ctl)
 
 
 def _scan(th: _Thread, n_lines: int, first: int, no_return: int) -> int:
     """Run :func:`solvers._greedy_kernels._greedy_scan_warm`: every candidate's pixels rescanned each step."""
-    table = th.problem.table
-    chords = th.problem.chords
-    return K._greedy_scan_warm(table.indptr, table.pixel, table.coverage, chords.id_of, chords.pin_a, chords.pin_b,
-                               th.state, th.target, th.weights, th.opacity, th.rule, th.sum_step, n_lines, first,
-                               no_return, th.once, th.early_stop, th.used, th.parallel, th.prior, th.partners,
-                               th.allowed, th.path, th.gains, th.removed, th.stats)
+    return K._greedy_scan_warm(kernel_table(th.problem.table), kernel_pins(th.problem), th.picture(),
+                               th.settings(n_lines, first, no_return), th.warm(), th.thread(), th.parallel)
 
 
 def _guided(th: _Thread, guide, first: int) -> int:

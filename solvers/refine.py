@@ -24,7 +24,7 @@ from rendering.derived import block_table
 
 K = lazy_import("solvers._greedy_kernels")  # numba: loaded when a kernel runs
 KS = lazy_import("solvers._ssim_kernels")
-from . import greedy as _greedy  # noqa: E402,F401  (registers greedy, which greedy+refine composes)
+from .greedy import kernel_table  # noqa: E402  (and registers greedy, which greedy+refine composes)
 from .compose import Refiner, compose  # noqa: E402
 from .problem import Problem  # noqa: E402
 from .solution import Output  # noqa: E402
@@ -106,15 +106,13 @@ def refine_path(problem: Problem, path, *, objective: str = "error", scale: int 
     Bs = np.empty(nblocks, dtype=np.float64)
     K._refine_state(table.indptr, table.pixel, table.coverage, chords, B, o, blk, Bs)
     err0 = K._block_error(Bs, Ts, Wb, inv)
-    dsum = np.zeros(nblocks, dtype=np.float64)
-    mark = np.zeros(nblocks, dtype=np.bool_)
-    touched = np.zeros(nblocks, dtype=np.int64)
-    bt = err_b.shortlist_table(problem, shortlist)
+    scratch = K.BlockScratch(np.zeros(nblocks, dtype=np.float64), np.zeros(nblocks, dtype=np.bool_),
+                             np.zeros(nblocks, dtype=np.int64))
+    bt = K.Blocks(*err_b.shortlist_table(problem, shortlist))
     stats = np.zeros(3, dtype=np.int64)  # slots K.REFINE_TRIED, K.REFINE_MOVES, K.REFINE_EXACT
+    tab, bp, ref = kernel_table(table), err_b.picture(B, Bs, o), K.Refine(path, count, once, shortlist, stats)
     gains, out_of_time = _sweeps(
-        lambda m0, m1: K._refine_range(table.indptr, table.pixel, table.coverage, problem.chords.id_of, path, count,
-                                       once, B, Bs, Ts, Wb, inv, o, blk, bt[0], bt[1], bt[2], shortlist,
-                                       dsum, mark, touched, m0, m1, stats),
+        lambda m0, m1: K._refine_range(tab, problem.chords.id_of, bp, bt, scratch, ref, m0, m1),
         path.size, sweeps, chunk, seconds, t0, stop_below=1e-9 * err0, max_pins=max_pins)
     hist = err0 - np.concatenate([[0.0], np.cumsum(gains)])
     err = float(hist[-1])

@@ -24,6 +24,7 @@ from rendering.lazy import lazy_import
 K = lazy_import("solvers._greedy_kernels")  # numba: loaded when a kernel runs
 from . import progress  # noqa: E402
 from .base import Solver  # noqa: E402
+from .greedy import kernel_pins, kernel_table  # noqa: E402
 from .hints import Hint  # noqa: E402
 from .problem import Problem, error_weights  # noqa: E402
 from .registry import register  # noqa: E402
@@ -64,6 +65,11 @@ class BlockError:
         Wb = np.bincount(blk, weights=error_weights(problem).astype(np.float64), minlength=nblocks) / scale ** 2
         return cls(blk, nblocks, Ts, Wb, 1.0 / scale ** 2, scale)
 
+    def picture(self, bright: np.ndarray, sums: np.ndarray, opacity: float):
+        """A picture at this block scale as the kernels take it (:class:`solvers._greedy_kernels.BlockPicture`):
+        ``bright`` (n_pixels,) float64 and its block sums ``sums`` (nblocks,) float64, both updated in place."""
+        return K.BlockPicture(bright, sums, self.Ts, self.Wb, self.inv, opacity, self.blk)
+
     def shortlist_table(self, problem: Problem, shortlist: int) -> tuple:
         """The block table the shortlist ranks with, as ``(indptr, block, coverage)`` (empty for ``shortlist=0``)."""
         if shortlist <= 0:
@@ -95,32 +101,30 @@ def greedy_view_path(problem: Problem, *, scale: int, shortlist: int, no_return:
         raise InputError(f"start_pin must be below the pin count {problem.layout.n_pins}, got {start_pin}")
     t0 = time.perf_counter()
     table = problem.table
-    chords = problem.chords
     err = BlockError.of(problem, scale)
     B = np.ones(table.n_pixels, dtype=np.float64)
     Bs = np.bincount(err.blk, weights=B, minlength=err.nblocks)
     err0 = K._block_error(Bs, err.Ts, err.Wb, err.inv)
-    sbt = err.shortlist_table(problem, shortlist)
     used = np.zeros(table.n_chords, dtype=np.bool_)
     path = np.zeros(problem.n_lines + 1, dtype=np.int64)
     gains = np.zeros(problem.n_lines, dtype=np.float64)
     stats = np.zeros(K.N_STATS, dtype=np.int64)
     first = -1 if start_pin is None else int(start_pin)
+    bp = err.picture(B, Bs, float(problem.thread.opacity))
+    settings = K.Settings(problem.n_lines, first, no_return, once, early_stop)
+    thread = K.Thread(used, path, gains, np.zeros(0, dtype=np.float64), stats)  # no darkness removed at this scale
     if method == "incremental":
         bt = block_table(table, scale)
         bm = block_major(table, scale)
         scores = np.empty(table.n_chords, dtype=np.float64)
         with progress.watching(progress.path_batches(path)):
-            drawn = K._greedy_view(table.indptr, table.pixel, table.coverage, chords.id_of, chords.pin_a,
-                                   chords.pin_b, B, Bs, err.Ts, err.Wb, err.inv, float(problem.thread.opacity),
-                                   err.blk, bt.indptr, bt.block, bt.coverage, bm.indptr, bm.chord, bm.coverage,
-                                   scores, shortlist, VIEW_REFRESH, problem.n_lines, first, no_return, once,
-                                   early_stop, used, path, gains, stats, progress.control())
+            vs = K.ViewScores(K.Blocks(bt.indptr, bt.block, bt.coverage),
+                              K.PixelMajor(bm.indptr, bm.chord, bm.coverage), scores, shortlist, VIEW_REFRESH)
+            drawn = K._greedy_view(kernel_table(table), kernel_pins(problem), bp, vs, settings, thread,
+                                   progress.control())
     else:
-        drawn = K._greedy_blocks(table.indptr, table.pixel, table.coverage, chords.id_of, chords.pin_a,
-                                 chords.pin_b, B, Bs, err.Ts, err.Wb, err.inv, float(problem.thread.opacity),
-                                 err.blk, sbt[0], sbt[1], sbt[2], shortlist, problem.n_lines, first, no_return, once,
-                                 early_stop, used, path, gains, stats)
+        drawn = K._greedy_blocks(kernel_table(table), kernel_pins(problem), bp,
+                                 K.Blocks(*err.shortlist_table(problem, shortlist)), shortlist, settings, thread)
     history = err0 - np.concatenate([[0.0], np.cumsum(gains[:drawn])])
     extra = dict(stop=K.STOP_REASONS[stats[K.STAT_STOP]], no_return_relaxed=int(stats[K.STAT_RELAXED]),
                  exact_measurements=int(stats[K.STAT_EXACT]), scale=scale, view_method=method,

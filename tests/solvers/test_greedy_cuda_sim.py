@@ -43,12 +43,14 @@ else:
             gains = np.zeros(problem.n_lines)
             removed = np.zeros(problem.n_lines)
             stats = np.zeros(K.N_STATS, np.int64)
-            args = (cs.id_of, cs.pin_a, cs.pin_b, S, T, Wt, o, rule, step, problem.n_lines, start, no_return, True,
-                    early_stop, used)
+            pins = K.Pins(cs.id_of, cs.pin_a, cs.pin_b)
+            pic = K.Picture(S, T, Wt, o, rule, step)
+            run = K.Settings(problem.n_lines, start, no_return, True, early_stop)
+            thread = K.Thread(used, path, gains, removed, stats)
             if dev == "cpu":
-                drawn = K._greedy_scan(t.indptr, t.pixel, t.coverage, *args, False, path, gains, removed, stats)
+                drawn = K._greedy_scan(K.Table(t.indptr, t.pixel, t.coverage), pins, pic, run, thread, False)
             else:
-                drawn = G.greedy(t, *args, path, gains, removed, stats, mode=mode)
+                drawn = G.greedy(t, pins, pic, run, thread, mode=mode)
             out.append(dict(drawn=drawn, path=path[:drawn + 1], gains=gains[:drawn], removed=removed[:drawn],
                             state=S, used=used, stats=stats))
         return out

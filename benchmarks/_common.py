@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 import platform
 import subprocess
@@ -32,6 +33,15 @@ def publish(report: str, out: Path | None) -> int:
         atomic_write(Path(out), report.encode("utf-8"))
         print(f"wrote {out}")
     return 0
+
+
+def study_parser(doc: str, *, vs: str) -> argparse.ArgumentParser:
+    """The command line of a script over one finished study: the study folder (default ``results/default``)
+    and ``--vs``, the reference solver of the statistics (default ``vs``); described by ``doc``'s first line."""
+    ap = argparse.ArgumentParser(description=doc.split("\n")[0])
+    ap.add_argument("study", nargs="?", default="results/default")
+    ap.add_argument("--vs", default=vs)
+    return ap
 
 
 def provenance() -> str:

@@ -17,7 +17,6 @@ and the Pareto and profile figures of ``ssim_blur2``.
 
 from __future__ import annotations
 
-import argparse
 import json
 import time
 from pathlib import Path
@@ -25,6 +24,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from _common import study_parser
 from bench import stats as S
 from bench.storage import read_runs
 from bench.report import render_row
@@ -59,10 +59,8 @@ def rescore(study: Path) -> pd.DataFrame:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("study", nargs="?", default="results/default")
+    ap = study_parser(__doc__, vs="greedy")
     ap.add_argument("--out", default="results/blur2")
-    ap.add_argument("--vs", default="greedy")
     args = ap.parse_args(argv)
     study, out = Path(args.study), Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

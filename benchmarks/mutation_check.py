@@ -51,62 +51,68 @@ class Mutant:
     old: str
     new: str
     what: str
-    tests: tuple = METRIC_TESTS
-    old_tests: tuple | None = OLD_METRIC_TESTS
+    tests: tuple
+    old_tests: tuple | None
     note: str = ""
 
 
 M = "rendering/metrics.py"
 G = "solvers/_greedy_kernels.py"
-MUTANTS = (
-    Mutant("ssim-data-range-4", M, "data_range=1.0, full=True", "data_range=4.0, full=True",
-           "SSIM's data range 1 -> 4 (C1, C2 16x larger; every SSIM rises)"),
-    Mutant("ssim-canvas-mean", M, "return float(smap[mask].mean()), l1, psnr", "return float(smap.mean()), l1, psnr",
-           "SSIM map averaged over the whole canvas instead of the frame"),
-    Mutant("mask-dropped", M, "    p = np.where(mask, preview, 1.0)\n    t = np.where(mask, target, 1.0)\n    ssim_f",
-           "    p = preview\n    t = target\n    ssim_f",
-           "outside the frame not set to white before comparing (score)"),
-    Mutant("l1-squared", M, "l1 = float(np.mean(np.abs(diff)))", "l1 = float(np.mean(diff ** 2))",
-           "L1 computed as the mean squared difference"),
-    Mutant("l1-over-canvas", M, "diff = pred[mask] - target[mask]", "diff = (pred - target).ravel()",
-           "L1 over the canvas instead of the frame"),
-    Mutant("psnr-natural-log", M, "psnr = float(10.0 * np.log10(1.0 / np.mean(",
-           "psnr = float(10.0 * np.log(1.0 / np.mean(", "PSNR with ln instead of log10"),
-    Mutant("view-factor-x2", M, "k = _effective_factor(min(mask.shape), factor)\n    pv = view_scale(p, k)",
-           "k = _effective_factor(min(mask.shape), factor * 2)\n    pv = view_scale(p, k)",
-           "viewing scale twice as coarse (grey score)"),
-    Mutant("view-mask-any", M,
-           "mv = view_scale(mask.astype(np.float32), k) >= 0.5\n    ssim_v, l1_v, psnr_v = _scores(pv, tv, mv)",
-           "mv = view_scale(mask.astype(np.float32), k) > 0.0\n    ssim_v, l1_v, psnr_v = _scores(pv, tv, mv)",
-           "viewed frame = blocks touching the frame instead of half inside"),
-    Mutant("ssim-window-5", M, "win = min(7, side", "win = min(5, side", "SSIM window 7x7 -> 5x5"),
-    Mutant("flat-reference-canvas-mean", M, "flat = np.full_like(target, float(target[mask].mean()))\n    return",
-           "flat = np.full_like(target, float(target.mean()))\n    return",
-           "flat reference tone = the canvas's mean instead of the frame's"),
-    Mutant("colour-luma-swapped", M, "luma = np.array([0.2125, 0.7154, 0.0721])",
-           "luma = np.array([0.0721, 0.7154, 0.2125])", "colour score's luminance with R and B weights swapped"),
-    Mutant("de2000-over-canvas", M, "de_f = _mean_de2000(p, t, mask)", "de_f = _mean_de2000(p, t, np.ones_like(mask))",
-           "full-resolution CIEDE2000 averaged over the canvas (board pixels count)"),
-    Mutant("blur-sigma-1", M, "BLUR_SIGMA = 2.0", "BLUR_SIGMA = 1.0", "blur2 protocol with sigma 1 instead of 2"),
-    Mutant("blur-one-side", M, "t = _blur(np.where(mask, target, 1.0), sigma)", "t = np.where(mask, target, 1.0)",
-           "blur2 protocol blurs the preview only"),
-    Mutant("blur-mode-reflect", M, 'return gaussian_filter(image, sigma=sigma, mode="nearest"',
-           'return gaussian_filter(image, sigma=sigma, mode="reflect"', "blur edges reflected instead of repeated"),
-    Mutant("gain-sign", G, "return 2.0 * o * w * b * (b - t), o * o * w * b * b",
-           "return 2.0 * o * w * b * (t - b), o * o * w * b * b",
-           "greedy gain: 2 o w B (B - T) -> 2 o w B (T - B)", tests=GREEDY_TESTS, old_tests=None),
-    Mutant("gain-no-o2-term", G, "return 2.0 * o * w * b * (b - t), o * o * w * b * b",
-           "return 2.0 * o * w * b * (b - t), 0.0", "greedy gain without its -o^2 c^2 B^2 term",
-           tests=GREEDY_TESTS, old_tests=None),
-    Mutant("score-h-sign", G, "        sc += cv * (g - cv * h)", "        sc += cv * (g + cv * h)",
-           "fresh chord score: c (g - c h) -> c (g + c h)", tests=GREEDY_TESTS, old_tests=None),
-    Mutant("push-update-sign", G, "        scores[cs[i]] += cv * (dg - cv * dh)",
-           "        scores[cs[i]] += cv * (dg + cv * dh)", "incremental score update with the wrong sign of dh",
-           tests=GREEDY_TESTS, old_tests=None),
-    Mutant("view-gain-sign", G, "return 2.0 * Wb[b] * inv * (Bs[b] - Ts[b]) * a, Wb[b] * a * a",
-           "return 2.0 * Wb[b] * inv * (Ts[b] - Bs[b]) * a, Wb[b] * a * a",
-           "greedy-view block gain with the error's sign flipped", tests=GREEDY_TESTS, old_tests=None),
-)
+#: greedy's gain, the line two mutants change
+GAIN = "return 2.0 * o * w * b * (b - t), o * o * w * b * b"
+
+
+def _mutants(path: str, tests: tuple, old_tests: tuple | None, changes: list[tuple[str, str, str, str]]) -> tuple:
+    """The mutants of one source file, each ``(name, old, new, what)``, run against the same test subsets."""
+    return tuple(Mutant(name, path, old, new, what, tests, old_tests) for name, old, new, what in changes)
+
+
+MUTANTS = _mutants(M, METRIC_TESTS, OLD_METRIC_TESTS, [
+    ("ssim-data-range-4", "data_range=1.0, full=True", "data_range=4.0, full=True",
+     "SSIM's data range 1 -> 4 (C1, C2 16x larger; every SSIM rises)"),
+    ("ssim-canvas-mean", "return float(smap[mask].mean()), l1, psnr", "return float(smap.mean()), l1, psnr",
+     "SSIM map averaged over the whole canvas instead of the frame"),
+    ("mask-dropped", "    p = np.where(mask, preview, 1.0)\n    t = np.where(mask, target, 1.0)\n    ssim_f",
+     "    p = preview\n    t = target\n    ssim_f",
+     "outside the frame not set to white before comparing (score)"),
+    ("l1-squared", "l1 = float(np.mean(np.abs(diff)))", "l1 = float(np.mean(diff ** 2))",
+     "L1 computed as the mean squared difference"),
+    ("l1-over-canvas", "diff = pred[mask] - target[mask]", "diff = (pred - target).ravel()",
+     "L1 over the canvas instead of the frame"),
+    ("psnr-natural-log", "psnr = float(10.0 * np.log10(1.0 / np.mean(",
+     "psnr = float(10.0 * np.log(1.0 / np.mean(", "PSNR with ln instead of log10"),
+    ("view-factor-x2", "k = _effective_factor(min(mask.shape), factor)\n    pv = view_scale(p, k)",
+     "k = _effective_factor(min(mask.shape), factor * 2)\n    pv = view_scale(p, k)",
+     "viewing scale twice as coarse (grey score)"),
+    ("view-mask-any",
+     "mv = view_scale(mask.astype(np.float32), k) >= 0.5\n    ssim_v, l1_v, psnr_v = _scores(pv, tv, mv)",
+     "mv = view_scale(mask.astype(np.float32), k) > 0.0\n    ssim_v, l1_v, psnr_v = _scores(pv, tv, mv)",
+     "viewed frame = blocks touching the frame instead of half inside"),
+    ("ssim-window-5", "win = min(7, side", "win = min(5, side", "SSIM window 7x7 -> 5x5"),
+    ("flat-reference-canvas-mean", "flat = np.full_like(target, float(target[mask].mean()))\n    return",
+     "flat = np.full_like(target, float(target.mean()))\n    return",
+     "flat reference tone = the canvas's mean instead of the frame's"),
+    ("colour-luma-swapped", "luma = np.array([0.2125, 0.7154, 0.0721])",
+     "luma = np.array([0.0721, 0.7154, 0.2125])", "colour score's luminance with R and B weights swapped"),
+    ("de2000-over-canvas", "de_f = _mean_de2000(p, t, mask)", "de_f = _mean_de2000(p, t, np.ones_like(mask))",
+     "full-resolution CIEDE2000 averaged over the canvas (board pixels count)"),
+    ("blur-sigma-1", "BLUR_SIGMA = 2.0", "BLUR_SIGMA = 1.0", "blur2 protocol with sigma 1 instead of 2"),
+    ("blur-one-side", "t = _blur(np.where(mask, target, 1.0), sigma)", "t = np.where(mask, target, 1.0)",
+     "blur2 protocol blurs the preview only"),
+    ("blur-mode-reflect", 'return gaussian_filter(image, sigma=sigma, mode="nearest"',
+     'return gaussian_filter(image, sigma=sigma, mode="reflect"', "blur edges reflected instead of repeated"),
+]) + _mutants(G, GREEDY_TESTS, None, [
+    ("gain-sign", GAIN, "return 2.0 * o * w * b * (t - b), o * o * w * b * b",
+     "greedy gain: 2 o w B (B - T) -> 2 o w B (T - B)"),
+    ("gain-no-o2-term", GAIN, "return 2.0 * o * w * b * (b - t), 0.0", "greedy gain without its -o^2 c^2 B^2 term"),
+    ("score-h-sign", "        sc += cv * (g - cv * h)", "        sc += cv * (g + cv * h)",
+     "fresh chord score: c (g - c h) -> c (g + c h)"),
+    ("push-update-sign", "        scores[cs[i]] += cv * (dg - cv * dh)",
+     "        scores[cs[i]] += cv * (dg + cv * dh)", "incremental score update with the wrong sign of dh"),
+    ("view-gain-sign", "return 2.0 * Wb[b] * inv * (Bs[b] - Ts[b]) * a, Wb[b] * a * a",
+     "return 2.0 * Wb[b] * inv * (Ts[b] - Bs[b]) * a, Wb[b] * a * a",
+     "greedy-view block gain with the error's sign flipped"),
+])
 
 
 def repo_files() -> list[str]:

@@ -10,14 +10,13 @@ scipy.stats and matplotlib (the report pays them once), the tables of each metri
 
 from __future__ import annotations
 
-import argparse
 import time
+
+from _common import study_parser
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("study", nargs="?", default="results/default")
-    ap.add_argument("--vs", default="greedy-view")
+    ap = study_parser(__doc__, vs="greedy-view")
     ap.add_argument("--metrics", default="ssim,l1,psnr")
     args = ap.parse_args(argv)
     marks = [("start", time.perf_counter(), time.process_time())]

@@ -57,16 +57,17 @@ class Spec:
     min_gap : int, chord min gap (the chord set depends only on pins and min gap)
     train_canvas : int, px, canvas of the differentiable renderer during training
     input_size : int, px, the model's input picture side
-    frame_mm, thread_mm, opacity : the thread model (see :class:`rendering.ThreadModel`)
+    frame_mm, thread_mm, opacity : the thread model (see :class:`rendering.ThreadModel`), by default its
+        defaults: a model trained with them fits a problem with the default thread
     """
 
     n_pins: int = 288
     min_gap: int = 20
     train_canvas: int = 128
     input_size: int = 64
-    frame_mm: float = 600.0
-    thread_mm: float = 0.2
-    opacity: float = 1.0
+    frame_mm: float = ThreadModel.frame_mm
+    thread_mm: float = ThreadModel.thread_mm
+    opacity: float = ThreadModel.opacity
 
     def __post_init__(self):
         check_int("pins", self.n_pins, low=8, hint="train for 8 or more pins, e.g. --pins 288")

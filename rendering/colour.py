@@ -403,6 +403,15 @@ def palette_cost(colours, weights, board, threads) -> float:
     return float(np.dot(weights, hull_distance2(colours, verts)))
 
 
+def _with_colour(pts, wts, B, C, kept: list[int], i: int, dist) -> tuple[float, np.ndarray]:
+    """The weighted cost and the squared distances of ``pts`` to the hull of the board ``B`` and the colours
+    ``C[kept + [i]]``, given ``dist``, their distances to the hull without ``C[i]`` (only the simplices
+    through the added colour are measured)."""
+    verts = np.vstack([B[None], C[kept + [i]]])
+    d = np.minimum(dist, hull_distance2(pts, verts, containing=verts.shape[0] - 1))
+    return float(np.dot(wts, d)), d
+
+
 def auto_palette(image, k: int, *, board=None, mask=None, candidates=None) -> Palette:
     """Choose ``k`` thread colours from :data:`THREAD_COLOURS` whose mixtures on the board reach the picture.
 
@@ -434,9 +443,7 @@ def auto_palette(image, k: int, *, board=None, mask=None, candidates=None) -> Pa
         for i in range(len(table)):
             if i in chosen:
                 continue
-            verts = np.vstack([B[None], C[chosen + [i]]])
-            d = np.minimum(dist, hull_distance2(pts, verts, containing=verts.shape[0] - 1))
-            cost = float(np.dot(wts, d))
+            cost, d = _with_colour(pts, wts, B, C, chosen, i, dist)
             if cost < best - 1e-12:
                 best, best_i, best_d = cost, i, d
         chosen.append(best_i)
@@ -450,9 +457,7 @@ def auto_palette(image, k: int, *, board=None, mask=None, candidates=None) -> Pa
             for i in range(len(table)):
                 if i in chosen:
                     continue
-                verts = np.vstack([B[None], C[rest + [i]]])
-                d = np.minimum(without, hull_distance2(pts, verts, containing=verts.shape[0] - 1))
-                c = float(np.dot(wts, d))
+                c, _ = _with_colour(pts, wts, B, C, rest, i, without)
                 if c < cost - 1e-9 * max(1.0, cost):  # chosen[a] becomes i (the rest, and ``without``, stay)
                     chosen, cost, improved = rest[:a] + [i] + rest[a:], c, True
         if not improved:

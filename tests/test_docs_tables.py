@@ -261,24 +261,22 @@ def test_diff_and_ratio_compare_two_solvers_group_by_group(root):
     assert "no row with solver=nobody" in nobody
 
 
-def test_cell_copies_one_cell_of_a_markdown_table_or_a_csv(root):
-    assert value(root, 'cell results/x.md heading="Part > Sub" col=score solver=one') == "0.5"
-    assert value(root, 'cell results/x.md heading="Part > Sub" col=score solver=ref') == "0.1"
-    assert value(root, 'cell results/x.md heading="Part > Sub" col=score solver=two fmt=+.2f') == "+0.25"
-    assert value(root, 'cell results/x.md heading=Other col=v k=z') == "9"
-    assert value(root, "cell results/y.csv col=score image=b") == "0.75"
-    two = error(root, "x <!-- v: cell results/y.csv col=score image=a -->?<!-- /v -->")
-    assert "2 rows of 'results/y.csv' match" in two
-
-
-def test_text_captures_numbers_in_a_results_file(root):
-    assert value(root, 'text results/z.txt pattern="speed ([0-9.]+) s"') == "1.25"
-    assert value(root, 'text results/z.txt pattern="speed ([0-9.]+) s" match=-1') == "2.5"
-    assert value(root, 'text results/z.txt pattern="speed ([0-9.]+) s" agg=range fmt=.2f') == "1.25-2.50"
-    assert value(root, 'text results/z.txt pattern="speed ([0-9.]+) s" agg=count') == "2"
-    assert value(root, 'text results/x.md heading=Other pattern="speed ([0-9.]+) s" agg=max fmt=.1f') == "4.0"
-    assert "matches nothing" in error(root, 'x <!-- v: text results/z.txt pattern="fast ([0-9]+)" -->?<!-- /v -->')
-    assert "exactly one" in error(root, 'x <!-- v: text results/z.txt pattern="(s)(p)" -->?<!-- /v -->')
+@pytest.mark.parametrize("spec, expected", [
+    # cell: one cell of a Markdown table (under a heading) or of a CSV
+    ('cell results/x.md heading="Part > Sub" col=score solver=one', "0.5"),
+    ('cell results/x.md heading="Part > Sub" col=score solver=ref', "0.1"),
+    ('cell results/x.md heading="Part > Sub" col=score solver=two fmt=+.2f', "+0.25"),
+    ('cell results/x.md heading=Other col=v k=z', "9"),
+    ("cell results/y.csv col=score image=b", "0.75"),
+    # text: the numbers a pattern captures in a results file
+    ('text results/z.txt pattern="speed ([0-9.]+) s"', "1.25"),
+    ('text results/z.txt pattern="speed ([0-9.]+) s" match=-1', "2.5"),
+    ('text results/z.txt pattern="speed ([0-9.]+) s" agg=range fmt=.2f', "1.25-2.50"),
+    ('text results/z.txt pattern="speed ([0-9.]+) s" agg=count', "2"),
+    ('text results/x.md heading=Other pattern="speed ([0-9.]+) s" agg=max fmt=.1f', "4.0"),
+])
+def test_cell_and_text_copy_one_value_of_a_results_file(root, spec, expected):
+    assert value(root, spec) == expected
 
 
 # --------------------------------------------------------------------------- bad markers
@@ -293,6 +291,9 @@ def test_text_captures_numbers_in_a_results_file(root):
     ("a <!-- v: value results/s col=ssim -->?", "not closed on its line"),
     ("x <!-- v: md results/x.md -->?<!-- /v -->", "unknown value kind 'md'"),
     ("<!-- v: value results/s col=ssim -->?<!-- /v --> opens the line", "an inline marker opens the line"),
+    ("x <!-- v: cell results/y.csv col=score image=a -->?<!-- /v -->", "2 rows of 'results/y.csv' match"),
+    ('x <!-- v: text results/z.txt pattern="fast ([0-9]+)" -->?<!-- /v -->', "matches nothing"),
+    ('x <!-- v: text results/z.txt pattern="(s)(p)" -->?<!-- /v -->', "exactly one"),
 ])
 def test_a_bad_marker_is_one_line_with_file_and_line(root, text, says):
     msg = error(root, "intro\n" + text)

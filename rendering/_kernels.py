@@ -63,75 +63,45 @@ def _chord_pixels(px, py, qx, qy, width, W, H, out_pix, out_cov, write):
     half_w = 0.5 * width
     reach = half_w + 0.5 * (a + b)  # largest |d| with non-zero coverage
     count = 0
+    # walk the major axis (the one the chord advances along faster: x-major walks columns, y-major rows), a short
+    # run of the other in each step; (m, n) is (x, y) or (y, x), and the pixel index ``y * W + x`` is
+    # ``m * sm + n * sn``. The sums below are those of (x, y) with their terms swapped: the same floats.
     if abs(dx) >= abs(dy):
-        # x-major: walk columns, a short run of rows in each
-        x0 = int(math.floor(min(px, qx) - reach - 1.0))
-        x1 = int(math.floor(max(px, qx) + reach + 1.0))
-        if x0 < 0:
-            x0 = 0
-        if x1 > W - 1:
-            x1 = W - 1
-        slope = dy / dx
-        span = reach / abs(tx)
-        for x in range(x0, x1 + 1):
-            cx = x + 0.5
-            yl = py + (cx - px) * slope
-            y0 = int(math.floor(yl - span))
-            y1 = int(math.floor(yl + span))
-            if y0 < 0:
-                y0 = 0
-            if y1 > H - 1:
-                y1 = H - 1
-            for y in range(y0, y1 + 1):
-                cy = y + 0.5
-                rx = cx - px
-                ry = cy - py
-                d = rx * nx + ry * ny
-                cov = _trap_cdf(d + half_w, a, b) - _trap_cdf(d - half_w, a, b)
-                if cov <= _EPS_COVERAGE:
-                    continue
-                u = rx * tx + ry * ty
-                cov *= _trap_cdf(length - u, a, b) - _trap_cdf(-u, a, b)
-                if cov <= _EPS_COVERAGE:
-                    continue
-                if write:
-                    out_pix[count] = y * W + x
-                    out_cov[count] = min(cov, 1.0)
-                count += 1
+        pm, qm, pn, dm, dn, tm, tn, nm, nn, sm, sn, m_size, n_size = px, qx, py, dx, dy, tx, ty, nx, ny, 1, W, W, H
     else:
-        y0 = int(math.floor(min(py, qy) - reach - 1.0))
-        y1 = int(math.floor(max(py, qy) + reach + 1.0))
-        if y0 < 0:
-            y0 = 0
-        if y1 > H - 1:
-            y1 = H - 1
-        slope = dx / dy
-        span = reach / abs(ty)
-        for y in range(y0, y1 + 1):
-            cy = y + 0.5
-            xl = px + (cy - py) * slope
-            x0 = int(math.floor(xl - span))
-            x1 = int(math.floor(xl + span))
-            if x0 < 0:
-                x0 = 0
-            if x1 > W - 1:
-                x1 = W - 1
-            for x in range(x0, x1 + 1):
-                cx = x + 0.5
-                rx = cx - px
-                ry = cy - py
-                d = rx * nx + ry * ny
-                cov = _trap_cdf(d + half_w, a, b) - _trap_cdf(d - half_w, a, b)
-                if cov <= _EPS_COVERAGE:
-                    continue
-                u = rx * tx + ry * ty
-                cov *= _trap_cdf(length - u, a, b) - _trap_cdf(-u, a, b)
-                if cov <= _EPS_COVERAGE:
-                    continue
-                if write:
-                    out_pix[count] = y * W + x
-                    out_cov[count] = min(cov, 1.0)
-                count += 1
+        pm, qm, pn, dm, dn, tm, tn, nm, nn, sm, sn, m_size, n_size = py, qy, px, dy, dx, ty, tx, ny, nx, W, 1, H, W
+    m0 = int(math.floor(min(pm, qm) - reach - 1.0))
+    m1 = int(math.floor(max(pm, qm) + reach + 1.0))
+    if m0 < 0:
+        m0 = 0
+    if m1 > m_size - 1:
+        m1 = m_size - 1
+    slope = dn / dm
+    span = reach / abs(tm)
+    for m in range(m0, m1 + 1):
+        cm = m + 0.5
+        nl = pn + (cm - pm) * slope
+        n0 = int(math.floor(nl - span))
+        n1 = int(math.floor(nl + span))
+        if n0 < 0:
+            n0 = 0
+        if n1 > n_size - 1:
+            n1 = n_size - 1
+        rm = cm - pm
+        for n in range(n0, n1 + 1):
+            rn = (n + 0.5) - pn
+            d = rm * nm + rn * nn
+            cov = _trap_cdf(d + half_w, a, b) - _trap_cdf(d - half_w, a, b)
+            if cov <= _EPS_COVERAGE:
+                continue
+            u = rm * tm + rn * tn
+            cov *= _trap_cdf(length - u, a, b) - _trap_cdf(-u, a, b)
+            if cov <= _EPS_COVERAGE:
+                continue
+            if write:
+                out_pix[count] = m * sm + n * sn
+                out_cov[count] = min(cov, 1.0)
+            count += 1
     return count
 
 

@@ -54,19 +54,34 @@ def render(table: ChordTable, chords, *, opacity: float = 1.0) -> np.ndarray:
     """
     chords = _as_chord_ids(chords, table.n_chords)
     out = np.ones(table.n_pixels, dtype=np.float32)
+    _draw_passes(table, chords, np.float32(opacity), out, _use_numpy(table, chords))
+    return out.reshape(table.shape)
+
+
+def _use_numpy(table: ChordTable, chords: np.ndarray) -> bool:
+    """Whether a render of ``chords`` is done with NumPy: a small one in a process that has not loaded numba
+    (loading the JIT costs ~0.45 s)."""
+    if "numba" in sys.modules:
+        return False
     entries = int((table.indptr[chords + 1] - table.indptr[chords]).sum()) if chords.size else 0
-    if "numba" not in sys.modules and entries <= NUMPY_RENDER_ENTRIES:
-        # a small render in a process that has not loaded numba: NumPy, bit for bit the kernel's arithmetic
-        # (each pass in float64, rounded to float32), without loading the JIT (~0.45 s)
+    return entries <= NUMPY_RENDER_ENTRIES
+
+
+def _draw_passes(table: ChordTable, chords: np.ndarray, opacity: np.float32, out: np.ndarray, numpy: bool) -> None:
+    """Multiply the flat float32 ``out`` by ``1 - opacity * coverage`` for each pass of ``chords``, in order, with
+    the kernel or (``numpy``) with NumPy: the same arithmetic bit for bit (each pass in float64, rounded to
+    float32)."""
+    if numpy:
         starts, lens = table.indptr[chords], table.indptr[chords + 1] - table.indptr[chords]
-        idx = np.repeat(starts - np.concatenate([[0], np.cumsum(lens)[:-1]]), lens) + np.arange(entries)
-        factor = 1.0 - (np.float32(opacity) * table.coverage[idx]).astype(np.float64)
-        np.multiply.at(out, table.pixel[idx], factor)
-        return out.reshape(table.shape)
+        total = int(lens.sum())
+        if total:
+            idx = np.repeat(starts - np.concatenate([[0], np.cumsum(lens)[:-1]]), lens) + np.arange(total)
+            factor = 1.0 - (opacity * table.coverage[idx]).astype(np.float64)
+            np.multiply.at(out, table.pixel[idx], factor)
+        return
     from . import _kernels  # numba: loaded on first use
 
-    _kernels._render_multiplicative(table.indptr, table.pixel, table.coverage, chords, np.float32(opacity), out)
-    return out.reshape(table.shape)
+    _kernels._render_multiplicative(table.indptr, table.pixel, table.coverage, chords, opacity, out)
 
 
 def coverage_sum(table: ChordTable, chords) -> np.ndarray:
@@ -178,22 +193,16 @@ def render_snapshots(table: ChordTable, chords, counts, *, opacity: float = 1.0)
     """(canvas, canvas) float32 renders after each of ``counts`` lines (ascending), drawn incrementally with
     :func:`render`'s arithmetic (each pixel multiplied by ``1 - opacity * coverage`` per pass, float32, in
     order), so the one after the last line equals :func:`render` bit for bit."""
-    chords = np.asarray(chords, dtype=np.int64)
+    chords = _as_chord_ids(chords, table.n_chords)
     o = np.float32(opacity)
     out = np.ones(table.n_pixels, dtype=np.float32)
+    numpy = _use_numpy(table, chords)
     done = 0
     shots = []
     for k in counts:
         k = int(k)
         if k > done:
-            seg = chords[done:k]
-            starts, ends = table.indptr[seg], table.indptr[seg + 1]
-            lens = ends - starts
-            total = int(lens.sum())
-            if total:
-                idx = np.repeat(starts - np.concatenate([[0], np.cumsum(lens)[:-1]]), lens) + np.arange(total)
-                factor = 1.0 - (o * table.coverage[idx]).astype(np.float64)
-                np.multiply.at(out, table.pixel[idx], factor)
+            _draw_passes(table, chords[done:k], o, out, numpy)
             done = k
         shots.append(out.reshape(table.shape).copy())
     return shots

@@ -138,6 +138,29 @@ def test_small_renders_without_numba_take_the_numpy_path_bit_for_bit(table, monk
     assert not np.array_equal(numpy_path.ravel(), np.ones(table.n_pixels))
 
 
+def test_snapshots_are_the_same_on_the_numpy_path_and_the_kernel(table, monkeypatch):
+    """render_snapshots draws each stretch of lines with render()'s two paths: the same pictures bit for bit, and
+    the last one is render()'s."""
+    import sys
+
+    from rendering import raster
+    from rendering.raster import render_snapshots
+
+    chords = np.random.default_rng(1).integers(0, table.n_chords, 200)
+    counts = [0, 1, 50, 50, 199, 200]
+    kernel = render_snapshots(table, chords, counts, opacity=0.8)
+    with monkeypatch.context() as m:
+        m.delitem(sys.modules, "numba", raising=False)
+        m.setattr(raster, "NUMPY_RENDER_ENTRIES", 10 ** 9)
+        assert raster._use_numpy(table, chords)
+        numpy_path = render_snapshots(table, chords, counts, opacity=0.8)
+    assert len(kernel) == len(numpy_path) == len(counts)
+    for a, b in zip(kernel, numpy_path):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(kernel[-1], render(table, chords, opacity=0.8))
+    assert not np.array_equal(kernel[2], kernel[4])
+
+
 def test_a_process_without_numba_renders_a_cached_table_with_numpy():
     import subprocess
     import sys

@@ -167,3 +167,23 @@ def test_few_places_branch_on_grey_versus_colour():
     tool = runpy.run_path(str(ROOT / "tools" / "branches.py"))
     found = tool["branches"](ROOT)
     assert len(found) <= 10, "\n".join(f"{f}:{line}: {src}" for f, line, src in found)
+
+
+#: the most parameters a kernel (a function in a kernel module) may take: state passes as named tuples
+MAX_KERNEL_PARAMETERS = 14
+
+
+def test_kernels_take_named_tuples_not_long_argument_lists():
+    """Every function in a kernel module (``_*.py`` in rendering and solvers, the CUDA kernels nested in their
+    factories included) takes at most :data:`MAX_KERNEL_PARAMETERS` parameters: state passes as named tuples
+    (pynndescent's habit), not the 15-41 positional arguments the greedy kernels once took."""
+    long = []
+    for path in _sources("rendering", "solvers"):
+        if not path.name.startswith("_") or path.name == "__init__.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.FunctionDef):
+                n = len(node.args.posonlyargs) + len(node.args.args) + len(node.args.kwonlyargs)
+                if n > MAX_KERNEL_PARAMETERS:
+                    long.append(f"{path.relative_to(ROOT)}:{node.lineno} {node.name} takes {n}")
+    assert not long, "\n".join(long)

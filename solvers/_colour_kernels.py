@@ -46,9 +46,18 @@ order is the build order. Ties go to the lower colour index, then the lower pin 
 A colour not started yet may start with any chord: until it starts, each step at which it may take the
 frame scans its lane (all chords). Limiting switches to every few lines would save that scan but is not
 the greedy rule; it costs 0.05-0.1 s at 4000 lines where a colour starts late.
+
+Arguments
+---------
+The joint greedy (:func:`_greedy_py`, compiled per width as :data:`KERNELS`) takes its arguments as the
+named tuples below, unpacked on its first lines into the names its body uses: a :class:`Table`,
+:class:`Pins`, a :class:`ColourPicture`, :class:`ColourSettings`, :class:`ColourScores` and
+:class:`Lines`.
 """
 
 from __future__ import annotations
+
+from typing import NamedTuple
 
 import numpy as np
 from numba import njit
@@ -74,6 +83,80 @@ WIDTHS = (1, 2, 4, 8, 16)
 #: a compiled copy's lanes (colours, padded) and channels: constants bound per copy (:data:`KERNELS`)
 KP = 1
 NCH = 1
+
+
+# ---------------------------------------------------------------------------- what the kernels take
+class Table(NamedTuple):
+    """The chord table, CSR by chord: chord ``c`` covers ``pixel[indptr[c]:indptr[c + 1]]`` by ``coverage``.
+
+    indptr (n_chords + 1,) int64; pixel (nnz,) int32; coverage (nnz,) float32 in (0, 1].
+    """
+
+    indptr: np.ndarray
+    pixel: np.ndarray
+    coverage: np.ndarray
+
+
+class Pins(NamedTuple):
+    """The chords by pins: ``id_of`` (n_pins, n_pins) int32, the chord id of a pin pair (-1: not allowed);
+    ``pin_a``, ``pin_b`` (n_chords,) int32, each chord's pins."""
+
+    id_of: np.ndarray
+    pin_a: np.ndarray
+    pin_b: np.ndarray
+
+
+class ColourPicture(NamedTuple):
+    """The picture the colour greedy draws in: ``S`` (n_pixels, NCH) float32, the state, updated in place
+    (the renderer's arithmetic); ``T`` (n_pixels, NCH) float32, the target; ``Wt`` (n_pixels,) float32, the
+    error's weight per pixel; ``cols`` (KP, NCH) float64, the thread colours (padded); ``o`` float32, a
+    pass's opacity; ``ncol``, int, the colours in use."""
+
+    S: np.ndarray
+    T: np.ndarray
+    Wt: np.ndarray
+    cols: np.ndarray
+    o: np.float32
+    ncol: int
+
+
+class ColourSettings(NamedTuple):
+    """The colour greedy's settings: ``n_lines`` to draw, the shortest run of a colour (``min_run``), stop
+    when no line gains (``early_stop``, bool), each chord at most ``once`` per colour (bool)."""
+
+    n_lines: int
+    min_run: int
+    early_stop: bool
+    once: bool
+
+
+class ColourScores(NamedTuple):
+    """Every chord's running score in every colour, kept up to date through the pixel-major table (the chords
+    through pixel ``p`` are ``pchord[pptr[p]:pptr[p + 1]]``, uint16, by ``pcov``, float32; ``pptr`` int32): ``scores``
+    (n_chords, KP) float32 (:func:`_fill_scores_py`); candidates within ``tol`` (float) of the top are rescored
+    exactly before each pick; the scores are recomputed from the picture every ``refresh`` (int) lines."""
+
+    pptr: np.ndarray
+    pchord: np.ndarray
+    pcov: np.ndarray
+    scores: np.ndarray
+    tol: float
+    refresh: int
+
+
+class Lines(NamedTuple):
+    """The threads being built, filled in place: ``used`` (n_chords, KP) bool, chords drawn per colour;
+    ``cur`` (KP,) int64, each colour's current pin (-1: not started); per line in build order (n_lines,)
+    int64 ``line_colour``, ``line_from``, ``line_to`` and float64 ``gains``; ``stats`` (:data:`N_CSTATS`,)
+    int64."""
+
+    used: np.ndarray
+    cur: np.ndarray
+    line_colour: np.ndarray
+    line_from: np.ndarray
+    line_to: np.ndarray
+    gains: np.ndarray
+    stats: np.ndarray
 
 
 # ---------------------------------------------------------------------------- per-pixel terms
@@ -173,18 +256,24 @@ _fill = _fill_scores_py
 _top = _top_py
 
 
-def _greedy_py(indptr, pixel, coverage, id_of, pin_a, pin_b, S, T, Wt, cols, o, ncol, n_lines, min_run,
-               early_stop, once, pptr, pchord, pcov, scores, tol, refresh, used, cur,
-               line_colour, line_from, line_to, gains, stats):
+def _greedy_py(table, pins, picture, settings, running, lines):
     """The joint colour greedy (module docstring). Returns the number of lines drawn.
 
+    ``table``: a :class:`Table`; ``pins``: :class:`Pins`; ``picture``: a :class:`ColourPicture`;
+    ``settings``: :class:`ColourSettings`; ``running``: :class:`ColourScores`; ``lines``: :class:`Lines`.
     ``S`` (n_pixels, NCH) float32 starts at the board's colour and is updated in place (the renderer's
     arithmetic); ``scores`` (n_chords, KP) float32 must hold every chord's score for ``S`` in each of
-    the ``ncol`` colours (:func:`fill_scores`); ``used`` (n_chords, KP) marks chords drawn in each
+    the ``ncol`` colours (:func:`_fill_scores_py`); ``used`` (n_chords, KP) marks chords drawn in each
     colour; ``cur`` (KP,) int64 the colours' current pins (-1: not started). Line ``i`` is drawn in
     colour ``line_colour[i]`` from pin ``line_from[i]`` to ``line_to[i]``, lowering the error by
     ``gains[i]``.
     """
+    indptr, pixel, coverage = table
+    id_of, pin_a, pin_b = pins
+    S, T, Wt, cols, o, ncol = picture
+    n_lines, min_run, early_stop, once = settings
+    pptr, pchord, pcov, scores, tol, refresh = running
+    used, cur, line_colour, line_from, line_to, gains, stats = lines
     n = id_of.shape[0]
     n_chords = indptr.shape[0] - 1
     g0 = np.zeros(KP, dtype=np.float64)

@@ -6,9 +6,18 @@ Drawing chord ``(i, j)`` subtracts ``kern`` centred at ``(i, j)`` and ``(j, i)``
 so ``R`` is the density still wanted around every chord: after a chord is
 drawn, its near-parallel neighbours (nearby pin pairs cover nearly the same
 pixels) are wanted less. Both kernels below read and update ``R`` in place.
+
+Arguments
+---------
+:func:`_greedy_guided` takes its arguments as the named tuples below, unpacked on
+its first lines into the names its body uses: a :class:`Table`, the chord ids
+``id_of``, a :class:`Picture`, :class:`GuidedSettings`, a :class:`Guide` and a
+:class:`Thread`.
 """
 
 from __future__ import annotations
+
+from typing import NamedTuple
 
 import numpy as np
 from numba import njit
@@ -18,6 +27,69 @@ from rendering.jit import guard_cache
 guard_cache()  # before the first @njit: registers this module for the cache stamp
 
 from ._greedy_kernels import STAT_STOP, STOP_DEAD_END, STOP_NO_GAIN, _gh, _step_pixel  # noqa: E402
+
+
+# ---------------------------------------------------------------------------- what the kernels take
+class Table(NamedTuple):
+    """The chord table, CSR by chord: chord ``c`` covers ``pixel[indptr[c]:indptr[c + 1]]`` by ``coverage``.
+
+    indptr (n_chords + 1,) int64; pixel (nnz,) int32; coverage (nnz,) float32 in (0, 1].
+    """
+
+    indptr: np.ndarray
+    pixel: np.ndarray
+    coverage: np.ndarray
+
+
+class Picture(NamedTuple):
+    """The pixel state greedy chases the target with, and the constants of its score (as the grey greedy's).
+
+    S : (n_pixels,) float32, brightness (``error``) or darkness left (``sum``), updated in place;
+    T, Wt : (n_pixels,) float32, the target and the error's weight per pixel; o : float32, a pass's
+    opacity; rule : int, ``RULE_ERROR`` or ``RULE_SUM`` (:mod:`solvers._greedy_kernels`); sum_step :
+    float32, the darkness a pass removes per unit coverage (``sum``).
+    """
+
+    S: np.ndarray
+    T: np.ndarray
+    Wt: np.ndarray
+    o: np.float32
+    rule: int
+    sum_step: np.float32
+
+
+class GuidedSettings(NamedTuple):
+    """The guided run's settings: ``n_lines`` to draw (int) from pin ``start`` (int); each chord at most
+    ``once`` (bool); stop when no candidate gains (``early_stop``, bool); or, with ``handover`` (bool),
+    return then, leaving the stop code 0."""
+
+    n_lines: int
+    start: int
+    once: bool
+    early_stop: bool
+    handover: bool
+
+
+class Guide(NamedTuple):
+    """A guide as :func:`_greedy_guided` takes it: ``R`` (n_pins, n_pins) float64, the density still wanted
+    (updated in place); ``kern`` (2r + 1, 2r + 1) float64, the blur taken off around each drawn chord;
+    ``m`` (int), the most wanted open partners scored at each pin."""
+
+    R: np.ndarray
+    kern: np.ndarray
+    m: int
+
+
+class Thread(NamedTuple):
+    """The thread being built, filled in place: ``used`` (n_chords,) bool, chords drawn; ``path`` (n_lines +
+    1,) int64 pins; ``gains``, ``removed`` (n_lines,) float64, each line's gain and the darkness it removed
+    (``sum``); ``stats`` (``N_STATS``,) int64 (:mod:`solvers._greedy_kernels`)."""
+
+    used: np.ndarray
+    path: np.ndarray
+    gains: np.ndarray
+    removed: np.ndarray
+    stats: np.ndarray
 
 
 @njit(cache=True, inline="always")
@@ -98,8 +170,7 @@ def _set_gh(gh, S, T, Wt, o, rule, p):
 
 
 @njit(cache=True)
-def _greedy_guided(indptr, pixel, coverage, id_of, S, T, Wt, o, rule, sum_step, n_lines, start, once,
-                   early_stop, handover, used, R, kern, m, path, gains, removed, stats):
+def _greedy_guided(table, id_of, picture, settings, guide, thread):
     """Greedy whose candidates at each pin are the guide's ``m`` most wanted open partners.
 
     Each candidate's exact score is a scan of its pixels with greedy's own
@@ -111,8 +182,15 @@ def _greedy_guided(indptr, pixel, coverage, id_of, S, T, Wt, o, rule, sum_step, 
     ``stats[STAT_STOP]``: the stop code, as :func:`solvers._greedy_kernels._greedy`;
     with ``handover`` it returns, leaving the code 0, as soon as no candidate lowers the error
     (the caller hands the thread to plain greedy, which scores every candidate).
-    Returns the number of chords drawn.
+    Returns the number of chords drawn. ``table``: a :class:`Table`; ``id_of`` (n_pins, n_pins) int32, the
+    chord id of a pin pair (-1: not allowed); ``picture``: a :class:`Picture`; ``settings``:
+    :class:`GuidedSettings`; ``guide``: a :class:`Guide`; ``thread``: a :class:`Thread`.
     """
+    indptr, pixel, coverage = table
+    S, T, Wt, o, rule, sum_step = picture
+    n_lines, start, once, early_stop, handover = settings
+    R, kern, m = guide
+    used, path, gains, removed, stats = thread
     gh = np.empty((S.shape[0], 2), dtype=np.float64)
     for p in range(S.shape[0]):
         _set_gh(gh, S, T, Wt, o, rule, p)

@@ -44,9 +44,20 @@ bcov``), i.e. ``-o/k^2 sum_b bcov_b h_b`` with ``h = x dJ/dx``
 (:func:`_gradient`, the exact derivative through the reflected window, kept
 current by :func:`_gradient_local` as pins move), and only the best
 ``shortlist`` are measured.
+
+Arguments
+---------
+The kernels with many arguments take them as the named tuples below, unpacked
+on their first lines into the names the bodies use: :func:`_refine_ssim_range`
+takes a :class:`Table`, a :class:`Thread`, an :class:`SSIMState`, a
+:class:`Ranking`, an :class:`SSIMScratch`, the range ``m0, m1`` and ``stats``;
+:func:`_candidate` the same table, state and scratch, which its caller passes
+through.
 """
 
 from __future__ import annotations
+
+from typing import NamedTuple
 
 import numpy as np
 from numba import njit
@@ -109,6 +120,93 @@ def window_reach(G: int) -> tuple[np.ndarray, np.ndarray]:
 W_SX, W_SY, W_SXX, W_SYY, W_SXY, W_S, W_MW = 0, 1, 2, 3, 4, 5, 6
 B_X, B_Y, B_WL, B_INV, B_RDX, B_P, B_Q, B_R = 0, 1, 2, 3, 4, 5, 6, 7
 D_X, D_XX, D_XY, D_S = 0, 1, 2, 3
+
+
+# ---------------------------------------------------------------------------- what the kernels take
+class Table(NamedTuple):
+    """The chord table, CSR by chord: chord ``c`` covers ``pixel[indptr[c]:indptr[c + 1]]`` by ``coverage``.
+
+    indptr (n_chords + 1,) int64; pixel (nnz,) int32; coverage (nnz,) float32 in (0, 1].
+    """
+
+    indptr: np.ndarray
+    pixel: np.ndarray
+    coverage: np.ndarray
+
+
+class Thread(NamedTuple):
+    """The thread being refined: ``id_of`` (n_pins, n_pins) int32, the chord id of a pin pair (-1: not
+    allowed); ``path`` (n_lines + 1,) int64, its pins (updated in place); ``count`` (n_chords,) int64, the
+    passes of each chord (updated in place); ``once``, bool, each chord at most once."""
+
+    id_of: np.ndarray
+    path: np.ndarray
+    count: np.ndarray
+    once: bool
+
+
+class SSIMState(NamedTuple):
+    """The objective's state (built by :func:`solvers.refine.refine_ssim_path`).
+
+    B : (n_pixels,) float64, the thread's brightness (updated in place); o : float, a pass's opacity;
+    blk : (n_pixels,) int64, each pixel's block; BS : (n_blocks, 8) float64, per block the columns ``B_*``;
+    G : int, blocks per side; ridx, rmul : (G, 7) int64 and float64, :func:`window_reach`; wrow : (G, 7)
+    int64, :func:`window_rows`; W : (n_blocks, 8) float64, per window the columns ``W_*``; PQR :
+    (n_blocks, 4) float64, each window's derivatives (:func:`_pqr`); h : (n_blocks,) float64, ``x dJ/dx``
+    per block (:func:`_gradient`).
+    """
+
+    B: np.ndarray
+    o: float
+    blk: np.ndarray
+    BS: np.ndarray
+    G: int
+    ridx: np.ndarray
+    rmul: np.ndarray
+    wrow: np.ndarray
+    W: np.ndarray
+    PQR: np.ndarray
+    h: np.ndarray
+
+
+class Ranking(NamedTuple):
+    """The first-order ranking of candidates: the block table (each chord's coverage summed over blocks,
+    CSR by chord: ``bindptr`` (n_chords + 1,) int64, ``bblock`` uint16 (or int64), ``bcov`` float32;
+    ``bindptr`` ``[0]`` when ``shortlist`` is 0); ``shortlist``, int, candidates measured exactly per pin
+    (0: all); each pin's fan ``fan`` (n_pins, n_pins) float64, the first-order score of its chords,
+    computed at the version ``fan_at`` (n_pins,) int64 (-1: never) of ``h``, whose current version is
+    ``version`` (1,) int64."""
+
+    bindptr: np.ndarray
+    bblock: np.ndarray
+    bcov: np.ndarray
+    shortlist: int
+    fan: np.ndarray
+    fan_at: np.ndarray
+    version: np.ndarray
+
+
+class SSIMScratch(NamedTuple):
+    """The refiner's scratch, left clear between pins, (n_blocks,) each but ``D`` and ``RS`` (n_blocks, 4)
+    float64: a candidate's change of the block sums ``dsum`` (float64) over ``touched`` (int64, marked in
+    ``mark``, bool), and its window changes ``D`` over ``wt`` (int64, marked in ``wmark``, bool); the old
+    chords' removal: block-sum change ``rsum`` (float64) over ``rtouched`` (int64), window changes and SSIM
+    ``RS`` over ``rwt`` (int64, marked in ``rwmark``, bool); the blocks whose ``h`` is stale, ``hlist``
+    (int64, marked in ``hmark``, bool)."""
+
+    D: np.ndarray
+    RS: np.ndarray
+    dsum: np.ndarray
+    mark: np.ndarray
+    touched: np.ndarray
+    rsum: np.ndarray
+    rtouched: np.ndarray
+    wmark: np.ndarray
+    wt: np.ndarray
+    rwmark: np.ndarray
+    rwt: np.ndarray
+    hmark: np.ndarray
+    hlist: np.ndarray
 
 
 @njit(cache=True, inline="always")
@@ -387,12 +485,15 @@ def _removal(rsum, rtouched, nr, BS, G, ridx, rmul, W, RS, rwmark, rwt):
 
 
 @njit(cache=True)
-def _candidate(indptr, pixel, coverage, x1, x2, B, o, blk, dsum, mark, touched, BS, G, ridx, rmul, W, D, wmark, wt,
-               RS, rwmark, d_rem):
+def _candidate(table, state, scratch, x1, x2, d_rem):
     """Exact change of ``J`` of a move: the old chords' removal (``d_rem``, its windows ``RS``) plus ``x1, x2``.
 
-    ``B`` is without the old chords; a block or window both touch takes both changes.
+    ``B`` is without the old chords; a block or window both touch takes both changes. ``table``: a
+    :class:`Table`; ``state``: an :class:`SSIMState`; ``scratch``: an :class:`SSIMScratch`.
     """
+    indptr, pixel, coverage = table
+    B, o, blk, BS, G, ridx, rmul, wrow, W, PQR, h = state
+    D, RS, dsum, mark, touched, rsum, rtouched, wmark, wt, rwmark, rwt, hmark, hlist = scratch
     nt = 0
     if x1 >= 0 and x2 >= 0:
         # the two chords share the pixels near b' (and more when a and c are neighbours): x2 is measured on
@@ -432,9 +533,7 @@ def _candidate(indptr, pixel, coverage, x1, x2, B, o, blk, dsum, mark, touched, 
 
 
 @njit(cache=True)
-def _refine_ssim_range(indptr, pixel, coverage, id_of, path, count, once, B, o, blk, BS, G, ridx, rmul, wrow,
-                       W, D, RS, PQR, h, bindptr, bblock, bcov, shortlist, dsum, mark, touched, rsum, rtouched,
-                       wmark, wt, rwmark, rwt, hmark, hlist, fan, fan_at, version, m0, m1, stats):
+def _refine_ssim_range(table, thread, state, ranking, scratch, m0, m1, stats):
     """Re-choose pins ``path[m]``, ``m0 <= m < m1``, in order, raising ``J``; the thread stays one thread.
 
     For pin ``b`` between ``a`` and ``c`` the move replaces chords (a, b) and
@@ -449,7 +548,16 @@ def _refine_ssim_range(indptr, pixel, coverage, id_of, path, count, once, B, o, 
     chords from one pin (its fan, ``fan[p]``) serve the pins on both sides
     of it: a fan is kept until a move changes ``h`` (``fan_at[p]`` against
     ``version[0]``), which halves the ranking's reads.
+
+    ``table``: a :class:`Table`; ``thread``: a :class:`Thread`; ``state``: an :class:`SSIMState`;
+    ``ranking``: a :class:`Ranking`; ``scratch``: an :class:`SSIMScratch`; ``stats`` (3,) int64, slots
+    :data:`TRIED`, :data:`MOVES`, :data:`EXACT`.
     """
+    indptr, pixel, coverage = table
+    id_of, path, count, once = thread
+    B, o, blk, BS, G, ridx, rmul, wrow, W, PQR, h = state
+    bindptr, bblock, bcov, shortlist, fan, fan_at, version = ranking
+    D, RS, dsum, mark, touched, rsum, rtouched, wmark, wt, rwmark, rwt, hmark, hlist = scratch
     n = id_of.shape[0]
     L = path.shape[0] - 1
     gain = 0.0
@@ -493,8 +601,7 @@ def _refine_ssim_range(indptr, pixel, coverage, id_of, path, count, once, B, o, 
         best = 0.0  # keeping b changes nothing
         k_best = -1
         for i in order:
-            d = _candidate(indptr, pixel, coverage, c1[i], c2[i], B, o, blk, dsum, mark, touched, BS, G, ridx, rmul,
-                           W, D, wmark, wt, RS, rwmark, d_rem)
+            d = _candidate(table, state, scratch, c1[i], c2[i], d_rem)
             stats[EXACT] += 1
             if d > best:
                 best = d

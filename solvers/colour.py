@@ -183,9 +183,10 @@ def colour_greedy_path(problem: Problem, *, min_run: int = MIN_RUN, early_stop: 
     to = np.zeros(n, np.int64)
     gains = np.zeros(n, np.float64)
     stats = np.zeros(K.N_CSTATS, np.int64)
-    drawn = greedy(table.indptr, table.pixel, table.coverage, chords.id_of, chords.pin_a, chords.pin_b, S, T, Wt,
-                   colsp, o, n_colours, n, min_run, bool(early_stop), once, pt.indptr, pt.chord, pt.coverage,
-                   scores, tol, REFRESH_EVERY, used, cur, line_colour, frm, to, gains, stats)
+    drawn = greedy(K.Table(table.indptr, table.pixel, table.coverage), K.Pins(chords.id_of, chords.pin_a, chords.pin_b),
+                   K.ColourPicture(S, T, Wt, colsp, o, n_colours), K.ColourSettings(n, min_run, bool(early_stop), once),
+                   K.ColourScores(pt.indptr, pt.chord, pt.coverage, scores, tol, REFRESH_EVERY),
+                   K.Lines(used, cur, line_colour, frm, to, gains, stats))
     line_colour, frm, to = line_colour[:drawn], frm[:drawn], to[:drawn]
     d = (board.astype(np.float64)[None] - T.astype(np.float64))
     total0 = float(np.sum(Wt.astype(np.float64) * np.sum(d * d, axis=1)))

@@ -417,11 +417,12 @@ def _guided(th: _Thread, guide, first: int) -> int:
     if lead > 0:
         if first < 0:
             first = guide.start_pin(chords)
-        drawn = GK._greedy_guided(table.indptr, table.pixel, table.coverage,
-                                  np.ascontiguousarray(chords.id_of, dtype=np.int32), th.state, th.target, th.weights,
-                                  th.opacity, th.rule, th.sum_step, lead, first, th.once, th.early_stop, handover,
-                                  th.used, guide.residual(chords), guide.kernel(), guide.candidates, th.path, th.gains,
-                                  th.removed, stats)
+        drawn = GK._greedy_guided(GK.Table(table.indptr, table.pixel, table.coverage),
+                                  np.ascontiguousarray(chords.id_of, dtype=np.int32),
+                                  GK.Picture(th.state, th.target, th.weights, th.opacity, th.rule, th.sum_step),
+                                  GK.GuidedSettings(lead, first, th.once, th.early_stop, handover),
+                                  GK.Guide(guide.residual(chords), guide.kernel(), guide.candidates),
+                                  GK.Thread(th.used, th.path, th.gains, th.removed, stats))
     stats[K.STAT_LED] = drawn
     if not handover or drawn == n_lines or stats[K.STAT_STOP] in (K.STOP_NO_GAIN, K.STOP_DEAD_END):
         return drawn

@@ -258,19 +258,21 @@ def refine_ssim_path(problem: Problem, path, *, scale: int = VIEW_SCALE, once: b
     D, RS, PQR = (np.zeros((nb, 4), dtype=np.float64) for _ in range(3))
     h = np.zeros(nb, dtype=np.float64)
     KS._gradient(BS, G, ridx, rmul, W, PQR, h)
-    scratch = (np.zeros(nb), np.zeros(nb, dtype=np.bool_), np.zeros(nb, dtype=np.int64),  # dsum, mark, touched
-               np.zeros(nb), np.zeros(nb, dtype=np.int64),  # rsum, rtouched
-               np.zeros(nb, dtype=np.bool_), np.zeros(nb, dtype=np.int64),  # wmark, wt
-               np.zeros(nb, dtype=np.bool_), np.zeros(nb, dtype=np.int64),  # rwmark, rwt
-               np.zeros(nb, dtype=np.bool_), np.zeros(nb, dtype=np.int64),  # hmark, hlist
-               np.zeros((problem.layout.n_pins,) * 2), np.full(problem.layout.n_pins, -1, dtype=np.int64),  # fans
-               np.zeros(1, dtype=np.int64))  # h's version
-    wrow = KS.window_rows(G)
+    n_pins = problem.layout.n_pins
+    ranking = KS.Ranking(bindptr, bblock, bcov, shortlist, fan=np.zeros((n_pins, n_pins)),
+                         fan_at=np.full(n_pins, -1, dtype=np.int64), version=np.zeros(1, dtype=np.int64))
+    scratch = KS.SSIMScratch(D, RS, dsum=np.zeros(nb), mark=np.zeros(nb, dtype=np.bool_),
+                             touched=np.zeros(nb, dtype=np.int64), rsum=np.zeros(nb),
+                             rtouched=np.zeros(nb, dtype=np.int64), wmark=np.zeros(nb, dtype=np.bool_),
+                             wt=np.zeros(nb, dtype=np.int64), rwmark=np.zeros(nb, dtype=np.bool_),
+                             rwt=np.zeros(nb, dtype=np.int64), hmark=np.zeros(nb, dtype=np.bool_),
+                             hlist=np.zeros(nb, dtype=np.int64))
+    state = KS.SSIMState(B, o, blk, BS, G, ridx, rmul, KS.window_rows(G), W, PQR, h)
+    ktable = KS.Table(table.indptr, table.pixel, table.coverage)
+    thread = KS.Thread(problem.chords.id_of, path, count, once)
     stats = np.zeros(3, dtype=np.int64)  # slots KS.TRIED, KS.MOVES, KS.EXACT
     gains, out_of_time = _sweeps(
-        lambda m0, m1: KS._refine_ssim_range(table.indptr, table.pixel, table.coverage, problem.chords.id_of, path,
-                                             count, once, B, o, blk, BS, G, ridx, rmul, wrow, W, D, RS, PQR, h,
-                                             bindptr, bblock, bcov, shortlist, *scratch, m0, m1, stats),
+        lambda m0, m1: KS._refine_ssim_range(ktable, thread, state, ranking, scratch, m0, m1, stats),
         path.size, sweeps, chunk, seconds, t0, stop_below=1e-12, max_pins=max_pins)
     hist = -j0 - np.concatenate([[0.0], np.cumsum(gains)])
     done = len(gains)

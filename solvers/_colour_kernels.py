@@ -67,7 +67,7 @@ from rendering.jit import guard_cache, variant
 
 guard_cache()  # before the first @njit: stale caches of other kernel modules never load
 
-from ._greedy_kernels import (STAT_EXACT, STAT_STOP, STOP_DEAD_END, STOP_NO_GAIN,  # noqa: E402
+from ._greedy_kernels import (STAT_EXACT, STAT_STOP, STOP_DEAD_END, STOP_NO_GAIN, Pins, Table,  # noqa: E402,F401
                               _prefetch_lists)
 
 #: stats slots (int64): exact rescores, stop reason (as the grey greedy's), colour switches, forced switches
@@ -86,26 +86,6 @@ NCH = 1
 
 
 # ---------------------------------------------------------------------------- what the kernels take
-class Table(NamedTuple):
-    """The chord table, CSR by chord: chord ``c`` covers ``pixel[indptr[c]:indptr[c + 1]]`` by ``coverage``.
-
-    indptr (n_chords + 1,) int64; pixel (nnz,) int32; coverage (nnz,) float32 in (0, 1].
-    """
-
-    indptr: np.ndarray
-    pixel: np.ndarray
-    coverage: np.ndarray
-
-
-class Pins(NamedTuple):
-    """The chords by pins: ``id_of`` (n_pins, n_pins) int32, the chord id of a pin pair (-1: not allowed);
-    ``pin_a``, ``pin_b`` (n_chords,) int32, each chord's pins."""
-
-    id_of: np.ndarray
-    pin_a: np.ndarray
-    pin_b: np.ndarray
-
-
 class ColourPicture(NamedTuple):
     """The picture the colour greedy draws in: ``S`` (n_pixels, NCH) float32, the state, updated in place
     (the renderer's arithmetic); ``T`` (n_pixels, NCH) float32, the target; ``Wt`` (n_pixels,) float32, the

@@ -26,38 +26,11 @@ from rendering.jit import guard_cache
 
 guard_cache()  # before the first @njit: registers this module for the cache stamp
 
-from ._greedy_kernels import STAT_STOP, STOP_DEAD_END, STOP_NO_GAIN, _gh, _step_pixel  # noqa: E402
+from ._greedy_kernels import (STAT_STOP, STOP_DEAD_END, STOP_NO_GAIN, Picture, Table, Thread,  # noqa: E402,F401
+                              _gh, _step_pixel)
 
 
 # ---------------------------------------------------------------------------- what the kernels take
-class Table(NamedTuple):
-    """The chord table, CSR by chord: chord ``c`` covers ``pixel[indptr[c]:indptr[c + 1]]`` by ``coverage``.
-
-    indptr (n_chords + 1,) int64; pixel (nnz,) int32; coverage (nnz,) float32 in (0, 1].
-    """
-
-    indptr: np.ndarray
-    pixel: np.ndarray
-    coverage: np.ndarray
-
-
-class Picture(NamedTuple):
-    """The pixel state greedy chases the target with, and the constants of its score (as the grey greedy's).
-
-    S : (n_pixels,) float32, brightness (``error``) or darkness left (``sum``), updated in place;
-    T, Wt : (n_pixels,) float32, the target and the error's weight per pixel; o : float32, a pass's
-    opacity; rule : int, ``RULE_ERROR`` or ``RULE_SUM`` (:mod:`solvers._greedy_kernels`); sum_step :
-    float32, the darkness a pass removes per unit coverage (``sum``).
-    """
-
-    S: np.ndarray
-    T: np.ndarray
-    Wt: np.ndarray
-    o: np.float32
-    rule: int
-    sum_step: np.float32
-
-
 class GuidedSettings(NamedTuple):
     """The guided run's settings: ``n_lines`` to draw (int) from pin ``start`` (int); each chord at most
     ``once`` (bool); stop when no candidate gains (``early_stop``, bool); or, with ``handover`` (bool),
@@ -78,18 +51,6 @@ class Guide(NamedTuple):
     R: np.ndarray
     kern: np.ndarray
     m: int
-
-
-class Thread(NamedTuple):
-    """The thread being built, filled in place: ``used`` (n_chords,) bool, chords drawn; ``path`` (n_lines +
-    1,) int64 pins; ``gains``, ``removed`` (n_lines,) float64, each line's gain and the darkness it removed
-    (``sum``); ``stats`` (``N_STATS``,) int64 (:mod:`solvers._greedy_kernels`)."""
-
-    used: np.ndarray
-    path: np.ndarray
-    gains: np.ndarray
-    removed: np.ndarray
-    stats: np.ndarray
 
 
 @njit(cache=True, inline="always")

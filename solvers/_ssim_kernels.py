@@ -67,7 +67,7 @@ from rendering.jit import guard_cache
 guard_cache()  # before the first @njit: stale caches of other kernel modules never load
 
 # a pass's change of the block sums, and the smallest transmittance divided by, as the error refiner's
-from ._greedy_kernels import _MIN_FACTOR, _delta, _reroutes  # noqa: E402
+from ._greedy_kernels import _MIN_FACTOR, Table, _delta, _reroutes  # noqa: E402,F401
 
 #: scikit-image's SSIM constants for data range 1, the window side and the sample-covariance factor
 C1 = 0.01 ** 2
@@ -123,17 +123,6 @@ D_X, D_XX, D_XY, D_S = 0, 1, 2, 3
 
 
 # ---------------------------------------------------------------------------- what the kernels take
-class Table(NamedTuple):
-    """The chord table, CSR by chord: chord ``c`` covers ``pixel[indptr[c]:indptr[c + 1]]`` by ``coverage``.
-
-    indptr (n_chords + 1,) int64; pixel (nnz,) int32; coverage (nnz,) float32 in (0, 1].
-    """
-
-    indptr: np.ndarray
-    pixel: np.ndarray
-    coverage: np.ndarray
-
-
 class Thread(NamedTuple):
     """The thread being refined: ``id_of`` (n_pins, n_pins) int32, the chord id of a pin pair (-1: not
     allowed); ``path`` (n_lines + 1,) int64, its pins (updated in place); ``count`` (n_chords,) int64, the

@@ -53,7 +53,7 @@ from rendering.lazy import lazy_import
 
 K = lazy_import("solvers._colour_kernels")  # numba: loaded when a kernel runs
 from .base import Solver  # noqa: E402
-from .greedy import REFRESH_EVERY, SCORE_TOLERANCE, GreedySolver, greedy_path  # noqa: E402
+from .greedy import REFRESH_EVERY, SCORE_TOLERANCE, GreedySolver, greedy_path, kernel_pins, kernel_table  # noqa: E402
 from .hints import Hint  # noqa: E402
 from .problem import Problem, error_weights  # noqa: E402
 from .registry import register  # noqa: E402
@@ -160,7 +160,6 @@ def colour_greedy_path(problem: Problem, *, min_run: int = MIN_RUN, early_stop: 
     min_run = check_int("min_run", min_run, low=1, hint="lines a colour keeps the frame for, e.g. 100")
     once = bool(once or not problem.allow_repeats)
     table = problem.table
-    chords = problem.chords
     n_colours = problem.palette.n
     nch, T, cols, board = colour_arrays(problem, space)
     kp = K.width_for(n_colours)
@@ -183,7 +182,7 @@ def colour_greedy_path(problem: Problem, *, min_run: int = MIN_RUN, early_stop: 
     to = np.zeros(n, np.int64)
     gains = np.zeros(n, np.float64)
     stats = np.zeros(K.N_CSTATS, np.int64)
-    drawn = greedy(K.Table(table.indptr, table.pixel, table.coverage), K.Pins(chords.id_of, chords.pin_a, chords.pin_b),
+    drawn = greedy(kernel_table(table), kernel_pins(problem),
                    K.ColourPicture(S, T, Wt, colsp, o, n_colours), K.ColourSettings(n, min_run, bool(early_stop), once),
                    K.ColourScores(pt.indptr, pt.chord, pt.coverage, scores, tol, REFRESH_EVERY),
                    K.Lines(used, cur, line_colour, frm, to, gains, stats))

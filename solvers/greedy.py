@@ -417,12 +417,9 @@ def _guided(th: _Thread, guide, first: int) -> int:
     if lead > 0:
         if first < 0:
             first = guide.start_pin(chords)
-        drawn = GK._greedy_guided(GK.Table(table.indptr, table.pixel, table.coverage),
-                                  np.ascontiguousarray(chords.id_of, dtype=np.int32),
-                                  GK.Picture(th.state, th.target, th.weights, th.opacity, th.rule, th.sum_step),
-                                  GK.GuidedSettings(lead, first, th.once, th.early_stop, handover),
-                                  GK.Guide(guide.residual(chords), guide.kernel(), guide.candidates),
-                                  GK.Thread(th.used, th.path, th.gains, th.removed, stats))
+        drawn = GK._greedy_guided(kernel_table(table), np.ascontiguousarray(chords.id_of, dtype=np.int32),
+                                  th.picture(), GK.GuidedSettings(lead, first, th.once, th.early_stop, handover),
+                                  GK.Guide(guide.residual(chords), guide.kernel(), guide.candidates), th.thread())
     stats[K.STAT_LED] = drawn
     if not handover or drawn == n_lines or stats[K.STAT_STOP] in (K.STOP_NO_GAIN, K.STOP_DEAD_END):
         return drawn

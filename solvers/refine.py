@@ -268,7 +268,7 @@ def refine_ssim_path(problem: Problem, path, *, scale: int = VIEW_SCALE, once: b
                              rwt=np.zeros(nb, dtype=np.int64), hmark=np.zeros(nb, dtype=np.bool_),
                              hlist=np.zeros(nb, dtype=np.int64))
     state = KS.SSIMState(B, o, blk, BS, G, ridx, rmul, KS.window_rows(G), W, PQR, h)
-    ktable = KS.Table(table.indptr, table.pixel, table.coverage)
+    ktable = kernel_table(table)
     thread = KS.Thread(problem.chords.id_of, path, count, once)
     stats = np.zeros(3, dtype=np.int64)  # slots KS.TRIED, KS.MOVES, KS.EXACT
     gains, out_of_time = _sweeps(

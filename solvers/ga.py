@@ -281,6 +281,8 @@ class _Population:
         self.k_scratch = K.Scratch(self.s_child, self.s_f, self.s_touched, self.s_g, self.s_btouched,
                                    self.s_dcount, self.s_ctouch, self.s_smark, self.s_steps, self.s_pos)
         self.k_scratch0 = K.Scratch(*(a[0] for a in self.k_scratch))  # row 0, for _apply_edits
+        self.k_individuals = [K.Individual(self.paths[s], self.counts[s], self.bright[s], self.means[s])
+                              for s in range(mu)]
         # uniforms per offspring: 2 tournaments, crossover draws and repair tries, mutation draws
         self.n_uniforms = 2 * cfg.tournament + 2 + _TRIES + m * (1 + _TRIES)
 
@@ -341,9 +343,8 @@ class _Population:
             self.bright[s] = self.bright[b]
             self.means[s] = self.means[b]
         for o, s in in_place + moves:
-            K._apply_edits(K.Individual(self.paths[s], self.counts[s], self.bright[s], self.means[s]), self.shift,
-                           self.out_pos[o], self.out_pin[o], int(self.out_npos[o]), self.k_table, self.k_scratch0,
-                           self.a_old)
+            K._apply_edits(self.k_individuals[s], self.shift, self.out_pos[o], self.out_pin[o], int(self.out_npos[o]),
+                           self.k_table, self.k_scratch0, self.a_old)
             self.fit[s] = self.out_fit[o]
 
 

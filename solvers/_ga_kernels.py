@@ -32,9 +32,23 @@ Randomness: every offspring reads its own row of pre-drawn uniforms, so the
 result does not depend on how offspring are spread over threads. The same
 Python functions are compiled twice, serial and parallel (``prange``), as
 umap does.
+
+Arguments
+---------
+The offspring kernels (:func:`_offspring_py`, :func:`_make_offspring`,
+:func:`_apply_edits`) take their inputs bundled in the named tuples below (as
+pynndescent does), built by :class:`solvers.ga._Population`: the population
+(:class:`Population`) or one individual of it (:class:`Individual`), the chord
+table with its factors (:class:`Table`), the fitness' targets and scale
+(:class:`Fitness`), the operators' settings (:class:`Operators`), the
+per-thread scratch (:class:`Scratch`) and the offspring's output buffers
+(:class:`Offspring`). Each kernel unpacks them into plain local names on its
+first lines; the types are module-level, so ``cache=True`` keys them by name.
 """
 
 from __future__ import annotations
+
+from typing import NamedTuple
 
 import numpy as np
 from numba import njit, prange
@@ -46,6 +60,117 @@ guard_cache()  # before the first @njit: stale caches of other kernel modules ne
 #: The factor ``1 - o c`` of a pass is floored here, so a fully opaque full-coverage pass can be
 #: divided out again (brightness 1e-9 instead of 0: far below any visible or scored difference).
 FACTOR_FLOOR = 1e-9
+
+
+class Population(NamedTuple):
+    """The population's state, one row per individual (``mu`` of them, ``n`` chords each).
+
+    paths : (mu, n + 1) int32 pins
+    counts : (mu, n_chords) int32, how often each individual uses each chord
+    bright : (mu, n_pixels) float64, per-pixel brightness ``prod (1 - o c)``
+    means : (mu, n_blocks) float64, block means of ``bright`` (used when ``shift > 0``)
+    fit : (mu,) float64, fitness (lower is better)
+    """
+
+    paths: np.ndarray
+    counts: np.ndarray
+    bright: np.ndarray
+    means: np.ndarray
+    fit: np.ndarray
+
+
+class Individual(NamedTuple):
+    """One individual's state: rows of :class:`Population`, changed in place.
+
+    path : (n + 1,) int32; count : (n_chords,) int32; bright : (n_pixels,) float64;
+    means : (n_blocks,) float64
+    """
+
+    path: np.ndarray
+    count: np.ndarray
+    bright: np.ndarray
+    means: np.ndarray
+
+
+class Table(NamedTuple):
+    """The chords by pins and their pixels with the factors a pass multiplies them by.
+
+    id_of : (n_pins, n_pins) int32, chord id of a pin pair (-1: not allowed)
+    indptr : (n_chords + 1,) int64, CSR by chord: chord ``c`` covers entries ``indptr[c]:indptr[c + 1]``
+    pixel : (nnz,) int32, the entries' pixels (in the fitness' pixel order)
+    fac : (nnz,) float32, the entries' factors ``1 - o c`` (floored at :data:`FACTOR_FLOOR`)
+    """
+
+    id_of: np.ndarray
+    indptr: np.ndarray
+    pixel: np.ndarray
+    fac: np.ndarray
+
+
+class Fitness(NamedTuple):
+    """What the fitness compares with.
+
+    tw : (n_pixels, 2) float64 (``shift == 0``) or (n_blocks, 2) float64: target and weight side by side
+    shift : int, blocks of ``2 ** shift`` consecutive pixels (0: per pixel)
+    """
+
+    tw: np.ndarray
+    shift: int
+
+
+class Operators(NamedTuple):
+    """The GA's operator settings.
+
+    tournament : int, tournament size; p_cx : float, crossover probability; n_mut : int, mutations per
+    offspring; creep : int, 0 or the +-range of a mutated pin; tries : int, draws to find a valid pin;
+    allow_repeats : bool, a chord may be used more than once
+    """
+
+    tournament: int
+    p_cx: float
+    n_mut: int
+    creep: int
+    tries: int
+    allow_repeats: bool
+
+
+class Scratch(NamedTuple):
+    """Per-thread scratch of the offspring kernels: 2-D with one row per chunk (:func:`_offspring_py`),
+    or one such row (:func:`_make_offspring`, :func:`_apply_edits`). Returned cleared.
+
+    child : (n + 1,) int32, the offspring's path; f : (n_pixels,) float64, sparse factors (NaN where
+    untouched); touched : (n_pixels,) int32, pixels listed in ``f``; g : (n_blocks,) float64, sparse
+    block changes (NaN where untouched); btouched : (n_blocks,) int32, blocks listed in ``g``;
+    dcount : (n_chords,) int32, chord count changes; ctouch : (2 n + 4 n_mut + 8,) int32, chords listed in
+    ``dcount``; smark : (n,) uint8, steps marked; steps : (n,) int32, steps listed in ``smark``;
+    pos : (n + 1 + n_mut,) int32, changed positions
+    """
+
+    child: np.ndarray
+    f: np.ndarray
+    touched: np.ndarray
+    g: np.ndarray
+    btouched: np.ndarray
+    dcount: np.ndarray
+    ctouch: np.ndarray
+    smark: np.ndarray
+    steps: np.ndarray
+    pos: np.ndarray
+
+
+class Offspring(NamedTuple):
+    """The offspring's output buffers, one row per offspring (``lam``).
+
+    base : (lam,) int64, the parent it is an edit of; fit : (lam,) float64, its fitness (``inf``: equals its
+    parent); npos : (lam,) int64, edits written; pos, pin : (lam, n + 1 + n_mut) int32, the edits
+    (positions in the base path and their new pins)
+    """
+
+    base: np.ndarray
+    fit: np.ndarray
+    npos: np.ndarray
+    pos: np.ndarray
+    pin: np.ndarray
 
 
 @njit(cache=True)
@@ -212,17 +337,21 @@ def _fold_blocks(b, f, touched, ntouch, shift, g, btouched, inv_area, write):
 
 
 @njit(cache=True)
-def _make_offspring(o, u, paths, counts, bright, means, fit, id_of, indptr, pixel, fac, tw, shift,
-                    tournament, p_cx, n_mut, creep, tries, allow_repeats,
-                    child, f, touched, g, btouched, dcount, ctouch, smark, steps, pos,
-                    out_pos, out_pin):
+def _make_offspring(o, u, population, table, fitness, operators, scratch, out):
     """Build offspring ``o`` from its uniforms ``u`` and score it incrementally.
 
+    ``scratch`` is one row of :class:`Scratch`; of ``out`` only ``pos`` and ``pin`` are written.
     Returns ``(base, fitness, n_edits)``: the parent it is an edit of, its fitness
     (``inf`` when it equals its parent) and the number of entries written to
     ``out_pos[o]`` / ``out_pin[o]`` (positions in the base path and their new pins).
     All scratch arrays are returned cleared.
     """
+    paths, counts, bright, means, fit = population
+    id_of, indptr, pixel, fac = table
+    tw, shift = fitness
+    tournament, p_cx, n_mut, creep, tries, allow_repeats = operators
+    child, f, touched, g, btouched, dcount, ctouch, smark, steps, pos = scratch
+    out_pos, out_pin = out.pos, out.pin
     mu = paths.shape[0]
     n = paths.shape[1] - 1
     n_pins = id_of.shape[0]
@@ -402,19 +531,21 @@ def _make_offspring(o, u, paths, counts, bright, means, fit, id_of, indptr, pixe
     return base, fit[base] + delta, npos
 
 
-def _offspring_py(paths, counts, bright, means, fit, uniforms, id_of, indptr, pixel, fac, tw, shift,
-                  tournament, p_cx, n_mut, creep, tries, allow_repeats,
-                  s_child, s_f, s_touched, s_g, s_btouched, s_dcount, s_ctouch, s_smark, s_steps, s_pos,
-                  out_base, out_fit, out_npos, out_pos, out_pin):
-    """Make and score ``uniforms.shape[0]`` offspring; chunk ``c`` uses scratch row ``c``."""
+def _offspring_py(population, uniforms, table, fitness, operators, scratch, out):
+    """Make and score ``uniforms.shape[0]`` offspring; chunk ``c`` uses scratch row ``c``.
+
+    ``scratch`` is a 2-D :class:`Scratch` (a row per chunk); ``out`` an :class:`Offspring` of
+    ``uniforms.shape[0]`` rows.
+    """
+    s_child, s_f, s_touched, s_g, s_btouched, s_dcount, s_ctouch, s_smark, s_steps, s_pos = scratch
+    out_base, out_fit, out_npos = out.base, out.fit, out.npos
     n_chunks = s_child.shape[0]
     lam = uniforms.shape[0]
     for c in prange(n_chunks):
+        row = Scratch(s_child[c], s_f[c], s_touched[c], s_g[c], s_btouched[c], s_dcount[c],
+                      s_ctouch[c], s_smark[c], s_steps[c], s_pos[c])
         for o in range(c, lam, n_chunks):
-            b, fo, ne = _make_offspring(o, uniforms[o], paths, counts, bright, means, fit, id_of, indptr, pixel,
-                                        fac, tw, shift, tournament, p_cx, n_mut, creep, tries, allow_repeats,
-                                        s_child[c], s_f[c], s_touched[c], s_g[c], s_btouched[c], s_dcount[c],
-                                        s_ctouch[c], s_smark[c], s_steps[c], s_pos[c], out_pos, out_pin)
+            b, fo, ne = _make_offspring(o, uniforms[o], population, table, fitness, operators, row, out)
             out_base[o] = b
             out_fit[o] = fo
             out_npos[o] = ne
@@ -425,14 +556,19 @@ _offspring_par = njit(cache=True, parallel=True)(variant(_offspring_py, "_offspr
 
 
 @njit(cache=True)
-def _apply_edits(path, count, bright, means, shift, pos, pins, npos, id_of, indptr, pixel, fac,
-                 f, touched, g, btouched, smark, steps, old_chords):
+def _apply_edits(individual, shift, pos, pins, npos, table, scratch, old_chords):
     """Turn an individual (a copy of an offspring's base) into the offspring, in place.
 
+    ``pos[:npos]``, ``pins[:npos]``: the offspring's edits; ``scratch`` is one row of :class:`Scratch`
+    (``f``, ``touched``, ``g``, ``btouched``, ``smark``, ``steps`` used); ``old_chords`` (n,) int32 scratch.
     Steps and factors are visited in the same order as :func:`_make_offspring`
     visits them, so the new ``bright`` is bit-for-bit the one the offspring was scored with.
     ``f`` must be all NaN and is returned so.
     """
+    path, count, bright, means = individual
+    id_of, indptr, pixel, fac = table
+    f, touched, g, btouched = scratch.f, scratch.touched, scratch.g, scratch.btouched
+    smark, steps = scratch.smark, scratch.steps
     n = path.shape[0] - 1
     nsteps = 0
     for i in range(npos):

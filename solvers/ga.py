@@ -272,6 +272,17 @@ class _Population:
         self.out_pos = np.zeros((lam, self.max_pos), dtype=np.int32)
         self.out_pin = np.zeros((lam, self.max_pos), dtype=np.int32)
         self.a_old = np.zeros(n, dtype=np.int32)
+        # the kernels' named tuples (views of the arrays above, which are only ever changed in place)
+        self.k_population = K.Population(self.paths, self.counts, self.bright, self.means, self.fit)
+        self.k_table = K.Table(self.id_of, self.indptr, self.pixel, self.fac)
+        self.k_fitness = K.Fitness(self.tw, self.shift)
+        self.k_operators = K.Operators(cfg.tournament, float(cfg.crossover), cfg.mutations, cfg.creep, _TRIES,
+                                       bool(problem.allow_repeats))
+        self.k_scratch = K.Scratch(self.s_child, self.s_f, self.s_touched, self.s_g, self.s_btouched,
+                                   self.s_dcount, self.s_ctouch, self.s_smark, self.s_steps, self.s_pos)
+        self.k_scratch0 = K.Scratch(*(a[0] for a in self.k_scratch))  # row 0, for _apply_edits
+        self.k_individuals = [K.Individual(self.paths[s], self.counts[s], self.bright[s], self.means[s])
+                              for s in range(mu)]
         # uniforms per offspring: 2 tournaments, crossover draws and repair tries, mutation draws
         self.n_uniforms = 2 * cfg.tournament + 2 + _TRIES + m * (1 + _TRIES)
 
@@ -295,12 +306,8 @@ class _Population:
         cfg = self.cfg
         uniforms = rng.random((lam, self.n_uniforms))
         kern = K._offspring_par if cfg.parallel else K._offspring
-        kern(self.paths, self.counts, self.bright, self.means, self.fit, uniforms, self.id_of, self.indptr,
-             self.pixel, self.fac, self.tw, self.shift, cfg.tournament, float(cfg.crossover), cfg.mutations,
-             cfg.creep, _TRIES, bool(self.problem.allow_repeats), self.s_child, self.s_f, self.s_touched,
-             self.s_g, self.s_btouched,
-             self.s_dcount, self.s_ctouch, self.s_smark, self.s_steps, self.s_pos,
-             self.out_base[:lam], self.out_fit[:lam], self.out_npos[:lam], self.out_pos, self.out_pin)
+        out = K.Offspring(self.out_base[:lam], self.out_fit[:lam], self.out_npos[:lam], self.out_pos, self.out_pin)
+        kern(self.k_population, uniforms, self.k_table, self.k_fitness, self.k_operators, self.k_scratch, out)
 
     def select(self, lam: int) -> None:
         """Keep the ``population`` best of parents and the last ``lam`` offspring (duplicates last)."""
@@ -336,10 +343,8 @@ class _Population:
             self.bright[s] = self.bright[b]
             self.means[s] = self.means[b]
         for o, s in in_place + moves:
-            K._apply_edits(self.paths[s], self.counts[s], self.bright[s], self.means[s], self.shift,
-                           self.out_pos[o], self.out_pin[o], int(self.out_npos[o]), self.id_of, self.indptr,
-                           self.pixel, self.fac, self.s_f[0], self.s_touched[0], self.s_g[0], self.s_btouched[0],
-                           self.s_smark[0], self.s_steps[0], self.a_old)
+            K._apply_edits(self.k_individuals[s], self.shift, self.out_pos[o], self.out_pin[o], int(self.out_npos[o]),
+                           self.k_table, self.k_scratch0, self.a_old)
             self.fit[s] = self.out_fit[o]
 
 

@@ -28,8 +28,7 @@ from _common import git_commit
 from rendering.metrics import score
 from rendering import BUILTIN_IMAGES
 from solvers import Problem, get_entry, make_solver
-from solvers import ga  # noqa: F401  (registers ga, greedy+ga)
-from solvers.ga import GAConfig, _Population, path_fitness, random_paths
+from solvers.ga import GAConfig, GARefiner, _Population, path_fitness, random_paths
 
 
 def speed(problem: Problem, seed_path: np.ndarray | None, label: str, generations: int) -> None:
@@ -64,9 +63,11 @@ def compare(images, pins: int, lines: int, canvas: int, seed: int, ga_budget: di
         runs = {}
         runs["random"] = make_solver("random").solve(problem, rng=seed)
         runs["greedy"] = make_solver("greedy").solve(problem, rng=seed)
-        runs["greedy+ga"] = make_solver("greedy+ga", **ga_budget).solve(problem, rng=seed)
+        pre = GARefiner.prefix  # greedy+ga names the GA's options with this prefix
+        seeded = {pre + k: v for k, v in ga_budget.items()}
+        runs["greedy+ga"] = make_solver("greedy+ga", **seeded).solve(problem, rng=seed)
         for v in views:
-            runs[f"g+ga@v{v}"] = make_solver("greedy+ga", view=v, **ga_budget).solve(problem, rng=seed)
+            runs[f"g+ga@v{v}"] = make_solver("greedy+ga", **seeded, **{pre + "view": v}).solve(problem, rng=seed)
         wall = runs["greedy"].seconds
         runs["ga@wall"] = make_solver("ga", generations=10**9, seconds=wall, **{
             k: v for k, v in ga_budget.items() if k not in ("generations", "evaluations", "seconds")}

@@ -39,7 +39,7 @@ The offspring kernels (:func:`_offspring_py`, :func:`_make_offspring`,
 :func:`_apply_edits`) take their inputs bundled in the named tuples below (as
 pynndescent does), built by :class:`solvers.ga._Population`: the population
 (:class:`Population`) or one individual of it (:class:`Individual`), the chord
-table with its factors (:class:`Table`), the fitness' targets and scale
+table with its factors (:class:`ChordFactors`), the fitness' targets and scale
 (:class:`Fitness`), the operators' settings (:class:`Operators`), the
 per-thread scratch (:class:`Scratch`) and the offspring's output buffers
 (:class:`Offspring`). Each kernel unpacks them into plain local names on its
@@ -92,7 +92,7 @@ class Individual(NamedTuple):
     means: np.ndarray
 
 
-class Table(NamedTuple):
+class ChordFactors(NamedTuple):
     """The chords by pins and their pixels with the factors a pass multiplies them by.
 
     id_of : (n_pins, n_pins) int32, chord id of a pin pair (-1: not allowed)

@@ -274,7 +274,7 @@ class _Population:
         self.a_old = np.zeros(n, dtype=np.int32)
         # the kernels' named tuples (views of the arrays above, which are only ever changed in place)
         self.k_population = K.Population(self.paths, self.counts, self.bright, self.means, self.fit)
-        self.k_table = K.Table(self.id_of, self.indptr, self.pixel, self.fac)
+        self.k_table = K.ChordFactors(self.id_of, self.indptr, self.pixel, self.fac)
         self.k_fitness = K.Fitness(self.tw, self.shift)
         self.k_operators = K.Operators(cfg.tournament, float(cfg.crossover), cfg.mutations, cfg.creep, _TRIES,
                                        bool(problem.allow_repeats))

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import pickle
 import sys
 import types
 from pathlib import Path
@@ -116,6 +117,25 @@ def guard_cache() -> None:
 
         # numba's list is typed by its first contents (list[type[object]]): ours is a locator class too
         impl._locator_classes = [ToolkitLocator] + others  # type: ignore[assignment]
+
+        index_file = caching.IndexDataCacheFile
+        stamp_ours = stamp
+        load_index = index_file._load_index
+
+        def _load_index(self):
+            """numba's index of a kernel's compiled variants, or none (a cache miss: the kernel compiles and the
+            index is rewritten) where one of our indexes names a type that is gone: numba unpickles an index
+            before it compares stamps, so renaming or removing a kernel's named tuple would otherwise make
+            every process with the old cache on disk fail."""
+            try:
+                return load_index(self)
+            except (AttributeError, ImportError, pickle.UnpicklingError):
+                stamp = self._source_stamp
+                if isinstance(stamp, tuple) and len(stamp) == 2 and stamp[1] == stamp_ours:
+                    return {}
+                raise
+
+        index_file._load_index = _load_index  # type: ignore[method-assign]
     except Exception:  # noqa: BLE001  (another numba: its own per-file check stays)
         pass
 

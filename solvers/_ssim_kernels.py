@@ -49,7 +49,7 @@ Arguments
 ---------
 The kernels with many arguments take them as the named tuples below, unpacked
 on their first lines into the names the bodies use: :func:`_refine_ssim_range`
-takes a :class:`Table`, a :class:`Thread`, an :class:`SSIMState`, a
+takes a :class:`Table`, an :class:`SSIMThread`, an :class:`SSIMState`, a
 :class:`Ranking`, an :class:`SSIMScratch`, the range ``m0, m1`` and ``stats``;
 :func:`_candidate` the same table, state and scratch, which its caller passes
 through.
@@ -123,7 +123,7 @@ D_X, D_XX, D_XY, D_S = 0, 1, 2, 3
 
 
 # ---------------------------------------------------------------------------- what the kernels take
-class Thread(NamedTuple):
+class SSIMThread(NamedTuple):
     """The thread being refined: ``id_of`` (n_pins, n_pins) int32, the chord id of a pin pair (-1: not
     allowed); ``path`` (n_lines + 1,) int64, its pins (updated in place); ``count`` (n_chords,) int64, the
     passes of each chord (updated in place); ``once``, bool, each chord at most once."""
@@ -538,7 +538,7 @@ def _refine_ssim_range(table, thread, state, ranking, scratch, m0, m1, stats):
     of it: a fan is kept until a move changes ``h`` (``fan_at[p]`` against
     ``version[0]``), which halves the ranking's reads.
 
-    ``table``: a :class:`Table`; ``thread``: a :class:`Thread`; ``state``: an :class:`SSIMState`;
+    ``table``: a :class:`Table`; ``thread``: an :class:`SSIMThread`; ``state``: an :class:`SSIMState`;
     ``ranking``: a :class:`Ranking`; ``scratch``: an :class:`SSIMScratch`; ``stats`` (3,) int64, slots
     :data:`TRIED`, :data:`MOVES`, :data:`EXACT`.
     """

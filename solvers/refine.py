@@ -269,7 +269,7 @@ def refine_ssim_path(problem: Problem, path, *, scale: int = VIEW_SCALE, once: b
                              hlist=np.zeros(nb, dtype=np.int64))
     state = KS.SSIMState(B, o, blk, BS, G, ridx, rmul, KS.window_rows(G), W, PQR, h)
     ktable = kernel_table(table)
-    thread = KS.Thread(problem.chords.id_of, path, count, once)
+    thread = KS.SSIMThread(problem.chords.id_of, path, count, once)
     stats = np.zeros(3, dtype=np.int64)  # slots KS.TRIED, KS.MOVES, KS.EXACT
     gains, out_of_time = _sweeps(
         lambda m0, m1: KS._refine_ssim_range(ktable, thread, state, ranking, scratch, m0, m1, stats),

@@ -24,6 +24,44 @@ def test_kernel_caches_are_stamped_with_every_kernel_module():
     assert "solvers/_ssim_kernels.py" in mods and "solvers/_greedy_kernels.py" in mods
 
 
+def test_an_index_naming_a_type_that_is_gone_is_a_cache_miss(tmp_path, monkeypatch):
+    """numba unpickles a cache index before it compares stamps: an index that names a kernel's named tuple
+    since renamed must read as empty (the kernel recompiles), not fail every process that has it on disk;
+    another package's unreadable index still raises."""
+    import pickle
+    import types
+
+    import pytest
+    from numba.core import caching
+
+    jit.guard_cache()
+    gone = types.ModuleType("stringart_gone_module")
+
+    class Bundle(tuple):  # stands for a named tuple of a kernel module
+        pass
+
+    Bundle.__module__ = gone.__name__
+    Bundle.__qualname__ = "Bundle"
+    gone.Bundle = Bundle
+    monkeypatch.setitem(sys.modules, gone.__name__, gone)
+    ours = (("source", 1), jit.kernels_stamp())
+
+    def index_file(stamp, name):
+        f = caching.IndexDataCacheFile(str(tmp_path), name, stamp)
+        with open(f._index_path, "wb") as fh:
+            pickle.dump(f._version, fh, protocol=-1)
+            fh.write(pickle.dumps((stamp, {(Bundle(), "cpu"): "kernel-0.nbc"})))
+        return f
+
+    fresh = index_file(ours, "fresh")
+    assert list(fresh._load_index().values()) == ["kernel-0.nbc"]  # readable: as numba reads it
+    ours_file, theirs_file = index_file(ours, "ours"), index_file(("another package",), "theirs")
+    del gone.Bundle  # the type is renamed away
+    assert ours_file._load_index() == {}
+    with pytest.raises(AttributeError):
+        theirs_file._load_index()
+
+
 def test_kernels_cached_sees_a_compiled_kernel():
     from numba import njit
 

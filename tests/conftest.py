@@ -3,12 +3,19 @@
 import atexit
 import os
 import shutil
+import signal
 import tempfile
 
 import pytest
 
 os.environ.setdefault("STRINGART_CACHE_DIR", os.path.join(tempfile.gettempdir(), "stringart-test-cache"))
 os.environ.setdefault("NUMBA_NUM_THREADS", "2")
+
+# A suite started where Ctrl-C is ignored (a background job of a shell without job control, as `cmd &` in a
+# script) would pass the ignoring on to every command it runs, and the tests that press Ctrl-C would see it do
+# nothing: the suite's children get Ctrl-C as a terminal's foreground job does (a handler is reset at exec).
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 #: numba's cache for the CUDA children (one at a time, so they share it): never the cache the parent and other
 #: processes write. numba's cache is not safe against two processes compiling the same functions at once (an

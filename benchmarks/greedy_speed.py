@@ -186,9 +186,12 @@ def compare(args) -> int:
     names = [n.strip() for n in args.solvers.split(",") if n.strip()]
     best: dict = {}
     pins: dict = {}
-    for _ in range(args.repeat):
+    order = list(sides.items())
+    for r in range(args.repeat):
         for name in names:
-            for label, proc in sides.items():
+            # which checkout goes first alternates round by round: a run can be slowed by the one before it
+            # (numba's worker threads spin a while after a parallel loop, on the same 2 cores)
+            for label, proc in (order if r % 2 == 0 else order[::-1]):
                 proc.stdin.write(name + "\n")
                 proc.stdin.flush()
                 got = json.loads(proc.stdout.readline())
@@ -198,7 +201,8 @@ def compare(args) -> int:
         proc.stdin.close()
         proc.wait()
     lines = ["# Greedy speed, this checkout against another", "",
-             f"288 pins, 4000 lines, 512 px, {args.image}; best of {args.repeat} warm solves each, interleaved; "
+             f"288 pins, 4000 lines, 512 px, {args.image}; best of {args.repeat} warm solves each, interleaved (the "
+             f"first of each pair alternating); "
              f"this = {git_commit()}, against = {git_commit(args.against)} ({args.against})", "",
              "| solver | this s | against s | this / against | same pins |", "|---|---:|---:|---:|---|"]
     for name in names:

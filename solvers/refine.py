@@ -108,7 +108,7 @@ def refine_path(problem: Problem, path, *, objective: str = "error", scale: int 
     err0 = K._block_error(Bs, Ts, Wb, inv)
     scratch = K.BlockScratch(np.zeros(nblocks, dtype=np.float64), np.zeros(nblocks, dtype=np.bool_),
                              np.zeros(nblocks, dtype=np.int64))
-    bt = K.Blocks(*err_b.shortlist_table(problem, shortlist))
+    bt = err_b.shortlist_table(problem, shortlist)
     stats = np.zeros(3, dtype=np.int64)  # slots K.REFINE_TRIED, K.REFINE_MOVES, K.REFINE_EXACT
     tab, bp, ref = kernel_table(table), err_b.picture(B, Bs, o), K.Refine(path, count, once, shortlist, stats)
     gains, out_of_time = _sweeps(

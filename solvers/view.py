@@ -70,12 +70,13 @@ class BlockError:
         ``bright`` (n_pixels,) float64 and its block sums ``sums`` (nblocks,) float64, both updated in place."""
         return K.BlockPicture(bright, sums, self.Ts, self.Wb, self.inv, opacity, self.blk)
 
-    def shortlist_table(self, problem: Problem, shortlist: int) -> tuple:
-        """The block table the shortlist ranks with, as ``(indptr, block, coverage)`` (empty for ``shortlist=0``)."""
+    def shortlist_table(self, problem: Problem, shortlist: int):
+        """The block table the shortlist ranks with, as the kernels take it (:class:`solvers._greedy_kernels.Blocks`:
+        ``indptr, block, coverage``; empty for ``shortlist=0``)."""
         if shortlist <= 0:
-            return NO_BLOCKS
+            return K.Blocks(*NO_BLOCKS)
         bt = block_table(problem.table, self.scale)
-        return bt.indptr, bt.block, bt.coverage
+        return K.Blocks(bt.indptr, bt.block, bt.coverage)
 
 
 #: the incremental viewing-scale greedy recomputes its approximate scores from scratch every this many lines
@@ -124,7 +125,7 @@ def greedy_view_path(problem: Problem, *, scale: int, shortlist: int, no_return:
                                    progress.control())
     else:
         drawn = K._greedy_blocks(kernel_table(table), kernel_pins(problem), bp,
-                                 K.Blocks(*err.shortlist_table(problem, shortlist)), shortlist, settings, thread)
+                                 err.shortlist_table(problem, shortlist), shortlist, settings, thread)
     history = err0 - np.concatenate([[0.0], np.cumsum(gains[:drawn])])
     extra = dict(stop=K.STOP_REASONS[stats[K.STAT_STOP]], no_return_relaxed=int(stats[K.STAT_RELAXED]),
                  exact_measurements=int(stats[K.STAT_EXACT]), scale=scale, view_method=method,
